@@ -1,0 +1,226 @@
+//! `wschaos connect`: a reconnecting client on a real network, narrated as JSON lines.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::json;
+use wschaos::client::{Client, ClientBuilder, Policy, RawClient, Status};
+
+use super::{Exit, bad_input, output};
+
+/// Options of `wschaos connect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Server URL, e.g. ws://127.0.0.1:9000/
+    url: String,
+    /// Subscribe to a topic (repeatable).
+    #[arg(long = "subscribe", value_name = "TOPIC")]
+    subscribe: Vec<String>,
+    /// Publish TEXT to TOPIC, once or with --every; `{n}` in TEXT becomes a counter.
+    #[arg(long, value_name = "TOPIC:TEXT")]
+    publish: Option<String>,
+    /// With --raw: send TEXT as a text frame, once or with --every; `{n}` becomes a counter.
+    #[arg(long, value_name = "TEXT")]
+    send: Option<String>,
+    /// Repeat --publish / --send at this interval (e.g. 1s, 500ms).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    every: Option<Duration>,
+    /// Raw mode: no protocol, works against any WebSocket server; prints every frame.
+    #[arg(long)]
+    raw: bool,
+    /// Identity at the server (pub/sub); default: random.
+    #[arg(long)]
+    client_id: Option<String>,
+    /// Upper bound of the first retry delay.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    initial_delay: Option<Duration>,
+    /// Largest retry delay.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    max_delay: Option<Duration>,
+    /// Give up after this many failed dials in a row (exit 1); default: never.
+    #[arg(long)]
+    max_attempts: Option<u32>,
+    /// Quiet time before the client pings.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    ping_interval: Option<Duration>,
+    /// Time a ping may go unanswered.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pong_timeout: Option<Duration>,
+}
+
+impl Args {
+    fn policy(&self) -> Policy {
+        let d = Policy::default();
+        Policy {
+            initial_delay: self.initial_delay.unwrap_or(d.initial_delay),
+            max_delay: self.max_delay.unwrap_or(d.max_delay),
+            max_attempts: self.max_attempts,
+            ping_interval: self.ping_interval.unwrap_or(d.ping_interval),
+            pong_timeout: self.pong_timeout.unwrap_or(d.pong_timeout),
+            ..d
+        }
+    }
+
+    fn check(&self) -> Result<Option<(String, String)>, String> {
+        if self.raw && (self.publish.is_some() || !self.subscribe.is_empty()) {
+            return Err(
+                "--raw speaks no protocol: use --send instead of --publish/--subscribe".into(),
+            );
+        }
+        if !self.raw && self.send.is_some() {
+            return Err("--send needs --raw; in pub/sub mode use --publish TOPIC:TEXT".into());
+        }
+        if self.every.is_some_and(|d| d.is_zero()) {
+            return Err("--every must be more than zero".into());
+        }
+        match &self.publish {
+            None => Ok(None),
+            Some(spec) => match spec.split_once(':') {
+                Some((topic, text)) if !topic.is_empty() => Ok(Some((topic.into(), text.into()))),
+                _ => Err(format!(
+                    "--publish {spec:?}: write TOPIC:TEXT, e.g. news:hello"
+                )),
+            },
+        }
+    }
+}
+
+/// Connects and narrates until Ctrl-C, or until the client gives up (exit 1).
+pub async fn run(args: Args) -> Exit {
+    let publish = match args.check() {
+        Ok(p) => p,
+        Err(e) => return bad_input(e),
+    };
+    let mut builder = match ClientBuilder::new(&args.url) {
+        Ok(b) => b.policy(args.policy()),
+        Err(e) => return bad_input(e),
+    };
+    if let Some(id) = &args.client_id {
+        builder = builder.client_id(id);
+    }
+    if args.raw {
+        let client = builder.spawn_raw();
+        tokio::spawn(print_raw(client.clone()));
+        let ticker = args.send.clone().map(|text| {
+            let c = client.clone();
+            repeat(args.every, move |n| client_send(&c, &text, n))
+        });
+        let status = client.status_changes().boxed();
+        watch_status(Watched {
+            status,
+            close: Some(Box::new(move || client.close())),
+            _ticker: ticker,
+        })
+        .await
+    } else {
+        let client = builder.spawn();
+        for topic in &args.subscribe {
+            match client.subscribe(topic) {
+                Ok(sub) => {
+                    tokio::spawn(sub.for_each(|event| async move { output::line(None, &event) }));
+                }
+                Err(e) => return bad_input(e),
+            }
+        }
+        tokio::spawn(client.server_events().for_each(|event| async move {
+            match event {
+                Ok(event) => output::line(None, &event),
+                Err(lagged) => output::line(Some("lagged"), &json!({ "skipped": lagged.0 })),
+            }
+        }));
+        let ticker = publish.map(|(topic, text)| {
+            let c = client.clone();
+            repeat(args.every, move |n| client_publish(&c, &topic, &text, n))
+        });
+        let status = client.status_changes().boxed();
+        watch_status(Watched {
+            status,
+            close: Some(Box::new(move || client.close())),
+            _ticker: ticker,
+        })
+        .await
+    }
+}
+
+/// A client's status stream and how to close it, whatever its layer.
+struct Watched {
+    status: futures::stream::BoxStream<'static, Status>,
+    close: Option<Box<dyn FnOnce() + Send>>,
+    _ticker: Option<tokio::task::JoinHandle<()>>,
+}
+
+async fn watch_status(mut watched: Watched) -> Exit {
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut ctrl_c => {
+                if let Some(close) = watched.close.take() {
+                    close();
+                }
+            }
+            status = watched.status.next() => match status {
+                Some(status) => {
+                    output::line(Some("status"), &status);
+                    if matches!(status, Status::Failed { .. }) {
+                        return Exit::Trouble;
+                    }
+                }
+                None => return Exit::Ok,
+            },
+        }
+    }
+}
+
+async fn print_raw(client: RawClient) {
+    let mut frames = client.incoming();
+    while let Some(frame) = frames.next().await {
+        match frame {
+            Ok(tokio_tungstenite::tungstenite::Message::Text(text)) => {
+                output::line(Some("frame"), &json!({ "text": text.as_str() }))
+            }
+            Ok(other) => output::line(Some("frame"), &json!({ "binary_len": other.len() })),
+            Err(lagged) => output::line(Some("lagged"), &json!({ "skipped": lagged.0 })),
+        }
+    }
+}
+
+fn repeat(
+    every: Option<Duration>,
+    mut act: impl FnMut(u64) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut n = 1;
+        act(n);
+        let Some(every) = every else { return };
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            n += 1;
+            act(n);
+        }
+    })
+}
+
+fn client_publish(client: &Client, topic: &str, text: &str, n: u64) {
+    let data = text.replace("{n}", &n.to_string());
+    match client.publish(topic, data.clone()) {
+        Ok(id) => output::line(
+            Some("published"),
+            &json!({ "topic": topic, "id": id, "data": data }),
+        ),
+        Err(e) => output::line(
+            Some("publish_refused"),
+            &json!({ "topic": topic, "error": e.to_string() }),
+        ),
+    }
+}
+
+fn client_send(client: &RawClient, text: &str, n: u64) {
+    let data = text.replace("{n}", &n.to_string());
+    match client.send(data.clone()) {
+        Ok(()) => output::line(Some("sent"), &json!({ "text": data })),
+        Err(e) => output::line(Some("send_refused"), &json!({ "error": e.to_string() })),
+    }
+}

@@ -1,0 +1,88 @@
+//! Subcommands, one file each, and what they share: exit codes, logging, JSON lines.
+
+mod connect;
+mod demo;
+mod output;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// wschaos: find reconnect bugs in WebSocket clients before their users do.
+#[derive(Debug, Parser)]
+#[command(name = "wschaos", version, about, long_about = None)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+    /// More logging on stderr (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the broadcast server until Ctrl-C, then close every connection with 1012.
+    Serve(serve::Args),
+    /// Connect a reconnecting client and print every status change, message, gap and
+    /// presence event as one JSON object per line.
+    Connect(connect::Args),
+    /// Start a server and two clients on loopback, restart the server twice, and print
+    /// how the clients recover (JSON lines). Ends by itself.
+    Demo(demo::Args),
+}
+
+/// Exit codes: 0 success, 1 the run found trouble, 2 bad input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything went as expected.
+    Ok,
+    /// The command ran and something failed (a client gave up, a demo did not recover).
+    Trouble,
+    /// The input was unusable (bad URL, bad flag value, address in use).
+    BadInput,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(match exit {
+            Exit::Ok => 0,
+            Exit::Trouble => 1,
+            Exit::BadInput => 2,
+        })
+    }
+}
+
+/// Runs a subcommand.
+pub async fn dispatch(command: Command) -> Exit {
+    match command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Connect(args) => connect::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` wins over `-v`/`-q`.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Reports a bad input on stderr and returns the matching exit code.
+pub fn bad_input(what: impl std::fmt::Display) -> Exit {
+    eprintln!("wschaos: {what}");
+    Exit::BadInput
+}

@@ -1,0 +1,63 @@
+//! `wschaos serve`: the broadcast server on a real network.
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+use wschaos::server::{self, ServerConfig};
+
+use super::{Exit, bad_input, output};
+
+/// Options of `wschaos serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on. Loopback by default: expose it on purpose, not by accident.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    bind: SocketAddr,
+    /// Server epoch; default: the start time in milliseconds, so every start differs.
+    #[arg(long)]
+    epoch: Option<u64>,
+    /// Messages kept per topic for resume.
+    #[arg(long, default_value_t = ServerConfig::default().history)]
+    history: usize,
+    /// Quiet time before the server pings a client (e.g. 10s).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    ping_interval: Duration,
+    /// Largest message accepted, in bytes (larger closes with 1009).
+    #[arg(long, default_value_t = ServerConfig::default().max_message_size)]
+    max_message_size: usize,
+}
+
+/// Serves until Ctrl-C.
+pub async fn run(args: Args) -> Exit {
+    let listener = match tokio::net::TcpListener::bind(args.bind).await {
+        Ok(l) => l,
+        Err(e) => return bad_input(format!("cannot listen on {}: {e}", args.bind)),
+    };
+    let epoch = args.epoch.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    });
+    let config = ServerConfig {
+        epoch,
+        history: args.history,
+        ping_interval: args.ping_interval,
+        max_message_size: args.max_message_size,
+        ..ServerConfig::default()
+    };
+    let addr = listener.local_addr().map_or(args.bind, |a| a);
+    output::line(
+        Some("listening"),
+        &json!({ "addr": addr.to_string(), "url": format!("ws://{addr}/"), "epoch": epoch }),
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    server::run_observed(listener, config, shutdown, |event| {
+        output::line(None, event)
+    })
+    .await;
+    output::line(Some("stopped"), &json!({}));
+    Exit::Ok
+}

@@ -1,0 +1,282 @@
+//! The connection task: dial, handshake, serve, back off, again, until closed.
+//!
+//! It is the only code that touches the socket. Every await is raced against the shared
+//! wake-up so that `close()` stops it promptly wherever it is: after `close()` there is no
+//! dial, no timer and no task.
+//!
+//! Two counters drive it. `failures` counts consecutive failed dials and decides when to
+//! give up (`max_attempts`); any completed handshake resets it. `step` picks the backoff
+//! bound and is reset only after a connection stayed up for `stable_after`, so a server
+//! that accepts and drops at once sees the delays grow instead of a tight loop.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::{SinkExt, StreamExt};
+use rand::{Rng, RngCore};
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+use super::shared::{Session, Shared};
+use super::target::Target;
+use super::{Policy, Reason, Status};
+use crate::heartbeat::{Beat, Heartbeat};
+use crate::net::Connector;
+
+pub(crate) struct Driver<C, S> {
+    pub(crate) connector: C,
+    pub(crate) target: Target,
+    pub(crate) policy: Policy,
+    pub(crate) rng: Box<dyn RngCore + Send + Sync>,
+    pub(crate) shared: Arc<Shared<S>>,
+}
+
+/// How a connection ended: `None` when the user closed the client, else why it was lost.
+type End = Option<Reason>;
+
+enum Ended {
+    Closed,
+    Failed(Reason),
+    Lost { reason: Reason, stable: bool },
+}
+
+impl<C: Connector, S: Session> Driver<C, S> {
+    pub(crate) async fn run(mut self) {
+        let (mut failures, mut step) = (0u32, 0u32);
+        loop {
+            self.shared.take_reconnect();
+            if !self.shared.set_status(Status::Connecting {
+                attempt: failures + 1,
+            }) {
+                return;
+            }
+            let reason = match self.connect_and_serve().await {
+                Ended::Closed => return,
+                Ended::Failed(reason) => {
+                    failures += 1;
+                    step += 1;
+                    if self.policy.max_attempts.is_some_and(|max| failures >= max) {
+                        if !self.shared.set_status(Status::Failed { reason })
+                            || !self.wait_for_reconnect().await
+                        {
+                            return;
+                        }
+                        (failures, step) = (0, 0);
+                        continue;
+                    }
+                    reason
+                }
+                Ended::Lost { reason, stable } => {
+                    failures = 0;
+                    step = if stable { 1 } else { step + 1 };
+                    reason
+                }
+            };
+            let retry_in = self.policy.delay(step, self.rng.random::<f64>());
+            let waiting = Status::Disconnected {
+                attempt: failures + 1,
+                retry_in,
+                reason,
+            };
+            if !self.shared.set_status(waiting) || !self.back_off(retry_in).await {
+                return;
+            }
+        }
+    }
+
+    async fn connect_and_serve(&mut self) -> Ended {
+        let Target { host, port, url } = &self.target;
+        let dial = timeout(
+            self.policy.connect_timeout,
+            self.connector.connect(host, *port),
+        );
+        let stream = match self.unless_closed(dial).await {
+            None => return Ended::Closed,
+            Some(Err(_)) => return Ended::Failed(Reason::ConnectTimeout),
+            Some(Ok(Err(e))) => {
+                return Ended::Failed(Reason::Dial {
+                    error: e.to_string(),
+                });
+            }
+            Some(Ok(Ok(stream))) => stream,
+        };
+        let handshake = timeout(
+            self.policy.handshake_timeout,
+            tokio_tungstenite::client_async(url.as_str(), stream),
+        );
+        match self.unless_closed(handshake).await {
+            None => Ended::Closed,
+            Some(Err(_)) => Ended::Failed(Reason::HandshakeTimeout),
+            Some(Ok(Err(WsError::Http(response)))) => Ended::Failed(Reason::Rejected {
+                status: response.status().as_u16(),
+            }),
+            Some(Ok(Err(e))) => Ended::Failed(Reason::Handshake {
+                error: e.to_string(),
+            }),
+            Some(Ok(Ok((ws, _response)))) => self.serve(ws).await,
+        }
+    }
+
+    async fn serve(&mut self, mut ws: WebSocketStream<C::Stream>) -> Ended {
+        let opened = Instant::now();
+        let Err(end) = self.session(&mut ws, opened).await;
+        match end {
+            None => {
+                self.close_politely(&mut ws).await;
+                Ended::Closed
+            }
+            Some(reason) => {
+                self.shared.with_session(S::on_lost);
+                Ended::Lost {
+                    reason,
+                    stable: opened.elapsed() >= self.policy.stable_after,
+                }
+            }
+        }
+    }
+
+    /// Restores the session, reports `Connected`, then moves frames both ways until the
+    /// connection ends: `Err(None)` when closed by the user, `Err(Some(reason))` when lost.
+    async fn session(
+        &mut self,
+        ws: &mut WebSocketStream<C::Stream>,
+        opened: Instant,
+    ) -> Result<Infallible, End> {
+        let mut restore = Vec::new();
+        self.shared.with_session(|s| s.on_open(&mut restore));
+        for frame in restore {
+            self.write(ws, frame).await?;
+        }
+        if !self.shared.set_status(Status::Connected) {
+            return Err(None);
+        }
+        let mut heartbeat =
+            Heartbeat::new(opened, self.policy.ping_interval, self.policy.pong_timeout);
+        loop {
+            if let Some(frame) = self.shared.with_session(S::next_outgoing) {
+                self.write(ws, frame).await?;
+                continue;
+            }
+            tokio::select! {
+                biased;
+                _ = self.shared.woken() => {
+                    if self.shared.is_closed() {
+                        return Err(None);
+                    }
+                }
+                incoming = ws.next() => {
+                    heartbeat.on_rx(Instant::now());
+                    self.receive(incoming)?;
+                }
+                _ = sleep_until(heartbeat.deadline()) => match heartbeat.on_deadline(Instant::now()) {
+                    Beat::Ping => self.write(ws, Message::Ping(Default::default())).await?,
+                    Beat::Dead => return Err(Some(Reason::HeartbeatTimeout)),
+                },
+            }
+        }
+    }
+
+    fn receive(&self, incoming: Option<Result<Message, WsError>>) -> Result<(), End> {
+        match incoming {
+            Some(Ok(frame @ (Message::Text(_) | Message::Binary(_)))) => {
+                self.shared.with_session(|s| s.on_frame(frame));
+                Ok(())
+            }
+            Some(Ok(Message::Close(frame))) => Err(Some(match frame {
+                Some(f) => Reason::ServerClosed {
+                    code: f.code.into(),
+                    reason: f.reason.to_string(),
+                },
+                None => Reason::ServerClosed {
+                    code: 1005,
+                    reason: String::new(),
+                },
+            })),
+            Some(Ok(_ping_pong_or_raw_frame)) => Ok(()),
+            None | Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) => {
+                Err(Some(Reason::Eof))
+            }
+            Some(Err(e)) => Err(Some(Reason::Error {
+                error: e.to_string(),
+            })),
+        }
+    }
+
+    async fn write(&self, ws: &mut WebSocketStream<C::Stream>, frame: Message) -> Result<(), End> {
+        match self
+            .unless_closed(timeout(self.policy.write_timeout, ws.send(frame)))
+            .await
+        {
+            None => Err(None),
+            Some(Err(_)) => Err(Some(Reason::WriteTimeout)),
+            Some(Ok(Err(WsError::ConnectionClosed | WsError::AlreadyClosed))) => {
+                Err(Some(Reason::Eof))
+            }
+            Some(Ok(Err(e))) => Err(Some(Reason::Error {
+                error: e.to_string(),
+            })),
+            Some(Ok(Ok(()))) => Ok(()),
+        }
+    }
+
+    /// Best effort: tell the server with a 1000 close frame, bounded by `write_timeout`.
+    async fn close_politely(&self, ws: &mut WebSocketStream<C::Stream>) {
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "client closed".into(),
+        };
+        let _ = timeout(self.policy.write_timeout, ws.close(Some(frame))).await;
+    }
+
+    /// Waits out a backoff delay. False when the client was closed meanwhile.
+    async fn back_off(&self, delay: std::time::Duration) -> bool {
+        let mut wait = std::pin::pin!(sleep(delay));
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shared.woken() => {
+                    if self.shared.is_closed() {
+                        return false;
+                    }
+                    if self.shared.take_reconnect() {
+                        return true;
+                    }
+                }
+                _ = &mut wait => return true,
+            }
+        }
+    }
+
+    /// Waits in `Failed` for `reconnect()`. False when closed instead.
+    async fn wait_for_reconnect(&self) -> bool {
+        loop {
+            self.shared.woken().await;
+            if self.shared.is_closed() {
+                return false;
+            }
+            if self.shared.take_reconnect() {
+                return true;
+            }
+        }
+    }
+
+    /// Runs `fut` unless the client is closed first (then `None`).
+    async fn unless_closed<F: Future>(&self, fut: F) -> Option<F::Output> {
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.shared.woken() => {
+                    if self.shared.is_closed() {
+                        return None;
+                    }
+                }
+                out = &mut fut => return Some(out),
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! What subscribers receive, and the streams that carry it across reconnects.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use super::Status;
+use crate::protocol::{ErrorCode, GapReason};
+
+/// A message delivered on a topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    /// The topic.
+    pub topic: String,
+    /// The topic's sequence number in the server's current epoch.
+    pub seq: u64,
+    /// The publishing client.
+    pub from: String,
+    /// The publisher's message id.
+    pub id: u64,
+    /// The payload.
+    pub data: String,
+}
+
+/// One item of a [`Subscription`]: a message, or an explicit notice that messages were missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum TopicEvent {
+    /// A message.
+    Message(Delivery),
+    /// Messages were missed and cannot be recovered; delivery continues at `next_seq`.
+    Gap {
+        /// The topic.
+        topic: String,
+        /// Why they were missed.
+        reason: GapReason,
+        /// The next sequence that will be delivered (0 when unknown, for a local lag).
+        next_seq: u64,
+    },
+}
+
+/// Server-wide events: the welcome of each connection, presence, and server errors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// A connection was accepted; the server's epoch and the identity it gave this client.
+    Welcome {
+        /// The server epoch.
+        epoch: u64,
+        /// This client's identity.
+        client: String,
+        /// Clients online, this one included.
+        online: u64,
+    },
+    /// A client connected.
+    Joined {
+        /// Who.
+        client: String,
+        /// Clients online now.
+        online: u64,
+    },
+    /// A client disconnected.
+    Left {
+        /// Who.
+        client: String,
+        /// Clients online now.
+        online: u64,
+    },
+    /// The server refused a request.
+    Error {
+        /// The error code.
+        code: ErrorCode,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server sent a frame outside the protocol (it may not be a wschaos server).
+    Unintelligible {
+        /// What could not be understood.
+        error: String,
+    },
+}
+
+/// The stream of one topic. It keeps yielding across reconnects and ends when the topic is
+/// unsubscribed or the client is closed. Falling more than `Policy::subscriber_buffer`
+/// events behind yields a [`TopicEvent::Gap`] with reason `Lagged` instead of the skipped events.
+///
+/// ```no_run
+/// # async fn demo(client: wschaos::client::Client) {
+/// use futures::StreamExt;
+/// let mut news = client.subscribe("news").unwrap();
+/// while let Some(event) = news.next().await {
+///     println!("{event:?}");
+/// }
+/// # }
+/// ```
+pub struct Subscription {
+    topic: String,
+    inner: BroadcastStream<TopicEvent>,
+}
+
+impl Subscription {
+    pub(crate) fn new(topic: &str, rx: broadcast::Receiver<TopicEvent>) -> Self {
+        Subscription {
+            topic: topic.to_string(),
+            inner: BroadcastStream::new(rx),
+        }
+    }
+
+    /// The topic this stream carries.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
+impl Stream for Subscription {
+    type Item = TopicEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TopicEvent>> {
+        let topic = self.topic.clone();
+        Pin::new(&mut self.inner).poll_next(cx).map(|item| {
+            item.map(|r| r.unwrap_or_else(|BroadcastStreamRecvError::Lagged(_)| lagged(topic)))
+        })
+    }
+}
+
+fn lagged(topic: String) -> TopicEvent {
+    TopicEvent::Gap {
+        topic,
+        reason: GapReason::Lagged,
+        next_seq: 0,
+    }
+}
+
+/// A stream over a broadcast channel where falling behind yields `Err(Lagged(n))`.
+pub struct Broadcast<T> {
+    inner: BroadcastStream<T>,
+}
+
+/// `n` items were skipped because the reader fell behind its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("fell behind: {0} items skipped")]
+pub struct Lagged(pub u64);
+
+impl<T: Clone + Send + 'static> Broadcast<T> {
+    pub(crate) fn new(rx: broadcast::Receiver<T>) -> Self {
+        Broadcast {
+            inner: BroadcastStream::new(rx),
+        }
+    }
+}
+
+impl<T: Clone + Send + 'static> Stream for Broadcast<T> {
+    type Item = Result<T, Lagged>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.inner)
+            .poll_next(cx)
+            .map(|item| item.map(|r| r.map_err(|BroadcastStreamRecvError::Lagged(n)| Lagged(n))))
+    }
+}
+
+/// Every status change, each exactly once, starting with the status at the time of the call.
+/// Ends after `Closed`. Unbounded: keep reading it, or drop it.
+pub struct StatusChanges {
+    inner: mpsc::UnboundedReceiver<Status>,
+}
+
+impl StatusChanges {
+    pub(crate) fn new(inner: mpsc::UnboundedReceiver<Status>) -> Self {
+        StatusChanges { inner }
+    }
+}
+
+impl Stream for StatusChanges {
+    type Item = Status;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Status>> {
+        self.inner.poll_recv(cx)
+    }
+}

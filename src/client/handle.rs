@@ -1,0 +1,292 @@
+//! The handles a user holds: [`ClientBuilder`], [`Client`] (pub/sub) and [`RawClient`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use rand::{RngCore, SeedableRng};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::driver::Driver;
+use super::events::{Broadcast, ServerEvent, StatusChanges, Subscription};
+use super::pubsub::PubSub;
+use super::raw::RawSession;
+use super::shared::{Session, Shared};
+use super::target::Target;
+use super::{ClientError, Policy, Status};
+use crate::net::{Connector, TokioNet};
+
+/// Configures a client: URL, policy, identity; then builds it over a transport.
+///
+/// ```no_run
+/// use wschaos::client::{ClientBuilder, Policy};
+/// # async fn demo() -> Result<(), wschaos::client::ClientError> {
+/// // Real network: dials with tokio, seeds jitter from the OS.
+/// let client = ClientBuilder::new("ws://127.0.0.1:9000/")?.client_id("alice").spawn();
+/// let news = client.subscribe("news")?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    target: Target,
+    policy: Policy,
+    client_id: Option<String>,
+}
+
+impl ClientBuilder {
+    /// Starts from a `ws://host[:port][/path]` URL. `wss://` is not supported yet.
+    pub fn new(url: &str) -> Result<Self, ClientError> {
+        Ok(ClientBuilder {
+            target: Target::parse(url)?,
+            policy: Policy::default(),
+            client_id: None,
+        })
+    }
+
+    /// Sets the reconnect policy (default: [`Policy::default`]).
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Names the client to the server (pub/sub only). It must stay the same across
+    /// reconnects so the server can drop duplicate publishes. Default: drawn from the RNG.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// Builds a pub/sub client over `connector`, drawing jitter (and a default identity)
+    /// from `rng`. Returns the handle and the connection task, which the caller spawns
+    /// (`tokio::task::spawn_local` inside a turmoil host keeps a simulation deterministic).
+    /// The task ends after [`Client::close`].
+    pub fn build<C: Connector>(
+        self,
+        connector: C,
+        mut rng: impl RngCore + Send + Sync + 'static,
+    ) -> (Client, impl Future<Output = ()> + Send + 'static) {
+        let id = self
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("c-{:016x}", rng.next_u64()));
+        // The session tells this process's ids apart from an earlier process's under the
+        // same client id, whose ids also started at 1.
+        let session = format!("{:016x}", rng.next_u64());
+        let target = self
+            .target
+            .with_query("client", &id)
+            .with_query("session", &session);
+        let (handle, task) = start(
+            PubSub::new(&self.policy),
+            connector,
+            target,
+            self.policy,
+            rng,
+        );
+        (Client { handle, id }, task)
+    }
+
+    /// Builds a raw client (no protocol, any WebSocket server) over `connector`.
+    pub fn build_raw<C: Connector>(
+        self,
+        connector: C,
+        rng: impl RngCore + Send + Sync + 'static,
+    ) -> (RawClient, impl Future<Output = ()> + Send + 'static) {
+        let (handle, task) = start(
+            RawSession::new(&self.policy),
+            connector,
+            self.target,
+            self.policy,
+            rng,
+        );
+        (RawClient { handle }, task)
+    }
+
+    /// Real network convenience: builds over [`TokioNet`] with an OS-seeded RNG and
+    /// `tokio::spawn`s the task. Must be called inside a tokio runtime. Never use it
+    /// inside a simulation: the seed would not be reproducible.
+    pub fn spawn(self) -> Client {
+        let (client, task) = self.build(TokioNet, rand::rngs::StdRng::from_os_rng());
+        tokio::spawn(task);
+        client
+    }
+
+    /// Real network convenience for [`RawClient`]; see [`ClientBuilder::spawn`].
+    pub fn spawn_raw(self) -> RawClient {
+        let (client, task) = self.build_raw(TokioNet, rand::rngs::StdRng::from_os_rng());
+        tokio::spawn(task);
+        client
+    }
+}
+
+fn start<C: Connector, S: Session>(
+    session: S,
+    connector: C,
+    target: Target,
+    policy: Policy,
+    rng: impl RngCore + Send + Sync + 'static,
+) -> (Handle<S>, impl Future<Output = ()> + Send + 'static) {
+    let shared = Shared::new(session);
+    let driver = Driver {
+        connector,
+        target,
+        policy,
+        rng: Box::new(rng),
+        shared: shared.clone(),
+    };
+    (
+        Handle {
+            guard: Arc::new(CloseOnDrop(shared)),
+        },
+        driver.run(),
+    )
+}
+
+/// Shared by every clone of a handle; the last one dropped closes the client.
+struct CloseOnDrop<S: Session>(Arc<Shared<S>>);
+
+impl<S: Session> Drop for CloseOnDrop<S> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+struct Handle<S: Session> {
+    guard: Arc<CloseOnDrop<S>>,
+}
+
+impl<S: Session> Clone for Handle<S> {
+    fn clone(&self) -> Self {
+        Handle {
+            guard: self.guard.clone(),
+        }
+    }
+}
+
+impl<S: Session> Handle<S> {
+    fn shared(&self) -> &Shared<S> {
+        &self.guard.0
+    }
+}
+
+/// The pub/sub client: topics survive reconnects, publishes are never lost silently.
+///
+/// Cheap to clone; every clone drives the same connection. Dropping the last clone closes it.
+#[derive(Clone)]
+pub struct Client {
+    handle: Handle<PubSub>,
+    id: String,
+}
+
+impl Client {
+    /// Subscribes to `topic`. The stream survives every reconnect: the client restores the
+    /// subscription itself, resuming after the last message seen. Subscribing again to a
+    /// topic already held returns another stream and sends nothing.
+    pub fn subscribe(&self, topic: &str) -> Result<Subscription, ClientError> {
+        let rx = self
+            .handle
+            .shared()
+            .with_session_and_wake(|s| s.subscribe(topic))?;
+        Ok(Subscription::new(topic, rx))
+    }
+
+    /// Unsubscribes from `topic` and ends its streams. Returns false if it was not held.
+    /// A topic unsubscribed while offline is not restored at the next connection.
+    pub fn unsubscribe(&self, topic: &str) -> bool {
+        self.handle
+            .shared()
+            .with_session_and_wake(|s| s.unsubscribe(topic))
+    }
+
+    /// Publishes `data` to `topic` and returns the message id. Offline, the message waits in
+    /// the outbox and is sent after the topics are restored; every message is resent until
+    /// the server acknowledges it, and the server drops duplicates by id.
+    pub fn publish(&self, topic: &str, data: impl Into<String>) -> Result<u64, ClientError> {
+        self.handle
+            .shared()
+            .with_session_and_wake(|s| s.publish(topic, data.into()))
+    }
+
+    /// The topics this client wants, in order.
+    pub fn topics(&self) -> Vec<String> {
+        self.handle.shared().with_session(|s| s.topics())
+    }
+
+    /// Publishes not yet acknowledged by the server (queued or in flight).
+    pub fn pending(&self) -> usize {
+        self.handle.shared().with_session(|s| s.pending())
+    }
+
+    /// Welcome, presence (joined/left) and error events from the server, across reconnects.
+    pub fn server_events(&self) -> Broadcast<ServerEvent> {
+        Broadcast::new(self.handle.shared().with_session(|s| s.server_events()))
+    }
+
+    /// This client's identity at the server.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The current status, as a `watch` a UI can lock on.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.handle.shared().status()
+    }
+
+    /// Every status change from now on, each exactly once.
+    pub fn status_changes(&self) -> StatusChanges {
+        StatusChanges::new(self.handle.shared().status_changes())
+    }
+
+    /// Closes the client: status `Closed`, streams end, no dial or timer afterwards.
+    pub fn close(&self) {
+        self.handle.shared().close();
+    }
+
+    /// After `Failed`, starts dialing again; while waiting in backoff, dials at once.
+    /// Otherwise does nothing.
+    pub fn reconnect(&self) {
+        self.handle.shared().request_reconnect();
+    }
+}
+
+/// The raw reconnecting WebSocket: works against any server. Incoming frames and the
+/// sender survive reconnects; frames are delivered at most once.
+#[derive(Clone)]
+pub struct RawClient {
+    handle: Handle<RawSession>,
+}
+
+impl RawClient {
+    /// Queues a frame; it is sent as soon as a connection is up.
+    pub fn send(&self, frame: impl Into<Message>) -> Result<(), ClientError> {
+        let frame = frame.into();
+        self.handle
+            .shared()
+            .with_session_and_wake(|s| s.send(frame))
+    }
+
+    /// Every text and binary frame received, across reconnects, until closed.
+    pub fn incoming(&self) -> Broadcast<Message> {
+        Broadcast::new(self.handle.shared().with_session(|s| s.incoming()))
+    }
+
+    /// The current status, as a `watch` a UI can lock on.
+    pub fn status(&self) -> watch::Receiver<Status> {
+        self.handle.shared().status()
+    }
+
+    /// Every status change from now on, each exactly once.
+    pub fn status_changes(&self) -> StatusChanges {
+        StatusChanges::new(self.handle.shared().status_changes())
+    }
+
+    /// Closes the client: status `Closed`, streams end, no dial or timer afterwards.
+    pub fn close(&self) {
+        self.handle.shared().close();
+    }
+
+    /// After `Failed`, starts dialing again; while waiting in backoff, dials at once.
+    pub fn reconnect(&self) {
+        self.handle.shared().request_reconnect();
+    }
+}

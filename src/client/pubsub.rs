@@ -1,0 +1,475 @@
+//! The pub/sub session: topics restored after every reconnect, an outbox with ids, resume
+//! positions and gap notices.
+//!
+//! Ordering on every new connection, and why:
+//! 1. one `subscribe` per wanted topic, with its resume position: the server state is rebuilt
+//!    from the client's intent, so a topic unsubscribed while offline is not revived and no
+//!    topic is sent twice (pending subscribe/unsubscribe frames of the old connection are
+//!    dropped, the intent already holds their effect);
+//! 2. publishes that were sent but never acknowledged, then the offline outbox, in id order:
+//!    the server drops ids it has seen, so a resend after an uncertain write is harmless.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::events::{Delivery, ServerEvent, TopicEvent};
+use super::shared::Session;
+use super::{ClientError, Policy};
+use crate::protocol::{ClientFrame, GapReason, Position, ServerFrame, validate_topic};
+
+pub(crate) struct PubSub {
+    topics: BTreeMap<String, Topic>,
+    control: VecDeque<ClientFrame>,
+    outbox: VecDeque<Outgoing>,
+    inflight: VecDeque<Outgoing>,
+    next_id: u64,
+    capacity: usize,
+    buffer: usize,
+    connected: bool,
+    epoch: u64,
+    closed: bool,
+    events: broadcast::Sender<ServerEvent>,
+}
+
+struct Topic {
+    tx: broadcast::Sender<TopicEvent>,
+    position: Option<Position>,
+}
+
+#[derive(Clone)]
+struct Outgoing {
+    id: u64,
+    topic: String,
+    data: String,
+}
+
+impl PubSub {
+    pub(crate) fn new(policy: &Policy) -> Self {
+        PubSub {
+            topics: BTreeMap::new(),
+            control: VecDeque::new(),
+            outbox: VecDeque::new(),
+            inflight: VecDeque::new(),
+            next_id: 1,
+            capacity: policy.outbox_capacity,
+            buffer: policy.subscriber_buffer.max(1),
+            connected: false,
+            epoch: 0,
+            closed: false,
+            events: broadcast::channel(policy.subscriber_buffer.max(1)).0,
+        }
+    }
+
+    pub(crate) fn subscribe(
+        &mut self,
+        topic: &str,
+    ) -> Result<broadcast::Receiver<TopicEvent>, ClientError> {
+        self.check_open()?;
+        check_topic(topic)?;
+        if let Some(existing) = self.topics.get(topic) {
+            return Ok(existing.tx.subscribe());
+        }
+        let (tx, rx) = broadcast::channel(self.buffer);
+        self.topics
+            .insert(topic.to_string(), Topic { tx, position: None });
+        if self.connected {
+            self.control.push_back(ClientFrame::Subscribe {
+                topic: topic.into(),
+                resume: None,
+            });
+        }
+        Ok(rx)
+    }
+
+    pub(crate) fn unsubscribe(&mut self, topic: &str) -> bool {
+        let existed = self.topics.remove(topic).is_some();
+        if existed && self.connected {
+            self.control.push_back(ClientFrame::Unsubscribe {
+                topic: topic.into(),
+            });
+        }
+        existed
+    }
+
+    pub(crate) fn publish(&mut self, topic: &str, data: String) -> Result<u64, ClientError> {
+        self.check_open()?;
+        check_topic(topic)?;
+        if self.outbox.len() + self.inflight.len() >= self.capacity {
+            return Err(ClientError::OutboxFull {
+                capacity: self.capacity,
+            });
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.outbox.push_back(Outgoing {
+            id,
+            topic: topic.into(),
+            data,
+        });
+        Ok(id)
+    }
+
+    pub(crate) fn topics(&self) -> Vec<String> {
+        self.topics.keys().cloned().collect()
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.outbox.len() + self.inflight.len()
+    }
+
+    pub(crate) fn server_events(&self) -> broadcast::Receiver<ServerEvent> {
+        self.events.subscribe()
+    }
+
+    fn check_open(&self) -> Result<(), ClientError> {
+        if self.closed {
+            Err(ClientError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn handle(&mut self, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Welcome {
+                epoch,
+                client,
+                online,
+            } => {
+                self.epoch = epoch;
+                self.emit(ServerEvent::Welcome {
+                    epoch,
+                    client,
+                    online,
+                });
+            }
+            ServerFrame::Joined { client, online } => {
+                self.emit(ServerEvent::Joined { client, online })
+            }
+            ServerFrame::Left { client, online } => self.emit(ServerEvent::Left { client, online }),
+            ServerFrame::Subscribed { topic, epoch, seq } => {
+                if let Some(t) = self.topics.get_mut(&topic) {
+                    if t.position.is_none_or(|p| p.epoch != epoch) {
+                        t.position = Some(Position { epoch, seq });
+                    }
+                }
+            }
+            ServerFrame::Unsubscribed { .. } => {}
+            ServerFrame::Message {
+                topic,
+                seq,
+                from,
+                id,
+                data,
+            } => self.deliver(Delivery {
+                topic,
+                seq,
+                from,
+                id,
+                data,
+            }),
+            ServerFrame::Gap {
+                topic,
+                reason,
+                next_seq,
+            } => self.gap(topic, reason, next_seq),
+            ServerFrame::Ack { id, .. } => self.inflight.retain(|m| m.id != id),
+            ServerFrame::Error { code, message } => self.emit(ServerEvent::Error { code, message }),
+        }
+    }
+
+    fn deliver(&mut self, d: Delivery) {
+        let epoch = self.epoch;
+        let Some(t) = self.topics.get_mut(&d.topic) else {
+            return;
+        };
+        if t.position
+            .is_some_and(|p| p.epoch == epoch && d.seq <= p.seq)
+        {
+            return; // already delivered before the reconnect: the replay overlaps
+        }
+        t.position = Some(Position { epoch, seq: d.seq });
+        let _ = t.tx.send(TopicEvent::Message(d));
+    }
+
+    fn gap(&mut self, topic: String, reason: GapReason, next_seq: u64) {
+        let epoch = self.epoch;
+        let Some(t) = self.topics.get_mut(&topic) else {
+            return;
+        };
+        t.position = Some(Position {
+            epoch,
+            seq: next_seq.saturating_sub(1),
+        });
+        let _ = t.tx.send(TopicEvent::Gap {
+            topic,
+            reason,
+            next_seq,
+        });
+    }
+
+    fn emit(&self, event: ServerEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+impl Session for PubSub {
+    fn on_open(&mut self, restore: &mut Vec<Message>) {
+        self.connected = true;
+        self.control.clear();
+        for (topic, t) in &self.topics {
+            restore.push(text(&ClientFrame::Subscribe {
+                topic: topic.clone(),
+                resume: t.position,
+            }));
+        }
+        while let Some(unacked) = self.inflight.pop_back() {
+            self.outbox.push_front(unacked);
+        }
+    }
+
+    fn on_frame(&mut self, frame: Message) {
+        let parsed = match &frame {
+            Message::Text(text) => {
+                serde_json::from_str::<ServerFrame>(text).map_err(|e| e.to_string())
+            }
+            other => Err(format!(
+                "unexpected {} frame",
+                if other.is_binary() {
+                    "binary"
+                } else {
+                    "control"
+                }
+            )),
+        };
+        match parsed {
+            Ok(frame) => self.handle(frame),
+            Err(error) => {
+                tracing::warn!(%error, "server frame not understood");
+                self.emit(ServerEvent::Unintelligible { error });
+            }
+        }
+    }
+
+    fn next_outgoing(&mut self) -> Option<Message> {
+        if let Some(frame) = self.control.pop_front() {
+            return Some(text(&frame));
+        }
+        let m = self.outbox.pop_front()?;
+        let frame = ClientFrame::Publish {
+            topic: m.topic.clone(),
+            id: m.id,
+            data: m.data.clone(),
+        };
+        self.inflight.push_back(m);
+        Some(text(&frame))
+    }
+
+    fn on_lost(&mut self) {
+        self.connected = false;
+    }
+
+    fn on_close(&mut self) {
+        self.closed = true;
+        self.connected = false;
+        self.topics.clear();
+        self.control.clear();
+        self.outbox.clear();
+        self.inflight.clear();
+        self.events = broadcast::channel(1).0;
+    }
+}
+
+fn text(frame: &ClientFrame) -> Message {
+    Message::text(frame.to_json())
+}
+
+fn check_topic(topic: &str) -> Result<(), ClientError> {
+    validate_topic(topic).map_err(|reason| ClientError::BadTopic {
+        topic: topic.into(),
+        reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session() -> PubSub {
+        PubSub::new(&Policy {
+            outbox_capacity: 3,
+            ..Policy::default()
+        })
+    }
+
+    fn drain(s: &mut PubSub) -> Vec<String> {
+        std::iter::from_fn(|| s.next_outgoing())
+            .map(|m| m.into_text().unwrap().to_string())
+            .collect()
+    }
+
+    fn open(s: &mut PubSub) -> Vec<String> {
+        let mut restore = Vec::new();
+        s.on_open(&mut restore);
+        restore
+            .into_iter()
+            .map(|m| m.into_text().unwrap().to_string())
+            .collect()
+    }
+
+    fn server(s: &mut PubSub, frame: ServerFrame) {
+        s.on_frame(Message::text(frame.to_json()));
+    }
+
+    #[test]
+    fn restores_exactly_the_wanted_topics_once() {
+        let mut s = session();
+        let _a = s.subscribe("a").unwrap();
+        let _b = s.subscribe("b").unwrap();
+        let _a2 = s.subscribe("a").unwrap();
+        assert!(s.unsubscribe("b"));
+        let frames = open(&mut s);
+        assert_eq!(frames, [r#"{"type":"subscribe","topic":"a"}"#]);
+        assert!(
+            drain(&mut s).is_empty(),
+            "offline subscribe/unsubscribe leave no extra frames"
+        );
+    }
+
+    #[test]
+    fn unacked_publishes_are_resent_before_the_outbox_in_id_order() {
+        let mut s = session();
+        open(&mut s);
+        s.publish("t", "1".into()).unwrap();
+        s.publish("t", "2".into()).unwrap();
+        assert_eq!(drain(&mut s).len(), 2);
+        server(
+            &mut s,
+            ServerFrame::Ack {
+                id: 1,
+                duplicate: false,
+            },
+        );
+        s.on_lost();
+        s.publish("t", "3".into()).unwrap();
+        open(&mut s);
+        let ids: Vec<u64> = drain(&mut s)
+            .iter()
+            .map(|f| match serde_json::from_str::<ClientFrame>(f).unwrap() {
+                ClientFrame::Publish { id, .. } => id,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, [2, 3]);
+    }
+
+    #[test]
+    fn a_full_outbox_refuses_with_an_error() {
+        let mut s = session();
+        for _ in 0..3 {
+            s.publish("t", "x".into()).unwrap();
+        }
+        assert_eq!(
+            s.publish("t", "x".into()),
+            Err(ClientError::OutboxFull { capacity: 3 })
+        );
+        assert_eq!(s.pending(), 3);
+    }
+
+    #[test]
+    fn resume_position_deduplicates_replays_and_gaps_are_forwarded() {
+        let mut s = session();
+        let mut rx = s.subscribe("t").unwrap();
+        open(&mut s);
+        server(
+            &mut s,
+            ServerFrame::Welcome {
+                epoch: 5,
+                client: "c".into(),
+                online: 1,
+            },
+        );
+        server(
+            &mut s,
+            ServerFrame::Subscribed {
+                topic: "t".into(),
+                epoch: 5,
+                seq: 0,
+            },
+        );
+        let msg = |seq| ServerFrame::Message {
+            topic: "t".into(),
+            seq,
+            from: "p".into(),
+            id: seq,
+            data: format!("m{seq}"),
+        };
+        server(&mut s, msg(1));
+        server(&mut s, msg(2));
+        s.on_lost();
+        let frames = open(&mut s);
+        assert_eq!(
+            frames,
+            [r#"{"type":"subscribe","topic":"t","resume":{"epoch":5,"seq":2}}"#]
+        );
+        server(
+            &mut s,
+            ServerFrame::Welcome {
+                epoch: 6,
+                client: "c".into(),
+                online: 1,
+            },
+        );
+        server(
+            &mut s,
+            ServerFrame::Gap {
+                topic: "t".into(),
+                reason: GapReason::Epoch,
+                next_seq: 1,
+            },
+        );
+        server(
+            &mut s,
+            ServerFrame::Subscribed {
+                topic: "t".into(),
+                epoch: 6,
+                seq: 1,
+            },
+        );
+        server(&mut s, msg(1));
+        server(&mut s, msg(1));
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| match e {
+                TopicEvent::Message(d) => d.data,
+                TopicEvent::Gap { reason, .. } => format!("gap:{reason:?}"),
+            })
+            .collect();
+        assert_eq!(got, ["m1", "m2", "gap:Epoch", "m1"]);
+    }
+
+    #[test]
+    fn close_ends_streams_and_refuses_sends() {
+        let mut s = session();
+        let mut rx = s.subscribe("t").unwrap();
+        s.on_close();
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Closed)
+        ));
+        assert_eq!(s.publish("t", "x".into()), Err(ClientError::Closed));
+        assert!(s.subscribe("t").is_err());
+    }
+
+    #[test]
+    fn garbage_from_the_server_is_reported_not_fatal() {
+        let mut s = session();
+        let mut events = s.server_events();
+        s.on_frame(Message::text("not json"));
+        assert!(matches!(
+            events.try_recv(),
+            Ok(ServerEvent::Unintelligible { .. })
+        ));
+    }
+}

@@ -1,0 +1,71 @@
+//! The raw layer: a reconnecting WebSocket for any server. Frames in and out, nothing else.
+//!
+//! Delivery is at most once: a frame handed to the socket when the connection drops is
+//! gone, and frames sent while offline wait in the bounded outbox.
+
+use std::collections::VecDeque;
+
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::shared::Session;
+use super::{ClientError, Policy};
+
+pub(crate) struct RawSession {
+    outbox: VecDeque<Message>,
+    capacity: usize,
+    incoming: Option<broadcast::Sender<Message>>,
+}
+
+impl RawSession {
+    pub(crate) fn new(policy: &Policy) -> Self {
+        let (tx, _) = broadcast::channel(policy.subscriber_buffer.max(1));
+        RawSession {
+            outbox: VecDeque::new(),
+            capacity: policy.outbox_capacity,
+            incoming: Some(tx),
+        }
+    }
+
+    pub(crate) fn send(&mut self, frame: Message) -> Result<(), ClientError> {
+        if self.incoming.is_none() {
+            return Err(ClientError::Closed);
+        }
+        if self.outbox.len() >= self.capacity {
+            return Err(ClientError::OutboxFull {
+                capacity: self.capacity,
+            });
+        }
+        self.outbox.push_back(frame);
+        Ok(())
+    }
+
+    /// A receiver of every incoming frame; already closed when the client is.
+    pub(crate) fn incoming(&self) -> broadcast::Receiver<Message> {
+        match &self.incoming {
+            Some(tx) => tx.subscribe(),
+            None => broadcast::channel(1).1,
+        }
+    }
+}
+
+impl Session for RawSession {
+    fn on_open(&mut self, _restore: &mut Vec<Message>) {}
+
+    fn on_frame(&mut self, frame: Message) {
+        if let Some(tx) = &self.incoming {
+            let _ = tx.send(frame);
+        }
+    }
+
+    fn next_outgoing(&mut self) -> Option<Message> {
+        self.outbox.pop_front()
+    }
+
+    fn on_lost(&mut self) {}
+
+    fn on_close(&mut self) {
+        self.outbox.clear();
+        self.incoming = None;
+    }
+}

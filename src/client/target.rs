@@ -1,0 +1,120 @@
+//! Where the client dials: a `ws://` URL split into what the connector and the handshake need.
+
+use tokio_tungstenite::tungstenite::http::Uri;
+
+use super::ClientError;
+
+/// A parsed `ws://host[:port][/path][?query]` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) url: String,
+}
+
+impl Target {
+    pub(crate) fn parse(url: &str) -> Result<Target, ClientError> {
+        let invalid = |reason: &str| ClientError::InvalidUrl {
+            url: url.into(),
+            reason: reason.into(),
+        };
+        let uri: Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
+        match uri.scheme_str() {
+            Some("ws") => {}
+            Some("wss") => return Err(invalid("wss:// (TLS) is not supported yet; use ws://")),
+            Some(other) => {
+                return Err(invalid(&format!(
+                    "scheme {other}:// is not a WebSocket scheme; use ws://"
+                )));
+            }
+            None => return Err(invalid("missing scheme; write ws://host:port/")),
+        }
+        let host = uri
+            .host()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| invalid("missing host"))?;
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        Ok(Target {
+            host,
+            port: uri.port_u16().unwrap_or(80),
+            url: url.to_string(),
+        })
+    }
+
+    /// The same target with `key=value` added to the query string.
+    pub(crate) fn with_query(&self, key: &str, value: &str) -> Target {
+        let (base, fragment) = match self.url.split_once('#') {
+            Some((b, f)) => (b, format!("#{f}")),
+            None => (self.url.as_str(), String::new()),
+        };
+        let sep = if base.contains('?') {
+            '&'
+        } else if base[5..].contains('/') {
+            '?'
+        } else {
+            '/'
+        };
+        let sep = if sep == '/' {
+            "/?".to_string()
+        } else {
+            sep.to_string()
+        };
+        let url = format!("{base}{sep}{key}={}{fragment}", encode(value));
+        Target {
+            url,
+            ..self.clone()
+        }
+    }
+}
+
+/// Percent-encodes everything outside the URL-safe unreserved set.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_host_port_and_defaults() {
+        let t = Target::parse("ws://127.0.0.1:9000/feed").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 9000));
+        assert_eq!(Target::parse("ws://example.test").unwrap().port, 80);
+        assert_eq!(Target::parse("ws://[::1]:7/").unwrap().host, "::1");
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_dial_with_a_reason() {
+        for (url, needle) in [
+            ("wss://x:1/", "TLS"),
+            ("http://x:1/", "not a WebSocket scheme"),
+            ("x:1", "scheme"),
+            ("ws://", ""),
+        ] {
+            let err = Target::parse(url).unwrap_err().to_string();
+            assert!(err.contains(needle), "{url}: {err}");
+        }
+    }
+
+    #[test]
+    fn adds_query_parameters() {
+        let t = Target::parse("ws://h:1").unwrap();
+        assert_eq!(t.with_query("client", "a b").url, "ws://h:1/?client=a%20b");
+        let t = Target::parse("ws://h:1/x?y=1").unwrap();
+        assert_eq!(t.with_query("client", "c").url, "ws://h:1/x?y=1&client=c");
+        let t = Target::parse("ws://h:1/x").unwrap();
+        assert_eq!(t.with_query("client", "c").url, "ws://h:1/x?client=c");
+    }
+}

@@ -1,0 +1,246 @@
+//! The wire protocol between the pub/sub client and the broadcast server.
+//!
+//! Every frame is one WebSocket text frame holding one JSON object with a `type` field.
+//! The client names itself in the URL query (`ws://host:port/?client=ID`) so the server can
+//! announce it at the handshake and deduplicate its messages across reconnects.
+//!
+//! ```
+//! use wschaos::protocol::{ClientFrame, ServerFrame};
+//! let frame = ClientFrame::Subscribe { topic: "news".into(), resume: None };
+//! assert_eq!(frame.to_json(), r#"{"type":"subscribe","topic":"news"}"#);
+//! let back: ClientFrame = serde_json::from_str(&frame.to_json()).unwrap();
+//! assert_eq!(back, frame);
+//! # let _ = ServerFrame::Unsubscribed { topic: "news".into() };
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// Where a subscriber stopped reading a topic: the server epoch and the last sequence seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Position {
+    /// The server epoch the sequence belongs to; sequences restart when the epoch changes.
+    pub epoch: u64,
+    /// The last sequence number delivered to the subscriber.
+    pub seq: u64,
+}
+
+/// A frame sent by a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// Start receiving a topic; `resume` asks for everything after a known position.
+    Subscribe {
+        /// The topic name.
+        topic: String,
+        /// Resume after this position instead of starting from now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Position>,
+    },
+    /// Stop receiving a topic.
+    Unsubscribe {
+        /// The topic name.
+        topic: String,
+    },
+    /// Publish a message to every subscriber of a topic.
+    Publish {
+        /// The topic name.
+        topic: String,
+        /// Per-client message id, strictly increasing; the server drops an id it has seen.
+        id: u64,
+        /// The payload.
+        data: String,
+    },
+}
+
+/// Why a subscriber missed messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// The server restarted: messages of the previous epoch after the position are gone.
+    Epoch,
+    /// The server's bounded history no longer holds the messages after the position.
+    History,
+    /// The position is ahead of anything the server knows (it lost its state).
+    Unknown,
+    /// The local subscriber fell behind its buffer and messages were skipped for it.
+    Lagged,
+}
+
+/// A frame sent by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ServerFrame {
+    /// First frame on every connection.
+    Welcome {
+        /// The server's epoch, different at every start.
+        epoch: u64,
+        /// The identity the server gave this connection's client.
+        client: String,
+        /// Clients online, this one included.
+        online: u64,
+    },
+    /// A client connected (sent to every connected client, the new one included).
+    Joined {
+        /// Who joined.
+        client: String,
+        /// Clients online after the join.
+        online: u64,
+    },
+    /// A client disconnected (sent to every remaining client).
+    Left {
+        /// Who left.
+        client: String,
+        /// Clients online after the leave.
+        online: u64,
+    },
+    /// A subscription is in place; messages after `seq` follow.
+    Subscribed {
+        /// The topic name.
+        topic: String,
+        /// The server epoch.
+        epoch: u64,
+        /// The topic's last sequence at the moment of subscribing (before any replay).
+        seq: u64,
+    },
+    /// A subscription was removed.
+    Unsubscribed {
+        /// The topic name.
+        topic: String,
+    },
+    /// A message published to a topic.
+    Message {
+        /// The topic name.
+        topic: String,
+        /// The topic's sequence number of this message, starting at 1 in each epoch.
+        seq: u64,
+        /// The publishing client.
+        from: String,
+        /// The publisher's message id.
+        id: u64,
+        /// The payload.
+        data: String,
+    },
+    /// Messages after a resume position cannot be replayed.
+    Gap {
+        /// The topic name.
+        topic: String,
+        /// Why they cannot.
+        reason: GapReason,
+        /// The first sequence that follows in the current epoch (replay resumes from here).
+        next_seq: u64,
+    },
+    /// A published message was accepted (or was a duplicate and dropped).
+    Ack {
+        /// The publisher's message id.
+        id: u64,
+        /// True when the id had been seen before and the message was not delivered again.
+        duplicate: bool,
+    },
+    /// The request could not be served; the connection stays open.
+    Error {
+        /// A stable machine-readable code.
+        code: ErrorCode,
+        /// A human-readable explanation.
+        message: String,
+    },
+}
+
+/// Machine-readable error codes of [`ServerFrame::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not valid JSON or not a known operation.
+    BadFrame,
+    /// A topic name is empty, too long or has control characters.
+    BadTopic,
+    /// The connection holds the maximum number of subscriptions.
+    TooManySubscriptions,
+}
+
+impl ClientFrame {
+    /// Serialises the frame as the JSON text sent on the wire.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("client frames always serialise")
+    }
+}
+
+impl ServerFrame {
+    /// Serialises the frame as the JSON text sent on the wire.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server frames always serialise")
+    }
+}
+
+/// Checks a topic name: 1 to [`MAX_TOPIC_LEN`] bytes, no control characters.
+pub fn validate_topic(topic: &str) -> Result<(), String> {
+    if topic.is_empty() {
+        return Err("topic name is empty".into());
+    }
+    if topic.len() > MAX_TOPIC_LEN {
+        return Err(format!(
+            "topic name is {} bytes, the limit is {MAX_TOPIC_LEN}",
+            topic.len()
+        ));
+    }
+    if topic.chars().any(char::is_control) {
+        return Err("topic name contains a control character".into());
+    }
+    Ok(())
+}
+
+/// The longest topic name, in bytes.
+pub const MAX_TOPIC_LEN: usize = 128;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_frames_round_trip() {
+        let frames = [
+            ServerFrame::Welcome {
+                epoch: 7,
+                client: "a".into(),
+                online: 2,
+            },
+            ServerFrame::Gap {
+                topic: "t".into(),
+                reason: GapReason::Epoch,
+                next_seq: 1,
+            },
+            ServerFrame::Message {
+                topic: "t".into(),
+                seq: 3,
+                from: "b".into(),
+                id: 9,
+                data: "x".into(),
+            },
+            ServerFrame::Error {
+                code: ErrorCode::BadTopic,
+                message: "no".into(),
+            },
+        ];
+        for frame in frames {
+            let back: ServerFrame = serde_json::from_str(&frame.to_json()).unwrap();
+            assert_eq!(back, frame);
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_types_are_rejected() {
+        assert!(
+            serde_json::from_str::<ClientFrame>(r#"{"type":"subscribe","topic":"t","x":1}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<ClientFrame>(r#"{"type":"shout"}"#).is_err());
+    }
+
+    #[test]
+    fn topic_names_are_checked() {
+        assert!(validate_topic("news").is_ok());
+        assert!(validate_topic("").is_err());
+        assert!(validate_topic("a\nb").is_err());
+        assert!(validate_topic(&"x".repeat(MAX_TOPIC_LEN + 1)).is_err());
+        assert!(validate_topic(&"x".repeat(MAX_TOPIC_LEN)).is_ok());
+    }
+}

@@ -1,0 +1,67 @@
+//! Server settings: plain data with documented defaults.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How the broadcast server behaves and where its limits are.
+///
+/// ```
+/// use wschaos::server::ServerConfig;
+/// let config = ServerConfig { epoch: 42, history: 100, ..ServerConfig::default() };
+/// assert_eq!(config.max_message_size, 64 * 1024);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Identifies this run of the server; it must differ at every start so clients can tell
+    /// that sequences restarted. The CLI uses the start time; a simulation, the restart count.
+    /// Default 0.
+    pub epoch: u64,
+    /// Messages kept per topic for resume. Default 1024.
+    pub history: usize,
+    /// Frames queued per connection; a connection whose queue is full is disconnected
+    /// (close 1008), it never holds the others back. Default 1024.
+    pub queue: usize,
+    /// Time allowed to write one frame; a stuck peer is disconnected. Default 5 s.
+    #[serde(with = "crate::duration_serde")]
+    pub write_timeout: Duration,
+    /// Time allowed for the WebSocket handshake. Default 5 s.
+    #[serde(with = "crate::duration_serde")]
+    pub handshake_timeout: Duration,
+    /// Quiet time after which the server pings a client. Default 10 s.
+    #[serde(with = "crate::duration_serde")]
+    pub ping_interval: Duration,
+    /// Time a ping may go unanswered before the connection is dropped. Default 5 s.
+    #[serde(with = "crate::duration_serde")]
+    pub pong_timeout: Duration,
+    /// Largest message (and frame) accepted, in bytes; a larger one closes with 1009.
+    /// Default 64 KiB.
+    pub max_message_size: usize,
+    /// Subscriptions per connection. Default 256.
+    pub max_subscriptions: usize,
+    /// Connections at once; the handshake of one more is answered with HTTP 503.
+    /// Default 10,000.
+    pub max_connections: usize,
+    /// Client identities remembered for duplicate detection (least recently used are
+    /// forgotten first). Default 100,000.
+    pub dedup_clients: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            epoch: 0,
+            history: 1024,
+            queue: 1024,
+            write_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
+            ping_interval: Duration::from_secs(10),
+            pong_timeout: Duration::from_secs(5),
+            max_message_size: 64 * 1024,
+            max_subscriptions: 256,
+            max_connections: 10_000,
+            dedup_clients: 100_000,
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! One connection: handshake, then frames both ways until it ends.
+//!
+//! Writes are bounded by `write_timeout` and the outgoing queue by `queue`, so a stuck or
+//! partitioned peer costs the server one timeout and one bounded buffer, never the others'
+//! progress. Reads are bounded by `max_message_size`.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+
+use super::hub::{Hub, Identity};
+use super::{ConnId, Event, ServerConfig};
+use crate::heartbeat::{Beat, Heartbeat};
+use crate::net::ByteStream;
+
+pub(crate) type SharedHub = Arc<Mutex<Hub>>;
+
+pub(crate) fn lock(hub: &SharedHub) -> MutexGuard<'_, Hub> {
+    hub.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Serves one accepted stream until it ends or the server stops.
+pub(crate) async fn serve<S: ByteStream>(
+    stream: S,
+    hub: SharedHub,
+    config: Arc<ServerConfig>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let Some((mut ws, identity)) = handshake(stream, &hub, &config).await else {
+        return;
+    };
+    let (conn, mut queue) = lock(&hub).register(identity);
+    let reason = pump(&mut ws, conn, &mut queue, &hub, &config, &mut stop).await;
+    lock(&hub).unregister(conn, &reason);
+}
+
+// The callback's error type is tungstenite's HTTP response, not ours to shrink.
+#[allow(clippy::result_large_err)]
+async fn handshake<S: ByteStream>(
+    stream: S,
+    hub: &SharedHub,
+    config: &ServerConfig,
+) -> Option<(WebSocketStream<S>, Identity)> {
+    let mut identity = Identity::default();
+    let full = lock(hub).is_full();
+    let callback = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        if full {
+            return Err(refusal(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "server full: max_connections reached",
+            ));
+        }
+        identity = parse_identity(request.uri().query().unwrap_or(""))
+            .map_err(|e| refusal(StatusCode::BAD_REQUEST, &e))?;
+        Ok(response)
+    };
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_message_size));
+    let accepted = timeout(
+        config.handshake_timeout,
+        tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config)),
+    )
+    .await;
+    let reason = match accepted {
+        Ok(Ok(ws)) => return Some((ws, identity)),
+        Ok(Err(e)) => format!("handshake failed: {e}"),
+        Err(_) => "handshake timeout".to_string(),
+    };
+    lock(hub).observe(Event::Refused { reason });
+    None
+}
+
+#[allow(clippy::result_large_err)]
+fn refusal(status: StatusCode, why: &str) -> ErrorResponse {
+    let mut response = ErrorResponse::new(Some(why.to_string()));
+    *response.status_mut() = status;
+    response
+}
+
+/// Reads `client` and `session` from the query string.
+fn parse_identity(query: &str) -> Result<Identity, String> {
+    let mut identity = Identity::default();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value =
+            percent_decode(value).ok_or_else(|| format!("bad percent-encoding in {key}"))?;
+        let slot = match key {
+            "client" => &mut identity.client,
+            "session" => &mut identity.session,
+            _ => continue,
+        };
+        if value.is_empty() || value.len() > 128 || value.chars().any(char::is_control) {
+            return Err(format!(
+                "{key} must be 1 to 128 bytes without control characters"
+            ));
+        }
+        *slot = Some(value);
+    }
+    Ok(identity)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+async fn pump<S: ByteStream>(
+    ws: &mut WebSocketStream<S>,
+    conn: ConnId,
+    queue: &mut mpsc::Receiver<Utf8Bytes>,
+    hub: &SharedHub,
+    config: &ServerConfig,
+    stop: &mut watch::Receiver<bool>,
+) -> String {
+    let mut heartbeat = Heartbeat::new(Instant::now(), config.ping_interval, config.pong_timeout);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.changed() => {
+                close(ws, CloseCode::Restart, "server restart", config).await;
+                return "server shutdown".into();
+            }
+            out = queue.recv() => match out {
+                Some(text) => {
+                    if let Err(reason) = write(ws, Message::Text(text), config).await {
+                        return reason;
+                    }
+                }
+                None => {
+                    close(ws, CloseCode::Policy, "slow consumer: queue full", config).await;
+                    return "slow consumer".into();
+                }
+            },
+            incoming = ws.next() => {
+                heartbeat.on_rx(Instant::now());
+                if let Some(reason) = receive(ws, conn, incoming, hub, config).await {
+                    return reason;
+                }
+            }
+            _ = sleep_until(heartbeat.deadline()) => match heartbeat.on_deadline(Instant::now()) {
+                Beat::Ping => {
+                    if let Err(reason) = write(ws, Message::Ping(Default::default()), config).await {
+                        return reason;
+                    }
+                }
+                Beat::Dead => return "heartbeat timeout".into(),
+            },
+        }
+    }
+}
+
+/// Handles one incoming item; `Some(reason)` when the connection ends.
+async fn receive<S: ByteStream>(
+    ws: &mut WebSocketStream<S>,
+    conn: ConnId,
+    incoming: Option<Result<Message, WsError>>,
+    hub: &SharedHub,
+    config: &ServerConfig,
+) -> Option<String> {
+    let (code, why) = match incoming {
+        Some(Ok(Message::Text(text))) => {
+            lock(hub).handle_text(conn, &text);
+            return None;
+        }
+        Some(Ok(Message::Close(_))) => {
+            let _ = timeout(config.write_timeout, ws.flush()).await;
+            return Some("client closed".into());
+        }
+        Some(Ok(Message::Binary(_))) => (
+            CloseCode::Unsupported,
+            "binary frames are not supported".to_string(),
+        ),
+        Some(Ok(_ping_pong_or_raw)) => return None,
+        Some(Err(WsError::Capacity(e))) => (CloseCode::Size, format!("message too big: {e}")),
+        Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) | None => {
+            return Some("eof".into());
+        }
+        Some(Err(e)) => return Some(format!("error: {e}")),
+    };
+    lock(hub).reject(conn, &why);
+    close(ws, code, &why, config).await;
+    Some(why)
+}
+
+async fn write<S: ByteStream>(
+    ws: &mut WebSocketStream<S>,
+    frame: Message,
+    config: &ServerConfig,
+) -> Result<(), String> {
+    match timeout(config.write_timeout, ws.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Err(_) => Err("write timeout".into()),
+    }
+}
+
+async fn close<S: ByteStream>(
+    ws: &mut WebSocketStream<S>,
+    code: CloseCode,
+    reason: &str,
+    config: &ServerConfig,
+) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.to_string().into(),
+    };
+    let _ = timeout(config.write_timeout, ws.close(Some(frame))).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_comes_from_the_query() {
+        let id = parse_identity("client=al%20ice&session=7&other=x").unwrap();
+        assert_eq!(
+            id,
+            Identity {
+                client: Some("al ice".into()),
+                session: Some("7".into())
+            }
+        );
+        assert_eq!(parse_identity("").unwrap(), Identity::default());
+        assert!(parse_identity("client=").is_err());
+        assert!(parse_identity("client=%zz").is_err());
+        assert!(parse_identity("client=%0A").is_err());
+    }
+}

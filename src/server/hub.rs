@@ -1,0 +1,589 @@
+//! The server's shared state: connections, topics with sequences and history, duplicate
+//! detection. Pure bookkeeping: no I/O, no awaits. Connections hand it their frames and
+//! it queues replies and broadcasts on their bounded channels.
+//!
+//! Every collection is ordered (`BTreeMap`/`BTreeSet`), so fan-out order, and with it a
+//! simulated run, depends only on the order in which things happened.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::dedup::Dedup;
+use super::{ConnId, Event, ServerConfig};
+use crate::protocol::{ClientFrame, ErrorCode, GapReason, Position, ServerFrame, validate_topic};
+
+/// Who a connection says it is, from the handshake URL's query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub(crate) client: Option<String>,
+    pub(crate) session: Option<String>,
+}
+
+pub(crate) type Observer = Box<dyn FnMut(&Event) + Send>;
+
+pub(crate) struct Hub {
+    config: ServerConfig,
+    next_conn: ConnId,
+    conns: BTreeMap<ConnId, Conn>,
+    topics: BTreeMap<String, Topic>,
+    dedup: Dedup,
+    observer: Observer,
+}
+
+struct Conn {
+    client: String,
+    dedup_key: String,
+    /// `None` once the connection was dropped for a full queue.
+    tx: Option<mpsc::Sender<Utf8Bytes>>,
+    topics: BTreeSet<String>,
+}
+
+#[derive(Default)]
+struct Topic {
+    seq: u64,
+    history: VecDeque<(u64, Utf8Bytes)>,
+    subscribers: BTreeSet<ConnId>,
+}
+
+impl Hub {
+    pub(crate) fn new(config: ServerConfig, observer: Observer) -> Self {
+        let dedup = Dedup::new(config.dedup_clients);
+        Hub {
+            config,
+            next_conn: 1,
+            conns: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            dedup,
+            observer,
+        }
+    }
+
+    pub(crate) fn online(&self) -> u64 {
+        self.conns.len() as u64
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.conns.len() >= self.config.max_connections
+    }
+
+    pub(crate) fn observe(&mut self, event: Event) {
+        (self.observer)(&event);
+    }
+
+    /// Adds a connection: welcome to it, joined to everyone (it included).
+    pub(crate) fn register(&mut self, identity: Identity) -> (ConnId, mpsc::Receiver<Utf8Bytes>) {
+        let conn = self.next_conn;
+        self.next_conn += 1;
+        let client = identity.client.unwrap_or_else(|| format!("anon-{conn}"));
+        let dedup_key = format!("{client}\u{0}{}", identity.session.unwrap_or_default());
+        let (tx, rx) = mpsc::channel(self.config.queue.max(2));
+        let entry = Conn {
+            client: client.clone(),
+            dedup_key,
+            tx: Some(tx),
+            topics: BTreeSet::new(),
+        };
+        self.conns.insert(conn, entry);
+        let online = self.online();
+        let epoch = self.config.epoch;
+        self.send(
+            conn,
+            &ServerFrame::Welcome {
+                epoch,
+                client: client.clone(),
+                online,
+            },
+        );
+        self.broadcast_all(&ServerFrame::Joined {
+            client: client.clone(),
+            online,
+        });
+        self.observe(Event::Connected {
+            conn,
+            client,
+            online,
+        });
+        (conn, rx)
+    }
+
+    /// Removes a connection and its subscriptions; left to everyone remaining.
+    pub(crate) fn unregister(&mut self, conn: ConnId, reason: &str) {
+        let Some(gone) = self.conns.remove(&conn) else {
+            return;
+        };
+        for topic in &gone.topics {
+            if let Some(t) = self.topics.get_mut(topic) {
+                t.subscribers.remove(&conn);
+            }
+        }
+        let online = self.online();
+        self.broadcast_all(&ServerFrame::Left {
+            client: gone.client.clone(),
+            online,
+        });
+        self.observe(Event::Disconnected {
+            conn,
+            client: gone.client,
+            reason: reason.into(),
+            online,
+        });
+    }
+
+    /// Notes that a connection is being closed for a protocol violation.
+    pub(crate) fn reject(&mut self, conn: ConnId, reason: &str) {
+        let client = self.client(conn);
+        self.observe(Event::Rejected {
+            conn,
+            client,
+            reason: reason.into(),
+        });
+    }
+
+    /// Handles one text frame from a connection.
+    pub(crate) fn handle_text(&mut self, conn: ConnId, text: &str) {
+        match serde_json::from_str::<ClientFrame>(text) {
+            Ok(ClientFrame::Subscribe { topic, resume }) => self.subscribe(conn, topic, resume),
+            Ok(ClientFrame::Unsubscribe { topic }) => self.unsubscribe(conn, topic),
+            Ok(ClientFrame::Publish { topic, id, data }) => self.publish(conn, topic, id, data),
+            Err(e) => self.error(
+                conn,
+                ErrorCode::BadFrame,
+                format!("frame not understood: {e}"),
+            ),
+        }
+    }
+
+    fn subscribe(&mut self, conn: ConnId, topic: String, resume: Option<Position>) {
+        if let Err(reason) = validate_topic(&topic) {
+            return self.error(conn, ErrorCode::BadTopic, reason);
+        }
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !c.topics.contains(&topic) && c.topics.len() >= self.config.max_subscriptions {
+            let limit = self.config.max_subscriptions;
+            return self.error(
+                conn,
+                ErrorCode::TooManySubscriptions,
+                format!("at most {limit} subscriptions per connection"),
+            );
+        }
+        c.topics.insert(topic.clone());
+        let client = c.client.clone();
+        let epoch = self.config.epoch;
+        let t = self.topics.entry(topic.clone()).or_default();
+        t.subscribers.insert(conn);
+        let (gap, from) = replay_start(t, epoch, resume);
+        let seq = t.seq;
+        let replay: Vec<Utf8Bytes> = t
+            .history
+            .iter()
+            .filter(|(s, _)| *s >= from)
+            .map(|(_, f)| f.clone())
+            .collect();
+        if let Some(reason) = gap {
+            self.send(
+                conn,
+                &ServerFrame::Gap {
+                    topic: topic.clone(),
+                    reason,
+                    next_seq: from,
+                },
+            );
+        }
+        self.send(
+            conn,
+            &ServerFrame::Subscribed {
+                topic: topic.clone(),
+                epoch,
+                seq,
+            },
+        );
+        for frame in replay {
+            self.enqueue(conn, frame);
+        }
+        self.observe(Event::Subscribed {
+            conn,
+            client,
+            topic,
+            resume,
+            gap,
+        });
+    }
+
+    fn unsubscribe(&mut self, conn: ConnId, topic: String) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.topics.remove(&topic);
+        let client = c.client.clone();
+        if let Some(t) = self.topics.get_mut(&topic) {
+            t.subscribers.remove(&conn);
+        }
+        self.send(
+            conn,
+            &ServerFrame::Unsubscribed {
+                topic: topic.clone(),
+            },
+        );
+        self.observe(Event::Unsubscribed {
+            conn,
+            client,
+            topic,
+        });
+    }
+
+    fn publish(&mut self, conn: ConnId, topic: String, id: u64, data: String) {
+        if let Err(reason) = validate_topic(&topic) {
+            return self.error(conn, ErrorCode::BadTopic, reason);
+        }
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let client = c.client.clone();
+        if !self.dedup.first_time(&c.dedup_key, id) {
+            self.send(
+                conn,
+                &ServerFrame::Ack {
+                    id,
+                    duplicate: true,
+                },
+            );
+            return self.observe(Event::Published {
+                conn,
+                client,
+                topic,
+                id,
+                seq: None,
+            });
+        }
+        let t = self.topics.entry(topic.clone()).or_default();
+        t.seq += 1;
+        let seq = t.seq;
+        let message = ServerFrame::Message {
+            topic: topic.clone(),
+            seq,
+            from: client.clone(),
+            id,
+            data,
+        };
+        let frame = Utf8Bytes::from(message.to_json());
+        t.history.push_back((seq, frame.clone()));
+        while t.history.len() > self.config.history {
+            t.history.pop_front();
+        }
+        let subscribers: Vec<ConnId> = t.subscribers.iter().copied().collect();
+        for sub in subscribers {
+            self.enqueue(sub, frame.clone());
+        }
+        self.send(
+            conn,
+            &ServerFrame::Ack {
+                id,
+                duplicate: false,
+            },
+        );
+        self.observe(Event::Published {
+            conn,
+            client,
+            topic,
+            id,
+            seq: Some(seq),
+        });
+    }
+
+    fn error(&mut self, conn: ConnId, code: ErrorCode, message: String) {
+        self.reject(conn, &message);
+        self.send(conn, &ServerFrame::Error { code, message });
+    }
+
+    fn client(&self, conn: ConnId) -> String {
+        self.conns
+            .get(&conn)
+            .map(|c| c.client.clone())
+            .unwrap_or_default()
+    }
+
+    fn broadcast_all(&mut self, frame: &ServerFrame) {
+        let frame = Utf8Bytes::from(frame.to_json());
+        let all: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in all {
+            self.enqueue(conn, frame.clone());
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: &ServerFrame) {
+        self.enqueue(conn, Utf8Bytes::from(frame.to_json()));
+    }
+
+    /// Queues a frame; a full queue drops the connection's sender, which its task sees as
+    /// the end of its queue and answers with close 1008.
+    fn enqueue(&mut self, conn: ConnId, frame: Utf8Bytes) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let Some(tx) = &c.tx else { return };
+        if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(frame) {
+            c.tx = None;
+            let client = c.client.clone();
+            let reason = format!("slow consumer: {} frames queued", self.config.queue);
+            self.observe(Event::Rejected {
+                conn,
+                client,
+                reason,
+            });
+        }
+    }
+}
+
+/// Where a (re)subscription's replay starts, and whether the client missed something.
+fn replay_start(t: &Topic, epoch: u64, resume: Option<Position>) -> (Option<GapReason>, u64) {
+    let live = t.seq + 1;
+    let oldest = t.history.front().map_or(live, |(s, _)| *s);
+    let (gap, from) = match resume {
+        None => (None, live),
+        Some(p) if p.epoch != epoch => (Some(GapReason::Epoch), 1),
+        Some(p) if p.seq > t.seq => (Some(GapReason::Unknown), live),
+        Some(p) => (None, p.seq + 1),
+    };
+    if from < oldest {
+        (gap.or(Some(GapReason::History)), oldest)
+    } else {
+        (gap, from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    fn hub(config: ServerConfig) -> (Hub, Arc<Mutex<Vec<Event>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        (
+            Hub::new(
+                config,
+                Box::new(move |e| sink.lock().unwrap().push(e.clone())),
+            ),
+            seen,
+        )
+    }
+
+    fn join(hub: &mut Hub, client: &str) -> (ConnId, mpsc::Receiver<Utf8Bytes>) {
+        hub.register(Identity {
+            client: Some(client.into()),
+            session: Some("s".into()),
+        })
+    }
+
+    fn frames(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<ServerFrame> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .collect()
+    }
+
+    fn types(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<String> {
+        frames(rx)
+            .iter()
+            .map(|f| {
+                serde_json::to_value(f).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    fn publish(hub: &mut Hub, conn: ConnId, id: u64) {
+        hub.handle_text(
+            conn,
+            &ClientFrame::Publish {
+                topic: "t".into(),
+                id,
+                data: format!("m{id}"),
+            }
+            .to_json(),
+        );
+    }
+
+    fn subscribe(hub: &mut Hub, conn: ConnId, resume: Option<Position>) {
+        hub.handle_text(
+            conn,
+            &ClientFrame::Subscribe {
+                topic: "t".into(),
+                resume,
+            }
+            .to_json(),
+        );
+    }
+
+    #[test]
+    fn presence_reaches_everyone_with_the_count() {
+        let (mut hub, _) = hub(ServerConfig::default());
+        let (_a, mut ra) = join(&mut hub, "a");
+        let (b, mut rb) = join(&mut hub, "b");
+        hub.unregister(b, "bye");
+        assert_eq!(types(&mut ra), ["welcome", "joined", "joined", "left"]);
+        assert_eq!(
+            frames(&mut rb)[1],
+            ServerFrame::Joined {
+                client: "b".into(),
+                online: 2
+            }
+        );
+    }
+
+    #[test]
+    fn duplicates_by_id_are_acked_but_not_delivered() {
+        let (mut hub, seen) = hub(ServerConfig::default());
+        let (a, mut ra) = join(&mut hub, "a");
+        subscribe(&mut hub, a, None);
+        publish(&mut hub, a, 1);
+        publish(&mut hub, a, 1);
+        let got = frames(&mut ra);
+        let messages = got
+            .iter()
+            .filter(|f| matches!(f, ServerFrame::Message { .. }))
+            .count();
+        assert_eq!(messages, 1);
+        assert!(got.contains(&ServerFrame::Ack {
+            id: 1,
+            duplicate: true
+        }));
+        assert!(
+            seen.lock()
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e, Event::Published { seq: None, .. }))
+        );
+    }
+
+    #[test]
+    fn resume_replays_what_was_missed() {
+        let (mut hub, _) = hub(ServerConfig {
+            epoch: 3,
+            ..ServerConfig::default()
+        });
+        let (a, _ra) = join(&mut hub, "a");
+        for id in 1..=4 {
+            publish(&mut hub, a, id);
+        }
+        let (b, mut rb) = join(&mut hub, "b");
+        subscribe(&mut hub, b, Some(Position { epoch: 3, seq: 2 }));
+        let seqs: Vec<u64> = frames(&mut rb)
+            .into_iter()
+            .filter_map(|f| {
+                if let ServerFrame::Message { seq, .. } = f {
+                    Some(seq)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(seqs, [3, 4]);
+    }
+
+    #[test]
+    fn resume_beyond_history_or_epoch_gives_a_gap_first() {
+        let (mut hub, _) = hub(ServerConfig {
+            epoch: 3,
+            history: 2,
+            ..ServerConfig::default()
+        });
+        let (a, _ra) = join(&mut hub, "a");
+        for id in 1..=5 {
+            publish(&mut hub, a, id);
+        }
+        for (resume, reason, next) in [
+            (Position { epoch: 3, seq: 1 }, GapReason::History, 4),
+            (Position { epoch: 2, seq: 9 }, GapReason::Epoch, 4),
+            (Position { epoch: 3, seq: 9 }, GapReason::Unknown, 6),
+        ] {
+            let (b, mut rb) = join(&mut hub, "b");
+            subscribe(&mut hub, b, Some(resume));
+            let got = frames(&mut rb);
+            let gap = got
+                .iter()
+                .find(|f| matches!(f, ServerFrame::Gap { .. }))
+                .unwrap();
+            assert_eq!(
+                gap,
+                &ServerFrame::Gap {
+                    topic: "t".into(),
+                    reason,
+                    next_seq: next
+                },
+                "{resume:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_that_connection_only() {
+        let (mut hub, seen) = hub(ServerConfig {
+            queue: 4,
+            ..ServerConfig::default()
+        });
+        let (a, mut ra) = join(&mut hub, "a");
+        let (slow, mut rslow) = join(&mut hub, "slow");
+        subscribe(&mut hub, a, None);
+        subscribe(&mut hub, slow, None);
+        let _ = frames(&mut ra);
+        for id in 1..=10 {
+            publish(&mut hub, a, id);
+            let _ = frames(&mut ra);
+        }
+        assert!(
+            rslow.try_recv().is_ok(),
+            "what was queued is still delivered"
+        );
+        while rslow.try_recv().is_ok() {}
+        assert!(matches!(
+            rslow.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        ));
+        let rejected = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, Event::Rejected { .. }))
+            .count();
+        assert_eq!(rejected, 1);
+    }
+
+    #[test]
+    fn bad_frames_and_limits_answer_with_error_frames() {
+        let (mut hub, _) = hub(ServerConfig {
+            max_subscriptions: 1,
+            ..ServerConfig::default()
+        });
+        let (a, mut ra) = join(&mut hub, "a");
+        let _ = frames(&mut ra);
+        hub.handle_text(a, "{nope");
+        hub.handle_text(a, r#"{"type":"subscribe","topic":""}"#);
+        hub.handle_text(a, r#"{"type":"subscribe","topic":"x"}"#);
+        hub.handle_text(a, r#"{"type":"subscribe","topic":"y"}"#);
+        let codes: Vec<ErrorCode> = frames(&mut ra)
+            .into_iter()
+            .filter_map(|f| {
+                if let ServerFrame::Error { code, .. } = f {
+                    Some(code)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ErrorCode::BadFrame,
+                ErrorCode::BadTopic,
+                ErrorCode::TooManySubscriptions
+            ]
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! The broadcast server.
+//!
+//! [`run`] serves WebSocket clients on any [`Listener`] until `shutdown` resolves. On every
+//! connect and disconnect it tells every client (`joined` / `left`, with the count online),
+//! as the classic chat-room server does; it relays published messages to a topic's
+//! subscribers with per-topic sequence numbers, keeps a bounded history so a client can
+//! resume after a reconnect, and drops duplicate publishes by (client, session, id).
+//!
+//! The server is one future: connections are polled inside it, nothing is spawned, so it
+//! runs the same under `tokio::spawn`, in a `LocalSet` or in a turmoil host.
+//!
+//! Shutdown is designed, not hoped for: when `shutdown` resolves the server stops
+//! accepting, tells every connection to close with 1012 (service restart), and returns
+//! once each has closed (bounded by `write_timeout`).
+
+mod config;
+mod connection;
+mod dedup;
+mod event;
+mod hub;
+
+pub use config::ServerConfig;
+pub use event::{ConnId, Event};
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::sync::watch;
+
+use self::hub::Hub;
+use crate::net::Listener;
+
+/// Serves clients on `listener` until `shutdown` resolves, then closes every connection
+/// with 1012 and returns.
+///
+/// ```no_run
+/// use wschaos::server::{self, ServerConfig};
+/// # async fn demo() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9000").await?;
+/// server::run(listener, ServerConfig::default(), async { let _ = tokio::signal::ctrl_c().await; }).await;
+/// # Ok(()) }
+/// ```
+pub async fn run<L: Listener>(
+    listener: L,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) {
+    run_observed(listener, config, shutdown, |_| {}).await
+}
+
+/// Like [`run`], and reports everything the server sees to `observer`, in order, as it
+/// happens (it is called under the server's lock: keep it quick).
+pub async fn run_observed<L: Listener>(
+    mut listener: L,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+    observer: impl FnMut(&Event) + Send + 'static,
+) {
+    let config = Arc::new(config);
+    let hub = Arc::new(Mutex::new(Hub::new((*config).clone(), Box::new(observer))));
+    let (stop, stopped) = watch::channel(false);
+    let mut connections = FuturesUnordered::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            Some(()) = connections.next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    connections.push(connection::serve(stream, hub.clone(), config.clone(), stopped.clone()));
+                }
+                Err(error) => tracing::warn!(%error, "accept failed"),
+            },
+        }
+    }
+    drop(listener);
+    let _ = stop.send(true);
+    while connections.next().await.is_some() {}
+}
