@@ -1,0 +1,44 @@
+//! A half-open connection: the server completes the handshake and then never reads or
+//! answers again, without closing. Only the client's heartbeat can notice.
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use wschaos::client::{Policy, Reason, Status};
+
+use crate::support::*;
+
+#[tokio::test]
+async fn heartbeat_detects_a_server_that_went_silent() {
+    let listener = TcpListener::bind(any_port()).await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let zombie = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        std::future::pending::<()>().await;
+        drop(ws);
+    });
+    let policy = Policy {
+        ping_interval: Duration::from_millis(200),
+        pong_timeout: Duration::from_millis(200),
+        ..fast_policy()
+    };
+    let (alice, _task) = client_over(&url, "alice", policy, wschaos::net::TokioNet);
+    let mut changes = alice.status_changes();
+    let seen = statuses_until(&mut changes, "the heartbeat to fire", |s| {
+        matches!(s, Status::Disconnected { .. })
+    })
+    .await;
+    assert_eq!(seen[1], Status::Connected);
+    assert!(
+        matches!(
+            seen[2],
+            Status::Disconnected {
+                reason: Reason::HeartbeatTimeout,
+                ..
+            }
+        ),
+        "{seen:?}"
+    );
+    zombie.abort();
+}

@@ -1,0 +1,8 @@
+//! The client and the server over a real loopback network (port 0), synchronised on events.
+
+mod budget;
+mod close;
+mod half_open;
+mod raw;
+mod restart;
+mod support;

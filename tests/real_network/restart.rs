@@ -1,0 +1,172 @@
+//! A server restart: status moves, the same stream keeps yielding, topics restored once,
+//! offline publishes delivered once and in order.
+
+use wschaos::client::{Reason, Status, TopicEvent};
+use wschaos::protocol::GapReason;
+use wschaos::server::{Event, ServerConfig};
+
+use crate::support::*;
+
+fn data(event: TopicEvent) -> String {
+    match event {
+        TopicEvent::Message(m) => m.data,
+        TopicEvent::Gap { reason, .. } => format!("gap:{reason:?}"),
+    }
+}
+
+#[tokio::test]
+async fn restart_keeps_streams_restores_topics_once_and_delivers_offline_publishes() {
+    let mut server = TestServer::start(
+        any_port(),
+        ServerConfig {
+            epoch: 1,
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let url = server.url();
+    let (alice, _alice_task) = client(&url, "alice");
+    let (bob, _bob_task) = client(&url, "bob");
+    let mut alice_status = alice.status_changes();
+    let mut news = alice.subscribe("news").unwrap();
+    let _sports = alice.subscribe("sports").unwrap();
+    let mut subscribed = 0;
+    server
+        .wait_for("alice's two subscriptions", |e| {
+            subscribed += matches!(e, Event::Subscribed { client, .. } if client == "alice") as u32;
+            (subscribed == 2).then_some(())
+        })
+        .await;
+    connected(&bob).await;
+    bob.publish("news", "before").unwrap();
+    assert_eq!(data(next_item(&mut news, "first message").await), "before");
+    let before = statuses_until(&mut alice_status, "Connected", |s| *s == Status::Connected).await;
+    assert_eq!(
+        before,
+        [Status::Connecting { attempt: 1 }, Status::Connected]
+    );
+
+    let addr = server.addr;
+    server.stop().await;
+    let mut bob_status = bob.status();
+    within(
+        "bob offline",
+        bob_status.wait_for(|s| *s != Status::Connected),
+    )
+    .await
+    .unwrap();
+    bob.publish("news", "offline 1").unwrap();
+    bob.publish("news", "offline 2").unwrap();
+    let outage = statuses_until(&mut alice_status, "a failed redial", |s| {
+        matches!(
+            s,
+            Status::Disconnected {
+                reason: Reason::Dial { .. },
+                ..
+            }
+        )
+    })
+    .await;
+    let mut server = TestServer::start(
+        addr,
+        ServerConfig {
+            epoch: 2,
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let back = statuses_until(&mut alice_status, "Connected again", |s| {
+        *s == Status::Connected
+    })
+    .await;
+
+    let story: Vec<Status> = [vec![Status::Connected], outage.clone(), back].concat();
+    assert_legal(&story);
+    assert!(
+        matches!(
+            &outage[0],
+            Status::Disconnected {
+                attempt: 1,
+                reason: Reason::ServerClosed { code: 1012, .. },
+                ..
+            }
+        ),
+        "the drop is reported with the server's close code: {outage:?}"
+    );
+    assert!(
+        matches!(outage[1], Status::Connecting { attempt: 1 }),
+        "{outage:?}"
+    );
+
+    // Frames of one connection are handled in order: once alice's marker is published,
+    // everything her reconnect sent before it has been seen.
+    alice.publish("marker", "m").unwrap();
+    let seen = server
+        .events_until("alice's marker", |e| matches!(e, Event::Published { client, topic, .. } if client == "alice" && topic == "marker"))
+        .await;
+    let mut restored: Vec<&str> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Subscribed { client, topic, .. } if client == "alice" => Some(topic.as_str()),
+            _ => None,
+        })
+        .collect();
+    restored.sort();
+    assert_eq!(
+        restored,
+        ["news", "sports"],
+        "each topic restored exactly once"
+    );
+
+    assert_eq!(
+        data(next_item(&mut news, "the epoch gap").await),
+        format!("gap:{:?}", GapReason::Epoch)
+    );
+    assert_eq!(data(next_item(&mut news, "offline 1").await), "offline 1");
+    assert_eq!(data(next_item(&mut news, "offline 2").await), "offline 2");
+    connected(&bob).await;
+    bob.publish("news", "after").unwrap();
+    assert_eq!(
+        data(next_item(&mut news, "after").await),
+        "after",
+        "nothing was delivered twice in between"
+    );
+}
+
+#[tokio::test]
+async fn presence_reaches_every_client() {
+    let server = TestServer::start(any_port(), ServerConfig::default()).await;
+    let (alice, _a) = client(&server.url(), "alice");
+    let mut events = alice.server_events();
+    connected(&alice).await;
+    let (bob, _b) = client(&server.url(), "bob");
+    connected(&bob).await;
+    bob.close();
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        seen.push(next_item(&mut events, "presence").await.unwrap());
+    }
+    use wschaos::client::ServerEvent::*;
+    assert_eq!(
+        seen,
+        [
+            Welcome {
+                epoch: 0,
+                client: "alice".into(),
+                online: 1
+            },
+            Joined {
+                client: "alice".into(),
+                online: 1
+            },
+            Joined {
+                client: "bob".into(),
+                online: 2
+            },
+            Left {
+                client: "bob".into(),
+                online: 1
+            },
+        ]
+    );
+}
