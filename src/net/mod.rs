@@ -3,8 +3,8 @@
 //! Client and server never touch `tokio::net` themselves. They are generic over a
 //! [`Connector`] (dial) and a [`Listener`] (accept), and run the WebSocket protocol over
 //! whatever stream those return, so the same code runs on a real network ([`TokioNet`],
-//! [`tokio::net::TcpListener`]) and inside a turmoil simulation ([`TurmoilNet`],
-//! [`turmoil::net::TcpListener`]). Tests wrap a connector to count or fail dials.
+//! [`::tokio::net::TcpListener`]) and inside a turmoil simulation ([`TurmoilNet`],
+//! [`::turmoil::net::TcpListener`]). Tests wrap a connector to count or fail dials.
 
 mod tokio;
 mod turmoil;
