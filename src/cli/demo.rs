@@ -157,9 +157,7 @@ async fn connected(client: &Client) {
 
 /// Waits until the server acknowledged everything bob published.
 async fn settle(bob: &Client) {
-    while bob.pending() > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    bob.flushed().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 }
 

@@ -214,7 +214,22 @@ impl Client {
 
     /// Publishes not yet acknowledged by the server (queued or in flight).
     pub fn pending(&self) -> usize {
-        self.handle.shared().with_session(|s| s.pending())
+        *self.handle.shared().with_session(|s| s.pending()).borrow()
+    }
+
+    /// Resolves once the server has acknowledged every publish made so far (at once when
+    /// none is pending), or the client is closed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), wschaos::client::ClientError> {
+    /// client.publish("news", "bye")?;
+    /// client.flushed().await;
+    /// client.close();
+    /// # Ok(()) }
+    /// ```
+    pub async fn flushed(&self) {
+        let mut pending = self.handle.shared().with_session(|s| s.pending());
+        let _ = pending.wait_for(|n| *n == 0).await;
     }
 
     /// Welcome, presence (joined/left) and error events from the server, across reconnects.

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::events::{Delivery, ServerEvent, TopicEvent};
@@ -31,6 +31,8 @@ pub(crate) struct PubSub {
     epoch: u64,
     closed: bool,
     events: broadcast::Sender<ServerEvent>,
+    /// Publishes not yet acknowledged, for `Client::flushed`.
+    pending: watch::Sender<usize>,
 }
 
 struct Topic {
@@ -59,6 +61,7 @@ impl PubSub {
             epoch: 0,
             closed: false,
             events: broadcast::channel(policy.subscriber_buffer.max(1)).0,
+            pending: watch::channel(0).0,
         }
     }
 
@@ -108,6 +111,7 @@ impl PubSub {
             topic: topic.into(),
             data,
         });
+        self.count_pending();
         Ok(id)
     }
 
@@ -115,8 +119,13 @@ impl PubSub {
         self.topics.keys().cloned().collect()
     }
 
-    pub(crate) fn pending(&self) -> usize {
-        self.outbox.len() + self.inflight.len()
+    pub(crate) fn pending(&self) -> watch::Receiver<usize> {
+        self.pending.subscribe()
+    }
+
+    fn count_pending(&self) {
+        self.pending
+            .send_replace(self.outbox.len() + self.inflight.len());
     }
 
     pub(crate) fn server_events(&self) -> broadcast::Receiver<ServerEvent> {
@@ -175,7 +184,10 @@ impl PubSub {
                 reason,
                 next_seq,
             } => self.gap(topic, reason, next_seq),
-            ServerFrame::Ack { id, .. } => self.inflight.retain(|m| m.id != id),
+            ServerFrame::Ack { id, .. } => {
+                self.inflight.retain(|m| m.id != id);
+                self.count_pending();
+            }
             ServerFrame::Error { code, message } => self.emit(ServerEvent::Error { code, message }),
         }
     }
@@ -278,6 +290,7 @@ impl Session for PubSub {
         self.control.clear();
         self.outbox.clear();
         self.inflight.clear();
+        self.count_pending();
         self.events = broadcast::channel(1).0;
     }
 }
@@ -375,7 +388,7 @@ mod tests {
             s.publish("t", "x".into()),
             Err(ClientError::OutboxFull { capacity: 3 })
         );
-        assert_eq!(s.pending(), 3);
+        assert_eq!(*s.pending().borrow(), 3);
     }
 
     #[test]
