@@ -172,6 +172,12 @@ impl ServerFrame {
 }
 
 /// Checks a topic name: 1 to [`MAX_TOPIC_LEN`] bytes, no control characters.
+///
+/// ```
+/// use wschaos::protocol::validate_topic;
+/// assert!(validate_topic("news").is_ok());
+/// assert!(validate_topic("").is_err());
+/// ```
 pub fn validate_topic(topic: &str) -> Result<(), String> {
     if topic.is_empty() {
         return Err("topic name is empty".into());

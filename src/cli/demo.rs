@@ -31,11 +31,10 @@ const TOPIC: &str = "news";
 
 /// Runs the demo; exit 1 if alice missed or duplicated a message.
 pub async fn run(args: Args) -> Exit {
-    let addr = match start_server(SocketAddr::from(([127, 0, 0, 1], 0)), 1).await {
-        Ok((addr, stop)) => (addr, stop),
+    let (addr, mut server) = match start_server(SocketAddr::from(([127, 0, 0, 1], 0)), 1).await {
+        Ok(started) => started,
         Err(e) => return bad_input(format!("cannot listen on loopback: {e}")),
     };
-    let (addr, mut stop) = addr;
     let url = format!("ws://{addr}/");
     let policy = Policy {
         initial_delay: Duration::from_millis(200),
@@ -64,11 +63,11 @@ pub async fn run(args: Args) -> Exit {
             Some("demo"),
             &json!({ "step": "server stops", "restart": restart }),
         );
-        let _ = stop.send(());
+        server.stop().await;
         publish_batch(&bob, &mut sent, args.messages);
         tokio::time::sleep(args.downtime).await;
         match start_server(addr, 1 + restart).await {
-            Ok((_, s)) => stop = s,
+            Ok((_, s)) => server = s,
             Err(e) => return bad_input(format!("cannot listen on {addr} again: {e}")),
         }
         output::line(
@@ -82,15 +81,26 @@ pub async fn run(args: Args) -> Exit {
     settle(&bob).await;
     alice.close();
     bob.close();
-    let _ = stop.send(());
+    server.stop().await;
     let got = received.await.unwrap_or_default();
     verdict(&sent, &got)
 }
 
-async fn start_server(
-    addr: SocketAddr,
-    epoch: u64,
-) -> std::io::Result<(SocketAddr, oneshot::Sender<()>)> {
+/// A running server and how to stop it.
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Graceful stop; returns once every connection is closed.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+async fn start_server(addr: SocketAddr, epoch: u64) -> std::io::Result<(SocketAddr, Running)> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
@@ -101,10 +111,9 @@ async fn start_server(
     let shutdown = async {
         let _ = stopped.await;
     };
-    tokio::spawn(server::run_observed(listener, config, shutdown, |e| {
-        output::tagged(Some(("source", "server")), e)
-    }));
-    Ok((addr, stop))
+    let observe = |e: &server::Event| output::tagged(Some(("source", "server")), e);
+    let task = tokio::spawn(server::run_observed(listener, config, shutdown, observe));
+    Ok((addr, Running { stop, task }))
 }
 
 fn spawn_client(

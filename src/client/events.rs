@@ -112,6 +112,12 @@ impl Subscription {
     }
 
     /// The topic this stream carries.
+    ///
+    /// ```
+    /// # fn demo(client: wschaos::client::Client) -> Result<(), wschaos::client::ClientError> {
+    /// assert_eq!(client.subscribe("news")?.topic(), "news");
+    /// # Ok(()) }
+    /// ```
     pub fn topic(&self) -> &str {
         &self.topic
     }

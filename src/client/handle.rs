@@ -35,6 +35,13 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// Starts from a `ws://host[:port][/path]` URL. `wss://` is not supported yet.
+    ///
+    /// ```no_run
+    /// use wschaos::client::ClientBuilder;
+    /// assert!(ClientBuilder::new("ws://127.0.0.1:9000/feed").is_ok());
+    /// let err = ClientBuilder::new("http://127.0.0.1:9000/").unwrap_err();
+    /// assert!(err.to_string().contains("not a WebSocket scheme"));
+    /// ```
     pub fn new(url: &str) -> Result<Self, ClientError> {
         Ok(ClientBuilder {
             target: Target::parse(url)?,
@@ -44,6 +51,13 @@ impl ClientBuilder {
     }
 
     /// Sets the reconnect policy (default: [`Policy::default`]).
+    ///
+    /// ```no_run
+    /// use wschaos::client::{ClientBuilder, Policy};
+    /// let builder = ClientBuilder::new("ws://127.0.0.1:9000/")?
+    ///     .policy(Policy { max_attempts: Some(3), ..Policy::default() });
+    /// # Ok::<(), wschaos::client::ClientError>(())
+    /// ```
     pub fn policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
         self
@@ -51,6 +65,12 @@ impl ClientBuilder {
 
     /// Names the client to the server (pub/sub only). It must stay the same across
     /// reconnects so the server can drop duplicate publishes. Default: drawn from the RNG.
+    ///
+    /// ```no_run
+    /// use wschaos::client::ClientBuilder;
+    /// let builder = ClientBuilder::new("ws://127.0.0.1:9000/")?.client_id("alice");
+    /// # Ok::<(), wschaos::client::ClientError>(())
+    /// ```
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.client_id = Some(id.into());
         self
@@ -60,6 +80,18 @@ impl ClientBuilder {
     /// from `rng`. Returns the handle and the connection task, which the caller spawns
     /// (`tokio::task::spawn_local` inside a turmoil host keeps a simulation deterministic).
     /// The task ends after [`Client::close`].
+    ///
+    /// ```no_run
+    /// use rand::SeedableRng;
+    /// use wschaos::client::ClientBuilder;
+    /// use wschaos::net::TurmoilNet;
+    /// # fn demo() -> Result<(), wschaos::client::ClientError> {
+    /// // Inside a turmoil host: simulated TCP, a seeded RNG, spawn_local.
+    /// let (client, task) = ClientBuilder::new("ws://server:9000/")?
+    ///     .build(TurmoilNet, rand_chacha::ChaCha8Rng::seed_from_u64(7));
+    /// tokio::task::spawn_local(task);
+    /// # Ok(()) }
+    /// ```
     pub fn build<C: Connector>(
         self,
         connector: C,
@@ -87,6 +119,17 @@ impl ClientBuilder {
     }
 
     /// Builds a raw client (no protocol, any WebSocket server) over `connector`.
+    ///
+    /// ```no_run
+    /// use rand::SeedableRng;
+    /// use wschaos::client::ClientBuilder;
+    /// use wschaos::net::TokioNet;
+    /// # async fn demo() -> Result<(), wschaos::client::ClientError> {
+    /// let (raw, task) = ClientBuilder::new("ws://127.0.0.1:9000/")?
+    ///     .build_raw(TokioNet, rand_chacha::ChaCha8Rng::seed_from_u64(7));
+    /// tokio::spawn(task);
+    /// # Ok(()) }
+    /// ```
     pub fn build_raw<C: Connector>(
         self,
         connector: C,
@@ -105,6 +148,12 @@ impl ClientBuilder {
     /// Real network convenience: builds over [`TokioNet`] with an OS-seeded RNG and
     /// `tokio::spawn`s the task. Must be called inside a tokio runtime. Never use it
     /// inside a simulation: the seed would not be reproducible.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wschaos::client::ClientError> {
+    /// let client = wschaos::client::ClientBuilder::new("ws://127.0.0.1:9000/")?.spawn();
+    /// # Ok(()) }
+    /// ```
     pub fn spawn(self) -> Client {
         let (client, task) = self.build(TokioNet, rand::rngs::StdRng::from_os_rng());
         tokio::spawn(task);
@@ -112,6 +161,13 @@ impl ClientBuilder {
     }
 
     /// Real network convenience for [`RawClient`]; see [`ClientBuilder::spawn`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), wschaos::client::ClientError> {
+    /// let raw = wschaos::client::ClientBuilder::new("ws://127.0.0.1:9000/")?.spawn_raw();
+    /// raw.send("hello")?;
+    /// # Ok(()) }
+    /// ```
     pub fn spawn_raw(self) -> RawClient {
         let (client, task) = self.build_raw(TokioNet, rand::rngs::StdRng::from_os_rng());
         tokio::spawn(task);
@@ -182,6 +238,16 @@ impl Client {
     /// Subscribes to `topic`. The stream survives every reconnect: the client restores the
     /// subscription itself, resuming after the last message seen. Subscribing again to a
     /// topic already held returns another stream and sends nothing.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut news = client.subscribe("news")?;
+    /// while let Some(event) = news.next().await {
+    ///     println!("{event:?}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn subscribe(&self, topic: &str) -> Result<Subscription, ClientError> {
         let rx = self
             .handle
@@ -192,6 +258,14 @@ impl Client {
 
     /// Unsubscribes from `topic` and ends its streams. Returns false if it was not held.
     /// A topic unsubscribed while offline is not restored at the next connection.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let _news = client.subscribe("news")?;
+    /// assert!(client.unsubscribe("news"));
+    /// assert!(!client.unsubscribe("news"));
+    /// # Ok(()) }
+    /// ```
     pub fn unsubscribe(&self, topic: &str) -> bool {
         self.handle
             .shared()
@@ -201,6 +275,17 @@ impl Client {
     /// Publishes `data` to `topic` and returns the message id. Offline, the message waits in
     /// the outbox and is sent after the topics are restored; every message is resent until
     /// the server acknowledges it, and the server drops duplicates by id.
+    ///
+    /// ```no_run
+    /// use wschaos::client::ClientError;
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// match client.publish("news", "hello") {
+    ///     Ok(id) => println!("queued as {id}"),
+    ///     Err(ClientError::OutboxFull { capacity }) => println!("{capacity} sends already waiting"),
+    ///     Err(e) => return Err(e.into()),
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn publish(&self, topic: &str, data: impl Into<String>) -> Result<u64, ClientError> {
         self.handle
             .shared()
@@ -208,11 +293,26 @@ impl Client {
     }
 
     /// The topics this client wants, in order.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let _b = client.subscribe("b")?;
+    /// let _a = client.subscribe("a")?;
+    /// assert_eq!(client.topics(), ["a", "b"]);
+    /// # Ok(()) }
+    /// ```
     pub fn topics(&self) -> Vec<String> {
         self.handle.shared().with_session(|s| s.topics())
     }
 
     /// Publishes not yet acknowledged by the server (queued or in flight).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// client.publish("news", "x")?;
+    /// println!("{} publishes not yet acknowledged", client.pending());
+    /// # Ok(()) }
+    /// ```
     pub fn pending(&self) -> usize {
         *self.handle.shared().with_session(|s| s.pending()).borrow()
     }
@@ -233,32 +333,83 @@ impl Client {
     }
 
     /// Welcome, presence (joined/left) and error events from the server, across reconnects.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// use wschaos::client::ServerEvent;
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut events = client.server_events();
+    /// while let Some(Ok(ServerEvent::Joined { client, online })) = events.next().await {
+    ///     println!("{client} joined, {online} online");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn server_events(&self) -> Broadcast<ServerEvent> {
         Broadcast::new(self.handle.shared().with_session(|s| s.server_events()))
     }
 
     /// This client's identity at the server.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// println!("I am {}", client.id());
+    /// # Ok(()) }
+    /// ```
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// The current status, as a `watch` a UI can lock on.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use wschaos::client::Status;
+    /// let mut status = client.status();
+    /// status.wait_for(|s| *s == Status::Connected).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> watch::Receiver<Status> {
         self.handle.shared().status()
     }
 
     /// Every status change from now on, each exactly once.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut changes = client.status_changes();
+    /// while let Some(status) = changes.next().await {
+    ///     println!("{}", status.name());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn status_changes(&self) -> StatusChanges {
         StatusChanges::new(self.handle.shared().status_changes())
     }
 
     /// Closes the client: status `Closed`, streams end, no dial or timer afterwards.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// client.close();
+    /// assert_eq!(*client.status().borrow(), wschaos::client::Status::Closed);
+    /// # Ok(()) }
+    /// ```
     pub fn close(&self) {
         self.handle.shared().close();
     }
 
     /// After `Failed`, starts dialing again; while waiting in backoff, dials at once.
     /// Otherwise does nothing.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use wschaos::client::Status;
+    /// if matches!(*client.status().borrow(), Status::Failed { .. }) {
+    ///     client.reconnect();
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn reconnect(&self) {
         self.handle.shared().request_reconnect();
     }
@@ -273,6 +424,12 @@ pub struct RawClient {
 
 impl RawClient {
     /// Queues a frame; it is sent as soon as a connection is up.
+    ///
+    /// ```no_run
+    /// # async fn demo(raw: wschaos::client::RawClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// raw.send("hello")?;
+    /// # Ok(()) }
+    /// ```
     pub fn send(&self, frame: impl Into<Message>) -> Result<(), ClientError> {
         let frame = frame.into();
         self.handle
@@ -281,26 +438,70 @@ impl RawClient {
     }
 
     /// Every text and binary frame received, across reconnects, until closed.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// # async fn demo(raw: wschaos::client::RawClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut frames = raw.incoming();
+    /// while let Some(Ok(frame)) = frames.next().await {
+    ///     println!("{frame}");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn incoming(&self) -> Broadcast<Message> {
         Broadcast::new(self.handle.shared().with_session(|s| s.incoming()))
     }
 
     /// The current status, as a `watch` a UI can lock on.
+    ///
+    /// ```no_run
+    /// # async fn demo(raw: wschaos::client::RawClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// use wschaos::client::Status;
+    /// let mut status = raw.status();
+    /// status.wait_for(|s| *s == Status::Connected).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> watch::Receiver<Status> {
         self.handle.shared().status()
     }
 
     /// Every status change from now on, each exactly once.
+    ///
+    /// ```no_run
+    /// use futures::StreamExt;
+    /// # async fn demo(raw: wschaos::client::RawClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut changes = raw.status_changes();
+    /// while let Some(status) = changes.next().await {
+    ///     println!("{}", status.name());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn status_changes(&self) -> StatusChanges {
         StatusChanges::new(self.handle.shared().status_changes())
     }
 
     /// Closes the client: status `Closed`, streams end, no dial or timer afterwards.
+    ///
+    /// ```no_run
+    /// # async fn demo(raw: wschaos::client::RawClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// raw.close();
+    /// assert_eq!(*raw.status().borrow(), wschaos::client::Status::Closed);
+    /// # Ok(()) }
+    /// ```
     pub fn close(&self) {
         self.handle.shared().close();
     }
 
     /// After `Failed`, starts dialing again; while waiting in backoff, dials at once.
+    ///
+    /// ```no_run
+    /// # async fn demo(raw: wschaos::client::RawClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// use wschaos::client::Status;
+    /// if matches!(*raw.status().borrow(), Status::Failed { .. }) {
+    ///     raw.reconnect();
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn reconnect(&self) {
         self.handle.shared().request_reconnect();
     }

@@ -118,6 +118,12 @@ impl Policy {
     }
 
     /// The longest a dead connection can go unnoticed: `ping_interval + pong_timeout`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wschaos::client::Policy;
+    /// assert_eq!(Policy::default().detection_bound(), Duration::from_secs(15));
+    /// ```
     pub fn detection_bound(&self) -> Duration {
         self.ping_interval + self.pong_timeout
     }

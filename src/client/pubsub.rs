@@ -476,6 +476,7 @@ mod tests {
     }
 
     #[test]
+    #[tracing_test::traced_test]
     fn garbage_from_the_server_is_reported_not_fatal() {
         let mut s = session();
         let mut events = s.server_events();
@@ -484,5 +485,6 @@ mod tests {
             events.try_recv(),
             Ok(ServerEvent::Unintelligible { .. })
         ));
+        assert!(logs_contain("server frame not understood"));
     }
 }

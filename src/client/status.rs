@@ -106,6 +106,11 @@ impl Status {
     }
 
     /// A short name of the state: `connecting`, `connected`, `disconnected`, `failed`, `closed`.
+    ///
+    /// ```
+    /// use wschaos::client::Status;
+    /// assert_eq!(Status::Connecting { attempt: 2 }.name(), "connecting");
+    /// ```
     pub fn name(&self) -> &'static str {
         match self {
             Status::Connecting { .. } => "connecting",

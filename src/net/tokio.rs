@@ -9,6 +9,14 @@ use super::{Connector, Listener};
 
 /// Dials real TCP with `tokio::net`, with `TCP_NODELAY` set (frames are small and latency
 /// matters more than batching here).
+///
+/// ```
+/// use wschaos::client::ClientBuilder;
+/// use wschaos::net::TokioNet;
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (client, task) = ClientBuilder::new("ws://127.0.0.1:9/").unwrap().build(TokioNet, rand::rngs::StdRng::from_os_rng());
+/// # use rand::SeedableRng; drop((client, task)); }
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TokioNet;
 

@@ -8,6 +8,21 @@ use turmoil::net::{TcpListener, TcpStream};
 use super::{Connector, Listener};
 
 /// Dials simulated TCP inside a turmoil simulation; `host` is a turmoil host name.
+///
+/// ```
+/// use rand::SeedableRng;
+/// use wschaos::client::ClientBuilder;
+/// use wschaos::net::TurmoilNet;
+/// let mut sim = turmoil::Builder::new().build();
+/// sim.client("alice", async {
+///     let (client, task) = ClientBuilder::new("ws://server:9000/")?
+///         .build(TurmoilNet, rand_chacha::ChaCha8Rng::seed_from_u64(1));
+///     tokio::task::spawn_local(task);
+///     client.close();
+///     Ok(())
+/// });
+/// sim.run().unwrap();
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TurmoilNet;
 

@@ -52,6 +52,15 @@ pub async fn run<L: Listener>(
 
 /// Like [`run`], and reports everything the server sees to `observer`, in order, as it
 /// happens (it is called under the server's lock: keep it quick).
+///
+/// ```
+/// use wschaos::server::{self, Event, ServerConfig};
+/// # async fn demo() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let observe = |event: &Event| println!("{event:?}");
+/// server::run_observed(listener, ServerConfig::default(), std::future::pending(), observe).await;
+/// # Ok(()) }
+/// ```
 pub async fn run_observed<L: Listener>(
     mut listener: L,
     config: ServerConfig,
