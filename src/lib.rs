@@ -47,9 +47,13 @@
 //! connection task and [`server::run`] is a single future. Inside a turmoil host, spawn
 //! them with `tokio::task::spawn_local` and a run is a pure function of its seed.
 
+pub mod check;
 pub mod client;
 pub(crate) mod duration_serde;
 pub(crate) mod heartbeat;
+pub mod history;
 pub mod net;
 pub mod protocol;
+pub mod scenario;
 pub mod server;
+pub mod sim;

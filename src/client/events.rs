@@ -17,7 +17,9 @@ use crate::protocol::{ErrorCode, GapReason};
 pub struct Delivery {
     /// The topic.
     pub topic: String,
-    /// The topic's sequence number in the server's current epoch.
+    /// The server epoch the sequence number belongs to.
+    pub epoch: u64,
+    /// The topic's sequence number in that epoch.
     pub seq: u64,
     /// The publishing client.
     pub from: String,

@@ -174,6 +174,7 @@ impl PubSub {
                 data,
             } => self.deliver(Delivery {
                 topic,
+                epoch: self.epoch,
                 seq,
                 from,
                 id,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// let config = ServerConfig { epoch: 42, history: 100, ..ServerConfig::default() };
 /// assert_eq!(config.max_message_size, 64 * 1024);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Identifies this run of the server; it must differ at every start so clients can tell
@@ -25,15 +25,19 @@ pub struct ServerConfig {
     pub queue: usize,
     /// Time allowed to write one frame; a stuck peer is disconnected. Default 5 s.
     #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
     pub write_timeout: Duration,
     /// Time allowed for the WebSocket handshake. Default 5 s.
     #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
     pub handshake_timeout: Duration,
     /// Quiet time after which the server pings a client. Default 10 s.
     #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
     pub ping_interval: Duration,
     /// Time a ping may go unanswered before the connection is dropped. Default 5 s.
     #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
     pub pong_timeout: Duration,
     /// Largest message (and frame) accepted, in bytes; a larger one closes with 1009.
     /// Default 64 KiB.

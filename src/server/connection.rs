@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use super::hub::{Hub, Identity};
-use super::{ConnId, Event, ServerConfig};
+use super::{Admission, ConnId, Controls, Event, ServerConfig};
 use crate::heartbeat::{Beat, Heartbeat};
 use crate::net::ByteStream;
 
@@ -27,18 +27,32 @@ pub(crate) fn lock(hub: &SharedHub) -> MutexGuard<'_, Hub> {
     hub.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What tells a connection to close: the server stopping, and the fault knobs.
+pub(crate) struct Signals {
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) controls: Controls,
+}
+
 /// Serves one accepted stream until it ends or the server stops.
 pub(crate) async fn serve<S: ByteStream>(
     stream: S,
     hub: SharedHub,
     config: Arc<ServerConfig>,
-    mut stop: watch::Receiver<bool>,
+    mut signals: Signals,
 ) {
-    let Some((mut ws, identity)) = handshake(stream, &hub, &config).await else {
+    let admission = *signals.controls.admission.borrow();
+    let Some((mut ws, identity)) = handshake(stream, &hub, &config, admission).await else {
         return;
     };
+    if admission == Admission::Flap {
+        lock(&hub).observe(Event::Refused {
+            reason: "flap: closed right after the handshake".into(),
+        });
+        close(&mut ws, CloseCode::Error, "flapping", &config).await;
+        return;
+    }
     let (conn, mut queue) = lock(&hub).register(identity);
-    let reason = pump(&mut ws, conn, &mut queue, &hub, &config, &mut stop).await;
+    let reason = pump(&mut ws, conn, &mut queue, &hub, &config, &mut signals).await;
     lock(&hub).unregister(conn, &reason);
 }
 
@@ -48,10 +62,15 @@ async fn handshake<S: ByteStream>(
     stream: S,
     hub: &SharedHub,
     config: &ServerConfig,
+    admission: Admission,
 ) -> Option<(WebSocketStream<S>, Identity)> {
     let mut identity = Identity::default();
     let full = lock(hub).is_full();
     let callback = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
+        if let Admission::Reject { status } = admission {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return Err(refusal(status, "rejected (fault injection)"));
+        }
         if full {
             return Err(refusal(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -131,15 +150,20 @@ async fn pump<S: ByteStream>(
     queue: &mut mpsc::Receiver<Utf8Bytes>,
     hub: &SharedHub,
     config: &ServerConfig,
-    stop: &mut watch::Receiver<bool>,
+    signals: &mut Signals,
 ) -> String {
     let mut heartbeat = Heartbeat::new(Instant::now(), config.ping_interval, config.pong_timeout);
     loop {
         tokio::select! {
             biased;
-            _ = stop.changed() => {
+            _ = signals.stop.changed() => {
                 close(ws, CloseCode::Restart, "server restart", config).await;
                 return "server shutdown".into();
+            }
+            _ = signals.controls.kicks.changed() => {
+                let code = signals.controls.kicks.borrow().code;
+                close(ws, CloseCode::from(code), "kicked", config).await;
+                return format!("kicked with {code}");
             }
             out = queue.recv() => match out {
                 Some(text) => {

@@ -15,11 +15,13 @@
 
 mod config;
 mod connection;
+mod controls;
 mod dedup;
 mod event;
 mod hub;
 
 pub use config::ServerConfig;
+pub use controls::{Admission, ControlHandle, Controls, controls};
 pub use event::{ConnId, Event};
 
 use std::future::Future;
@@ -62,10 +64,32 @@ pub async fn run<L: Listener>(
 /// # Ok(()) }
 /// ```
 pub async fn run_observed<L: Listener>(
+    listener: L,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+    observer: impl FnMut(&Event) + Send + 'static,
+) {
+    run_with(listener, config, shutdown, observer, Controls::default()).await
+}
+
+/// Like [`run_observed`], with fault knobs ([`controls`]) that make it flap, reject
+/// handshakes or kick everyone.
+///
+/// ```
+/// use wschaos::server::{self, Admission, ServerConfig};
+/// # async fn demo() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let (knobs, controls) = server::controls();
+/// knobs.admit(Admission::Flap);
+/// server::run_with(listener, ServerConfig::default(), std::future::pending(), |_| {}, controls).await;
+/// # Ok(()) }
+/// ```
+pub async fn run_with<L: Listener>(
     mut listener: L,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
     observer: impl FnMut(&Event) + Send + 'static,
+    controls: Controls,
 ) {
     let config = Arc::new(config);
     let hub = Arc::new(Mutex::new(Hub::new((*config).clone(), Box::new(observer))));
@@ -79,7 +103,8 @@ pub async fn run_observed<L: Listener>(
             Some(()) = connections.next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    connections.push(connection::serve(stream, hub.clone(), config.clone(), stopped.clone()));
+                    let signals = connection::Signals { stop: stopped.clone(), controls: controls.clone() };
+                    connections.push(connection::serve(stream, hub.clone(), config.clone(), signals));
                 }
                 Err(error) => tracing::warn!(%error, "accept failed"),
             },

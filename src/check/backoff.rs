@@ -1,0 +1,175 @@
+//! Invariants 2 and 3: every wait before a dial is the announced one and within the
+//! policy; repeated failures (including accept-then-close flaps) escalate the delay.
+
+use std::time::Duration;
+
+use super::view::{clients, ms, slack, statuses};
+use super::{Checker, Violation};
+use crate::client::Status;
+use crate::history::{Event, History};
+use crate::scenario::Scenario;
+
+pub(super) const BOUNDS: Checker = Checker {
+    name: "backoff_bounds",
+    promise: "the delay before every dial is the announced one, within the policy's bounds",
+    check: bounds,
+};
+
+pub(super) const ESCALATES: Checker = Checker {
+    name: "backoff_escalates",
+    promise: "consecutive failures and flaps escalate the backoff; it resets only after stable uptime",
+    check: escalates,
+};
+
+fn bounds(s: &Scenario, h: &History) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let slack = slack(s);
+    for (client, g) in clients(s) {
+        let seen = statuses(h, &client);
+        for pair in seen.windows(2) {
+            let ((i, t, a), (j, t2, b)) = (pair[0], pair[1]);
+            let Status::Disconnected { retry_in, .. } = a else {
+                continue;
+            };
+            let v = |msg: String| Violation::new(BOUNDS.name, Some(&client), t2, msg, vec![i, j]);
+            if *retry_in > g.policy.max_delay + Duration::from_millis(1) {
+                out.push(v(format!(
+                    "announced a {} wait, above max_delay {}",
+                    show(*retry_in),
+                    show(g.policy.max_delay)
+                )));
+            }
+            if !matches!(b, Status::Connecting { .. }) {
+                continue;
+            }
+            let waited = t2 - t;
+            let manual = h.of(&client).any(|(k, r)| {
+                k > i
+                    && k < j
+                    && matches!(&r.event, Event::Action { action, .. } if action == "reconnect")
+            });
+            if waited + slack < ms(*retry_in) && !manual {
+                out.push(v(format!(
+                    "dialed after {waited}ms, before the announced {}",
+                    show(*retry_in)
+                )));
+            } else if waited > ms(*retry_in) + slack {
+                out.push(v(format!(
+                    "dialed after {waited}ms, later than the announced {}",
+                    show(*retry_in)
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// Six delays in a row, none above the first step's bound, mean the backoff is not
+/// escalating: with full jitter a correct client does that with probability below 2^-15.
+const STREAK: usize = 6;
+
+fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (client, g) in clients(s) {
+        let p = &g.policy;
+        if p.multiplier <= 1.0 || p.max_delay <= p.initial_delay {
+            continue;
+        }
+        let mut streak: Vec<(usize, Duration)> = Vec::new();
+        let mut connected_at: Option<u64> = None;
+        for (i, t, status) in statuses(h, &client) {
+            match status {
+                Status::Connected => connected_at = Some(t),
+                Status::Disconnected { retry_in, .. } => {
+                    if connected_at.is_some_and(|c| t - c >= ms(p.stable_after)) {
+                        streak.clear();
+                    }
+                    connected_at = None;
+                    streak.push((i, *retry_in));
+                    if streak.len() == STREAK && streak.iter().all(|(_, d)| *d <= p.delay_bound(1))
+                    {
+                        let msg = format!(
+                            "{STREAK} retries in a row without a delay above {}: the backoff does not grow",
+                            show(p.delay_bound(1))
+                        );
+                        out.push(Violation::new(
+                            ESCALATES.name,
+                            Some(&client),
+                            t,
+                            msg,
+                            streak.iter().map(|(i, _)| *i).collect(),
+                        ));
+                    }
+                }
+                Status::Failed { .. } | Status::Closed => streak.clear(),
+                Status::Connecting { .. } => {}
+            }
+        }
+    }
+    out
+}
+
+fn show(d: Duration) -> String {
+    humantime::format_duration(Duration::from_millis(ms(d))).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn waiting_the_announced_delay_passes() {
+        let h = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", disconnected(2, 300))
+            .status(305, "c-0", connecting(2))
+            .build();
+        assert!(bounds(&simple(1, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn dialing_early_or_late_is_caught() {
+        let early = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", disconnected(2, 300))
+            .status(50, "c-0", connecting(2))
+            .build();
+        assert!(
+            bounds(&simple(1, ""), &early)[0]
+                .message
+                .contains("before the announced")
+        );
+        let late = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", disconnected(2, 300))
+            .status(900, "c-0", connecting(2))
+            .build();
+        assert!(
+            bounds(&simple(1, ""), &late)[0]
+                .message
+                .contains("later than")
+        );
+    }
+
+    fn flaps(delay: impl Fn(u32) -> u64) -> History {
+        let mut b = Builder::default().status(0, "c-0", connecting(1));
+        let mut t = 0;
+        for k in 1..=7 {
+            b = b
+                .status(t + 10, "c-0", crate::client::Status::Connected)
+                .status(t + 20, "c-0", disconnected(1, delay(k)));
+            t += 20 + delay(k);
+            b = b.status(t, "c-0", connecting(1));
+        }
+        b.build()
+    }
+
+    #[test]
+    fn growing_delays_pass_and_flat_ones_are_caught() {
+        assert!(escalates(&simple(1, ""), &flaps(|k| 100 * 2u64.pow(k))).is_empty());
+        let found = escalates(&simple(1, ""), &flaps(|_| 400));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].events.len(), STREAK);
+    }
+}

@@ -1,0 +1,217 @@
+//! Invariant 8: every message published to a topic while a subscriber is subscribed arrives
+//! exactly once and in order, or the subscriber got an explicit gap notice.
+
+use std::collections::BTreeSet;
+
+use super::view::{conns, end, ms, pubsub_clients, status_at};
+use super::{Checker, Violation};
+use crate::client::Status;
+use crate::history::{Event, History};
+use crate::scenario::Scenario;
+use crate::server;
+
+pub(super) const CHECKER: Checker = Checker {
+    name: "delivery",
+    promise: "every message published while a subscriber wants it arrives exactly once, in order, or with a gap notice",
+    check,
+};
+
+fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (client, _) in pubsub_clients(s) {
+        order(h, &client, &mut out);
+        losses(s, h, &client, &mut out);
+    }
+    out
+}
+
+/// Deliveries of each topic must be strictly increasing in (epoch, seq).
+fn order(h: &History, client: &str, out: &mut Vec<Violation>) {
+    let mut last: std::collections::BTreeMap<&str, (u64, u64, usize)> = Default::default();
+    for (i, r) in h.of(client) {
+        let Event::Delivered {
+            topic, epoch, seq, ..
+        } = &r.event
+        else {
+            continue;
+        };
+        if let Some((e, q, j)) = last.get(topic.as_str()) {
+            if (*epoch, *seq) <= (*e, *q) {
+                let what = if (*epoch, *seq) == (*e, *q) {
+                    "delivered twice"
+                } else {
+                    "delivered out of order"
+                };
+                let msg = format!("{topic} #{seq} (epoch {epoch}) {what}");
+                out.push(Violation::new(
+                    CHECKER.name,
+                    Some(client),
+                    r.t,
+                    msg,
+                    vec![*j, i],
+                ));
+            }
+        }
+        last.insert(topic, (*epoch, *seq, i));
+    }
+}
+
+/// Messages published while one of the client's connections was subscribed must arrive,
+/// or be covered by a later gap notice. Only checked for clients connected at the end, and
+/// for messages published before the last `settle` of the run.
+fn losses(s: &Scenario, h: &History, client: &str, out: &mut Vec<Violation>) {
+    if status_at(h, client, u64::MAX) != Some(&Status::Connected) {
+        return;
+    }
+    let horizon = end(s).saturating_sub(ms(s.settle));
+    let mine: Vec<_> = conns(h)
+        .into_iter()
+        .filter(|c| c.client == client)
+        .collect();
+    let got: BTreeSet<(&str, u64, u64)> = h
+        .of(client)
+        .filter_map(|(_, r)| match &r.event {
+            Event::Delivered {
+                topic, epoch, seq, ..
+            } => Some((topic.as_str(), *epoch, *seq)),
+            _ => None,
+        })
+        .collect();
+    for (k, r) in h.records.iter().enumerate() {
+        let Event::Server {
+            epoch,
+            event:
+                server::Event::Published {
+                    topic,
+                    seq: Some(seq),
+                    ..
+                },
+        } = &r.event
+        else {
+            continue;
+        };
+        if r.t > horizon || got.contains(&(topic.as_str(), *epoch, *seq)) {
+            continue;
+        }
+        let subscribed = mine
+            .iter()
+            .any(|c| c.epoch == *epoch && c.open_at(r.t) && holds(h, c.epoch, c.conn, topic, k));
+        let gap_after = h
+            .of(client)
+            .any(|(j, g)| j > k && matches!(&g.event, Event::Gap { topic: t, .. } if t == topic));
+        if subscribed && !gap_after {
+            let msg = format!(
+                "{topic} #{seq} (epoch {epoch}) was published while subscribed and never arrived, with no gap notice"
+            );
+            out.push(Violation::new(
+                CHECKER.name,
+                Some(client),
+                r.t,
+                msg,
+                vec![k],
+            ));
+        }
+    }
+}
+
+/// True when connection `conn` of `epoch` holds a subscription to `topic` just before record `k`.
+fn holds(h: &History, epoch: u64, conn: u64, topic: &str, k: usize) -> bool {
+    let mut held = false;
+    for r in &h.records[..k] {
+        if let Event::Server { epoch: e, event } = &r.event {
+            match event {
+                server::Event::Subscribed {
+                    conn: c, topic: t, ..
+                } if *e == epoch && *c == conn && t == topic => held = true,
+                server::Event::Unsubscribed {
+                    conn: c, topic: t, ..
+                } if *e == epoch && *c == conn && t == topic => held = false,
+                _ => {}
+            }
+        }
+    }
+    held
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    fn delivered(seq: u64) -> Event {
+        Event::Delivered {
+            client: "c-0".into(),
+            topic: "t".into(),
+            epoch: 1,
+            seq,
+            from: "p".into(),
+            id: seq,
+        }
+    }
+
+    fn published(seq: u64) -> server::Event {
+        server::Event::Published {
+            conn: 9,
+            client: "p".into(),
+            topic: "t".into(),
+            id: seq,
+            seq: Some(seq),
+        }
+    }
+
+    fn base() -> Builder {
+        Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .open(5, 1, 1, "c-0")
+            .subscribed(6, 1, 1, "c-0", "t")
+    }
+
+    #[test]
+    fn every_message_once_in_order_passes() {
+        let h = base()
+            .server(100, 1, published(1))
+            .at(101, delivered(1))
+            .server(200, 1, published(2))
+            .at(201, delivered(2))
+            .build();
+        assert!(check(&simple(1, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn duplicates_and_losses_are_caught() {
+        let dup = base()
+            .server(100, 1, published(1))
+            .at(101, delivered(1))
+            .at(102, delivered(1))
+            .build();
+        assert!(
+            check(&simple(1, ""), &dup)[0]
+                .message
+                .contains("delivered twice")
+        );
+        let lost = base().server(100, 1, published(1)).build();
+        assert!(
+            check(&simple(1, ""), &lost)[0]
+                .message
+                .contains("never arrived")
+        );
+    }
+
+    #[test]
+    fn a_gap_notice_covers_a_loss() {
+        let h = base()
+            .server(100, 1, published(1))
+            .at(
+                300,
+                Event::Gap {
+                    client: "c-0".into(),
+                    topic: "t".into(),
+                    reason: crate::protocol::GapReason::Epoch,
+                    next_seq: 1,
+                },
+            )
+            .build();
+        assert!(check(&simple(1, ""), &h).is_empty());
+    }
+}

@@ -1,0 +1,106 @@
+//! Invariant 10: a silent partition (or a silent server death, or a black hole) is noticed
+//! within `ping_interval + pong_timeout`: every client that was connected across it leaves
+//! `Connected` by then, unless the fault healed first.
+
+use super::view::{clients, ms, slack, statuses};
+use super::{Checker, Violation};
+use crate::client::Status;
+use crate::history::{Event, History};
+use crate::scenario::Scenario;
+
+pub(super) const CHECKER: Checker = Checker {
+    name: "heartbeat_detection",
+    promise: "a silent partition is detected within ping_interval + pong_timeout",
+    check,
+};
+
+fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (k, r) in h.records.iter().enumerate() {
+        let Event::Fault { verb, detail } = &r.event else {
+            continue;
+        };
+        let hosts: Vec<&str> = match verb.as_str() {
+            "die" => s.clients.iter().map(|g| g.host.as_str()).collect(),
+            "partition" | "hold" if detail.contains("server") => detail
+                .split_whitespace()
+                .filter(|w| !matches!(*w, "server" | "<->" | "->"))
+                .collect(),
+            _ => continue,
+        };
+        let healed_at = h.records[k..].iter().find_map(|x| match &x.event {
+            Event::Heal { verb: v, detail: d }
+                if (v == verb && d == detail) || (verb == "die" && v == "start") =>
+            {
+                Some(x.t)
+            }
+            _ => None,
+        });
+        for (client, g) in clients(s)
+            .into_iter()
+            .filter(|(_, g)| hosts.contains(&g.host.as_str()))
+        {
+            let bound = ms(g.policy.detection_bound()) + slack(s);
+            if healed_at.is_some_and(|t| t < r.t + bound) {
+                continue;
+            }
+            let seen = statuses(h, &client);
+            let was_connected = seen
+                .iter()
+                .take_while(|(_, t, _)| *t <= r.t)
+                .last()
+                .is_some_and(|(_, _, st)| **st == Status::Connected);
+            let left = seen
+                .iter()
+                .any(|(_, t, st)| *t > r.t && *t <= r.t + bound && **st != Status::Connected);
+            if was_connected && !left {
+                let msg = format!(
+                    "still connected {bound}ms after the {verb} ({detail}); the heartbeat should have noticed"
+                );
+                out.push(Violation::new(
+                    CHECKER.name,
+                    Some(&client),
+                    r.t + bound,
+                    msg,
+                    vec![k],
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    fn partitioned(detect_at: Option<u64>) -> History {
+        let mut b = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .at(
+                1000,
+                Event::Fault {
+                    verb: "partition".into(),
+                    detail: "clients <-> server".into(),
+                },
+            );
+        if let Some(t) = detect_at {
+            b = b.status(t, "c-0", disconnected(1, 100));
+        }
+        b.build()
+    }
+
+    #[test]
+    fn detection_within_the_bound_passes() {
+        assert!(check(&simple(1, ""), &partitioned(Some(1000 + 14_000))).is_empty());
+    }
+
+    #[test]
+    fn no_detection_is_caught() {
+        let found = check(&simple(1, ""), &partitioned(None));
+        assert_eq!(found.len(), 1);
+        assert!(found[0].message.contains("still connected"));
+    }
+}

@@ -1,0 +1,154 @@
+//! The checkers: invariants of reconnecting clients, each a pure function over a history.
+//!
+//! A broken invariant is data ([`Violation`]), not an error: it names the invariant, the
+//! client, the simulated time and the events (indices into the history) that break it.
+//! Each checker has unit tests on a hand-built history that breaks it and one that keeps it.
+
+mod attempts;
+mod backoff;
+mod close;
+mod delivery;
+mod expect;
+mod heartbeat;
+mod herd;
+mod outbox;
+mod presence;
+mod settle;
+mod single;
+mod status;
+mod topics;
+mod view;
+
+#[cfg(test)]
+mod testkit;
+
+use serde::Serialize;
+
+use crate::history::History;
+use crate::scenario::Scenario;
+
+/// One broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// The invariant's name (see [`NAMES`]).
+    pub invariant: &'static str,
+    /// The client concerned, when there is one.
+    pub client: Option<String>,
+    /// Simulated milliseconds where it shows.
+    pub t: u64,
+    /// What is wrong, in a sentence.
+    pub message: String,
+    /// Indices of the history records that show it.
+    pub events: Vec<usize>,
+}
+
+/// The outcome of checking one history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The invariants that ran.
+    pub checked: Vec<&'static str>,
+    /// What they found, in order of time.
+    pub violations: Vec<Violation>,
+}
+
+impl Verdict {
+    /// True when nothing was violated.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// A checker: its name, what it promises, and the pure function.
+pub struct Checker {
+    /// Its name, as used in `expect.skip` and in violations.
+    pub name: &'static str,
+    /// The invariant, in a sentence.
+    pub promise: &'static str,
+    /// The check.
+    pub check: fn(&Scenario, &History) -> Vec<Violation>,
+}
+
+/// Every built-in checker, in the order of DESIGN's invariant table.
+pub const CHECKERS: &[Checker] = &[
+    status::CHECKER,
+    backoff::BOUNDS,
+    backoff::ESCALATES,
+    attempts::CHECKER,
+    close::CHECKER,
+    single::CHECKER,
+    topics::CHECKER,
+    delivery::CHECKER,
+    outbox::CHECKER,
+    heartbeat::CHECKER,
+    herd::CHECKER,
+    settle::CHECKER,
+    presence::CHECKER,
+    expect::FINAL,
+    expect::SEQUENCE,
+];
+
+/// The names of every built-in checker.
+pub const NAMES: &[&str] = &[
+    "status_moves",
+    "backoff_bounds",
+    "backoff_escalates",
+    "attempt_budget",
+    "silence_after_close",
+    "single_connection",
+    "topics_restored",
+    "delivery",
+    "outbox",
+    "heartbeat_detection",
+    "herd_spread",
+    "settles",
+    "presence",
+    "expect_final",
+    "expect_sequence",
+];
+
+/// Runs every checker the scenario does not skip.
+pub fn check(scenario: &Scenario, history: &History) -> Verdict {
+    let mut checked = Vec::new();
+    let mut violations = Vec::new();
+    for c in CHECKERS
+        .iter()
+        .filter(|c| !scenario.expect.skip.iter().any(|s| s == c.name))
+    {
+        checked.push(c.name);
+        violations.extend((c.check)(scenario, history));
+    }
+    violations.sort_by_key(|v| v.t);
+    Verdict {
+        checked,
+        violations,
+    }
+}
+
+impl Violation {
+    pub(crate) fn new(
+        invariant: &'static str,
+        client: Option<&str>,
+        t: u64,
+        message: String,
+        events: Vec<usize>,
+    ) -> Self {
+        Violation {
+            invariant,
+            client: client.map(str::to_string),
+            t,
+            message,
+            events,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_checkers_agree() {
+        let names: Vec<&str> = CHECKERS.iter().map(|c| c.name).collect();
+        assert_eq!(names, NAMES);
+    }
+}

@@ -1,0 +1,144 @@
+//! Invariant 14: each join and leave reaches every other connected client exactly once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::view::{Conn, conns, end, pubsub_clients};
+use super::{Checker, Violation};
+use crate::client::ServerEvent;
+use crate::history::{Event, History};
+use crate::scenario::Scenario;
+
+pub(super) const CHECKER: Checker = Checker {
+    name: "presence",
+    promise: "each join and leave reaches every other connected client once",
+    check,
+};
+
+/// A witness must stay connected this long after a join or leave to be expected to see it.
+const DELIVERY_MS: u64 = 500;
+
+fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+    let names: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
+    let all: Vec<Conn> = conns(h);
+    let stop = end(s);
+    // (witness, subject, joined?) -> (expected at least, possible at most)
+    let mut bounds: BTreeMap<(&str, &str, bool), (usize, usize)> = BTreeMap::new();
+    for subject in &all {
+        let moments = [
+            (true, Some(subject.open_t)),
+            (false, subject.close_t.filter(|_| left_cleanly(h, subject))),
+        ];
+        for (joined, t) in moments {
+            let Some(t) = t else { continue };
+            for w in all.iter().filter(|w| {
+                w.epoch == subject.epoch && w.client != subject.client && names.contains(&w.client)
+            }) {
+                let entry = bounds
+                    .entry((w.client.as_str(), subject.client.as_str(), joined))
+                    .or_default();
+                if w.open_at(t) || w.open_t == t {
+                    entry.1 += 1;
+                    if w.close_t.unwrap_or(stop) >= t + DELIVERY_MS && t + DELIVERY_MS <= stop {
+                        entry.0 += 1;
+                    }
+                }
+            }
+        }
+    }
+    let mut seen: BTreeMap<(&str, &str, bool), (usize, usize)> = BTreeMap::new();
+    for (i, r) in h.records.iter().enumerate() {
+        let Event::Presence { client, event } = &r.event else {
+            continue;
+        };
+        let key = match event {
+            ServerEvent::Joined { client: who, .. } => (client.as_str(), who.as_str(), true),
+            ServerEvent::Left { client: who, .. } => (client.as_str(), who.as_str(), false),
+            _ => continue,
+        };
+        if key.0 != key.1 {
+            let e = seen.entry(key).or_default();
+            e.0 += 1;
+            e.1 = i;
+        }
+    }
+    let mut out = Vec::new();
+    for (key, (least, most)) in &bounds {
+        let (got, last) = seen.get(key).copied().unwrap_or((0, 0));
+        let what = if key.2 { "joins" } else { "leaves" };
+        if got < *least {
+            out.push(Violation::new(
+                CHECKER.name,
+                Some(key.0),
+                stop,
+                format!("saw {got} of {}'s {least} {what}", key.1),
+                vec![],
+            ));
+        } else if got > *most {
+            out.push(Violation::new(
+                CHECKER.name,
+                Some(key.0),
+                h.records[last].t,
+                format!("saw {got} {what} of {}, at most {most} happened", key.1),
+                vec![last],
+            ));
+        }
+    }
+    out
+}
+
+/// A connection that ended with a server-side disconnect (not a crash) is announced as left.
+fn left_cleanly(h: &History, c: &Conn) -> bool {
+    h.records.iter().any(|r| {
+        matches!(&r.event, Event::Server { epoch, event: crate::server::Event::Disconnected { conn, .. } } if *epoch == c.epoch && *conn == c.conn)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    fn joined(witness: &str, who: &str) -> Event {
+        Event::Presence {
+            client: witness.into(),
+            event: ServerEvent::Joined {
+                client: who.into(),
+                online: 2,
+            },
+        }
+    }
+
+    #[test]
+    fn each_join_seen_once_passes() {
+        let h = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .open(20, 1, 2, "c-1")
+            .at(21, joined("c-0", "c-1"))
+            .build();
+        assert!(check(&simple(2, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn missed_and_doubled_joins_are_caught() {
+        let missed = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .open(20, 1, 2, "c-1")
+            .build();
+        assert!(
+            check(&simple(2, ""), &missed)[0]
+                .message
+                .starts_with("saw 0 of c-1's 1 joins")
+        );
+        let doubled = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .open(20, 1, 2, "c-1")
+            .at(21, joined("c-0", "c-1"))
+            .at(22, joined("c-0", "c-1"))
+            .build();
+        assert!(
+            check(&simple(2, ""), &doubled)[0]
+                .message
+                .contains("at most 1")
+        );
+    }
+}

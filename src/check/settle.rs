@@ -1,0 +1,179 @@
+//! Invariant 13: once the last fault has healed, within `settle` every client that is
+//! still trying (not closed, not given up) is connected with all its topics restored.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::view::{clients, closed_at, conns, end, intent_before, ms, pubsub_clients, status_at};
+use super::{Checker, Violation};
+use crate::client::Status;
+use crate::history::{Event, History};
+use crate::scenario::Scenario;
+use crate::server;
+
+pub(super) const CHECKER: Checker = Checker {
+    name: "settles",
+    promise: "after the last fault heals, every client is connected with all topics restored within the settle time",
+    check,
+};
+
+fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+    let Some(quiet) = quiet_from(h) else {
+        return Vec::new();
+    };
+    let at = quiet + ms(s.settle);
+    if at > end(s) {
+        return Vec::new();
+    }
+    let index = h
+        .records
+        .iter()
+        .position(|r| r.t > at)
+        .unwrap_or(h.records.len());
+    let pubsub: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
+    let mut out = Vec::new();
+    for (client, _) in clients(s) {
+        if closed_at(h, &client).is_some_and(|t| t <= at) {
+            continue;
+        }
+        let v = |msg: String, events| Violation::new(CHECKER.name, Some(&client), at, msg, events);
+        match status_at(h, &client, at) {
+            Some(Status::Connected) => {}
+            Some(Status::Failed { .. } | Status::Closed) => continue,
+            other => {
+                let name = other.map_or("nothing", Status::name);
+                out.push(v(
+                    format!(
+                        "{name} {}ms after the last fault healed (settle)",
+                        ms(s.settle)
+                    ),
+                    vec![],
+                ));
+                continue;
+            }
+        }
+        if !pubsub.contains(&client) {
+            continue;
+        }
+        let Some(conn) = conns(h)
+            .into_iter()
+            .rfind(|c| c.client == client && c.open_at(at))
+        else {
+            out.push(v(
+                "connected, but the server holds no connection of it".into(),
+                vec![],
+            ));
+            continue;
+        };
+        let held = held_topics(h, conn.epoch, conn.conn, index);
+        for topic in intent_before(s, h, &client, index).difference(&held) {
+            out.push(v(
+                format!(
+                    "topic {topic:?} not restored {}ms after the last fault healed",
+                    ms(s.settle)
+                ),
+                vec![conn.open_index],
+            ));
+        }
+    }
+    out
+}
+
+/// When the last fault healed; `None` when one never heals (then nothing can settle).
+fn quiet_from(h: &History) -> Option<u64> {
+    let mut open: BTreeMap<String, u64> = BTreeMap::new();
+    let mut last = 0;
+    for r in &h.records {
+        match &r.event {
+            Event::Fault { verb, detail } => {
+                last = r.t;
+                if verb != "kick" && verb != "latency" {
+                    let key = if verb == "crash" || verb == "die" {
+                        "server".to_string()
+                    } else {
+                        format!("{verb} {detail}")
+                    };
+                    open.insert(key, r.t);
+                }
+            }
+            Event::Heal { verb, detail } => {
+                last = r.t;
+                let key = if verb == "start" {
+                    "server".to_string()
+                } else if verb == "admission" {
+                    open.keys()
+                        .find(|k| k.starts_with("flap") || k.starts_with("reject"))
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    format!("{verb} {detail}")
+                };
+                open.remove(&key);
+            }
+            _ => {}
+        }
+    }
+    open.is_empty().then_some(last)
+}
+
+fn held_topics(h: &History, epoch: u64, conn: u64, before: usize) -> BTreeSet<String> {
+    let mut held = BTreeSet::new();
+    for r in &h.records[..before] {
+        if let Event::Server { epoch: e, event } = &r.event {
+            match event {
+                server::Event::Subscribed { conn: c, topic, .. } if *e == epoch && *c == conn => {
+                    held.insert(topic.clone());
+                }
+                server::Event::Unsubscribed { conn: c, topic, .. } if *e == epoch && *c == conn => {
+                    held.remove(topic);
+                }
+                _ => {}
+            }
+        }
+    }
+    held
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    fn after_restart(reconnect: bool) -> History {
+        let mut b = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .fault(1000, "crash")
+            .status(1000, "c-0", disconnected(1, 300))
+            .at(
+                3000,
+                Event::Heal {
+                    verb: "start".into(),
+                    detail: "server".into(),
+                },
+            )
+            .status(3100, "c-0", connecting(1));
+        if reconnect {
+            b = b
+                .status(3200, "c-0", Status::Connected)
+                .open(3200, 2, 1, "c-0")
+                .subscribed(3201, 2, 1, "c-0", "t");
+        }
+        b.build()
+    }
+
+    #[test]
+    fn recovered_in_time_passes() {
+        assert!(check(&simple(1, ""), &after_restart(true)).is_empty());
+    }
+
+    #[test]
+    fn still_connecting_after_settle_is_caught() {
+        let found = check(&simple(1, ""), &after_restart(false));
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.starts_with("connecting"),
+            "{}",
+            found[0].message
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Invariant 1: status moves only along legal edges, each change exactly once, starting
+//! from `Connecting { attempt: 1 }`.
+
+use super::view::{clients, statuses};
+use super::{Checker, Violation};
+use crate::client::Status;
+use crate::history::History;
+use crate::scenario::Scenario;
+
+pub(super) const CHECKER: Checker = Checker {
+    name: "status_moves",
+    promise: "status moves only along legal edges, each change exactly once",
+    check,
+};
+
+fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (client, _) in clients(s) {
+        let seen = statuses(h, &client);
+        let v =
+            |t, msg: String, events| Violation::new(CHECKER.name, Some(&client), t, msg, events);
+        match seen.first() {
+            Some((i, t, first)) if **first != (Status::Connecting { attempt: 1 }) => {
+                out.push(v(
+                    *t,
+                    format!(
+                        "the first status is {}, not connecting (attempt 1)",
+                        first.name()
+                    ),
+                    vec![*i],
+                ));
+            }
+            _ => {}
+        }
+        for pair in seen.windows(2) {
+            let ((i, _, a), (j, t, b)) = (pair[0], pair[1]);
+            if a == b {
+                out.push(v(
+                    t,
+                    format!("status {} emitted twice", b.name()),
+                    vec![i, j],
+                ));
+            } else if !a.can_move_to(b) {
+                out.push(v(
+                    t,
+                    format!("illegal move {} -> {}", a.name(), b.name()),
+                    vec![i, j],
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn legal_story_passes() {
+        let h = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .status(9, "c-0", disconnected(1, 100))
+            .status(109, "c-0", connecting(1))
+            .build();
+        assert!(check(&simple(1, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn duplicate_and_skipped_states_are_caught() {
+        let h = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .status(6, "c-0", Status::Connected)
+            .status(9, "c-0", connecting(1))
+            .build();
+        let found = check(&simple(1, ""), &h);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].message.contains("twice"));
+        assert!(found[1].message.contains("connected -> connecting"));
+        assert_eq!(found[1].events, [2, 3]);
+    }
+}

@@ -1,0 +1,125 @@
+//! Hand-built histories for the checkers' unit tests.
+
+use std::time::Duration;
+
+use crate::client::{Reason, Status};
+use crate::history::{Event, History, Record};
+use crate::scenario::{self, Scenario};
+use crate::server;
+
+/// A scenario from TOML (panics on a bad one: tests only).
+pub(crate) fn scenario(toml: &str) -> Scenario {
+    scenario::parse(toml, "test.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// One group `c` of `count` pub/sub clients on topic `t`, 60 s, tick 10 ms.
+pub(crate) fn simple(count: usize, extra: &str) -> Scenario {
+    scenario(&format!(
+        "name = \"t\"\nduration = \"60s\"\nsettle = \"10s\"\n{extra}\n[[clients]]\nname = \"c\"\ncount = {count}\ntopics = [\"t\"]\n"
+    ))
+}
+
+/// Builds a history record by record.
+#[derive(Default)]
+pub(crate) struct Builder {
+    records: Vec<Record>,
+}
+
+impl Builder {
+    pub(crate) fn at(mut self, t: u64, event: Event) -> Self {
+        self.records.push(Record { t, event });
+        self
+    }
+
+    pub(crate) fn status(self, t: u64, client: &str, status: Status) -> Self {
+        self.at(
+            t,
+            Event::Status {
+                client: client.into(),
+                status,
+            },
+        )
+    }
+
+    pub(crate) fn dial(self, t: u64, client: &str) -> Self {
+        self.at(
+            t,
+            Event::Dial {
+                client: client.into(),
+            },
+        )
+    }
+
+    pub(crate) fn server(self, t: u64, epoch: u64, event: server::Event) -> Self {
+        self.at(t, Event::Server { epoch, event })
+    }
+
+    pub(crate) fn open(self, t: u64, epoch: u64, conn: u64, client: &str) -> Self {
+        self.server(
+            t,
+            epoch,
+            server::Event::Connected {
+                conn,
+                client: client.into(),
+                online: 1,
+            },
+        )
+    }
+
+    pub(crate) fn subscribed(
+        self,
+        t: u64,
+        epoch: u64,
+        conn: u64,
+        client: &str,
+        topic: &str,
+    ) -> Self {
+        self.server(
+            t,
+            epoch,
+            server::Event::Subscribed {
+                conn,
+                client: client.into(),
+                topic: topic.into(),
+                resume: None,
+                gap: None,
+            },
+        )
+    }
+
+    pub(crate) fn fault(self, t: u64, verb: &str) -> Self {
+        self.at(
+            t,
+            Event::Fault {
+                verb: verb.into(),
+                detail: String::new(),
+            },
+        )
+    }
+
+    pub(crate) fn build(self) -> History {
+        History {
+            scenario: "t".into(),
+            seed: 1,
+            records: self.records,
+        }
+    }
+}
+
+pub(crate) fn connecting(attempt: u32) -> Status {
+    Status::Connecting { attempt }
+}
+
+pub(crate) fn disconnected(attempt: u32, retry_ms: u64) -> Status {
+    Status::Disconnected {
+        attempt,
+        retry_in: Duration::from_millis(retry_ms),
+        reason: Reason::Eof,
+    }
+}
+
+pub(crate) fn failed() -> Status {
+    Status::Failed {
+        reason: Reason::ConnectTimeout,
+    }
+}

@@ -1,0 +1,135 @@
+//! Invariant 7: on every connection the server holds exactly the client's intended topics:
+//! none missing (once the connection had time to be restored), none twice, none revived
+//! after an unsubscribe.
+
+use std::collections::BTreeSet;
+
+use super::view::{Conn, conns, end, intent_before, pubsub_clients};
+use super::{Checker, Violation};
+use crate::history::{Event, History};
+use crate::scenario::Scenario;
+use crate::server;
+
+pub(super) const CHECKER: Checker = Checker {
+    name: "topics_restored",
+    promise: "after each reconnect the server holds exactly the client's intended topics: none missing, none twice, none revived",
+    check,
+};
+
+/// A connection that lived this long must have had its topics restored.
+const RESTORE_WINDOW_MS: u64 = 1000;
+
+fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+    let names: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
+    let mut out = Vec::new();
+    for c in conns(h).iter().filter(|c| names.contains(&c.client)) {
+        one_connection(s, h, c, &mut out);
+    }
+    out
+}
+
+fn one_connection(s: &Scenario, h: &History, c: &Conn, out: &mut Vec<Violation>) {
+    let v = |t, msg: String, events| Violation::new(CHECKER.name, Some(&c.client), t, msg, events);
+    let mut held: BTreeSet<&str> = BTreeSet::new();
+    let mut restored: BTreeSet<&str> = BTreeSet::new();
+    for (k, r) in h.records.iter().enumerate().skip(c.open_index) {
+        let Event::Server { epoch, event } = &r.event else {
+            continue;
+        };
+        if *epoch != c.epoch {
+            continue;
+        }
+        match event {
+            server::Event::Subscribed { conn, topic, .. } if *conn == c.conn => {
+                if !held.insert(topic) {
+                    out.push(v(
+                        r.t,
+                        format!("topic {topic:?} subscribed twice on one connection"),
+                        vec![c.open_index, k],
+                    ));
+                } else if !intent_before(s, h, &c.client, k).contains(topic) {
+                    out.push(v(
+                        r.t,
+                        format!("topic {topic:?} revived: the client had unsubscribed from it"),
+                        vec![k],
+                    ));
+                }
+                if r.t <= c.open_t + RESTORE_WINDOW_MS {
+                    restored.insert(topic);
+                }
+            }
+            server::Event::Unsubscribed { conn, topic, .. } if *conn == c.conn => {
+                held.remove(topic.as_str());
+            }
+            server::Event::Disconnected { conn, .. } if *conn == c.conn => break,
+            _ => {}
+        }
+    }
+    if c.lifetime(end(s)) < RESTORE_WINDOW_MS {
+        return;
+    }
+    let window_end = h
+        .records
+        .iter()
+        .position(|r| r.t > c.open_t + RESTORE_WINDOW_MS)
+        .unwrap_or(h.records.len());
+    let wanted: BTreeSet<String> = intent_before(s, h, &c.client, c.open_index)
+        .intersection(&intent_before(s, h, &c.client, window_end))
+        .cloned()
+        .collect();
+    for topic in wanted.iter().filter(|t| !restored.contains(t.as_str())) {
+        let msg = format!(
+            "topic {topic:?} not restored within {RESTORE_WINDOW_MS}ms of connection {}",
+            c.conn
+        );
+        out.push(v(c.open_t + RESTORE_WINDOW_MS, msg, vec![c.open_index]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    #[test]
+    fn restored_once_passes() {
+        let h = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .subscribed(12, 1, 1, "c-0", "t")
+            .build();
+        assert!(check(&simple(1, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn missing_twice_and_revived_are_caught() {
+        let missing = Builder::default().open(10, 1, 1, "c-0").build();
+        assert!(
+            check(&simple(1, ""), &missing)[0]
+                .message
+                .contains("not restored")
+        );
+        let twice = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .subscribed(12, 1, 1, "c-0", "t")
+            .subscribed(13, 1, 1, "c-0", "t")
+            .build();
+        assert!(check(&simple(1, ""), &twice)[0].message.contains("twice"));
+        let revived = Builder::default()
+            .at(
+                5,
+                Event::Action {
+                    client: "c-0".into(),
+                    action: "unsubscribe".into(),
+                    topic: Some("t".into()),
+                },
+            )
+            .open(10, 1, 1, "c-0")
+            .subscribed(12, 1, 1, "c-0", "t")
+            .build();
+        assert!(
+            check(&simple(1, ""), &revived)[0]
+                .message
+                .contains("revived")
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Read-only views of a history that several checkers share: per-client statuses, the
+//! server's connections, what a client wanted at a given moment.
+
+use std::collections::BTreeSet;
+
+use crate::client::Status;
+use crate::history::{Event, History};
+use crate::scenario::{Group, Mode, Scenario};
+use crate::server::{self, ConnId};
+
+/// Every client of the scenario with its group, in scenario order.
+pub(crate) fn clients(s: &Scenario) -> Vec<(String, &Group)> {
+    s.clients
+        .iter()
+        .flat_map(|g| g.client_names().map(move |n| (n, g)))
+        .collect()
+}
+
+/// Pub/sub clients only.
+pub(crate) fn pubsub_clients(s: &Scenario) -> Vec<(String, &Group)> {
+    clients(s)
+        .into_iter()
+        .filter(|(_, g)| g.mode == Mode::Pubsub)
+        .collect()
+}
+
+/// A client's statuses: (record index, time, status).
+pub(crate) fn statuses<'a>(h: &'a History, client: &str) -> Vec<(usize, u64, &'a Status)> {
+    h.of(client)
+        .filter_map(|(i, r)| match &r.event {
+            Event::Status { status, .. } => Some((i, r.t, status)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The status a client is in at time `t` (its last change at or before `t`).
+pub(crate) fn status_at<'a>(h: &'a History, client: &str, t: u64) -> Option<&'a Status> {
+    statuses(h, client)
+        .into_iter()
+        .take_while(|(_, at, _)| *at <= t)
+        .last()
+        .map(|(_, _, s)| s)
+}
+
+/// One connection as the server saw it.
+#[derive(Debug, Clone)]
+pub(crate) struct Conn {
+    pub(crate) epoch: u64,
+    pub(crate) conn: ConnId,
+    pub(crate) client: String,
+    pub(crate) open_index: usize,
+    pub(crate) open_t: u64,
+    /// When it ended: a disconnect, or the crash of its server. `None`: open at the end.
+    pub(crate) close_t: Option<u64>,
+}
+
+impl Conn {
+    pub(crate) fn open_at(&self, t: u64) -> bool {
+        self.open_t <= t && self.close_t.is_none_or(|c| c > t)
+    }
+
+    pub(crate) fn lifetime(&self, end: u64) -> u64 {
+        self.close_t.unwrap_or(end) - self.open_t
+    }
+}
+
+/// Every server-side connection, in order of opening.
+pub(crate) fn conns(h: &History) -> Vec<Conn> {
+    let mut all: Vec<Conn> = Vec::new();
+    for (i, r) in h.records.iter().enumerate() {
+        match &r.event {
+            Event::Server {
+                epoch,
+                event: server::Event::Connected { conn, client, .. },
+            } => all.push(Conn {
+                epoch: *epoch,
+                conn: *conn,
+                client: client.clone(),
+                open_index: i,
+                open_t: r.t,
+                close_t: None,
+            }),
+            Event::Server {
+                epoch,
+                event: server::Event::Disconnected { conn, .. },
+            } => {
+                if let Some(c) = all
+                    .iter_mut()
+                    .find(|c| c.epoch == *epoch && c.conn == *conn && c.close_t.is_none())
+                {
+                    c.close_t = Some(r.t);
+                }
+            }
+            Event::Fault { verb, .. } if verb == "crash" || verb == "die" => {
+                for c in all.iter_mut().filter(|c| c.close_t.is_none()) {
+                    c.close_t = Some(r.t);
+                }
+            }
+            _ => {}
+        }
+    }
+    all
+}
+
+/// The topics `client` wants just before record `index`: its group's topics, then the
+/// timeline's subscribe and unsubscribe actions up to there.
+pub(crate) fn intent_before(
+    s: &Scenario,
+    h: &History,
+    client: &str,
+    index: usize,
+) -> BTreeSet<String> {
+    let group = clients(s)
+        .into_iter()
+        .find(|(n, _)| n == client)
+        .map(|(_, g)| g);
+    let mut topics: BTreeSet<String> = group
+        .map(|g| g.topics.iter().cloned().collect())
+        .unwrap_or_default();
+    for (_, r) in h.of(client).take_while(|(i, _)| *i < index) {
+        if let Event::Action {
+            action,
+            topic: Some(topic),
+            ..
+        } = &r.event
+        {
+            match action.as_str() {
+                "subscribe" => topics.insert(topic.clone()),
+                "unsubscribe" => topics.remove(topic),
+                _ => false,
+            };
+        }
+    }
+    topics
+}
+
+/// Time of the first `close` action of `client`, if any.
+pub(crate) fn closed_at(h: &History, client: &str) -> Option<u64> {
+    h.of(client).find_map(|(_, r)| {
+        matches!(&r.event, Event::Action { action, .. } if action == "close").then_some(r.t)
+    })
+}
+
+/// Slack for timing comparisons: two ticks and two one-way latencies, plus a millisecond.
+pub(crate) fn slack(s: &Scenario) -> u64 {
+    (2 * s.tick + 2 * (s.network.latency + s.network.jitter)).as_millis() as u64 + 1
+}
+
+/// The end of the run, in milliseconds.
+pub(crate) fn end(s: &Scenario) -> u64 {
+    s.duration.as_millis() as u64
+}
+
+pub(crate) fn ms(d: std::time::Duration) -> u64 {
+    d.as_millis() as u64
+}

@@ -1,0 +1,184 @@
+//! Everything that happened in a run, in order, with simulated timestamps.
+//!
+//! A [`History`] is the single source of truth for the checkers and the reports. It exports
+//! as JSON lines, one [`Record`] per line after a header; the same scenario and seed always
+//! give the same bytes.
+
+use serde::Serialize;
+
+use crate::client::{ServerEvent, Status};
+use crate::protocol::GapReason;
+use crate::server;
+
+/// One thing that happened, at `t` milliseconds of simulated time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Record {
+    /// Simulated milliseconds since the start of the run.
+    pub t: u64,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// What happened. Client-side events name the client (`GROUP-INDEX`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// A client's status changed.
+    Status {
+        /// The client.
+        client: String,
+        /// The new status.
+        status: Status,
+    },
+    /// A client started a TCP dial.
+    Dial {
+        /// The client.
+        client: String,
+    },
+    /// A subscriber received a message.
+    Delivered {
+        /// The client.
+        client: String,
+        /// The topic.
+        topic: String,
+        /// The server epoch.
+        epoch: u64,
+        /// The sequence number.
+        seq: u64,
+        /// The publisher.
+        from: String,
+        /// The publisher's message id.
+        id: u64,
+    },
+    /// A subscriber received a gap notice.
+    Gap {
+        /// The client.
+        client: String,
+        /// The topic.
+        topic: String,
+        /// Why.
+        reason: GapReason,
+        /// Where delivery resumes.
+        next_seq: u64,
+    },
+    /// A client learnt of a server-wide event (welcome, joined, left, error).
+    Presence {
+        /// The client.
+        client: String,
+        /// The event.
+        event: ServerEvent,
+    },
+    /// A raw client received a frame.
+    Frame {
+        /// The client.
+        client: String,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A client was asked to publish; `id` when it accepted, `refused` when it said no.
+    Publish {
+        /// The client.
+        client: String,
+        /// The topic.
+        topic: String,
+        /// The message id the client gave it.
+        id: Option<u64>,
+        /// Why the client refused it.
+        refused: Option<String>,
+    },
+    /// The timeline made a client act (subscribe, unsubscribe, close, reconnect).
+    Action {
+        /// The client.
+        client: String,
+        /// The verb.
+        action: String,
+        /// The topic, for subscribe and unsubscribe.
+        topic: Option<String>,
+    },
+    /// The server saw something.
+    Server {
+        /// The server's epoch.
+        epoch: u64,
+        /// What it saw.
+        event: server::Event,
+    },
+    /// The server started.
+    ServerUp {
+        /// Its epoch.
+        epoch: u64,
+    },
+    /// A fault began (or a knob was turned).
+    Fault {
+        /// The verb.
+        verb: String,
+        /// Its parameters, readable.
+        detail: String,
+    },
+    /// A fault healed.
+    Heal {
+        /// The verb of the fault that healed.
+        verb: String,
+        /// Its parameters, readable.
+        detail: String,
+    },
+}
+
+/// A run's complete record.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct History {
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// Everything, in order.
+    pub records: Vec<Record>,
+}
+
+impl History {
+    /// JSON lines: a header `{"scenario":..,"seed":..}`, then one record per line.
+    ///
+    /// ```
+    /// use wschaos::history::{Event, History, Record};
+    /// let h = History { scenario: "s".into(), seed: 7, records: vec![
+    ///     Record { t: 10, event: Event::Dial { client: "subs-0".into() } },
+    /// ]};
+    /// assert_eq!(h.to_jsonl(), "{\"scenario\":\"s\",\"seed\":7}\n{\"t\":10,\"kind\":\"dial\",\"client\":\"subs-0\"}\n");
+    /// ```
+    pub fn to_jsonl(&self) -> String {
+        let mut out =
+            serde_json::json!({ "scenario": self.scenario, "seed": self.seed }).to_string();
+        out.push('\n');
+        for record in &self.records {
+            out.push_str(&serde_json::to_string(record).expect("records always serialise"));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The records that concern `client`, with their indices.
+    pub fn of<'a>(&'a self, client: &str) -> impl Iterator<Item = (usize, &'a Record)> + 'a {
+        let client = client.to_string();
+        self.records
+            .iter()
+            .enumerate()
+            .filter(move |(_, r)| r.event.client() == Some(client.as_str()))
+    }
+}
+
+impl Event {
+    /// The client a client-side event concerns.
+    pub fn client(&self) -> Option<&str> {
+        match self {
+            Event::Status { client, .. }
+            | Event::Dial { client }
+            | Event::Delivered { client, .. }
+            | Event::Gap { client, .. }
+            | Event::Presence { client, .. }
+            | Event::Frame { client, .. }
+            | Event::Publish { client, .. }
+            | Event::Action { client, .. } => Some(client),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,433 @@
+//! The scenario file's data: what runs, what goes wrong when, and what must hold.
+//!
+//! Every field is documented in `scenarios/README.md`; `wschaos schema` prints the same as
+//! a JSON Schema for editor completion.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::client::Policy;
+use crate::server::ServerConfig;
+
+/// One scenario: a server, groups of clients, a timeline of faults and actions, expectations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name, used in test names and reports.
+    pub name: String,
+    /// What the scenario is about: one concern, in a sentence or two.
+    #[serde(default)]
+    pub description: String,
+    /// Seeds to run; each gives one deterministic run. Default `[1, 2, 3]`.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// Simulated time the run lasts.
+    #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub duration: Duration,
+    /// Time allowed after the last fault heals for every client to be connected again with
+    /// its topics restored. Default 10 s.
+    #[serde(default = "default_settle", with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub settle: Duration,
+    /// Simulation step. Smaller is finer and slower. Default 10 ms.
+    #[serde(default = "default_tick", with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub tick: Duration,
+    /// Network defaults.
+    #[serde(default)]
+    pub network: Network,
+    /// Server settings (`epoch` is set by the runner: 1, then +1 at each start).
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Client groups.
+    pub clients: Vec<Group>,
+    /// Faults and client actions at simulated times.
+    #[serde(default)]
+    #[schemars(with = "Vec<StepDoc>")]
+    pub timeline: Vec<Step>,
+    /// What must hold.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+/// Network defaults for every link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Network {
+    /// One-way latency of every message. Default 1 ms.
+    #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub latency: Duration,
+    /// Extra random latency, up to this much (drawn from the run's seed). Default 0.
+    #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub jitter: Duration,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency: Duration::from_millis(1),
+            jitter: Duration::ZERO,
+        }
+    }
+}
+
+/// Which layer of the client a group runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// The pub/sub client: topics, outbox, resume.
+    #[default]
+    Pubsub,
+    /// The raw reconnecting socket: frames only.
+    Raw,
+}
+
+/// A group of identical clients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// The group's name; clients are named `NAME-0`, `NAME-1`, ...
+    pub name: String,
+    /// How many clients. Default 1.
+    #[serde(default = "one")]
+    pub count: usize,
+    /// The simulated host they run on (shared by every group naming it). Give a client a
+    /// host of its own only to partition it alone: hosts are what makes a simulation slow.
+    /// Default `clients`.
+    #[serde(default = "default_host")]
+    pub host: String,
+    /// Pub/sub or raw.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Topics each client subscribes to at start.
+    #[serde(default)]
+    pub topics: Vec<String>,
+    /// Reconnect policy.
+    #[serde(default)]
+    pub policy: Policy,
+    /// A steady publish workload, per client.
+    #[serde(default)]
+    pub publish: Option<Workload>,
+}
+
+/// Each client of the group publishes to `topic` every `every`, from `start` to `stop`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    /// The topic.
+    pub topic: String,
+    /// Interval between publishes.
+    #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub every: Duration,
+    /// First publish. Default 1 s.
+    #[serde(default = "default_start", with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub start: Duration,
+    /// No publish after this. Default: the end of the run minus `settle`.
+    #[serde(default, with = "crate::duration_serde::option")]
+    #[schemars(with = "Option<String>")]
+    pub stop: Option<Duration>,
+}
+
+/// One timeline entry: at `at`, do `action`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    /// Simulated time.
+    #[serde(with = "crate::duration_serde")]
+    pub at: Duration,
+    /// What happens.
+    #[serde(flatten)]
+    pub action: Action,
+    /// Where the step is in its file (byte range; empty when built in code).
+    #[serde(skip)]
+    pub span: std::ops::Range<usize>,
+}
+
+/// Steps are read by hand: `at` first, then the action from the rest of the table, so an
+/// error in either points at the step and says which of the two is wrong.
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let spanned = toml::Spanned::<toml::Table>::deserialize(d)?;
+        let span = spanned.span();
+        let mut table = spanned.into_inner();
+        let at = match table.remove("at") {
+            Some(toml::Value::String(text)) => {
+                crate::duration_serde::parse(&text).map_err(D::Error::custom)?
+            }
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "`at` must be a duration string like \"10s\", not {}",
+                    other.type_str()
+                )));
+            }
+            None => {
+                return Err(D::Error::custom(
+                    "missing `at`: when the step happens, e.g. at = \"10s\"",
+                ));
+            }
+        };
+        if !table.contains_key("do") {
+            return Err(D::Error::custom(
+                "missing `do`: what the step does, e.g. do = \"restart\"",
+            ));
+        }
+        let action = toml::Value::Table(table)
+            .try_into::<Action>()
+            .map_err(|e| D::Error::custom(e.message()))?;
+        Ok(Step { at, action, span })
+    }
+}
+
+/// Schema-only mirror of [`Step`] (the parser reads steps by hand for precise errors).
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct StepDoc {
+    /// Simulated time, e.g. "10s".
+    at: String,
+    #[serde(flatten)]
+    action: Action,
+}
+
+/// What a step does. Faults first, then client actions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Crash the server and start it again after `down` (clients see EOF at once, then
+    /// dials that hang while it is down).
+    Restart {
+        /// Downtime.
+        #[serde(with = "crate::duration_serde")]
+        #[schemars(with = "String")]
+        down: Duration,
+    },
+    /// Crash the server; it stays down until a `start`.
+    Crash,
+    /// Start a crashed server.
+    Start,
+    /// Silent death: the server vanishes without a FIN (partitioned, then crashed); only
+    /// heartbeats notice. It stays down until a `start`.
+    Die,
+    /// Cut the links between two hosts (both ways unless `oneway`); established streams go
+    /// silent. Repaired after `for`, or by a `repair` step.
+    Partition {
+        /// The two hosts (`server` or a client host).
+        between: [String; 2],
+        /// Only from the first host to the second.
+        #[serde(default)]
+        oneway: bool,
+        /// Repair automatically after this long.
+        #[serde(default, rename = "for", with = "crate::duration_serde::option")]
+        #[schemars(with = "Option<String>")]
+        for_: Option<Duration>,
+    },
+    /// Repair a partition.
+    Repair {
+        /// The two hosts.
+        between: [String; 2],
+        /// Only from the first host to the second.
+        #[serde(default)]
+        oneway: bool,
+    },
+    /// Black hole: hold every message between two hosts (dials and data stall), released
+    /// in a burst after `for` or by a `release` step.
+    Hold {
+        /// The two hosts.
+        between: [String; 2],
+        /// Release automatically after this long.
+        #[serde(default, rename = "for", with = "crate::duration_serde::option")]
+        #[schemars(with = "Option<String>")]
+        for_: Option<Duration>,
+    },
+    /// Release held messages.
+    Release {
+        /// The two hosts.
+        between: [String; 2],
+    },
+    /// Set the latency of the link between two hosts.
+    Latency {
+        /// The two hosts.
+        between: [String; 2],
+        /// The new one-way latency.
+        #[serde(with = "crate::duration_serde")]
+        #[schemars(with = "String")]
+        latency: Duration,
+        /// Back to the network default after this long.
+        #[serde(default, rename = "for", with = "crate::duration_serde::option")]
+        #[schemars(with = "Option<String>")]
+        for_: Option<Duration>,
+    },
+    /// For `for`, the server completes each handshake and closes at once (code 1011).
+    Flap {
+        /// The window.
+        #[serde(rename = "for", with = "crate::duration_serde")]
+        #[schemars(with = "String")]
+        for_: Duration,
+    },
+    /// For `for`, the server answers every handshake with HTTP `status`.
+    Reject {
+        /// The window.
+        #[serde(rename = "for", with = "crate::duration_serde")]
+        #[schemars(with = "String")]
+        for_: Duration,
+        /// The HTTP status. Default 503.
+        #[serde(default = "default_reject_status")]
+        status: u16,
+    },
+    /// The server closes every connection with `code` and keeps running.
+    Kick {
+        /// The close code. Default 1001.
+        #[serde(default = "default_kick_code")]
+        code: u16,
+    },
+    /// A client (group `NAME`: all of it; `NAME-3`: one) subscribes to `topic`.
+    Subscribe {
+        /// The client or group.
+        client: String,
+        /// The topic.
+        topic: String,
+    },
+    /// A client unsubscribes from `topic`.
+    Unsubscribe {
+        /// The client or group.
+        client: String,
+        /// The topic.
+        topic: String,
+    },
+    /// A client publishes `data` to `topic` (whatever its status).
+    Publish {
+        /// The client or group.
+        client: String,
+        /// The topic.
+        topic: String,
+        /// The payload. Default: `{client}:{step line}`.
+        #[serde(default)]
+        data: Option<String>,
+    },
+    /// A client calls `close()`.
+    Close {
+        /// The client or group.
+        client: String,
+    },
+    /// A client calls `reconnect()`.
+    Reconnect {
+        /// The client or group.
+        client: String,
+    },
+}
+
+/// What must hold at the end of the run, beyond the built-in invariants.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Expect {
+    /// Final status per group: `connected`, `failed`, `closed`, `disconnected` or `connecting`.
+    #[serde(rename = "final")]
+    pub final_status: BTreeMap<String, String>,
+    /// For each group, the exact sequence of status names every client goes through
+    /// (each change once), e.g. `["connecting", "connected", "disconnected", ...]`.
+    pub sequence: BTreeMap<String, Vec<String>>,
+    /// Built-in invariants to skip, by name (see `scenarios/README.md`).
+    pub skip: Vec<String>,
+    /// Herd spread: within any window of this length after a restart, at most `herd_share`
+    /// of the clients may dial. Default 100 ms.
+    #[serde(with = "crate::duration_serde::option")]
+    #[schemars(with = "Option<String>")]
+    pub herd_window: Option<Duration>,
+    /// See `herd_window`. Default 0.5.
+    pub herd_share: Option<f64>,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![1, 2, 3]
+}
+
+fn default_settle() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn default_tick() -> Duration {
+    Duration::from_millis(10)
+}
+
+fn default_start() -> Duration {
+    Duration::from_secs(1)
+}
+
+fn default_host() -> String {
+    "clients".into()
+}
+
+fn one() -> usize {
+    1
+}
+
+fn default_reject_status() -> u16 {
+    503
+}
+
+fn default_kick_code() -> u16 {
+    1001
+}
+
+impl Group {
+    /// The names of this group's clients: `NAME-0` .. `NAME-(count-1)`.
+    pub fn client_names(&self) -> impl Iterator<Item = String> + '_ {
+        (0..self.count).map(move |i| format!("{}-{i}", self.name))
+    }
+}
+
+impl Action {
+    /// The verb as written in the file (`restart`, `partition`, ...).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Restart { .. } => "restart",
+            Action::Crash => "crash",
+            Action::Start => "start",
+            Action::Die => "die",
+            Action::Partition { .. } => "partition",
+            Action::Repair { .. } => "repair",
+            Action::Hold { .. } => "hold",
+            Action::Release { .. } => "release",
+            Action::Latency { .. } => "latency",
+            Action::Flap { .. } => "flap",
+            Action::Reject { .. } => "reject",
+            Action::Kick { .. } => "kick",
+            Action::Subscribe { .. } => "subscribe",
+            Action::Unsubscribe { .. } => "unsubscribe",
+            Action::Publish { .. } => "publish",
+            Action::Close { .. } => "close",
+            Action::Reconnect { .. } => "reconnect",
+        }
+    }
+
+    /// The client or group a client action names; `None` for faults.
+    pub fn client(&self) -> Option<&str> {
+        match self {
+            Action::Subscribe { client, .. }
+            | Action::Unsubscribe { client, .. }
+            | Action::Publish { client, .. }
+            | Action::Close { client }
+            | Action::Reconnect { client } => Some(client),
+            _ => None,
+        }
+    }
+
+    /// How long the fault lasts when it heals by itself.
+    pub fn window(&self) -> Option<Duration> {
+        match self {
+            Action::Restart { down } => Some(*down),
+            Action::Partition { for_, .. }
+            | Action::Hold { for_, .. }
+            | Action::Latency { for_, .. } => *for_,
+            Action::Flap { for_ } | Action::Reject { for_, .. } => Some(*for_),
+            _ => None,
+        }
+    }
+}

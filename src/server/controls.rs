@@ -1,0 +1,89 @@
+//! Fault knobs: how the server answers handshakes, and kicking everyone. The simulation
+//! turns them from its timeline; tests can too.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+/// How the server answers a WebSocket handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Admission {
+    /// Normally.
+    #[default]
+    Accept,
+    /// Complete the handshake, then close at once with 1011 (a flapping server).
+    Flap,
+    /// Refuse with this HTTP status.
+    Reject {
+        /// The HTTP status, e.g. 503.
+        status: u16,
+    },
+}
+
+/// The server's side of the knobs; pass it to [`super::run_with`]. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Controls {
+    pub(crate) admission: watch::Receiver<Admission>,
+    pub(crate) kicks: watch::Receiver<Kick>,
+    _inert: Option<Arc<ControlHandle>>,
+}
+
+/// A kick order: close every connection with `code`. `serial` tells repeated kicks apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Kick {
+    pub(crate) serial: u64,
+    pub(crate) code: u16,
+}
+
+/// Turns the knobs.
+///
+/// ```
+/// use wschaos::server::{Admission, controls};
+/// let (handle, controls) = controls();
+/// handle.admit(Admission::Reject { status: 503 });
+/// handle.kick(1001);
+/// # drop(controls);
+/// ```
+#[derive(Debug)]
+pub struct ControlHandle {
+    admission: watch::Sender<Admission>,
+    kicks: watch::Sender<Kick>,
+}
+
+/// A connected pair of knobs.
+pub fn controls() -> (ControlHandle, Controls) {
+    let (admission, admission_rx) = watch::channel(Admission::Accept);
+    let (kicks, kicks_rx) = watch::channel(Kick::default());
+    (
+        ControlHandle { admission, kicks },
+        Controls {
+            admission: admission_rx,
+            kicks: kicks_rx,
+            _inert: None,
+        },
+    )
+}
+
+impl Default for Controls {
+    /// Knobs nobody turns: admission stays `Accept`, nobody is kicked.
+    fn default() -> Self {
+        let (handle, mut controls) = controls();
+        controls._inert = Some(Arc::new(handle));
+        controls
+    }
+}
+
+impl ControlHandle {
+    /// Sets how handshakes are answered from now on.
+    pub fn admit(&self, admission: Admission) {
+        self.admission.send_replace(admission);
+    }
+
+    /// Closes every current connection with `code`; the server keeps accepting.
+    pub fn kick(&self, code: u16) {
+        self.kicks.send_modify(|k| {
+            k.serial += 1;
+            k.code = code;
+        });
+    }
+}

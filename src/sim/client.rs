@@ -1,0 +1,275 @@
+//! The client under test: the trait the harness drives, and the reference client's adapter.
+//!
+//! To run the scenarios against your own Rust client, implement [`ClientUnderTest`]. The
+//! harness is only as deterministic as the client: inside `start` and after it, dial only
+//! with `env.connector`, draw randomness only from `env.seed`, take time only from tokio,
+//! spawn only with `tokio::task::spawn_local`, use `biased;` in every `select!`, no threads,
+//! no `HashMap` iteration where order shows. Report what happens through `env.probe`.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::rc::Rc;
+
+use futures::StreamExt;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::recorder::Recorder;
+use crate::client::{
+    Client, ClientBuilder, Delivery, Policy, RawClient, ServerEvent, Status, Subscription,
+    TopicEvent,
+};
+use crate::history::Event;
+use crate::net::{Connector, TurmoilNet};
+use crate::protocol::GapReason;
+use crate::scenario::Mode;
+
+/// A client the harness can drive through a scenario.
+pub trait ClientUnderTest: 'static {
+    /// Starts the client inside the current turmoil host, subscribed to `env.topics`.
+    fn start(env: ClientEnv) -> Self
+    where
+        Self: Sized;
+    /// Subscribes to a topic (the harness records that it asked).
+    fn subscribe(&self, topic: &str);
+    /// Unsubscribes from a topic.
+    fn unsubscribe(&self, topic: &str);
+    /// Publishes; `Ok(id)` when accepted, `Err(why)` when refused.
+    fn publish(&self, topic: &str, data: String) -> Result<u64, String>;
+    /// Closes the client for good.
+    fn close(&self);
+    /// Starts again after giving up.
+    fn reconnect(&self);
+}
+
+/// What a client under test gets from the harness.
+pub struct ClientEnv {
+    /// Its name, also its identity at the server (`GROUP-INDEX`).
+    pub name: String,
+    /// The server's URL inside the simulation.
+    pub url: String,
+    /// The group's policy.
+    pub policy: Policy,
+    /// Pub/sub or raw.
+    pub mode: Mode,
+    /// Topics to subscribe to at start.
+    pub topics: Vec<String>,
+    /// This client's seed, derived from the run's seed.
+    pub seed: u64,
+    /// The only way to dial; it records every dial.
+    pub connector: SimConnector,
+    /// Where to report what happens.
+    pub probe: Probe,
+}
+
+/// Reports a client's events into the run's history.
+#[derive(Clone)]
+pub struct Probe {
+    client: String,
+    recorder: Recorder,
+}
+
+impl Probe {
+    pub(crate) fn new(client: &str, recorder: Recorder) -> Self {
+        Probe {
+            client: client.to_string(),
+            recorder,
+        }
+    }
+
+    fn record(&self, event: impl FnOnce(String) -> Event) {
+        self.recorder.record(event(self.client.clone()));
+    }
+
+    /// The status changed (report every change, the first status included).
+    pub fn status(&self, status: &Status) {
+        self.record(|client| Event::Status {
+            client,
+            status: status.clone(),
+        });
+    }
+
+    /// A message arrived on a subscription.
+    pub fn delivered(&self, d: &Delivery) {
+        self.record(|client| Event::Delivered {
+            client,
+            topic: d.topic.clone(),
+            epoch: d.epoch,
+            seq: d.seq,
+            from: d.from.clone(),
+            id: d.id,
+        });
+    }
+
+    /// A gap notice arrived on a subscription.
+    pub fn gap(&self, topic: &str, reason: GapReason, next_seq: u64) {
+        self.record(|client| Event::Gap {
+            client,
+            topic: topic.to_string(),
+            reason,
+            next_seq,
+        });
+    }
+
+    /// A server-wide event arrived (welcome, joined, left, error).
+    pub fn server_event(&self, event: &ServerEvent) {
+        self.record(|client| Event::Presence {
+            client,
+            event: event.clone(),
+        });
+    }
+
+    /// A raw frame arrived.
+    pub fn frame(&self, len: usize) {
+        self.record(|client| Event::Frame { client, len });
+    }
+
+    fn dial(&self) {
+        self.record(|client| Event::Dial { client });
+    }
+}
+
+/// Simulated TCP that records each dial of its client.
+#[derive(Clone)]
+pub struct SimConnector {
+    probe: Probe,
+}
+
+impl SimConnector {
+    pub(crate) fn new(probe: Probe) -> Self {
+        SimConnector { probe }
+    }
+}
+
+impl Connector for SimConnector {
+    type Stream = turmoil::net::TcpStream;
+
+    async fn connect(&self, host: &str, port: u16) -> std::io::Result<Self::Stream> {
+        self.probe.dial();
+        TurmoilNet.connect(host, port).await
+    }
+}
+
+/// The reference client ([`crate::client`]) as a client under test.
+pub struct ReferenceClient {
+    layer: Layer,
+    probe: Probe,
+    recording: Rc<RefCell<BTreeSet<String>>>,
+}
+
+enum Layer {
+    PubSub(Client),
+    Raw(RawClient),
+}
+
+impl ClientUnderTest for ReferenceClient {
+    fn start(env: ClientEnv) -> Self {
+        let builder = ClientBuilder::new(&env.url)
+            .expect("the harness's URL is valid")
+            .policy(env.policy);
+        let rng = ChaCha8Rng::seed_from_u64(env.seed);
+        let probe = env.probe.clone();
+        let layer = match env.mode {
+            Mode::Pubsub => {
+                let (client, task) = builder.client_id(&env.name).build(env.connector, rng);
+                record_status(client.status_changes(), &probe);
+                let events = client.server_events();
+                let p = probe.clone();
+                tokio::task::spawn_local(events.for_each(move |e| {
+                    if let Ok(e) = e {
+                        p.server_event(&e);
+                    }
+                    async {}
+                }));
+                tokio::task::spawn_local(task);
+                Layer::PubSub(client)
+            }
+            Mode::Raw => {
+                let (client, task) = builder.build_raw(env.connector, rng);
+                record_status(client.status_changes(), &probe);
+                let p = probe.clone();
+                tokio::task::spawn_local(client.incoming().for_each(move |f| {
+                    if let Ok(f) = f {
+                        p.frame(f.len());
+                    }
+                    async {}
+                }));
+                tokio::task::spawn_local(task);
+                Layer::Raw(client)
+            }
+        };
+        let me = ReferenceClient {
+            layer,
+            probe,
+            recording: Rc::default(),
+        };
+        for topic in &env.topics {
+            me.subscribe(topic);
+        }
+        me
+    }
+
+    fn subscribe(&self, topic: &str) {
+        let Layer::PubSub(client) = &self.layer else {
+            return;
+        };
+        let Ok(sub) = client.subscribe(topic) else {
+            return;
+        };
+        if self.recording.borrow_mut().insert(topic.to_string()) {
+            tokio::task::spawn_local(record_topic(sub, self.probe.clone()));
+        }
+    }
+
+    fn unsubscribe(&self, topic: &str) {
+        if let Layer::PubSub(client) = &self.layer {
+            client.unsubscribe(topic);
+            self.recording.borrow_mut().remove(topic);
+        }
+    }
+
+    fn publish(&self, topic: &str, data: String) -> Result<u64, String> {
+        match &self.layer {
+            Layer::PubSub(client) => client.publish(topic, data).map_err(|e| e.to_string()),
+            Layer::Raw(client) => client.send(data).map(|()| 0).map_err(|e| e.to_string()),
+        }
+    }
+
+    fn close(&self) {
+        match &self.layer {
+            Layer::PubSub(c) => c.close(),
+            Layer::Raw(c) => c.close(),
+        }
+    }
+
+    fn reconnect(&self) {
+        match &self.layer {
+            Layer::PubSub(c) => c.reconnect(),
+            Layer::Raw(c) => c.reconnect(),
+        }
+    }
+}
+
+fn record_status(mut changes: crate::client::StatusChanges, probe: &Probe) {
+    let probe = probe.clone();
+    tokio::task::spawn_local(async move {
+        while let Some(status) = changes.next().await {
+            probe.status(&status);
+        }
+    });
+}
+
+/// Records one topic's stream until it ends (unsubscribed or closed). `unsubscribe` forgets
+/// the topic at once, so a later subscribe records its new stream.
+async fn record_topic(mut sub: Subscription, probe: Probe) {
+    while let Some(event) = sub.next().await {
+        match event {
+            TopicEvent::Message(d) => probe.delivered(&d),
+            TopicEvent::Gap {
+                topic,
+                reason,
+                next_seq,
+            } => probe.gap(&topic, reason, next_seq),
+        }
+    }
+}

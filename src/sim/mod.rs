@@ -1,0 +1,416 @@
+//! Scenario + seed → a deterministic turmoil simulation → a [`History`].
+//!
+//! One `server` host runs the broadcast server (restartable: each start takes the next
+//! epoch); each client host carries many logical clients; the step loop applies the
+//! timeline's effects between `sim.step()` calls, exactly as turmoil's own examples drive
+//! faults from outside. Everything is recorded with simulated timestamps.
+//!
+//! Determinism: a fixed turmoil epoch and RNG seed, hosts registered in a fixed order,
+//! per-client seeds derived from the run's seed, ordered collections, `spawn_local` only.
+
+mod client;
+mod plan;
+mod recorder;
+
+pub use client::{ClientEnv, ClientUnderTest, Probe, ReferenceClient, SimConnector};
+pub use recorder::Recorder;
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use self::plan::Effect;
+use crate::history::{Event, History};
+use crate::scenario::{Action, Group, Scenario};
+use crate::server::{self, Admission, ControlHandle, Controls, ServerConfig};
+
+/// The port the simulated server listens on.
+pub const PORT: u16 = 9000;
+
+/// A run that could not complete (a host failed); distinct from a broken invariant.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{scenario} (seed {seed}): the simulation failed: {message}")]
+pub struct SimError {
+    /// The scenario.
+    pub scenario: String,
+    /// The seed.
+    pub seed: u64,
+    /// What turmoil reported.
+    pub message: String,
+}
+
+/// Runs `scenario` with `seed` against the reference client.
+///
+/// ```
+/// let scenario = wschaos::scenario::parse(r#"
+/// name = "restart"
+/// duration = "10s"
+/// [[clients]]
+/// name = "subs"
+/// topics = ["news"]
+/// [[timeline]]
+/// at = "2s"
+/// do = "restart"
+/// down = "1s"
+/// "#, "restart.toml").unwrap();
+/// let history = wschaos::sim::run(&scenario, 1).unwrap();
+/// assert_eq!(history, wschaos::sim::run(&scenario, 1).unwrap());
+/// ```
+pub fn run(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
+    run_with::<ReferenceClient>(scenario, seed)
+}
+
+/// Runs `scenario` with `seed` against any [`ClientUnderTest`].
+pub fn run_with<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
+    let recorder = Recorder::default();
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(scenario.duration + scenario.tick * 4)
+        .tick_duration(scenario.tick)
+        .min_message_latency(scenario.network.latency)
+        .max_message_latency(scenario.network.latency + scenario.network.jitter)
+        .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .rng_seed(seed)
+        .build();
+    let (knobs, controls) = server::controls();
+    add_server(&mut sim, scenario.server.clone(), controls, &recorder);
+    let mut hosts = BTreeMap::new();
+    for (index, host) in client_hosts(scenario).into_iter().enumerate() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let groups: Vec<Group> = scenario
+            .clients
+            .iter()
+            .filter(|g| g.host == host)
+            .cloned()
+            .collect();
+        let host_seed = derive(seed, index as u64 + 1);
+        add_client_host::<C>(&mut sim, &host, groups, rx, host_seed, &recorder);
+        hosts.insert(host, tx);
+    }
+    let mut world = World {
+        knobs,
+        hosts,
+        recorder: recorder.clone(),
+        dead: false,
+    };
+    let plan = plan::effects(scenario);
+    let mut next = 0;
+    let fail = |message: String| SimError {
+        scenario: scenario.name.clone(),
+        seed,
+        message,
+    };
+    while sim.elapsed() < scenario.duration {
+        while let Some((_, effect)) = plan.get(next).filter(|(t, _)| *t <= sim.elapsed()) {
+            world.apply(&mut sim, effect).map_err(fail)?;
+            next += 1;
+        }
+        sim.step().map_err(|e| fail(e.to_string()))?;
+    }
+    drop(world);
+    Ok(History {
+        scenario: scenario.name.clone(),
+        seed,
+        records: recorder.take(),
+    })
+}
+
+/// Client hosts in the order groups first name them (registration order is part of the seed).
+fn client_hosts(scenario: &Scenario) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for g in &scenario.clients {
+        if !hosts.contains(&g.host) {
+            hosts.push(g.host.clone());
+        }
+    }
+    hosts
+}
+
+fn add_server(
+    sim: &mut turmoil::Sim<'_>,
+    config: ServerConfig,
+    controls: Controls,
+    recorder: &Recorder,
+) {
+    let starts = Rc::new(std::cell::Cell::new(0u64));
+    let recorder = recorder.clone();
+    sim.host("server", move || {
+        starts.set(starts.get() + 1);
+        let epoch = starts.get();
+        let config = ServerConfig {
+            epoch,
+            ..config.clone()
+        };
+        let (recorder, controls) = (recorder.clone(), controls.clone());
+        async move {
+            recorder.record(Event::ServerUp { epoch });
+            let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
+            let observe = move |e: &server::Event| {
+                recorder.record(Event::Server {
+                    epoch,
+                    event: e.clone(),
+                })
+            };
+            server::run_with(listener, config, std::future::pending(), observe, controls).await;
+            Ok(())
+        }
+    });
+}
+
+/// A client action delivered into the host that carries the client.
+struct Command {
+    client: String,
+    action: Action,
+}
+
+fn add_client_host<C: ClientUnderTest>(
+    sim: &mut turmoil::Sim<'_>,
+    host: &str,
+    groups: Vec<Group>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    seed: u64,
+    recorder: &Recorder,
+) {
+    let recorder = recorder.clone();
+    sim.client(host, async move {
+        let mut clients: BTreeMap<String, Rc<C>> = BTreeMap::new();
+        for g in &groups {
+            for name in g.client_names() {
+                let probe = Probe::new(&name, recorder.clone());
+                let env = ClientEnv {
+                    name: name.clone(),
+                    url: format!("ws://server:{PORT}/"),
+                    policy: g.policy.clone(),
+                    mode: g.mode,
+                    topics: g.topics.clone(),
+                    seed: derive(seed, clients.len() as u64),
+                    connector: SimConnector::new(probe.clone()),
+                    probe,
+                };
+                let client = Rc::new(C::start(env));
+                if let Some(w) = &g.publish {
+                    tokio::task::spawn_local(workload(
+                        client.clone(),
+                        name.clone(),
+                        w.clone(),
+                        recorder.clone(),
+                    ));
+                }
+                clients.insert(name, client);
+            }
+        }
+        while let Some(Command { client, action }) = commands.recv().await {
+            if let Some(c) = clients.get(&client) {
+                act(c.as_ref(), &client, &action, &recorder);
+            }
+        }
+        Ok(())
+    });
+}
+
+fn act<C: ClientUnderTest>(c: &C, name: &str, action: &Action, recorder: &Recorder) {
+    let note = |verb: &str, topic: Option<&String>| {
+        recorder.record(Event::Action {
+            client: name.into(),
+            action: verb.into(),
+            topic: topic.cloned(),
+        })
+    };
+    match action {
+        Action::Subscribe { topic, .. } => {
+            note("subscribe", Some(topic));
+            c.subscribe(topic);
+        }
+        Action::Unsubscribe { topic, .. } => {
+            note("unsubscribe", Some(topic));
+            c.unsubscribe(topic);
+        }
+        Action::Publish { topic, data, .. } => {
+            let data = data
+                .clone()
+                .unwrap_or_else(|| format!("{name}@{}", turmoil::elapsed().as_millis()));
+            publish(c, name, topic, data, recorder);
+        }
+        Action::Close { .. } => {
+            note("close", None);
+            c.close();
+        }
+        Action::Reconnect { .. } => {
+            note("reconnect", None);
+            c.reconnect();
+        }
+        _ => {}
+    }
+}
+
+fn publish<C: ClientUnderTest>(c: &C, name: &str, topic: &str, data: String, recorder: &Recorder) {
+    let (id, refused) = match c.publish(topic, data) {
+        Ok(id) => (Some(id), None),
+        Err(why) => (None, Some(why)),
+    };
+    recorder.record(Event::Publish {
+        client: name.into(),
+        topic: topic.into(),
+        id,
+        refused,
+    });
+}
+
+async fn workload<C: ClientUnderTest>(
+    c: Rc<C>,
+    name: String,
+    w: crate::scenario::Workload,
+    recorder: Recorder,
+) {
+    let zero = tokio::time::Instant::now() - turmoil::elapsed();
+    tokio::time::sleep_until(zero + w.start).await;
+    let mut n = 0u64;
+    while w.stop.is_none_or(|stop| turmoil::elapsed() <= stop) {
+        n += 1;
+        publish(
+            c.as_ref(),
+            &name,
+            &w.topic,
+            format!("{name}#{n}"),
+            &recorder,
+        );
+        tokio::time::sleep(w.every).await;
+    }
+}
+
+/// The step loop's side of the world: the server's knobs, the client hosts' mailboxes.
+struct World {
+    knobs: ControlHandle,
+    hosts: BTreeMap<String, mpsc::UnboundedSender<Command>>,
+    recorder: Recorder,
+    dead: bool,
+}
+
+impl World {
+    fn apply(&mut self, sim: &mut turmoil::Sim<'_>, effect: &Effect) -> Result<(), String> {
+        let now = sim.elapsed();
+        let fault = |verb: &str, detail: String| Event::Fault {
+            verb: verb.into(),
+            detail,
+        };
+        let heal = |verb: &str, detail: String| Event::Heal {
+            verb: verb.into(),
+            detail,
+        };
+        let event = match effect {
+            Effect::Crash => {
+                sim.crash("server");
+                fault("crash", "server".into())
+            }
+            Effect::Die => {
+                for host in self.hosts.keys() {
+                    sim.partition("server", host.as_str());
+                }
+                sim.crash("server");
+                self.dead = true;
+                fault("die", "server vanished silently".into())
+            }
+            Effect::Start => {
+                if std::mem::take(&mut self.dead) {
+                    for host in self.hosts.keys() {
+                        sim.repair("server", host.as_str());
+                    }
+                }
+                sim.bounce("server");
+                heal("start", "server".into())
+            }
+            Effect::Partition { a, b, oneway } => {
+                if *oneway {
+                    sim.partition_oneway(a.as_str(), b.as_str())
+                } else {
+                    sim.partition(a.as_str(), b.as_str())
+                }
+                fault("partition", link(a, b, *oneway))
+            }
+            Effect::Repair { a, b, oneway } => {
+                if *oneway {
+                    sim.repair_oneway(a.as_str(), b.as_str())
+                } else {
+                    sim.repair(a.as_str(), b.as_str())
+                }
+                heal("partition", link(a, b, *oneway))
+            }
+            Effect::Hold { a, b } => {
+                sim.hold(a.as_str(), b.as_str());
+                fault("hold", link(a, b, false))
+            }
+            Effect::Release { a, b } => {
+                sim.release(a.as_str(), b.as_str());
+                heal("hold", link(a, b, false))
+            }
+            Effect::Latency {
+                a,
+                b,
+                latency,
+                heal: healing,
+            } => {
+                sim.set_link_latency(a.as_str(), b.as_str(), *latency);
+                let detail = format!(
+                    "{} = {}",
+                    link(a, b, false),
+                    humantime::format_duration(*latency)
+                );
+                if *healing {
+                    heal("latency", detail)
+                } else {
+                    fault("latency", detail)
+                }
+            }
+            Effect::Flap => {
+                self.knobs.admit(Admission::Flap);
+                fault("flap", "server closes right after each handshake".into())
+            }
+            Effect::Reject { status } => {
+                self.knobs.admit(Admission::Reject { status: *status });
+                fault("reject", format!("handshakes answered with HTTP {status}"))
+            }
+            Effect::Admit => {
+                self.knobs.admit(Admission::Accept);
+                heal("admission", "handshakes accepted".into())
+            }
+            Effect::Kick { code } => {
+                self.knobs.kick(*code);
+                fault("kick", format!("every connection closed with {code}"))
+            }
+            Effect::Client {
+                host,
+                client,
+                action,
+            } => {
+                let command = Command {
+                    client: client.clone(),
+                    action: action.clone(),
+                };
+                return self
+                    .hosts
+                    .get(host)
+                    .ok_or(format!("no host {host}"))?
+                    .send(command)
+                    .map_err(|_| format!("host {host} stopped"));
+            }
+        };
+        self.recorder.record_at(now, event);
+        Ok(())
+    }
+}
+
+fn link(a: &str, b: &str, oneway: bool) -> String {
+    format!("{a} {} {b}", if oneway { "->" } else { "<->" })
+}
+
+/// A seed for the `k`-th thing of a run (splitmix64 of the run's seed and `k`).
+pub fn derive(seed: u64, k: u64) -> u64 {
+    let mut z = seed
+        ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x632B_E59B_D9B4_E019);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
