@@ -47,6 +47,7 @@
 //! connection task and [`server::run`] is a single future. Inside a turmoil host, spawn
 //! them with `tokio::task::spawn_local` and a run is a pure function of its seed.
 
+pub mod cases;
 pub mod check;
 pub mod client;
 pub(crate) mod duration_serde;
@@ -54,6 +55,7 @@ pub(crate) mod heartbeat;
 pub mod history;
 pub mod net;
 pub mod protocol;
+pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod sim;

@@ -25,18 +25,24 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut bounds: BTreeMap<(&str, &str, bool), (usize, usize)> = BTreeMap::new();
     for subject in &all {
         let moments = [
-            (true, Some(subject.open_t)),
-            (false, subject.close_t.filter(|_| left_cleanly(h, subject))),
+            (true, Some((subject.open_t, subject.open_index))),
+            (
+                false,
+                subject
+                    .close_t
+                    .zip(subject.close_index)
+                    .filter(|_| left_cleanly(h, subject)),
+            ),
         ];
-        for (joined, t) in moments {
-            let Some(t) = t else { continue };
+        for (joined, moment) in moments {
+            let Some((t, index)) = moment else { continue };
             for w in all.iter().filter(|w| {
                 w.epoch == subject.epoch && w.client != subject.client && names.contains(&w.client)
             }) {
                 let entry = bounds
                     .entry((w.client.as_str(), subject.client.as_str(), joined))
                     .or_default();
-                if w.open_at(t) || w.open_t == t {
+                if w.open_before(index) {
                     entry.1 += 1;
                     if w.close_t.unwrap_or(stop) >= t + DELIVERY_MS && t + DELIVERY_MS <= stop {
                         entry.0 += 1;

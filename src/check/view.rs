@@ -53,11 +53,18 @@ pub(crate) struct Conn {
     pub(crate) open_t: u64,
     /// When it ended: a disconnect, or the crash of its server. `None`: open at the end.
     pub(crate) close_t: Option<u64>,
+    /// The record that ended it.
+    pub(crate) close_index: Option<usize>,
 }
 
 impl Conn {
     pub(crate) fn open_at(&self, t: u64) -> bool {
         self.open_t <= t && self.close_t.is_none_or(|c| c > t)
+    }
+
+    /// Open just before record `index` (order within one millisecond counts).
+    pub(crate) fn open_before(&self, index: usize) -> bool {
+        self.open_index < index && self.close_index.is_none_or(|c| c > index)
     }
 
     pub(crate) fn lifetime(&self, end: u64) -> u64 {
@@ -80,6 +87,7 @@ pub(crate) fn conns(h: &History) -> Vec<Conn> {
                 open_index: i,
                 open_t: r.t,
                 close_t: None,
+                close_index: None,
             }),
             Event::Server {
                 epoch,
@@ -90,11 +98,13 @@ pub(crate) fn conns(h: &History) -> Vec<Conn> {
                     .find(|c| c.epoch == *epoch && c.conn == *conn && c.close_t.is_none())
                 {
                     c.close_t = Some(r.t);
+                    c.close_index = Some(i);
                 }
             }
             Event::Fault { verb, .. } if verb == "crash" || verb == "die" => {
                 for c in all.iter_mut().filter(|c| c.close_t.is_none()) {
                     c.close_t = Some(r.t);
+                    c.close_index = Some(i);
                 }
             }
             _ => {}

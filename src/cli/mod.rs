@@ -3,6 +3,8 @@
 mod connect;
 mod demo;
 mod output;
+mod run;
+mod schema;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +27,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scenario files in the deterministic simulation and check every invariant.
+    /// Exit 0 when all pass, 1 on a violation, 2 on a bad scenario file.
+    Run(run::Args),
+    /// Print the scenario file format as a JSON Schema (for editor completion).
+    Schema,
     /// Run the broadcast server until Ctrl-C, then close every connection with 1012.
     Serve(serve::Args),
     /// Connect a reconnecting client and print every status change, message, gap and
@@ -59,6 +66,8 @@ impl From<Exit> for std::process::ExitCode {
 /// Runs a subcommand.
 pub async fn dispatch(command: Command) -> Exit {
     match command {
+        Command::Run(args) => run::run(args).await,
+        Command::Schema => schema::run(),
         Command::Serve(args) => serve::run(args).await,
         Command::Connect(args) => connect::run(args).await,
         Command::Demo(args) => demo::run(args).await,

@@ -1,0 +1,98 @@
+//! Finding scenario files and running (file, seed) cases: what `wschaos run` and the
+//! `cargo test` harness share.
+
+use std::path::{Path, PathBuf};
+
+use crate::check::{self, Verdict};
+use crate::history::History;
+use crate::scenario::{self, Scenario, ScenarioError};
+use crate::sim::{self, SimError};
+
+/// One scenario file with one seed.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The parsed scenario.
+    pub scenario: Scenario,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// What running a case gave.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Everything that happened.
+    pub history: History,
+    /// What the checkers said.
+    pub verdict: Verdict,
+}
+
+impl Case {
+    /// Runs the case against the reference client and checks it.
+    pub fn run(&self) -> Result<Outcome, SimError> {
+        let history = sim::run(&self.scenario, self.seed)?;
+        let verdict = check::check(&self.scenario, &history);
+        Ok(Outcome { history, verdict })
+    }
+
+    /// The command that replays exactly this case.
+    pub fn replay_command(&self) -> String {
+        format!(
+            "cargo run --release -- run {} --seed {}",
+            self.file.display(),
+            self.seed
+        )
+    }
+}
+
+/// The cases of one file: one per seed (or only `seed` when given).
+pub fn cases(file: &Path, seed: Option<u64>) -> Result<Vec<Case>, ScenarioError> {
+    let scenario = scenario::load(file)?;
+    let seeds = seed.map_or_else(|| scenario.seeds.clone(), |s| vec![s]);
+    Ok(seeds
+        .into_iter()
+        .map(|seed| Case {
+            file: file.to_path_buf(),
+            scenario: scenario.clone(),
+            seed,
+        })
+        .collect())
+}
+
+/// Every `*.toml` file under `paths` (a file stands for itself), sorted, without repeats.
+///
+/// ```
+/// let files = wschaos::cases::discover(&["scenarios".into()]).unwrap();
+/// assert!(files.iter().all(|f| f.extension().is_some_and(|e| e == "toml")));
+/// ```
+pub fn discover(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut files)?;
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{}: no such file or folder", path.display()),
+            ));
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}

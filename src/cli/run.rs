@@ -1,0 +1,108 @@
+//! `wschaos run`: scenario files through the simulation, one verdict line per (file, seed).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use wschaos::cases::{self, Case};
+use wschaos::report;
+
+use super::Exit;
+
+/// Options of `wschaos run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario files or folders (every *.toml under a folder). Default: scenarios/
+    paths: Vec<PathBuf>,
+    /// Run only this seed instead of each scenario's list.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// Runs every case; exit 0 when all pass, 1 on a violation, 2 on bad input.
+pub async fn run(args: Args) -> Exit {
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        args.paths
+    };
+    let files = match cases::discover(&paths) {
+        Ok(files) if files.is_empty() => {
+            return super::bad_input("no scenario files (*.toml) found");
+        }
+        Ok(files) => files,
+        Err(e) => return super::bad_input(e),
+    };
+    // Simulations are single-threaded and CPU-bound: run them off the async runtime.
+    tokio::task::spawn_blocking(move || run_files(&files, args.seed))
+        .await
+        .unwrap_or(Exit::Trouble)
+}
+
+fn run_files(files: &[PathBuf], seed: Option<u64>) -> Exit {
+    let (mut passed, mut failed, mut bad) = (0, 0, 0);
+    for file in files {
+        let cases = match cases::cases(file, seed) {
+            Ok(cases) => cases,
+            Err(e) => {
+                eprintln!("{e}\n");
+                bad += 1;
+                continue;
+            }
+        };
+        for case in cases {
+            if run_case(&case) {
+                passed += 1;
+            } else {
+                failed += 1;
+            }
+        }
+    }
+    println!(
+        "\n{passed} passed, {failed} failed{}",
+        if bad > 0 {
+            format!(", {bad} bad files")
+        } else {
+            String::new()
+        }
+    );
+    match (bad, failed) {
+        (0, 0) => Exit::Ok,
+        (0, _) => Exit::Trouble,
+        _ => Exit::BadInput,
+    }
+}
+
+/// Runs one case and prints its line (and its failure report). True when it passed.
+fn run_case(case: &Case) -> bool {
+    let started = Instant::now();
+    let outcome = case.run();
+    let wall = started.elapsed().as_secs_f64();
+    let simulated = case.scenario.duration.as_secs_f64();
+    let speed = format!(
+        "{simulated:.1}s simulated in {wall:.2}s ({:.0}x)",
+        simulated / wall.max(1e-9)
+    );
+    let name = format!("{} seed {}", case.file.display(), case.seed);
+    match outcome {
+        Ok(o) if o.verdict.passed() => {
+            println!("PASS  {name:<60} {speed}");
+            true
+        }
+        Ok(o) => {
+            println!("FAIL  {name:<60} {speed}");
+            println!("{}\n", indent(&report::failure(case, &o)));
+            false
+        }
+        Err(e) => {
+            println!("FAIL  {name:<60} {e}");
+            false
+        }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("      {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,9 @@
+//! `wschaos schema`: the scenario format as a JSON Schema, for editor completion.
+
+use super::Exit;
+
+/// Prints the schema.
+pub fn run() -> Exit {
+    println!("{}", wschaos::scenario::schema());
+    Exit::Ok
+}

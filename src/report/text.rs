@@ -1,0 +1,238 @@
+//! Plain text: one line per history record, and a failure report with the violation, a
+//! short timeline around it and the command that replays it.
+
+use std::fmt::Write;
+
+use crate::cases::{Case, Outcome};
+use crate::check::Violation;
+use crate::client::{Reason, ServerEvent, Status};
+use crate::history::{Event, Record};
+use crate::server;
+
+/// Records shown before and after a violation's moment.
+const CONTEXT_MS: u64 = 3000;
+/// Most lines of timeline per violation.
+const MAX_LINES: usize = 30;
+
+/// The failure report of a case: each violation, the timeline around it, the replay command.
+pub fn failure(case: &Case, outcome: &Outcome) -> String {
+    let mut out = String::new();
+    let n = outcome.verdict.violations.len();
+    let _ = writeln!(
+        out,
+        "{} (seed {}): {n} violation{}",
+        case.file.display(),
+        case.seed,
+        if n == 1 { "" } else { "s" }
+    );
+    for v in outcome.verdict.violations.iter().take(5) {
+        let _ = writeln!(out, "\n{}", headline(v));
+        for line in around(outcome, v) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    if n > 5 {
+        let _ = writeln!(out, "\n... and {} more", n - 5);
+    }
+    let _ = write!(out, "\nreplay: {}", case.replay_command());
+    out
+}
+
+fn headline(v: &Violation) -> String {
+    let who = v
+        .client
+        .as_deref()
+        .map(|c| format!(" {c}"))
+        .unwrap_or_default();
+    format!("[{}]{who} at {}: {}", v.invariant, seconds(v.t), v.message)
+}
+
+/// Timeline lines near the violation: its own events (marked `>`), the client's records
+/// and every fault.
+fn around(outcome: &Outcome, v: &Violation) -> Vec<String> {
+    let lo = v.t.saturating_sub(CONTEXT_MS);
+    let hi = v.t + CONTEXT_MS;
+    let lines: Vec<String> = outcome
+        .history
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| {
+            v.events.contains(i)
+                || (r.t >= lo
+                    && r.t <= hi
+                    && (matches!(r.event, Event::Fault { .. } | Event::Heal { .. })
+                        || r.event.client() == v.client.as_deref() && v.client.is_some()))
+        })
+        .map(|(i, r)| {
+            format!(
+                "  {} {}",
+                if v.events.contains(&i) { '>' } else { ' ' },
+                describe(r)
+            )
+        })
+        .collect();
+    if lines.len() > MAX_LINES {
+        let mut cut: Vec<String> = lines[..MAX_LINES].to_vec();
+        cut.push(format!("    ... {} more lines", lines.len() - MAX_LINES));
+        return cut;
+    }
+    lines
+}
+
+/// One record as a line: time, who, what.
+pub fn describe(r: &Record) -> String {
+    let t = seconds(r.t);
+    match &r.event {
+        Event::Status { client, status } => {
+            format!("{t} {client:<10} status {}", status_text(status))
+        }
+        Event::Dial { client } => format!("{t} {client:<10} dial"),
+        Event::Delivered {
+            client,
+            topic,
+            epoch,
+            seq,
+            from,
+            id,
+        } => format!("{t} {client:<10} got {topic} #{seq} (epoch {epoch}) from {from} id {id}"),
+        Event::Gap {
+            client,
+            topic,
+            reason,
+            next_seq,
+        } => format!("{t} {client:<10} gap on {topic}: {reason:?}, next #{next_seq}"),
+        Event::Presence { client, event } => format!("{t} {client:<10} {}", presence_text(event)),
+        Event::Frame { client, len } => format!("{t} {client:<10} frame of {len} bytes"),
+        Event::Publish {
+            client,
+            topic,
+            id: Some(id),
+            ..
+        } => format!("{t} {client:<10} publish {topic} id {id}"),
+        Event::Publish {
+            client,
+            topic,
+            refused,
+            ..
+        } => format!(
+            "{t} {client:<10} publish {topic} refused: {}",
+            refused.as_deref().unwrap_or("")
+        ),
+        Event::Action {
+            client,
+            action,
+            topic,
+        } => format!(
+            "{t} {client:<10} {action}() {}",
+            topic.as_deref().unwrap_or("")
+        ),
+        Event::Server { epoch, event } => format!(
+            "{t} {:<10} {}",
+            format!("server#{epoch}"),
+            server_text(event)
+        ),
+        Event::ServerUp { epoch } => format!("{t} {:<10} up", format!("server#{epoch}")),
+        Event::Fault { verb, detail } => format!("{t} FAULT      {verb}: {detail}"),
+        Event::Heal { verb, detail } => format!("{t} HEAL       {verb}: {detail}"),
+    }
+}
+
+fn status_text(s: &Status) -> String {
+    match s {
+        Status::Connecting { attempt } => format!("connecting (attempt {attempt})"),
+        Status::Disconnected {
+            attempt,
+            retry_in,
+            reason,
+        } => {
+            format!(
+                "disconnected ({}; attempt {attempt} in {}ms)",
+                reason_text(reason),
+                retry_in.as_millis()
+            )
+        }
+        Status::Failed { reason } => format!("failed ({})", reason_text(reason)),
+        other => other.name().to_string(),
+    }
+}
+
+fn reason_text(r: &Reason) -> String {
+    match r {
+        Reason::ServerClosed { code, reason } => format!("server closed {code} {reason}"),
+        Reason::Rejected { status } => format!("rejected with HTTP {status}"),
+        Reason::Dial { error } | Reason::Handshake { error } | Reason::Error { error } => {
+            error.clone()
+        }
+        other => serde_json::to_value(other)
+            .ok()
+            .and_then(|v| v["kind"].as_str().map(str::to_string))
+            .unwrap_or_default(),
+    }
+}
+
+fn presence_text(e: &ServerEvent) -> String {
+    match e {
+        ServerEvent::Welcome { epoch, online, .. } => {
+            format!("welcome (epoch {epoch}, {online} online)")
+        }
+        ServerEvent::Joined { client, online } => format!("saw {client} join ({online} online)"),
+        ServerEvent::Left { client, online } => format!("saw {client} leave ({online} online)"),
+        ServerEvent::Error { message, .. } => format!("server error: {message}"),
+        ServerEvent::Unintelligible { error } => format!("unintelligible frame: {error}"),
+    }
+}
+
+fn server_text(e: &server::Event) -> String {
+    match e {
+        server::Event::Connected {
+            conn,
+            client,
+            online,
+        } => format!("conn {conn} {client} connected ({online} online)"),
+        server::Event::Refused { reason } => format!("refused: {reason}"),
+        server::Event::Disconnected {
+            conn,
+            client,
+            reason,
+            ..
+        } => format!("conn {conn} {client} gone: {reason}"),
+        server::Event::Subscribed {
+            conn,
+            client,
+            topic,
+            resume,
+            gap,
+        } => {
+            let resume = resume
+                .map(|p| format!(" resume {}#{}", p.epoch, p.seq))
+                .unwrap_or_default();
+            let gap = gap.map(|g| format!(" gap {g:?}")).unwrap_or_default();
+            format!("conn {conn} {client} subscribed {topic}{resume}{gap}")
+        }
+        server::Event::Unsubscribed {
+            conn,
+            client,
+            topic,
+        } => format!("conn {conn} {client} unsubscribed {topic}"),
+        server::Event::Published {
+            client,
+            topic,
+            id,
+            seq: Some(seq),
+            ..
+        } => format!("{client} published {topic} #{seq} (id {id})"),
+        server::Event::Published {
+            client, topic, id, ..
+        } => format!("{client} resent {topic} id {id} (duplicate dropped)"),
+        server::Event::Rejected {
+            conn,
+            client,
+            reason,
+        } => format!("conn {conn} {client} rejected: {reason}"),
+    }
+}
+
+fn seconds(ms: u64) -> String {
+    format!("{:>4}.{:03}s", ms / 1000, ms % 1000)
+}
