@@ -13,7 +13,7 @@ fn main() {
     // cargo runs integration tests from the package root; relative paths keep the
     // replay commands short.
     let root = PathBuf::from("scenarios");
-    let files = cases::discover(&[root.clone()]).expect("scenarios/ is readable");
+    let files = cases::discover(std::slice::from_ref(&root)).expect("scenarios/ is readable");
     let mut trials = Vec::new();
     for file in files {
         let name = file
