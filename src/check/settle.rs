@@ -109,6 +109,8 @@ fn quiet_from(h: &History) -> Option<u64> {
                 };
                 open.remove(&key);
             }
+            // A manual reconnect starts the clock again for the client that asked.
+            Event::Action { action, .. } if action == "reconnect" => last = r.t,
             _ => {}
         }
     }

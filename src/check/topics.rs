@@ -65,7 +65,7 @@ fn one_connection(s: &Scenario, h: &History, c: &Conn, out: &mut Vec<Violation>)
             _ => {}
         }
     }
-    if c.lifetime(end(s)) < RESTORE_WINDOW_MS {
+    if c.lifetime(end(s)) < RESTORE_WINDOW_MS || !client_saw_it_open(h, c) {
         return;
     }
     let window_end = h
@@ -86,6 +86,16 @@ fn one_connection(s: &Scenario, h: &History, c: &Conn, out: &mut Vec<Violation>)
     }
 }
 
+/// True when the client itself reached `Connected` on this connection: a connection the
+/// server accepted but whose handshake answer never reached the client (a one-way
+/// partition) cannot be restored.
+fn client_saw_it_open(h: &History, c: &Conn) -> bool {
+    let until = c.close_t.unwrap_or(u64::MAX).min(c.open_t + RESTORE_WINDOW_MS);
+    h.of(&c.client).any(|(i, r)| {
+        i > c.open_index && r.t <= until && matches!(r.event, Event::Status { status: crate::client::Status::Connected, .. })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,7 +112,7 @@ mod tests {
 
     #[test]
     fn missing_twice_and_revived_are_caught() {
-        let missing = Builder::default().open(10, 1, 1, "c-0").build();
+        let missing = Builder::default().open(10, 1, 1, "c-0").status(11, "c-0", crate::client::Status::Connected).build();
         assert!(
             check(&simple(1, ""), &missing)[0]
                 .message

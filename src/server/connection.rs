@@ -40,6 +40,8 @@ pub(crate) async fn serve<S: ByteStream>(
     config: Arc<ServerConfig>,
     mut signals: Signals,
 ) {
+    // A kick ordered before this connection existed is not for it.
+    signals.controls.kicks.borrow_and_update();
     let admission = *signals.controls.admission.borrow();
     let Some((mut ws, identity)) = handshake(stream, &hub, &config, admission).await else {
         return;

@@ -63,9 +63,23 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
     run_with::<ReferenceClient>(scenario, seed)
 }
 
-/// Runs `scenario` with `seed` against any [`ClientUnderTest`].
+/// Runs `scenario` with `seed` against any [`ClientUnderTest`]. A panic inside the
+/// simulation (in turmoil, the server or the client under test) becomes a [`SimError`].
 pub fn run_with<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| simulate::<C>(scenario, seed))).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(SimError { scenario: scenario.name.clone(), seed, message: format!("panicked: {message}") })
+    })
+}
+
+fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
     let recorder = Recorder::default();
+    // Every client may dial in the same tick (a herd): the listener's queue must hold them.
+    let clients: usize = scenario.clients.iter().map(|g| g.count).sum();
     let mut sim = turmoil::Builder::new()
         .simulation_duration(scenario.duration + scenario.tick * 4)
         .tick_duration(scenario.tick)
@@ -73,6 +87,7 @@ pub fn run_with<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Hi
         .max_message_latency(scenario.network.latency + scenario.network.jitter)
         .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         .rng_seed(seed)
+        .tcp_capacity(64.max(2 * clients + 16))
         .build();
     let (knobs, controls) = server::controls();
     add_server(&mut sim, scenario.server.clone(), controls, &recorder);
