@@ -4,6 +4,8 @@
 //! as JSON lines, one [`Record`] per line after a header; the same scenario and seed always
 //! give the same bytes.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::client::{ServerEvent, Status};
@@ -133,16 +135,38 @@ pub struct History {
     pub seed: u64,
     /// Everything, in order.
     pub records: Vec<Record>,
+    /// Each client's record indices, built on first use (checkers ask per client a lot).
+    #[serde(skip)]
+    by_client: ClientIndex,
+}
+
+/// A cache derived from `records`; two histories with the same records are equal whatever
+/// their caches hold.
+#[derive(Debug, Clone, Default)]
+struct ClientIndex(std::sync::OnceLock<BTreeMap<String, Vec<usize>>>);
+
+impl PartialEq for ClientIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl History {
+    /// A history of `records` from a run of `scenario` with `seed`.
+    pub fn new(scenario: impl Into<String>, seed: u64, records: Vec<Record>) -> History {
+        History {
+            scenario: scenario.into(),
+            seed,
+            records,
+            by_client: ClientIndex::default(),
+        }
+    }
+
     /// JSON lines: a header `{"scenario":..,"seed":..}`, then one record per line.
     ///
     /// ```
     /// use wschaos::history::{Event, History, Record};
-    /// let h = History { scenario: "s".into(), seed: 7, records: vec![
-    ///     Record { t: 10, event: Event::Dial { client: "subs-0".into() } },
-    /// ]};
+    /// let h = History::new("s", 7, vec![Record { t: 10, event: Event::Dial { client: "subs-0".into() } }]);
     /// assert_eq!(h.to_jsonl(), "{\"scenario\":\"s\",\"seed\":7}\n{\"t\":10,\"kind\":\"dial\",\"client\":\"subs-0\"}\n");
     /// ```
     pub fn to_jsonl(&self) -> String {
@@ -156,13 +180,22 @@ impl History {
         out
     }
 
-    /// The records that concern `client`, with their indices.
+    /// The records that concern `client`, with their indices, in order.
     pub fn of<'a>(&'a self, client: &str) -> impl Iterator<Item = (usize, &'a Record)> + 'a {
-        let client = client.to_string();
-        self.records
-            .iter()
-            .enumerate()
-            .filter(move |(_, r)| r.event.client() == Some(client.as_str()))
+        let index = self.by_client.0.get_or_init(|| {
+            let mut map: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+            for (i, r) in self.records.iter().enumerate() {
+                if let Some(c) = r.event.client() {
+                    map.entry(c.to_string()).or_default().push(i);
+                }
+            }
+            map
+        });
+        index
+            .get(client)
+            .into_iter()
+            .flatten()
+            .map(|i| (*i, &self.records[*i]))
     }
 }
 

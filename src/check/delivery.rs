@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::view::{conns, end, ms, pubsub_clients, status_at};
+use super::view::{Conn, Subscriptions, conns, end, ms, pubsub_clients, status_at};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{Event, History};
@@ -18,9 +18,10 @@ pub(super) const CHECKER: Checker = Checker {
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
+    let (all, subs) = (conns(h), Subscriptions::new(h));
     for (client, _) in pubsub_clients(s) {
         order(h, &client, &mut out);
-        losses(s, h, &client, &mut out);
+        losses(s, h, &client, &all, &subs, &mut out);
     }
     out
 }
@@ -59,15 +60,19 @@ fn order(h: &History, client: &str, out: &mut Vec<Violation>) {
 /// Messages published while one of the client's connections was subscribed must arrive,
 /// or be covered by a later gap notice. Only checked for clients connected at the end, and
 /// for messages published before the last `settle` of the run.
-fn losses(s: &Scenario, h: &History, client: &str, out: &mut Vec<Violation>) {
+fn losses(
+    s: &Scenario,
+    h: &History,
+    client: &str,
+    all: &[Conn],
+    subs: &Subscriptions,
+    out: &mut Vec<Violation>,
+) {
     if status_at(h, client, u64::MAX) != Some(&Status::Connected) {
         return;
     }
     let horizon = end(s).saturating_sub(ms(s.settle));
-    let mine: Vec<_> = conns(h)
-        .into_iter()
-        .filter(|c| c.client == client)
-        .collect();
+    let mine: Vec<&Conn> = all.iter().filter(|c| c.client == client).collect();
     let got: BTreeSet<(&str, u64, u64)> = h
         .of(client)
         .filter_map(|(_, r)| match &r.event {
@@ -93,9 +98,11 @@ fn losses(s: &Scenario, h: &History, client: &str, out: &mut Vec<Violation>) {
         if r.t > horizon || got.contains(&(topic.as_str(), *epoch, *seq)) {
             continue;
         }
-        let subscribed = mine
-            .iter()
-            .any(|c| c.epoch == *epoch && c.open_at(r.t) && holds(h, c.epoch, c.conn, topic, k));
+        let subscribed = mine.iter().any(|c| {
+            c.epoch == *epoch
+                && c.open_at(r.t)
+                && subs.held_before(c.epoch, c.conn, k).contains(topic)
+        });
         let gap_after = h
             .of(client)
             .any(|(j, g)| j > k && matches!(&g.event, Event::Gap { topic: t, .. } if t == topic));
@@ -112,25 +119,6 @@ fn losses(s: &Scenario, h: &History, client: &str, out: &mut Vec<Violation>) {
             ));
         }
     }
-}
-
-/// True when connection `conn` of `epoch` holds a subscription to `topic` just before record `k`.
-fn holds(h: &History, epoch: u64, conn: u64, topic: &str, k: usize) -> bool {
-    let mut held = false;
-    for r in &h.records[..k] {
-        if let Event::Server { epoch: e, event } = &r.event {
-            match event {
-                server::Event::Subscribed {
-                    conn: c, topic: t, ..
-                } if *e == epoch && *c == conn && t == topic => held = true,
-                server::Event::Unsubscribed {
-                    conn: c, topic: t, ..
-                } if *e == epoch && *c == conn && t == topic => held = false,
-                _ => {}
-            }
-        }
-    }
-    held
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::view::{Conn, conns, end, pubsub_clients};
+use super::view::{Conn, by_client, conns, end, pubsub_clients};
 use super::{Checker, Violation};
 use crate::client::ServerEvent;
 use crate::history::{Event, History};
@@ -14,26 +14,31 @@ pub(super) const CHECKER: Checker = Checker {
     check,
 };
 
-
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let names: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
     let all: Vec<Conn> = conns(h);
     let stop = end(s);
+    let per_client = by_client(h);
+    let cleanly: BTreeSet<(u64, u64)> = h
+        .records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Server {
+                epoch,
+                event: crate::server::Event::Disconnected { conn, .. },
+            } => Some((*epoch, *conn)),
+            _ => None,
+        })
+        .collect();
     // (witness, subject, joined?) -> (expected at least, possible at most)
     let mut bounds: BTreeMap<(&str, &str, bool), (usize, usize)> = BTreeMap::new();
     for subject in &all {
-        let moments = [
-            (true, Some((subject.open_t, subject.open_index))),
-            (
-                false,
-                subject
-                    .close_t
-                    .zip(subject.close_index)
-                    .filter(|_| left_cleanly(h, subject)),
-            ),
-        ];
+        let left = subject
+            .close_index
+            .filter(|_| cleanly.contains(&(subject.epoch, subject.conn)));
+        let moments = [(true, Some(subject.open_index)), (false, left)];
         for (joined, moment) in moments {
-            let Some((t, index)) = moment else { continue };
+            let Some(index) = moment else { continue };
             for w in all.iter().filter(|w| {
                 w.epoch == subject.epoch && w.client != subject.client && names.contains(&w.client)
             }) {
@@ -42,7 +47,13 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     .or_default();
                 if w.open_before(index) {
                     entry.1 += 1;
-                    if heard_later(h, &w.client, index) {
+                    if heard_later(
+                        h,
+                        per_client
+                            .get(w.client.as_str())
+                            .map_or(&[][..], Vec::as_slice),
+                        index,
+                    ) {
                         entry.0 += 1;
                     }
                 }
@@ -90,11 +101,13 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     out
 }
 
-/// True when `client` received something from the server after record `index` without
-/// losing its connection in between: frames of one connection arrive in order, so whatever
-/// the server queued for it at `index` must have arrived too.
-fn heard_later(h: &History, client: &str, index: usize) -> bool {
-    for (_, r) in h.of(client).filter(|(i, _)| *i > index) {
+/// True when the client whose records are `mine` (indices, in order) received something
+/// from the server after record `index` without losing its connection in between: frames
+/// of one connection arrive in order, so whatever the server queued for it at `index` must
+/// have arrived too.
+fn heard_later(h: &History, mine: &[usize], index: usize) -> bool {
+    let from = mine.partition_point(|i| *i <= index);
+    for r in mine[from..].iter().map(|i| &h.records[*i]) {
         match r.event {
             Event::Status { .. } => return false,
             Event::Presence { .. } | Event::Delivered { .. } | Event::Gap { .. } => return true,
@@ -102,13 +115,6 @@ fn heard_later(h: &History, client: &str, index: usize) -> bool {
         }
     }
     false
-}
-
-/// A connection that ended with a server-side disconnect (not a crash) is announced as left.
-fn left_cleanly(h: &History, c: &Conn) -> bool {
-    h.records.iter().any(|r| {
-        matches!(&r.event, Event::Server { epoch, event: crate::server::Event::Disconnected { conn, .. } } if *epoch == c.epoch && *conn == c.conn)
-    })
 }
 
 #[cfg(test)]
@@ -138,8 +144,19 @@ mod tests {
 
     #[test]
     fn missed_and_doubled_joins_are_caught() {
-        let later = Event::Delivered { client: "c-0".into(), topic: "t".into(), epoch: 1, seq: 1, from: "p".into(), id: 1 };
-        let missed = Builder::default().open(10, 1, 1, "c-0").open(20, 1, 2, "c-1").at(900, later).build();
+        let later = Event::Delivered {
+            client: "c-0".into(),
+            topic: "t".into(),
+            epoch: 1,
+            seq: 1,
+            from: "p".into(),
+            id: 1,
+        };
+        let missed = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .open(20, 1, 2, "c-1")
+            .at(900, later)
+            .build();
         assert!(
             check(&simple(2, ""), &missed)[0]
                 .message

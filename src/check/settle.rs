@@ -3,12 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::view::{clients, closed_at, conns, end, intent_before, ms, pubsub_clients, status_at};
+use super::view::{
+    Intents, Subscriptions, clients, closed_at, conns, end, ms, pubsub_clients, status_at,
+};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{Event, History};
 use crate::scenario::Scenario;
-use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "settles",
@@ -30,6 +31,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         .position(|r| r.t > at)
         .unwrap_or(h.records.len());
     let pubsub: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
+    let (all, subs, intents) = (conns(h), Subscriptions::new(h), Intents::new(s, h));
     let mut out = Vec::new();
     for (client, _) in clients(s) {
         if closed_at(h, &client).is_some_and(|t| t <= at) {
@@ -54,18 +56,15 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         if !pubsub.contains(&client) {
             continue;
         }
-        let Some(conn) = conns(h)
-            .into_iter()
-            .rfind(|c| c.client == client && c.open_at(at))
-        else {
+        let Some(conn) = all.iter().rfind(|c| c.client == client && c.open_at(at)) else {
             out.push(v(
                 "connected, but the server holds no connection of it".into(),
                 vec![],
             ));
             continue;
         };
-        let held = held_topics(h, conn.epoch, conn.conn, index);
-        for topic in intent_before(s, h, &client, index).difference(&held) {
+        let held = subs.held_before(conn.epoch, conn.conn, index);
+        for topic in intents.before(&client, index).difference(&held) {
             out.push(v(
                 format!(
                     "topic {topic:?} not restored {}ms after the last fault healed",
@@ -115,24 +114,6 @@ fn quiet_from(h: &History) -> Option<u64> {
         }
     }
     open.is_empty().then_some(last)
-}
-
-fn held_topics(h: &History, epoch: u64, conn: u64, before: usize) -> BTreeSet<String> {
-    let mut held = BTreeSet::new();
-    for r in &h.records[..before] {
-        if let Event::Server { epoch: e, event } = &r.event {
-            match event {
-                server::Event::Subscribed { conn: c, topic, .. } if *e == epoch && *c == conn => {
-                    held.insert(topic.clone());
-                }
-                server::Event::Unsubscribed { conn: c, topic, .. } if *e == epoch && *c == conn => {
-                    held.remove(topic);
-                }
-                _ => {}
-            }
-        }
-    }
-    held
 }
 
 #[cfg(test)]

@@ -98,11 +98,7 @@ impl Builder {
     }
 
     pub(crate) fn build(self) -> History {
-        History {
-            scenario: "t".into(),
-            seed: 1,
-            records: self.records,
-        }
+        History::new("t", 1, self.records)
     }
 }
 

@@ -4,11 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use super::view::{Conn, conns, end, intent_before, pubsub_clients};
+use super::view::{Conn, Intents, Subscriptions, conns, end, pubsub_clients};
 use super::{Checker, Violation};
 use crate::history::{Event, History};
 use crate::scenario::Scenario;
-use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "topics_restored",
@@ -21,48 +20,46 @@ const RESTORE_WINDOW_MS: u64 = 1000;
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let names: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
+    let (subs, intents) = (Subscriptions::new(h), Intents::new(s, h));
     let mut out = Vec::new();
     for c in conns(h).iter().filter(|c| names.contains(&c.client)) {
-        one_connection(s, h, c, &mut out);
+        one_connection(s, h, c, &subs, &intents, &mut out);
     }
     out
 }
 
-fn one_connection(s: &Scenario, h: &History, c: &Conn, out: &mut Vec<Violation>) {
+fn one_connection(
+    s: &Scenario,
+    h: &History,
+    c: &Conn,
+    subs: &Subscriptions,
+    intents: &Intents,
+    out: &mut Vec<Violation>,
+) {
     let v = |t, msg: String, events| Violation::new(CHECKER.name, Some(&c.client), t, msg, events);
     let mut held: BTreeSet<&str> = BTreeSet::new();
     let mut restored: BTreeSet<&str> = BTreeSet::new();
-    for (k, r) in h.records.iter().enumerate().skip(c.open_index) {
-        let Event::Server { epoch, event } = &r.event else {
-            continue;
-        };
-        if *epoch != c.epoch {
+    for (k, topic, on) in subs.of(c.epoch, c.conn) {
+        let (k, t) = (*k, h.records[*k].t);
+        if !on {
+            held.remove(topic.as_str());
             continue;
         }
-        match event {
-            server::Event::Subscribed { conn, topic, .. } if *conn == c.conn => {
-                if !held.insert(topic) {
-                    out.push(v(
-                        r.t,
-                        format!("topic {topic:?} subscribed twice on one connection"),
-                        vec![c.open_index, k],
-                    ));
-                } else if !intent_before(s, h, &c.client, k).contains(topic) {
-                    out.push(v(
-                        r.t,
-                        format!("topic {topic:?} revived: the client had unsubscribed from it"),
-                        vec![k],
-                    ));
-                }
-                if r.t <= c.open_t + RESTORE_WINDOW_MS {
-                    restored.insert(topic);
-                }
-            }
-            server::Event::Unsubscribed { conn, topic, .. } if *conn == c.conn => {
-                held.remove(topic.as_str());
-            }
-            server::Event::Disconnected { conn, .. } if *conn == c.conn => break,
-            _ => {}
+        if !held.insert(topic) {
+            out.push(v(
+                t,
+                format!("topic {topic:?} subscribed twice on one connection"),
+                vec![c.open_index, k],
+            ));
+        } else if !intents.before(&c.client, k).contains(topic) {
+            out.push(v(
+                t,
+                format!("topic {topic:?} revived: the client had unsubscribed from it"),
+                vec![k],
+            ));
+        }
+        if t <= c.open_t + RESTORE_WINDOW_MS {
+            restored.insert(topic);
         }
     }
     if c.lifetime(end(s)) < RESTORE_WINDOW_MS || !client_saw_it_open(h, c) {
@@ -70,11 +67,10 @@ fn one_connection(s: &Scenario, h: &History, c: &Conn, out: &mut Vec<Violation>)
     }
     let window_end = h
         .records
-        .iter()
-        .position(|r| r.t > c.open_t + RESTORE_WINDOW_MS)
-        .unwrap_or(h.records.len());
-    let wanted: BTreeSet<String> = intent_before(s, h, &c.client, c.open_index)
-        .intersection(&intent_before(s, h, &c.client, window_end))
+        .partition_point(|r| r.t <= c.open_t + RESTORE_WINDOW_MS);
+    let wanted: BTreeSet<String> = intents
+        .before(&c.client, c.open_index)
+        .intersection(&intents.before(&c.client, window_end))
         .cloned()
         .collect();
     for topic in wanted.iter().filter(|t| !restored.contains(t.as_str())) {
@@ -90,9 +86,20 @@ fn one_connection(s: &Scenario, h: &History, c: &Conn, out: &mut Vec<Violation>)
 /// server accepted but whose handshake answer never reached the client (a one-way
 /// partition) cannot be restored.
 fn client_saw_it_open(h: &History, c: &Conn) -> bool {
-    let until = c.close_t.unwrap_or(u64::MAX).min(c.open_t + RESTORE_WINDOW_MS);
+    let until = c
+        .close_t
+        .unwrap_or(u64::MAX)
+        .min(c.open_t + RESTORE_WINDOW_MS);
     h.of(&c.client).any(|(i, r)| {
-        i > c.open_index && r.t <= until && matches!(r.event, Event::Status { status: crate::client::Status::Connected, .. })
+        i > c.open_index
+            && r.t <= until
+            && matches!(
+                r.event,
+                Event::Status {
+                    status: crate::client::Status::Connected,
+                    ..
+                }
+            )
     })
 }
 
@@ -112,7 +119,10 @@ mod tests {
 
     #[test]
     fn missing_twice_and_revived_are_caught() {
-        let missing = Builder::default().open(10, 1, 1, "c-0").status(11, "c-0", crate::client::Status::Connected).build();
+        let missing = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .status(11, "c-0", crate::client::Status::Connected)
+            .build();
         assert!(
             check(&simple(1, ""), &missing)[0]
                 .message

@@ -1,7 +1,7 @@
 //! Read-only views of a history that several checkers share: per-client statuses, the
 //! server's connections, what a client wanted at a given moment.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::client::Status;
 use crate::history::{Event, History};
@@ -22,6 +22,17 @@ pub(crate) fn pubsub_clients(s: &Scenario) -> Vec<(String, &Group)> {
         .into_iter()
         .filter(|(_, g)| g.mode == Mode::Pubsub)
         .collect()
+}
+
+/// Each client's record indices, in order: one pass instead of one scan per question.
+pub(crate) fn by_client(h: &History) -> BTreeMap<&str, Vec<usize>> {
+    let mut map: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in h.records.iter().enumerate() {
+        if let Some(c) = r.event.client() {
+            map.entry(c).or_default().push(i);
+        }
+    }
+    map
 }
 
 /// A client's statuses: (record index, time, status).
@@ -113,36 +124,104 @@ pub(crate) fn conns(h: &History) -> Vec<Conn> {
     all
 }
 
-/// The topics `client` wants just before record `index`: its group's topics, then the
-/// timeline's subscribe and unsubscribe actions up to there.
-pub(crate) fn intent_before(
-    s: &Scenario,
-    h: &History,
-    client: &str,
-    index: usize,
-) -> BTreeSet<String> {
-    let group = clients(s)
-        .into_iter()
-        .find(|(n, _)| n == client)
-        .map(|(_, g)| g);
-    let mut topics: BTreeSet<String> = group
-        .map(|g| g.topics.iter().cloned().collect())
-        .unwrap_or_default();
-    for (_, r) in h.of(client).take_while(|(i, _)| *i < index) {
-        if let Event::Action {
-            action,
-            topic: Some(topic),
-            ..
-        } = &r.event
-        {
-            match action.as_str() {
-                "subscribe" => topics.insert(topic.clone()),
-                "unsubscribe" => topics.remove(topic),
-                _ => false,
-            };
+/// What each client wants over time: its group's topics, then the timeline's subscribe
+/// and unsubscribe actions, indexed once.
+pub(crate) struct Intents {
+    initial: BTreeMap<String, BTreeSet<String>>,
+    /// client -> (record index, topic, subscribed?)
+    changes: BTreeMap<String, Vec<(usize, String, bool)>>,
+}
+
+impl Intents {
+    pub(crate) fn new(s: &Scenario, h: &History) -> Intents {
+        let initial = clients(s)
+            .into_iter()
+            .map(|(n, g)| (n, g.topics.iter().cloned().collect()))
+            .collect();
+        let mut changes: BTreeMap<String, Vec<(usize, String, bool)>> = BTreeMap::new();
+        for (i, r) in h.records.iter().enumerate() {
+            if let Event::Action {
+                client,
+                action,
+                topic: Some(topic),
+            } = &r.event
+            {
+                changes.entry(client.clone()).or_default().push((
+                    i,
+                    topic.clone(),
+                    action == "subscribe",
+                ));
+            }
         }
+        Intents { initial, changes }
     }
-    topics
+
+    /// The topics `client` wants just before record `index`.
+    pub(crate) fn before(&self, client: &str, index: usize) -> BTreeSet<String> {
+        let mut topics = self.initial.get(client).cloned().unwrap_or_default();
+        for (_, topic, on) in self
+            .changes
+            .get(client)
+            .into_iter()
+            .flatten()
+            .take_while(|(i, _, _)| *i < index)
+        {
+            if *on {
+                topics.insert(topic.clone());
+            } else {
+                topics.remove(topic);
+            }
+        }
+        topics
+    }
+}
+
+/// Each server connection's subscribe (`true`) and unsubscribe (`false`) events, indexed once.
+pub(crate) struct Subscriptions {
+    by_conn: BTreeMap<(u64, ConnId), Vec<(usize, String, bool)>>,
+}
+
+impl Subscriptions {
+    pub(crate) fn new(h: &History) -> Subscriptions {
+        let mut by_conn: BTreeMap<(u64, ConnId), Vec<(usize, String, bool)>> = BTreeMap::new();
+        for (i, r) in h.records.iter().enumerate() {
+            let Event::Server { epoch, event } = &r.event else {
+                continue;
+            };
+            let (conn, topic, on) = match event {
+                server::Event::Subscribed { conn, topic, .. } => (conn, topic, true),
+                server::Event::Unsubscribed { conn, topic, .. } => (conn, topic, false),
+                _ => continue,
+            };
+            by_conn
+                .entry((*epoch, *conn))
+                .or_default()
+                .push((i, topic.clone(), on));
+        }
+        Subscriptions { by_conn }
+    }
+
+    /// A connection's events, in order.
+    pub(crate) fn of(&self, epoch: u64, conn: ConnId) -> &[(usize, String, bool)] {
+        self.by_conn.get(&(epoch, conn)).map_or(&[], Vec::as_slice)
+    }
+
+    /// The topics a connection holds just before record `index`.
+    pub(crate) fn held_before(&self, epoch: u64, conn: ConnId, index: usize) -> BTreeSet<String> {
+        let mut held = BTreeSet::new();
+        for (_, topic, on) in self
+            .of(epoch, conn)
+            .iter()
+            .take_while(|(i, _, _)| *i < index)
+        {
+            if *on {
+                held.insert(topic.clone());
+            } else {
+                held.remove(topic);
+            }
+        }
+        held
+    }
 }
 
 /// Time of the first `close` action of `client`, if any.

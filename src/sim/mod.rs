@@ -66,13 +66,20 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
 /// Runs `scenario` with `seed` against any [`ClientUnderTest`]. A panic inside the
 /// simulation (in turmoil, the server or the client under test) becomes a [`SimError`].
 pub fn run_with<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| simulate::<C>(scenario, seed))).unwrap_or_else(|panic| {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        simulate::<C>(scenario, seed)
+    }))
+    .unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "unknown panic".into());
-        Err(SimError { scenario: scenario.name.clone(), seed, message: format!("panicked: {message}") })
+        Err(SimError {
+            scenario: scenario.name.clone(),
+            seed,
+            message: format!("panicked: {message}"),
+        })
     })
 }
 
@@ -125,11 +132,7 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
         sim.step().map_err(|e| fail(e.to_string()))?;
     }
     drop(world);
-    Ok(History {
-        scenario: scenario.name.clone(),
-        seed,
-        records: recorder.take(),
-    })
+    Ok(History::new(scenario.name.clone(), seed, recorder.take()))
 }
 
 /// Client hosts in the order groups first name them (registration order is part of the seed).
