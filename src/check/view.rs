@@ -176,14 +176,17 @@ impl Intents {
     }
 }
 
+/// A connection's subscription events: (record index, topic, subscribed?).
+type SubscriptionEvents = Vec<(usize, String, bool)>;
+
 /// Each server connection's subscribe (`true`) and unsubscribe (`false`) events, indexed once.
 pub(crate) struct Subscriptions {
-    by_conn: BTreeMap<(u64, ConnId), Vec<(usize, String, bool)>>,
+    by_conn: BTreeMap<(u64, ConnId), SubscriptionEvents>,
 }
 
 impl Subscriptions {
     pub(crate) fn new(h: &History) -> Subscriptions {
-        let mut by_conn: BTreeMap<(u64, ConnId), Vec<(usize, String, bool)>> = BTreeMap::new();
+        let mut by_conn: BTreeMap<(u64, ConnId), SubscriptionEvents> = BTreeMap::new();
         for (i, r) in h.records.iter().enumerate() {
             let Event::Server { epoch, event } = &r.event else {
                 continue;

@@ -73,7 +73,7 @@ pub fn run_with<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Hi
         let message = panic
             .downcast_ref::<String>()
             .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .or_else(|| panic.downcast_ref::<&str>().map(ToString::to_string))
             .unwrap_or_else(|| "unknown panic".into());
         Err(SimError {
             scenario: scenario.name.clone(),
