@@ -24,6 +24,8 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         // Server side, per epoch: ids in increasing order, each once.
         let mut last: BTreeMap<u64, (u64, usize)> = BTreeMap::new();
         let mut arrived: BTreeMap<u64, usize> = BTreeMap::new();
+        // (epoch, id) -> (conn, record) of its first arrival
+        let mut first: BTreeMap<(u64, u64), (u64, usize)> = BTreeMap::new();
         for (k, r) in h.records.iter().enumerate() {
             let Event::Server {
                 epoch,
@@ -31,7 +33,8 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     server::Event::Published {
                         client: c,
                         id,
-                        seq: Some(_),
+                        seq,
+                        conn,
                         ..
                     },
             } = &r.event
@@ -40,6 +43,17 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
             };
             if *c != client {
                 continue;
+            }
+            match (seq, first.get(&(*epoch, *id))) {
+                (None, Some((original, j))) if original == conn => {
+                    let msg = format!("message {id} sent twice on one connection (conn {conn})");
+                    out.push(v(r.t, msg, vec![*j, k]));
+                    continue;
+                }
+                (None, _) => continue,
+                (Some(_), _) => {
+                    first.insert((*epoch, *id), (*conn, k));
+                }
             }
             if let Some((prev, j)) = last.get(epoch) {
                 if id <= prev {
@@ -139,6 +153,27 @@ mod tests {
             check(&simple(1, ""), &doubled)[0]
                 .message
                 .contains("delivered twice")
+        );
+    }
+
+    #[test]
+    fn a_resend_on_the_same_connection_is_caught() {
+        let dup = server::Event::Published {
+            conn: 1,
+            client: "c-0".into(),
+            topic: "t".into(),
+            id: 1,
+            seq: None,
+        };
+        let h = base()
+            .at(10, accepted(1))
+            .server(20, 1, arrived(1))
+            .server(21, 1, dup)
+            .build();
+        assert!(
+            check(&simple(1, ""), &h)[0]
+                .message
+                .contains("sent twice on one connection")
         );
     }
 }

@@ -3,7 +3,7 @@
 
 use super::view::{clients, statuses};
 use super::{Checker, Violation};
-use crate::client::Status;
+use crate::client::{Reason, Status};
 use crate::history::History;
 use crate::scenario::Scenario;
 
@@ -40,6 +40,12 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     format!("status {} emitted twice", b.name()),
                     vec![i, j],
                 ));
+            } else if *a == Status::Connected && handshake_failure(b) {
+                let msg = format!(
+                    "reported connected, then {}: the handshake had not completed",
+                    b.name()
+                );
+                out.push(v(t, msg, vec![i, j]));
             } else if !a.can_move_to(b) {
                 out.push(v(
                     t,
@@ -50,6 +56,18 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// A status whose reason is a failed handshake: only possible before `Connected`.
+fn handshake_failure(s: &Status) -> bool {
+    let reason = match s {
+        Status::Disconnected { reason, .. } | Status::Failed { reason } => reason,
+        _ => return false,
+    };
+    matches!(
+        reason,
+        Reason::Rejected { .. } | Reason::HandshakeTimeout | Reason::Handshake { .. }
+    )
 }
 
 #[cfg(test)]
@@ -81,5 +99,22 @@ mod tests {
         assert!(found[0].message.contains("twice"));
         assert!(found[1].message.contains("connected -> connecting"));
         assert_eq!(found[1].events, [2, 3]);
+    }
+
+    #[test]
+    fn connected_before_the_handshake_is_caught() {
+        let rejected = crate::client::Status::Disconnected {
+            attempt: 2,
+            retry_in: std::time::Duration::from_millis(100),
+            reason: Reason::Rejected { status: 503 },
+        };
+        let h = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .status(6, "c-0", rejected)
+            .build();
+        let found = check(&simple(1, ""), &h);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("handshake had not completed"));
     }
 }

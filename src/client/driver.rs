@@ -21,18 +21,23 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::defects::{Defect, Defects};
 use super::shared::{Session, Shared};
 use super::target::Target;
 use super::{Policy, Reason, Status};
 use crate::heartbeat::{Beat, Heartbeat};
 use crate::net::Connector;
 
-pub(crate) struct Driver<C, S> {
+pub(crate) struct Driver<C: Connector, S> {
     pub(crate) connector: C,
     pub(crate) target: Target,
     pub(crate) policy: Policy,
     pub(crate) rng: Box<dyn RngCore + Send + Sync>,
     pub(crate) shared: Arc<Shared<S>>,
+    pub(crate) defects: Defects,
+    /// The second socket of a client with `Defect::TwoSockets`, kept open and never read.
+    /// (A `Mutex` only so that `&Driver` stays `Send` across awaits.)
+    pub(crate) extra: std::sync::Mutex<Option<WebSocketStream<C::Stream>>>,
 }
 
 /// How a connection ended: `None` when the user closed the client, else why it was lost.
@@ -46,6 +51,18 @@ enum Ended {
 
 impl<C: Connector, S: Session> Driver<C, S> {
     pub(crate) async fn run(mut self) {
+        self.until_closed().await;
+        if self.defects.has(Defect::ReconnectsAfterClose) {
+            let Target { host, port, .. } = &self.target;
+            let _ = timeout(
+                self.policy.connect_timeout,
+                self.connector.connect(host, *port),
+            )
+            .await;
+        }
+    }
+
+    async fn until_closed(&mut self) {
         let (mut failures, mut step) = (0u32, 0u32);
         loop {
             self.shared.take_reconnect();
@@ -59,7 +76,11 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 Ended::Failed(reason) => {
                     failures += 1;
                     step += 1;
-                    if self.policy.max_attempts.is_some_and(|max| failures >= max) {
+                    let budget = self
+                        .policy
+                        .max_attempts
+                        .filter(|_| !self.defects.has(Defect::IgnoresMaxAttempts));
+                    if budget.is_some_and(|max| failures >= max) {
                         if !self.shared.set_status(Status::Failed { reason })
                             || !self.wait_for_reconnect().await
                         {
@@ -72,11 +93,17 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 }
                 Ended::Lost { reason, stable } => {
                     failures = 0;
-                    step = if stable { 1 } else { step + 1 };
+                    let reset = stable || self.defects.has(Defect::ResetsBackoffOnOpen);
+                    step = if reset { 1 } else { step + 1 };
                     reason
                 }
             };
-            let retry_in = self.policy.delay(step, self.rng.random::<f64>());
+            let unit = if self.defects.has(Defect::NoJitter) {
+                0.0
+            } else {
+                self.rng.random::<f64>()
+            };
+            let retry_in = self.policy.delay(step, unit);
             let waiting = Status::Disconnected {
                 attempt: failures + 1,
                 retry_in,
@@ -104,6 +131,9 @@ impl<C: Connector, S: Session> Driver<C, S> {
             }
             Some(Ok(Ok(stream))) => stream,
         };
+        if self.defects.has(Defect::ConnectedBeforeHandshake) {
+            self.shared.set_status(Status::Connected);
+        }
         let handshake = timeout(
             self.policy.handshake_timeout,
             tokio_tungstenite::client_async(url.as_str(), stream),
@@ -117,7 +147,25 @@ impl<C: Connector, S: Session> Driver<C, S> {
             Some(Ok(Err(e))) => Ended::Failed(Reason::Handshake {
                 error: e.to_string(),
             }),
-            Some(Ok(Ok((ws, _response)))) => self.serve(ws).await,
+            Some(Ok(Ok((ws, _response)))) => {
+                self.open_second_socket().await;
+                self.serve(ws).await
+            }
+        }
+    }
+
+    /// `Defect::TwoSockets`: one more socket, opened once and never read or closed.
+    async fn open_second_socket(&mut self) {
+        if !self.defects.has(Defect::TwoSockets)
+            || self.extra.get_mut().map_or(true, |e| e.is_some())
+        {
+            return;
+        }
+        let Target { host, port, url } = &self.target;
+        if let Ok(stream) = self.connector.connect(host, *port).await {
+            if let Ok((ws, _)) = tokio_tungstenite::client_async(url.as_str(), stream).await {
+                self.extra = std::sync::Mutex::new(Some(ws));
+            }
         }
     }
 
@@ -172,7 +220,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
                     heartbeat.on_rx(Instant::now());
                     self.receive(incoming)?;
                 }
-                _ = sleep_until(heartbeat.deadline()) => match heartbeat.on_deadline(Instant::now()) {
+                _ = sleep_until(heartbeat_due(&heartbeat, self.defects)) => match heartbeat.on_deadline(Instant::now()) {
                     Beat::Ping => self.write(ws, Message::Ping(Default::default())).await?,
                     Beat::Dead => return Err(Some(Reason::HeartbeatTimeout)),
                 },
@@ -279,4 +327,12 @@ impl<C: Connector, S: Session> Driver<C, S> {
             }
         }
     }
+}
+
+/// When the heartbeat is due; never, for a client with `Defect::NoHeartbeat`.
+fn heartbeat_due(heartbeat: &Heartbeat, defects: Defects) -> Instant {
+    if defects.has(Defect::NoHeartbeat) {
+        return Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
+    }
+    heartbeat.deadline()
 }

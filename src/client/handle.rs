@@ -7,6 +7,9 @@ use rand::{RngCore, SeedableRng};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 
+#[cfg(feature = "defects")]
+use super::Defect;
+use super::defects::Defects;
 use super::driver::Driver;
 use super::events::{Broadcast, ServerEvent, StatusChanges, Subscription};
 use super::pubsub::PubSub;
@@ -30,6 +33,7 @@ use crate::net::{Connector, TokioNet};
 pub struct ClientBuilder {
     target: Target,
     policy: Policy,
+    defects: Defects,
     client_id: Option<String>,
 }
 
@@ -47,7 +51,16 @@ impl ClientBuilder {
             target: Target::parse(url)?,
             policy: Policy::default(),
             client_id: None,
+            defects: Defects::default(),
         })
+    }
+
+    /// Gives the client a deliberate bug (wschaos's own tests prove that the scenarios
+    /// catch each one). Only with the `defects` feature.
+    #[cfg(feature = "defects")]
+    pub fn defect(mut self, defect: Defect) -> Self {
+        self.defects = self.defects.with(defect);
+        self
     }
 
     /// Sets the reconnect policy (default: [`Policy::default`]).
@@ -108,13 +121,8 @@ impl ClientBuilder {
             .target
             .with_query("client", &id)
             .with_query("session", &session);
-        let (handle, task) = start(
-            PubSub::new(&self.policy),
-            connector,
-            target,
-            self.policy,
-            rng,
-        );
+        let session = PubSub::new(&self.policy, self.defects);
+        let (handle, task) = start(session, connector, target, self.policy, self.defects, rng);
         (Client { handle, id }, task)
     }
 
@@ -135,11 +143,13 @@ impl ClientBuilder {
         connector: C,
         rng: impl RngCore + Send + Sync + 'static,
     ) -> (RawClient, impl Future<Output = ()> + Send + 'static) {
+        let session = RawSession::new(&self.policy);
         let (handle, task) = start(
-            RawSession::new(&self.policy),
+            session,
             connector,
             self.target,
             self.policy,
+            self.defects,
             rng,
         );
         (RawClient { handle }, task)
@@ -180,6 +190,7 @@ fn start<C: Connector, S: Session>(
     connector: C,
     target: Target,
     policy: Policy,
+    defects: Defects,
     rng: impl RngCore + Send + Sync + 'static,
 ) -> (Handle<S>, impl Future<Output = ()> + Send + 'static) {
     let shared = Shared::new(session);
@@ -189,6 +200,8 @@ fn start<C: Connector, S: Session>(
         policy,
         rng: Box::new(rng),
         shared: shared.clone(),
+        defects,
+        extra: std::sync::Mutex::new(None),
     };
     (
         Handle {

@@ -10,6 +10,7 @@
 //! Both expose a [`Status`] `watch` and a [`StatusChanges`] stream, and follow a
 //! [`Policy`]. Build them with [`ClientBuilder`] over any [`crate::net::Connector`].
 
+mod defects;
 mod driver;
 mod error;
 mod events;
@@ -21,6 +22,8 @@ mod shared;
 mod status;
 mod target;
 
+#[cfg(feature = "defects")]
+pub use defects::Defect;
 pub use error::ClientError;
 pub use events::{
     Broadcast, Delivery, Lagged, ServerEvent, StatusChanges, Subscription, TopicEvent,

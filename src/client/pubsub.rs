@@ -9,11 +9,12 @@
 //! 2. publishes that were sent but never acknowledged, then the offline outbox, in id order:
 //!    the server drops ids it has seen, so a resend after an uncertain write is harmless.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::defects::{Defect, Defects};
 use super::events::{Delivery, ServerEvent, TopicEvent};
 use super::shared::Session;
 use super::{ClientError, Policy};
@@ -33,6 +34,13 @@ pub(crate) struct PubSub {
     events: broadcast::Sender<ServerEvent>,
     /// Publishes not yet acknowledged, for `Client::flushed`.
     pending: watch::Sender<usize>,
+    defects: Defects,
+    /// Whether a connection was opened before (the next one is a reconnect).
+    opened_before: bool,
+    /// `Defect::RevivesUnsubscribed`: topics unsubscribed while offline, wrongly kept.
+    ghosts: BTreeSet<String>,
+    /// `Defect::SendsOutboxTwice`: the frame to send again.
+    again: Option<Message>,
 }
 
 struct Topic {
@@ -48,7 +56,7 @@ struct Outgoing {
 }
 
 impl PubSub {
-    pub(crate) fn new(policy: &Policy) -> Self {
+    pub(crate) fn new(policy: &Policy, defects: Defects) -> Self {
         PubSub {
             topics: BTreeMap::new(),
             control: VecDeque::new(),
@@ -62,6 +70,10 @@ impl PubSub {
             closed: false,
             events: broadcast::channel(policy.subscriber_buffer.max(1)).0,
             pending: watch::channel(0).0,
+            defects,
+            opened_before: false,
+            ghosts: BTreeSet::new(),
+            again: None,
         }
     }
 
@@ -88,6 +100,9 @@ impl PubSub {
 
     pub(crate) fn unsubscribe(&mut self, topic: &str) -> bool {
         let existed = self.topics.remove(topic).is_some();
+        if existed && !self.connected && self.defects.has(Defect::RevivesUnsubscribed) {
+            self.ghosts.insert(topic.to_string());
+        }
         if existed && self.connected {
             self.control.push_back(ClientFrame::Unsubscribe {
                 topic: topic.into(),
@@ -232,11 +247,26 @@ impl Session for PubSub {
     fn on_open(&mut self, restore: &mut Vec<Message>) {
         self.connected = true;
         self.control.clear();
-        for (topic, t) in &self.topics {
-            restore.push(text(&ClientFrame::Subscribe {
-                topic: topic.clone(),
-                resume: t.position,
-            }));
+        let reconnect = std::mem::replace(&mut self.opened_before, true);
+        if !(reconnect && self.defects.has(Defect::ForgetsResubscribe)) {
+            let times = if reconnect && self.defects.has(Defect::ResubscribesTwice) {
+                2
+            } else {
+                1
+            };
+            for (topic, t) in &self.topics {
+                let frame = text(&ClientFrame::Subscribe {
+                    topic: topic.clone(),
+                    resume: t.position,
+                });
+                restore.extend(std::iter::repeat_n(frame, times));
+            }
+            for ghost in self.ghosts.iter().filter(|g| !self.topics.contains_key(*g)) {
+                restore.push(text(&ClientFrame::Subscribe {
+                    topic: ghost.clone(),
+                    resume: None,
+                }));
+            }
         }
         while let Some(unacked) = self.inflight.pop_back() {
             self.outbox.push_front(unacked);
@@ -267,6 +297,9 @@ impl Session for PubSub {
     }
 
     fn next_outgoing(&mut self) -> Option<Message> {
+        if let Some(frame) = self.again.take() {
+            return Some(frame);
+        }
         if let Some(frame) = self.control.pop_front() {
             return Some(text(&frame));
         }
@@ -277,11 +310,20 @@ impl Session for PubSub {
             data: m.data.clone(),
         };
         self.inflight.push_back(m);
-        Some(text(&frame))
+        let frame = text(&frame);
+        if self.defects.has(Defect::SendsOutboxTwice) {
+            self.again = Some(frame.clone());
+        }
+        Some(frame)
     }
 
     fn on_lost(&mut self) {
         self.connected = false;
+        if self.defects.has(Defect::DropsOutbox) {
+            self.outbox.clear();
+            self.inflight.clear();
+            self.count_pending();
+        }
     }
 
     fn on_close(&mut self) {
@@ -312,10 +354,13 @@ mod tests {
     use super::*;
 
     fn session() -> PubSub {
-        PubSub::new(&Policy {
-            outbox_capacity: 3,
-            ..Policy::default()
-        })
+        PubSub::new(
+            &Policy {
+                outbox_capacity: 3,
+                ..Policy::default()
+            },
+            Defects::default(),
+        )
     }
 
     fn drain(s: &mut PubSub) -> Vec<String> {

@@ -162,11 +162,18 @@ enum Layer {
     Raw(RawClient),
 }
 
-impl ClientUnderTest for ReferenceClient {
-    fn start(env: ClientEnv) -> Self {
+impl ReferenceClient {
+    /// The reference client with a deliberate bug (wschaos's own tests).
+    #[cfg(feature = "defects")]
+    pub fn start_defective(env: ClientEnv, defect: crate::client::Defect) -> Self {
+        Self::start_with(env, |b| b.defect(defect))
+    }
+
+    fn start_with(env: ClientEnv, configure: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Self {
         let builder = ClientBuilder::new(&env.url)
             .expect("the harness's URL is valid")
             .policy(env.policy);
+        let builder = configure(builder);
         let rng = ChaCha8Rng::seed_from_u64(env.seed);
         let probe = env.probe.clone();
         let layer = match env.mode {
@@ -207,6 +214,12 @@ impl ClientUnderTest for ReferenceClient {
             me.subscribe(topic);
         }
         me
+    }
+}
+
+impl ClientUnderTest for ReferenceClient {
+    fn start(env: ClientEnv) -> Self {
+        Self::start_with(env, |b| b)
     }
 
     fn subscribe(&self, topic: &str) {

@@ -1,0 +1,70 @@
+//! Deliberate defects, to prove that the scenarios catch the classic reconnect bugs.
+//!
+//! They exist for wschaos's own test suite: only the `defects` feature (which the tests
+//! turn on) lets a client be built with one. In any other build [`Defects::has`] is a
+//! constant `false` and the compiler removes the defective paths.
+#![cfg_attr(not(feature = "defects"), allow(dead_code))]
+
+/// A classic reconnect bug the reference client can be told to have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Defect {
+    /// Does not restore its topics after a reconnect.
+    ForgetsResubscribe,
+    /// Restores every topic twice after a reconnect.
+    ResubscribesTwice,
+    /// Restores topics that were unsubscribed while offline.
+    RevivesUnsubscribed,
+    /// Starts the backoff from the beginning at every successful handshake.
+    ResetsBackoffOnOpen,
+    /// Always waits the full backoff bound: every client retries at the same moment.
+    NoJitter,
+    /// Never gives up, whatever `max_attempts` says.
+    IgnoresMaxAttempts,
+    /// Dials once more after `close()`.
+    ReconnectsAfterClose,
+    /// Reports `Connected` as soon as TCP connects, before the WebSocket handshake.
+    ConnectedBeforeHandshake,
+    /// Forgets unsent and unacknowledged publishes when the connection drops.
+    DropsOutbox,
+    /// Sends every publish twice.
+    SendsOutboxTwice,
+    /// Sends no pings and never notices a silent connection.
+    NoHeartbeat,
+    /// Opens a second socket after each connect and keeps it.
+    TwoSockets,
+}
+
+impl Defect {
+    /// Every defect.
+    pub const ALL: [Defect; 12] = [
+        Defect::ForgetsResubscribe,
+        Defect::ResubscribesTwice,
+        Defect::RevivesUnsubscribed,
+        Defect::ResetsBackoffOnOpen,
+        Defect::NoJitter,
+        Defect::IgnoresMaxAttempts,
+        Defect::ReconnectsAfterClose,
+        Defect::ConnectedBeforeHandshake,
+        Defect::DropsOutbox,
+        Defect::SendsOutboxTwice,
+        Defect::NoHeartbeat,
+        Defect::TwoSockets,
+    ];
+}
+
+/// A set of defects (empty in every real client).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Defects(u32);
+
+impl Defects {
+    /// True when the client has `defect`; always false without the `defects` feature.
+    #[inline]
+    pub(crate) fn has(self, defect: Defect) -> bool {
+        cfg!(feature = "defects") && self.0 & (1 << defect as u32) != 0
+    }
+
+    #[cfg_attr(not(feature = "defects"), allow(dead_code))]
+    pub(crate) fn with(self, defect: Defect) -> Defects {
+        Defects(self.0 | 1 << defect as u32)
+    }
+}
