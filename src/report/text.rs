@@ -58,11 +58,7 @@ fn around(outcome: &Outcome, v: &Violation) -> Vec<String> {
         .iter()
         .enumerate()
         .filter(|(i, r)| {
-            v.events.contains(i)
-                || (r.t >= lo
-                    && r.t <= hi
-                    && (matches!(r.event, Event::Fault { .. } | Event::Heal { .. })
-                        || r.event.client() == v.client.as_deref() && v.client.is_some()))
+            v.events.contains(i) || (r.t >= lo && r.t <= hi && relevant(r, v.client.as_deref()))
         })
         .map(|(i, r)| {
             format!(
@@ -78,6 +74,15 @@ fn around(outcome: &Outcome, v: &Violation) -> Vec<String> {
         return cut;
     }
     lines
+}
+
+/// Faults, and the violating client's records except the chatty publishes.
+fn relevant(r: &Record, client: Option<&str>) -> bool {
+    match &r.event {
+        Event::Fault { .. } | Event::Heal { .. } => true,
+        Event::Publish { .. } => false,
+        other => client.is_some() && other.client() == client,
+    }
 }
 
 /// One record as a line: time, who, what.

@@ -1,0 +1,163 @@
+//! Your own client under the wschaos harness.
+//!
+//! Run: `cargo run --example own_client [SCENARIO]` (default: a server restart).
+//!
+//! `Naive` is the kind of reconnecting client many apps hand-roll: it reconnects after a
+//! fixed second, resubscribes, and that's it. Implementing [`ClientUnderTest`] for it takes
+//! the ~100 lines below; the harness then runs it through any scenario and the checkers say
+//! what it gets wrong (here: messages published during the restart are lost without a
+//! gap notice, because it never resumes).
+//!
+//! To stay deterministic a client must, inside the simulation: dial only with
+//! `env.connector`, take time only from tokio, draw randomness only from `env.seed`, spawn
+//! only with `tokio::task::spawn_local`, use `biased;` in every `select!`, and iterate no
+//! `HashMap` where the order shows.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use wschaos::client::{Delivery, Reason, Status};
+use wschaos::net::Connector;
+use wschaos::protocol::{ClientFrame, ServerFrame};
+use wschaos::sim::{ClientEnv, ClientUnderTest};
+
+/// What the harness asks of the client, passed to its task.
+enum Command {
+    Subscribe(String),
+    Publish(String, String, u64),
+    Close,
+}
+
+/// A hand-rolled client: fixed delay, resubscribes, no resume, no outbox, no heartbeat.
+struct Naive {
+    commands: mpsc::UnboundedSender<Command>,
+    next_id: RefCell<u64>,
+}
+
+impl ClientUnderTest for Naive {
+    fn start(env: ClientEnv) -> Self {
+        let (commands, rx) = mpsc::unbounded_channel();
+        tokio::task::spawn_local(run(env, rx));
+        Naive {
+            commands,
+            next_id: RefCell::new(0),
+        }
+    }
+
+    fn subscribe(&self, topic: &str) {
+        let _ = self.commands.send(Command::Subscribe(topic.into()));
+    }
+
+    fn unsubscribe(&self, _topic: &str) {}
+
+    fn publish(&self, topic: &str, data: String) -> Result<u64, String> {
+        let id = {
+            let mut next = self.next_id.borrow_mut();
+            *next += 1;
+            *next
+        };
+        self.commands
+            .send(Command::Publish(topic.into(), data, id))
+            .map_err(|_| "closed".to_string())?;
+        Ok(id)
+    }
+
+    fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+    }
+
+    fn reconnect(&self) {}
+}
+
+async fn run(env: ClientEnv, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let topics = Rc::new(RefCell::new(env.topics.clone()));
+    let url = format!("{}?client={}", env.url, env.name);
+    let mut attempt = 1;
+    loop {
+        env.probe.status(&Status::Connecting { attempt });
+        let reason = match env.connector.connect("server", wschaos::sim::PORT).await {
+            Err(e) => Reason::Dial {
+                error: e.to_string(),
+            },
+            Ok(stream) => match tokio_tungstenite::client_async(url.as_str(), stream).await {
+                Err(e) => Reason::Handshake {
+                    error: e.to_string(),
+                },
+                Ok((mut ws, _)) => {
+                    env.probe.status(&Status::Connected);
+                    attempt = 1;
+                    for topic in topics.borrow().iter() {
+                        let frame = ClientFrame::Subscribe {
+                            topic: topic.clone(),
+                            resume: None,
+                        };
+                        let _ = ws.send(Message::text(frame.to_json())).await;
+                    }
+                    let mut epoch = 0;
+                    loop {
+                        tokio::select! {
+                            biased;
+                            command = commands.recv() => match command {
+                                Some(Command::Subscribe(topic)) => {
+                                    topics.borrow_mut().push(topic.clone());
+                                    let _ = ws.send(Message::text(ClientFrame::Subscribe { topic, resume: None }.to_json())).await;
+                                }
+                                Some(Command::Publish(topic, data, id)) => {
+                                    let _ = ws.send(Message::text(ClientFrame::Publish { topic, id, data }.to_json())).await;
+                                }
+                                Some(Command::Close) | None => {
+                                    env.probe.status(&Status::Closed);
+                                    return;
+                                }
+                            },
+                            frame = ws.next() => match frame {
+                                Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
+                                    Ok(ServerFrame::Welcome { epoch: e, .. }) => epoch = e,
+                                    Ok(ServerFrame::Message { topic, seq, from, id, data }) => {
+                                        env.probe.delivered(&Delivery { topic, epoch, seq, from, id, data });
+                                    }
+                                    _ => {}
+                                },
+                                Some(Ok(_)) => {}
+                                _ => break Reason::Eof,
+                            },
+                        }
+                    }
+                }
+            },
+        };
+        let retry_in = Duration::from_secs(1);
+        attempt += 1;
+        env.probe.status(&Status::Disconnected {
+            attempt,
+            retry_in,
+            reason,
+        });
+        tokio::time::sleep(retry_in).await;
+    }
+}
+
+fn main() {
+    let file = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "scenarios/restarts/short-restart.toml".into());
+    let scenario = wschaos::scenario::load(file.as_ref()).unwrap_or_else(|e| panic!("{e}"));
+    let case = wschaos::cases::Case {
+        file: file.into(),
+        scenario,
+        seed: 1,
+    };
+    let history =
+        wschaos::sim::run_with::<Naive>(&case.scenario, case.seed).expect("the simulation runs");
+    let verdict = wschaos::check::check(&case.scenario, &history);
+    let outcome = wschaos::cases::Outcome { history, verdict };
+    if outcome.verdict.passed() {
+        println!("{} (seed 1): passed", case.file.display());
+    } else {
+        println!("{}", wschaos::report::failure(&case, &outcome));
+    }
+}
