@@ -14,7 +14,6 @@
 //! `HashMap` where the order shows.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
@@ -74,7 +73,7 @@ impl ClientUnderTest for Naive {
 }
 
 async fn run(env: ClientEnv, mut commands: mpsc::UnboundedReceiver<Command>) {
-    let topics = Rc::new(RefCell::new(env.topics.clone()));
+    let mut topics = env.topics.clone();
     let url = format!("{}?client={}", env.url, env.name);
     let mut attempt = 1;
     loop {
@@ -90,7 +89,7 @@ async fn run(env: ClientEnv, mut commands: mpsc::UnboundedReceiver<Command>) {
                 Ok((mut ws, _)) => {
                     env.probe.status(&Status::Connected);
                     attempt = 1;
-                    for topic in topics.borrow().iter() {
+                    for topic in &topics {
                         let frame = ClientFrame::Subscribe {
                             topic: topic.clone(),
                             resume: None,
@@ -103,7 +102,7 @@ async fn run(env: ClientEnv, mut commands: mpsc::UnboundedReceiver<Command>) {
                             biased;
                             command = commands.recv() => match command {
                                 Some(Command::Subscribe(topic)) => {
-                                    topics.borrow_mut().push(topic.clone());
+                                    topics.push(topic.clone());
                                     let _ = ws.send(Message::text(ClientFrame::Subscribe { topic, resume: None }.to_json())).await;
                                 }
                                 Some(Command::Publish(topic, data, id)) => {
