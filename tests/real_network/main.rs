@@ -2,6 +2,7 @@
 
 mod budget;
 mod close;
+mod controls;
 mod half_open;
 mod raw;
 mod restart;

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use wschaos::client::{Client, ClientBuilder, Policy, RawClient, Status, StatusChanges};
 use wschaos::net::{Connector, TokioNet};
-use wschaos::server::{self, Event, ServerConfig};
+use wschaos::server::{self, Controls, Event, ServerConfig};
 
 /// Long enough never to fire on a healthy run; it only bounds a hang.
 pub const PATIENCE: Duration = Duration::from_secs(20);
@@ -48,6 +48,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(addr: SocketAddr, config: ServerConfig) -> TestServer {
+        Self::start_with(addr, config, Controls::default()).await
+    }
+
+    /// With fault knobs.
+    pub async fn start_with(
+        addr: SocketAddr,
+        config: ServerConfig,
+        controls: Controls,
+    ) -> TestServer {
         let listener = TcpListener::bind(addr).await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let (tx, events) = mpsc::unbounded_channel();
@@ -55,9 +64,12 @@ impl TestServer {
         let shutdown = async {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(server::run_observed(listener, config, shutdown, move |e| {
+        let observe = move |e: &Event| {
             let _ = tx.send(e.clone());
-        }));
+        };
+        let task = tokio::spawn(server::run_with(
+            listener, config, shutdown, observe, controls,
+        ));
         TestServer {
             addr,
             events,
