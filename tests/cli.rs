@@ -101,3 +101,88 @@ fn connect_gives_up_with_exit_1_after_max_attempts() {
         ["connecting", "disconnected", "connecting", "failed"]
     );
 }
+
+/// A scratch folder of scenario files for one test.
+fn scenario_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wschaos-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, text) in files {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+    dir
+}
+
+const TINY: &str = "name = \"tiny\"\nseeds = [5]\nduration = \"20s\"\n[[clients]]\nname = \"subs\"\ntopics = [\"news\"]\n[[timeline]]\nat = \"5s\"\ndo = \"restart\"\ndown = \"1s\"\n";
+
+#[test]
+fn run_passes_fails_and_refuses_with_the_documented_exit_codes() {
+    let good = scenario_dir("good", &[("tiny.toml", TINY)]);
+    let out = wschaos(&["run", good.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", stderr(&out));
+    assert!(
+        stdout.contains("PASS")
+            && stdout.contains("tiny.toml seed 5")
+            && stdout.contains("1 passed, 0 failed"),
+        "{stdout}"
+    );
+
+    let wrong = TINY.to_string() + "[expect]\nfinal = { subs = \"failed\" }\n";
+    let failing = scenario_dir("failing", &[("wrong.toml", &wrong)]);
+    let out = wschaos(&["run", failing.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("[expect_final] subs-0")
+            && stdout.contains("ended connected, expected failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("replay: cargo run --release -- run") && stdout.contains("--seed 5"),
+        "{stdout}"
+    );
+
+    let broken = scenario_dir("broken", &[("broken.toml", &TINY.replace("down", "dwon"))]);
+    let out = wschaos(&["run", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("broken.toml:7:1: unknown field `dwon`"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = wschaos(&["run", "no/such/place"]);
+    assert_eq!(out.status.code(), Some(2));
+    for dir in [good, failing, broken] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[test]
+fn run_with_a_seed_replays_one_case() {
+    let dir = scenario_dir("seed", &[("tiny.toml", TINY)]);
+    let out = wschaos(&[
+        "run",
+        dir.join("tiny.toml").to_str().unwrap(),
+        "--seed",
+        "42",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout.contains("seed 42") && !stdout.contains("seed 5"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn schema_is_json_describing_the_format() {
+    let out = wschaos(&["schema"]);
+    assert_eq!(out.status.code(), Some(0));
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["name", "duration", "clients", "timeline", "expect"] {
+        assert!(schema["properties"][key].is_object(), "{key}");
+    }
+}

@@ -1,8 +1,9 @@
 //! The scenario's own expectations: final status per group, exact status sequences.
 
-use super::view::{clients, statuses};
+use super::view::{clients, closed_at, end, ms, statuses};
 use super::{Checker, Violation};
-use crate::history::History;
+use crate::client::Status;
+use crate::history::{Event, History};
 use crate::scenario::Scenario;
 
 pub(super) const FINAL: Checker = Checker {
@@ -16,6 +17,61 @@ pub(super) const SEQUENCE: Checker = Checker {
     promise: "each client goes through exactly the status sequence the scenario expects",
     check: sequences,
 };
+
+pub(super) const RECONNECT: Checker = Checker {
+    name: "expect_reconnect",
+    promise: "after each fault heals, every client still trying is connected again within expect.reconnect_within",
+    check: reconnects,
+};
+
+fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
+    let Some(within) = s.expect.reconnect_within.map(ms) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, r) in h.records.iter().enumerate() {
+        let healed = match &r.event {
+            Event::Heal { .. } => true,
+            Event::Fault { verb, .. } => verb == "kick",
+            _ => false,
+        };
+        let deadline = r.t + within;
+        if !healed || deadline > end(s) {
+            continue;
+        }
+        for (client, _) in clients(s) {
+            if closed_at(h, &client).is_some_and(|t| t <= deadline) {
+                continue;
+            }
+            let seen = statuses(h, &client);
+            let at_deadline = seen
+                .iter()
+                .take_while(|(_, t, _)| *t <= deadline)
+                .last()
+                .map(|(_, _, st)| *st);
+            let back = seen
+                .iter()
+                .any(|(_, t, st)| *t >= r.t && *t <= deadline && **st == Status::Connected);
+            let connected_throughout = at_deadline == Some(&Status::Connected);
+            let gave_up = matches!(at_deadline, Some(Status::Failed { .. } | Status::Closed));
+            if !back && !connected_throughout && !gave_up {
+                let name = at_deadline.map_or("nothing", Status::name);
+                let msg = format!(
+                    "{name} {within}ms after the heal at {}ms; expected connected within {within}ms",
+                    r.t
+                );
+                out.push(Violation::new(
+                    RECONNECT.name,
+                    Some(&client),
+                    deadline,
+                    msg,
+                    vec![k],
+                ));
+            }
+        }
+    }
+    out
+}
 
 fn finals(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
@@ -73,7 +129,6 @@ fn sequences(s: &Scenario, h: &History) -> Vec<Violation> {
 mod tests {
     use super::*;
     use crate::check::testkit::*;
-    use crate::client::Status;
 
     fn story() -> History {
         Builder::default()
@@ -101,6 +156,35 @@ mod tests {
             sequences(&bad, &story())[0]
                 .message
                 .starts_with("status sequence differs at step 2")
+        );
+    }
+
+    #[test]
+    fn reconnecting_in_time_passes_and_late_is_caught() {
+        let s = simple(1, "[expect]\nreconnect_within = \"2s\"\n");
+        let heal = Event::Heal {
+            verb: "start".into(),
+            detail: "server".into(),
+        };
+        let quick = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .at(1000, heal.clone())
+            .status(1500, "c-0", Status::Connected)
+            .build();
+        assert!(reconnects(&s, &quick).is_empty());
+        let slow = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .at(1000, heal)
+            .status(3500, "c-0", Status::Connected)
+            .build();
+        let found = reconnects(&s, &slow);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0]
+                .message
+                .starts_with("connecting 2000ms after the heal"),
+            "{}",
+            found[0].message
         );
     }
 }

@@ -85,6 +85,7 @@ pub const CHECKERS: &[Checker] = &[
     presence::CHECKER,
     expect::FINAL,
     expect::SEQUENCE,
+    expect::RECONNECT,
 ];
 
 /// The names of every built-in checker.
@@ -104,6 +105,7 @@ pub const NAMES: &[&str] = &[
     "presence",
     "expect_final",
     "expect_sequence",
+    "expect_reconnect",
 ];
 
 /// Runs every checker the scenario does not skip.

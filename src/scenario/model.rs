@@ -342,6 +342,11 @@ pub struct Expect {
     pub herd_window: Option<Duration>,
     /// See `herd_window`. Default 0.5.
     pub herd_share: Option<f64>,
+    /// After each fault heals (and after each kick), every client that is still trying must
+    /// be connected again within this. Default: not checked (`settle` still applies).
+    #[serde(with = "crate::duration_serde::option")]
+    #[schemars(with = "Option<String>")]
+    pub reconnect_within: Option<Duration>,
 }
 
 fn default_seeds() -> Vec<u64> {
