@@ -51,6 +51,7 @@ pub mod cases;
 pub mod check;
 pub mod client;
 pub(crate) mod duration_serde;
+pub mod explore;
 pub(crate) mod heartbeat;
 pub mod history;
 pub mod net;

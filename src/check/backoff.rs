@@ -64,9 +64,25 @@ fn bounds(s: &Scenario, h: &History) -> Vec<Violation> {
     out
 }
 
-/// Six delays in a row, none above the first step's bound, mean the backoff is not
-/// escalating: with full jitter a correct client does that with probability below 2^-15.
-const STREAK: usize = 6;
+/// Below this probability a run of small delays is not chance but a backoff that does
+/// not grow.
+const EVIDENCE: f64 = 1e-9;
+
+/// The chance that a correct client's delay before retry `step` is at most `d`: its delay
+/// is uniform in `[bound * (1 - jitter), bound]`.
+fn chance_at_most(p: &crate::client::Policy, step: u32, d: Duration) -> f64 {
+    let bound = p.delay_bound(step).as_secs_f64();
+    let jitter = p.jitter.clamp(0.0, 1.0);
+    let low = bound * (1.0 - jitter);
+    if jitter == 0.0 {
+        return if d.as_secs_f64() + 1e-3 >= bound {
+            1.0
+        } else {
+            0.0
+        };
+    }
+    ((d.as_secs_f64() + 1e-3 - low) / (bound * jitter)).clamp(0.0, 1.0)
+}
 
 fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
@@ -75,33 +91,48 @@ fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
         if p.multiplier <= 1.0 || p.max_delay <= p.initial_delay {
             continue;
         }
-        let mut streak: Vec<(usize, Duration)> = Vec::new();
+        let first = p.delay_bound(1);
+        // The retries since the backoff last (rightly) started over, and how likely a
+        // correct client is to keep every delay as small as the first bound over them.
+        let mut streak: Vec<usize> = Vec::new();
+        let mut log_chance = 0.0f64;
+        let mut reported = false;
         let mut connected_at: Option<u64> = None;
         for (i, t, status) in statuses(h, &client) {
             match status {
                 Status::Connected => connected_at = Some(t),
                 Status::Disconnected { retry_in, .. } => {
                     if connected_at.is_some_and(|c| t - c >= ms(p.stable_after)) {
-                        streak.clear();
+                        (streak, log_chance, reported) = (Vec::new(), 0.0, false);
                     }
                     connected_at = None;
-                    streak.push((i, *retry_in));
-                    if streak.len() == STREAK && streak.iter().all(|(_, d)| *d <= p.delay_bound(1))
-                    {
+                    streak.push(i);
+                    if *retry_in > first + Duration::from_millis(1) {
+                        // A long delay: the backoff grew. No evidence against it.
+                        log_chance = 0.0;
+                        continue;
+                    }
+                    log_chance += chance_at_most(p, streak.len() as u32, first).ln();
+                    if log_chance < EVIDENCE.ln() && !reported {
+                        reported = true;
                         let msg = format!(
-                            "{STREAK} retries in a row without a delay above {}: the backoff does not grow",
-                            show(p.delay_bound(1))
+                            "{} retries in a row, none waiting more than {}: the backoff does not grow (chance {:.0e} for a correct client)",
+                            streak.len(),
+                            show(first),
+                            log_chance.exp()
                         );
                         out.push(Violation::new(
                             ESCALATES.name,
                             Some(&client),
                             t,
                             msg,
-                            streak.iter().map(|(i, _)| *i).collect(),
+                            streak.clone(),
                         ));
                     }
                 }
-                Status::Failed { .. } | Status::Closed => streak.clear(),
+                Status::Failed { .. } | Status::Closed => {
+                    (streak, log_chance, reported) = (Vec::new(), 0.0, false)
+                }
                 Status::Connecting { .. } => {}
             }
         }
@@ -155,7 +186,7 @@ mod tests {
     fn flaps(delay: impl Fn(u32) -> u64) -> History {
         let mut b = Builder::default().status(0, "c-0", connecting(1));
         let mut t = 0;
-        for k in 1..=7 {
+        for k in 1..=10 {
             b = b
                 .status(t + 10, "c-0", crate::client::Status::Connected)
                 .status(t + 20, "c-0", disconnected(1, delay(k)));
@@ -170,6 +201,10 @@ mod tests {
         assert!(escalates(&simple(1, ""), &flaps(|k| 100 * 2u64.pow(k))).is_empty());
         let found = escalates(&simple(1, ""), &flaps(|_| 400));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].events.len(), STREAK);
+        assert!(
+            found[0].message.starts_with("9 retries in a row"),
+            "{}",
+            found[0].message
+        );
     }
 }

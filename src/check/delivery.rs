@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::view::{Conn, Subscriptions, conns, end, ms, pubsub_clients, status_at};
+use super::view::{Conn, Intents, Subscriptions, conns, end, ms, pubsub_clients, status_at};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{Event, History};
@@ -18,10 +18,10 @@ pub(super) const CHECKER: Checker = Checker {
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
-    let (all, subs) = (conns(h), Subscriptions::new(h));
+    let (all, subs, intents) = (conns(h), Subscriptions::new(h), Intents::new(s, h));
     for (client, _) in pubsub_clients(s) {
         order(h, &client, &mut out);
-        losses(s, h, &client, &all, &subs, &mut out);
+        losses(s, h, &client, (&all, &subs, &intents), &mut out);
     }
     out
 }
@@ -64,10 +64,10 @@ fn losses(
     s: &Scenario,
     h: &History,
     client: &str,
-    all: &[Conn],
-    subs: &Subscriptions,
+    facts: (&[Conn], &Subscriptions, &Intents),
     out: &mut Vec<Violation>,
 ) {
+    let (all, subs, intents) = facts;
     if status_at(h, client, u64::MAX) != Some(&Status::Connected) {
         return;
     }
@@ -95,7 +95,12 @@ fn losses(
         else {
             continue;
         };
-        if r.t > horizon || got.contains(&(topic.as_str(), *epoch, *seq)) {
+        // Only what the client wanted when it was published (an unsubscribe may still be
+        // on its way to the server).
+        if r.t > horizon
+            || got.contains(&(topic.as_str(), *epoch, *seq))
+            || !intents.before(client, k).contains(topic)
+        {
             continue;
         }
         let subscribed = mine.iter().any(|c| {
@@ -103,10 +108,17 @@ fn losses(
                 && c.open_at(r.t)
                 && subs.held_before(c.epoch, c.conn, k).contains(topic)
         });
-        let gap_after = h
-            .of(client)
-            .any(|(j, g)| j > k && matches!(&g.event, Event::Gap { topic: t, .. } if t == topic));
-        if subscribed && !gap_after {
+        // A later gap notice covers it; a later (un)subscribe means the client changed its
+        // mind about the topic, and a message in flight then may rightly be dropped.
+        let excused = h.of(client).any(|(j, g)| {
+            j > k
+                && match &g.event {
+                    Event::Gap { topic: t, .. } => t == topic,
+                    Event::Action { topic: Some(t), .. } => t == topic,
+                    _ => false,
+                }
+        });
+        if subscribed && !excused {
             let msg = format!(
                 "{topic} #{seq} (epoch {epoch}) was published while subscribed and never arrived, with no gap notice"
             );

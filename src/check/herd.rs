@@ -1,6 +1,11 @@
 //! Invariant 12: after the server goes away, the clients' first dials are spread by jitter:
-//! within any window of `herd_window` (default: a fifth of `initial_delay`) at most
-//! `herd_share` (default 0.5) of a group dials. Checked for groups of 20 or more.
+//! within any window of `herd_window` (default: a fifth of `initial_delay`) at most a limit
+//! of a group dials. Checked for groups of 20 or more.
+//!
+//! The default limit is statistical: the smallest count that `n` clients drawing full
+//! jitter over `initial_delay` reach in some window with probability below one in a
+//! billion (a scan bound: `n` windows, each a binomial tail). A client without jitter puts
+//! the whole group in one window. `herd_share` replaces the limit with a fixed fraction.
 
 use std::time::Duration;
 
@@ -19,7 +24,6 @@ const MIN_GROUP: usize = 20;
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
-    let share = s.expect.herd_share.unwrap_or(0.5);
     for (k, r) in h.records.iter().enumerate() {
         let Event::Fault { verb, .. } = &r.event else {
             continue;
@@ -47,7 +51,14 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 })
                 .collect();
             firsts.sort();
-            let limit = (share * g.count as f64).ceil() as usize;
+            let spread = g
+                .policy
+                .initial_delay
+                .mul_f64(g.policy.jitter.clamp(0.0, 1.0));
+            let limit = match s.expect.herd_share {
+                Some(share) => (share * g.count as f64).ceil() as usize,
+                None => jitter_limit(g.count, window as f64 / (ms(spread).max(1) as f64)),
+            };
             let worst = (0..firsts.len())
                 .map(|a| {
                     (
@@ -70,6 +81,30 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// The largest number of `n` independent uniform draws that may fall in one window of
+/// relative width `p` before it is too unlikely to be chance (below 1e-9, over `n` windows).
+fn jitter_limit(n: usize, p: f64) -> usize {
+    if p >= 1.0 {
+        return n;
+    }
+    // log of Binomial(n - 1, p) pmf at 0, then upwards; the tail from the top down.
+    let m = n.saturating_sub(1);
+    let (lp, lq) = (p.ln(), (1.0 - p).ln());
+    let mut log_pmf = vec![m as f64 * lq; m + 1];
+    for k in 0..m {
+        log_pmf[k + 1] = log_pmf[k] + ((m - k) as f64 / (k + 1) as f64).ln() + lp - lq;
+    }
+    let mut tail = 0.0f64;
+    for k in (0..=m).rev() {
+        tail += log_pmf[k].exp();
+        if n as f64 * tail >= 1e-9 {
+            // k others (plus the anchor) can share a window by chance; more cannot.
+            return (k + 2).min(n);
+        }
+    }
+    n
 }
 
 #[cfg(test)]
@@ -101,5 +136,14 @@ mod tests {
             "{}",
             found[0].message
         );
+    }
+
+    #[test]
+    fn the_limit_is_generous_for_small_groups_and_tight_for_large_ones() {
+        assert_eq!(jitter_limit(20, 1.5), 20);
+        let small = jitter_limit(20, 0.2);
+        assert!((13..20).contains(&small), "{small}");
+        let large = jitter_limit(1000, 0.2);
+        assert!((200..320).contains(&large), "{large}");
     }
 }

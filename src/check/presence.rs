@@ -19,6 +19,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let all: Vec<Conn> = conns(h);
     let stop = end(s);
     let per_client = by_client(h);
+    let published = published_at(h);
     let cleanly: BTreeSet<(u64, u64)> = h
         .records
         .iter()
@@ -39,23 +40,30 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         let moments = [(true, Some(subject.open_index)), (false, left)];
         for (joined, moment) in moments {
             let Some(index) = moment else { continue };
-            for w in all.iter().filter(|w| {
-                w.epoch == subject.epoch && w.client != subject.client && names.contains(&w.client)
-            }) {
+            // Each witness client once, however many stale connections the server still
+            // holds for it.
+            let witnesses: BTreeSet<&str> = all
+                .iter()
+                .filter(|w| {
+                    w.epoch == subject.epoch
+                        && w.client != subject.client
+                        && names.contains(&w.client)
+                        && w.open_before(index)
+                })
+                .map(|w| w.client.as_str())
+                .collect();
+            for w in witnesses {
                 let entry = bounds
-                    .entry((w.client.as_str(), subject.client.as_str(), joined))
+                    .entry((w, subject.client.as_str(), joined))
                     .or_default();
-                if w.open_before(index) {
-                    entry.1 += 1;
-                    if heard_later(
-                        h,
-                        per_client
-                            .get(w.client.as_str())
-                            .map_or(&[][..], Vec::as_slice),
-                        index,
-                    ) {
-                        entry.0 += 1;
-                    }
+                entry.1 += 1;
+                if heard_later(
+                    h,
+                    per_client.get(w).map_or(&[][..], Vec::as_slice),
+                    index,
+                    &published,
+                ) {
+                    entry.0 += 1;
                 }
             }
         }
@@ -77,23 +85,21 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         }
     }
     let mut out = Vec::new();
-    for (key, (least, most)) in &bounds {
-        let (got, last) = seen.get(key).copied().unwrap_or((0, 0));
+    let keys: BTreeSet<(&str, &str, bool)> = bounds.keys().chain(seen.keys()).copied().collect();
+    for key in keys {
+        let (least, most) = bounds.get(&key).copied().unwrap_or((0, 0));
+        let (got, last) = seen.get(&key).copied().unwrap_or((0, 0));
         let what = if key.2 { "joins" } else { "leaves" };
-        if got < *least {
-            out.push(Violation::new(
-                CHECKER.name,
-                Some(key.0),
-                stop,
-                format!("saw {got} of {}'s {least} {what}", key.1),
-                vec![],
-            ));
-        } else if got > *most {
+        if got < least {
+            let msg = format!("saw {got} of {}'s {least} {what}", key.1);
+            out.push(Violation::new(CHECKER.name, Some(key.0), stop, msg, vec![]));
+        } else if got > most {
+            let msg = format!("saw {got} {what} of {}, at most {most} happened", key.1);
             out.push(Violation::new(
                 CHECKER.name,
                 Some(key.0),
                 h.records[last].t,
-                format!("saw {got} {what} of {}, at most {most} happened", key.1),
+                msg,
                 vec![last],
             ));
         }
@@ -101,16 +107,45 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     out
 }
 
-/// True when the client whose records are `mine` (indices, in order) received something
-/// from the server after record `index` without losing its connection in between: frames
-/// of one connection arrive in order, so whatever the server queued for it at `index` must
-/// have arrived too.
-fn heard_later(h: &History, mine: &[usize], index: usize) -> bool {
+/// Where each published message was published: (epoch, topic, seq) -> record index.
+type PublishedAt<'a> = BTreeMap<(u64, &'a str, u64), usize>;
+
+fn published_at(h: &History) -> PublishedAt<'_> {
+    h.records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match &r.event {
+            Event::Server {
+                epoch,
+                event:
+                    crate::server::Event::Published {
+                        topic,
+                        seq: Some(seq),
+                        ..
+                    },
+            } => Some(((*epoch, topic.as_str(), *seq), i)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// True when the client whose records are `mine` (indices, in order) received, without
+/// losing its connection in between, a message the server published after record
+/// `index`: frames of one connection arrive in order, so whatever the server queued for it
+/// at `index` must have arrived before that message.
+fn heard_later(h: &History, mine: &[usize], index: usize, published: &PublishedAt<'_>) -> bool {
     let from = mine.partition_point(|i| *i <= index);
     for r in mine[from..].iter().map(|i| &h.records[*i]) {
-        match r.event {
+        match &r.event {
             Event::Status { .. } => return false,
-            Event::Presence { .. } | Event::Delivered { .. } | Event::Gap { .. } => return true,
+            Event::Delivered {
+                topic, epoch, seq, ..
+            } if published
+                .get(&(*epoch, topic.as_str(), *seq))
+                .is_some_and(|p| *p > index) =>
+            {
+                return true;
+            }
             _ => {}
         }
     }
@@ -152,9 +187,17 @@ mod tests {
             from: "p".into(),
             id: 1,
         };
+        let published = crate::server::Event::Published {
+            conn: 2,
+            client: "c-1".into(),
+            topic: "t".into(),
+            id: 1,
+            seq: Some(1),
+        };
         let missed = Builder::default()
             .open(10, 1, 1, "c-0")
             .open(20, 1, 2, "c-1")
+            .server(30, 1, published)
             .at(900, later)
             .build();
         assert!(

@@ -15,8 +15,21 @@ pub(super) const CHECKER: Checker = Checker {
     check,
 };
 
-/// A connection that lived this long must have had its topics restored.
-const RESTORE_WINDOW_MS: u64 = 1000;
+/// A connection that lived this long must have had its topics restored: a second, plus a
+/// round trip at the slowest latency the scenario sets.
+fn restore_window(s: &Scenario) -> u64 {
+    let slowest = s
+        .timeline
+        .iter()
+        .filter_map(|st| match &st.action {
+            crate::scenario::Action::Latency { latency, .. } => Some(*latency),
+            _ => None,
+        })
+        .chain([s.network.latency + s.network.jitter])
+        .max()
+        .unwrap_or_default();
+    1000 + 2 * slowest.as_millis() as u64
+}
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let names: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
@@ -36,6 +49,7 @@ fn one_connection(
     intents: &Intents,
     out: &mut Vec<Violation>,
 ) {
+    let window = restore_window(s);
     let v = |t, msg: String, events| Violation::new(CHECKER.name, Some(&c.client), t, msg, events);
     let mut held: BTreeSet<&str> = BTreeSet::new();
     let mut restored: BTreeSet<&str> = BTreeSet::new();
@@ -58,16 +72,14 @@ fn one_connection(
                 vec![k],
             ));
         }
-        if t <= c.open_t + RESTORE_WINDOW_MS {
+        if t <= c.open_t + window {
             restored.insert(topic);
         }
     }
-    if c.lifetime(end(s)) < RESTORE_WINDOW_MS || !client_saw_it_open(h, c) {
+    if c.lifetime(end(s)) < window || !client_saw_it_open(h, c, window) {
         return;
     }
-    let window_end = h
-        .records
-        .partition_point(|r| r.t <= c.open_t + RESTORE_WINDOW_MS);
+    let window_end = h.records.partition_point(|r| r.t <= c.open_t + window);
     let wanted: BTreeSet<String> = intents
         .before(&c.client, c.open_index)
         .intersection(&intents.before(&c.client, window_end))
@@ -75,21 +87,18 @@ fn one_connection(
         .collect();
     for topic in wanted.iter().filter(|t| !restored.contains(t.as_str())) {
         let msg = format!(
-            "topic {topic:?} not restored within {RESTORE_WINDOW_MS}ms of connection {}",
+            "topic {topic:?} not restored within {window}ms of connection {}",
             c.conn
         );
-        out.push(v(c.open_t + RESTORE_WINDOW_MS, msg, vec![c.open_index]));
+        out.push(v(c.open_t + window, msg, vec![c.open_index]));
     }
 }
 
 /// True when the client itself reached `Connected` on this connection: a connection the
 /// server accepted but whose handshake answer never reached the client (a one-way
 /// partition) cannot be restored.
-fn client_saw_it_open(h: &History, c: &Conn) -> bool {
-    let until = c
-        .close_t
-        .unwrap_or(u64::MAX)
-        .min(c.open_t + RESTORE_WINDOW_MS);
+fn client_saw_it_open(h: &History, c: &Conn, window: u64) -> bool {
+    let until = c.close_t.unwrap_or(u64::MAX).min(c.open_t + window);
     h.of(&c.client).any(|(i, r)| {
         i > c.open_index
             && r.t <= until

@@ -52,6 +52,61 @@ pub struct Scenario {
     /// What must hold.
     #[serde(default)]
     pub expect: Expect,
+    /// Bounds for `wschaos explore --swarm`, which adds random faults and client actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<Swarm>,
+}
+
+/// How `explore --swarm` may randomise a run: which verbs, how many, when, how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Swarm {
+    /// Fault verbs to draw from: `restart`, `partition`, `hold`, `latency`, `flap`,
+    /// `reject`, `kick`. Default: all of them.
+    pub faults: Vec<String>,
+    /// Client actions to draw from: `subscribe`, `unsubscribe`, `publish`, `close`,
+    /// `reconnect`. Default: `subscribe`, `unsubscribe`, `publish`, `reconnect`.
+    pub actions: Vec<String>,
+    /// Fewest and most faults. Default `[1, 4]`.
+    pub faults_count: [usize; 2],
+    /// Fewest and most client actions. Default `[0, 3]`.
+    pub actions_count: [usize; 2],
+    /// Earliest start of a drawn step. Default 2 s.
+    #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub from: Duration,
+    /// Longest fault window (downtime, partition, hold, flap, reject). Default 15 s.
+    #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub max_window: Duration,
+    /// Topics the drawn subscribe, unsubscribe and publish actions use. Default `["news"]`.
+    pub topics: Vec<String>,
+}
+
+impl Default for Swarm {
+    fn default() -> Self {
+        Swarm {
+            faults: [
+                "restart",
+                "partition",
+                "hold",
+                "latency",
+                "flap",
+                "reject",
+                "kick",
+            ]
+            .map(String::from)
+            .to_vec(),
+            actions: ["subscribe", "unsubscribe", "publish", "reconnect"]
+                .map(String::from)
+                .to_vec(),
+            faults_count: [1, 4],
+            actions_count: [0, 3],
+            from: Duration::from_secs(2),
+            max_window: Duration::from_secs(15),
+            topics: vec!["news".into()],
+        }
+    }
 }
 
 /// Network defaults for every link.
@@ -136,8 +191,9 @@ pub struct Workload {
     pub stop: Option<Duration>,
 }
 
-/// One timeline entry: at `at`, do `action`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One timeline entry: at `at`, do `action`. Two steps are equal when they do the same
+/// thing at the same time, wherever they were written.
+#[derive(Debug, Clone, Serialize)]
 pub struct Step {
     /// Simulated time.
     #[serde(with = "crate::duration_serde")]
@@ -148,6 +204,12 @@ pub struct Step {
     /// Where the step is in its file (byte range; empty when built in code).
     #[serde(skip)]
     pub span: std::ops::Range<usize>,
+}
+
+impl PartialEq for Step {
+    fn eq(&self, other: &Self) -> bool {
+        self.at == other.at && self.action == other.action
+    }
 }
 
 /// Steps are read by hand: `at` first, then the action from the rest of the table, so an
@@ -342,6 +404,11 @@ pub struct Expect {
     pub herd_window: Option<Duration>,
     /// See `herd_window`. Default 0.5.
     pub herd_share: Option<f64>,
+    /// A known, still open bug: this invariant is expected to fail (a regression file
+    /// written by `explore`). The test passes while it fails, and fails once it no longer
+    /// does, to say the bug is fixed and the marker can go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing: Option<String>,
     /// After each fault heals (and after each kick), every client that is still trying must
     /// be connected again within this. Default: not checked (`settle` still applies).
     #[serde(with = "crate::duration_serde::option")]

@@ -85,7 +85,8 @@ pub fn run_with<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Hi
 
 fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
     let recorder = Recorder::default();
-    // Every client may dial in the same tick (a herd): the listener's queue must hold them.
+    // Every client may dial in the same tick (a herd), and a black hole releases every held
+    // dial at once: turmoil panics when a socket's queue overflows, so size it for that.
     let clients: usize = scenario.clients.iter().map(|g| g.count).sum();
     let mut sim = turmoil::Builder::new()
         .simulation_duration(scenario.duration + scenario.tick * 4)
@@ -94,7 +95,7 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
         .max_message_latency(scenario.network.latency + scenario.network.jitter)
         .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         .rng_seed(seed)
-        .tcp_capacity(64.max(2 * clients + 16))
+        .tcp_capacity((64 * clients).clamp(256, 65_536))
         .build();
     let (knobs, controls) = server::controls();
     add_server(&mut sim, scenario.server.clone(), controls, &recorder);

@@ -1,0 +1,231 @@
+//! Swarm mode: draw a fault schedule and client actions within the scenario's `[swarm]`
+//! bounds, with proptest strategies seeded from the run's seed, so one scenario file spans
+//! a family of runs and each member is reproducible from its seed.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+
+use crate::scenario::{Action, Scenario, Step, Swarm};
+
+/// `base` with drawn steps added (kept valid: no overlapping restarts or admission windows,
+/// everything healed before the last `settle` of the run) and `seeds = [seed]`.
+///
+/// ```
+/// let base = wschaos::scenario::parse("name = \"q\"\nduration = \"60s\"\n[[clients]]\nname = \"c\"\n[swarm]\n", "q.toml").unwrap();
+/// let a = wschaos::explore::swarm(&base, 7);
+/// assert_eq!(a, wschaos::explore::swarm(&base, 7));
+/// assert!(!a.timeline.is_empty());
+/// ```
+pub fn swarm(base: &Scenario, seed: u64) -> Scenario {
+    let bounds = base.swarm.clone().unwrap_or_default();
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(seed)),
+    );
+    let drawn = steps(base, &bounds)
+        .new_tree(&mut runner)
+        .map(|tree| tree.current())
+        .unwrap_or_default();
+    let mut scenario = base.clone();
+    scenario.timeline.extend(sanitize(base, drawn));
+    scenario.timeline.sort_by_key(|s| s.at);
+    scenario.seeds = vec![seed];
+    scenario
+}
+
+fn seed_bytes(seed: u64) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&crate::sim::derive(seed, i as u64 + 0x5eed).to_le_bytes());
+    }
+    bytes
+}
+
+/// Where drawn steps may go: after `from`, healed before the last `settle`.
+fn span(base: &Scenario, bounds: &Swarm) -> (u64, u64) {
+    let last = base.duration.saturating_sub(base.settle).as_millis() as u64;
+    let first = (bounds.from.as_millis() as u64).min(last);
+    (first, last.max(first + 1))
+}
+
+fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
+    let (first, last) = span(base, bounds);
+    let max_window = (bounds.max_window.as_millis() as u64).max(100);
+    let hosts: Vec<String> = {
+        let mut h: Vec<String> = base.clients.iter().map(|g| g.host.clone()).collect();
+        h.dedup();
+        h
+    };
+    let faults = bounds.faults.clone();
+    let fault = (
+        0..faults.len().max(1),
+        first..last,
+        100..=max_window,
+        0..hosts.len().max(1),
+        0..3usize,
+    )
+        .prop_map(move |(verb, at, window, host, pick)| {
+            let window = Duration::from_millis(window);
+            let between = || {
+                [
+                    "server".to_string(),
+                    hosts.get(host).cloned().unwrap_or_else(|| "clients".into()),
+                ]
+            };
+            let action = match faults.get(verb).map(String::as_str).unwrap_or("restart") {
+                "partition" => Action::Partition {
+                    between: between(),
+                    oneway: pick == 1,
+                    for_: Some(window),
+                },
+                "hold" => Action::Hold {
+                    between: between(),
+                    for_: Some(window),
+                },
+                "latency" => Action::Latency {
+                    between: between(),
+                    latency: whole_ms(window / 20),
+                    for_: Some(window),
+                },
+                "flap" => Action::Flap { for_: window },
+                "reject" => Action::Reject {
+                    for_: window,
+                    status: [503, 502, 429][pick],
+                },
+                "kick" => Action::Kick {
+                    code: [1001, 1012, 1000][pick],
+                },
+                _ => Action::Restart { down: window },
+            };
+            Step {
+                at: Duration::from_millis(at),
+                action,
+                span: 0..0,
+            }
+        });
+    let clients: Vec<String> = base
+        .clients
+        .iter()
+        .filter(|g| g.mode == crate::scenario::Mode::Pubsub)
+        .flat_map(|g| {
+            let mut names = vec![g.name.clone()];
+            names.extend(g.client_names().take(3));
+            names
+        })
+        .collect();
+    let (actions, topics) = (bounds.actions.clone(), bounds.topics.clone());
+    // Half the actions land inside a drawn fault's window: bugs hide around reconnects.
+    let action = (
+        0..actions.len().max(1),
+        first..last,
+        0..clients.len().max(1),
+        0..topics.len().max(1),
+        any::<Option<(usize, u16)>>(),
+    )
+        .prop_map(move |(verb, at, who, topic, anchor)| {
+            let client = clients.get(who).cloned().unwrap_or_default();
+            let topic = topics.get(topic).cloned().unwrap_or_else(|| "news".into());
+            let action = match actions.get(verb).map(String::as_str).unwrap_or("reconnect") {
+                "subscribe" => Action::Subscribe { client, topic },
+                "unsubscribe" => Action::Unsubscribe { client, topic },
+                "publish" => Action::Publish {
+                    client,
+                    topic,
+                    data: None,
+                },
+                "close" => Action::Close { client },
+                _ => Action::Reconnect { client },
+            };
+            (
+                Step {
+                    at: Duration::from_millis(at),
+                    action,
+                    span: 0..0,
+                },
+                anchor,
+            )
+        });
+    let [fmin, fmax] = bounds.faults_count;
+    let [amin, amax] = bounds.actions_count;
+    let no_actions = bounds.actions.is_empty() || clients_empty(base);
+    let (amin, amax) = if no_actions { (0, 0) } else { (amin, amax) };
+    (
+        prop::collection::vec(fault, fmin..=fmax.max(fmin)),
+        prop::collection::vec(action, amin..=amax.max(amin)),
+    )
+        .prop_map(|(mut faults, actions)| {
+            let anchored: Vec<Step> = actions
+                .into_iter()
+                .map(|(step, anchor)| anchor_in(&faults, step, anchor))
+                .collect();
+            faults.extend(anchored);
+            faults
+        })
+}
+
+/// Moves `step` inside the window of fault `anchor.0` (at a fraction `anchor.1 / 65536` of
+/// it), when there is an anchor and a fault with a window.
+fn anchor_in(faults: &[Step], mut step: Step, anchor: Option<(usize, u16)>) -> Step {
+    let Some((which, fraction)) = anchor else {
+        return step;
+    };
+    let Some(fault) = (!faults.is_empty()).then(|| &faults[which % faults.len()]) else {
+        return step;
+    };
+    let window = fault.action.window().unwrap_or(Duration::from_millis(500));
+    step.at = whole_ms(fault.at + window.mul_f64(f64::from(fraction) / 65536.0));
+    step
+}
+
+/// Durations are written to files in whole milliseconds: draw them that way.
+fn whole_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
+
+fn clients_empty(base: &Scenario) -> bool {
+    !base
+        .clients
+        .iter()
+        .any(|g| g.mode == crate::scenario::Mode::Pubsub)
+}
+
+/// Drops drawn steps that would make no sense together, and keeps windows inside the run.
+fn sanitize(base: &Scenario, mut drawn: Vec<Step>) -> Vec<Step> {
+    drawn.sort_by_key(|s| s.at);
+    let last = base.duration.saturating_sub(base.settle);
+    let mut busy: Vec<(&'static str, String, Duration, Duration)> = Vec::new();
+    let mut kept = Vec::new();
+    for step in drawn {
+        let start = step.at;
+        let end = start + step.action.window().unwrap_or_default();
+        if end > last {
+            continue;
+        }
+        let key: (&'static str, String) = match &step.action {
+            Action::Restart { .. } => ("server", String::new()),
+            Action::Flap { .. } | Action::Reject { .. } => ("admission", String::new()),
+            Action::Partition { between, .. }
+            | Action::Hold { between, .. }
+            | Action::Latency { between, .. } => ("link", between.join("-")),
+            _ => ("", String::new()),
+        };
+        let clash = !key.0.is_empty()
+            && busy
+                .iter()
+                .any(|(k, l, b, e)| *k == key.0 && *l == key.1 && start <= *e && *b <= end);
+        let server_down = busy
+            .iter()
+            .any(|(k, _, b, e)| *k == "server" && start >= *b && start <= *e);
+        if clash || (server_down && matches!(step.action, Action::Kick { .. })) {
+            continue;
+        }
+        if !key.0.is_empty() {
+            busy.push((key.0, key.1, start, end));
+        }
+        kept.push(step);
+    }
+    kept
+}

@@ -1,0 +1,54 @@
+//! Regression files: a shrunk failure as an ordinary scenario file, marked as a known
+//! failure, with a header saying where it came from and how to replay it.
+
+use crate::scenario::Scenario;
+
+/// The text of a regression file for `scenario` failing `invariant` with `seed`.
+///
+/// `origin` names the file and mode it was found from; `commit` and `date` go in the header.
+pub fn render(
+    scenario: &Scenario,
+    invariant: &str,
+    seed: u64,
+    origin: &str,
+    commit: &str,
+    date: &str,
+    path: &str,
+) -> String {
+    let mut s = scenario.clone();
+    s.seeds = vec![seed];
+    s.swarm = None;
+    s.expect.failing = Some(invariant.to_string());
+    s.description = format!(
+        "Shrunk from {origin}, seed {seed}: breaks {invariant}. {}",
+        scenario.description
+    )
+    .trim_end()
+    .to_string();
+    let body =
+        toml::to_string(&s).unwrap_or_else(|e| format!("# could not write the scenario: {e}\n"));
+    format!(
+        "# Regression found by `wschaos explore` on {date}.\n\
+         # invariant: {invariant}\n\
+         # original:  {origin}, seed {seed}\n\
+         # commit:    {commit}\n\
+         # replay:    cargo run --release -- replay {path} --seed {seed}\n\
+         # While the bug is open, `[expect] failing` keeps the test green; once the invariant\n\
+         # holds again the test fails to say so: then delete the `failing` line.\n\n{body}"
+    )
+}
+
+/// A file name for a regression: `NAME-INVARIANT-SEED.toml`, safe on every file system.
+pub fn file_name(scenario: &str, invariant: &str, seed: u64) -> String {
+    let clean: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{clean}-{invariant}-{seed}.toml")
+}

@@ -1,0 +1,159 @@
+//! Exploring: swarm schedules are reproducible and valid, regression files load back, and
+//! swarm exploration from a clean scenario finds each deliberate defect, shrunk small.
+
+use wschaos::client::Defect;
+use wschaos::explore::{self, Failure};
+use wschaos::scenario::{self, Scenario};
+use wschaos::sim::{ClientEnv, ClientUnderTest, ReferenceClient};
+
+fn calm() -> Scenario {
+    scenario::load("scenarios/swarm/calm.toml".as_ref()).unwrap()
+}
+
+#[test]
+fn swarm_schedules_are_reproducible_and_valid() {
+    let base = calm();
+    let mut empty = 0;
+    for seed in 1..40 {
+        let drawn = explore::swarm(&base, seed);
+        assert_eq!(drawn, explore::swarm(&base, seed), "seed {seed}");
+        empty += usize::from(drawn.timeline.is_empty());
+        let text = toml::to_string(&drawn).unwrap();
+        let back = scenario::parse(&text, "drawn.toml")
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}\n{text}"));
+        assert_eq!(back.timeline.len(), drawn.timeline.len());
+    }
+    assert!(empty <= 4, "{empty} of 39 seeds drew nothing");
+    assert_ne!(
+        explore::swarm(&base, 1).timeline,
+        explore::swarm(&base, 2).timeline
+    );
+}
+
+#[test]
+fn a_regression_file_loads_back_as_a_known_failure() {
+    let drawn = explore::swarm(&calm(), 3);
+    let text = explore::render(
+        &drawn,
+        "delivery",
+        3,
+        "scenarios/swarm/calm.toml (swarm)",
+        "abc1234",
+        "2026-11-26",
+        "x.toml",
+    );
+    assert!(text.starts_with("# Regression found by `wschaos explore` on 2026-11-26."));
+    let back = scenario::parse(&text, "x.toml").unwrap();
+    assert_eq!(back.expect.failing.as_deref(), Some("delivery"));
+    assert_eq!(back.seeds, [3]);
+    assert_eq!(back.timeline, drawn.timeline);
+    assert_eq!(
+        explore::file_name("calm", "delivery", 3),
+        "calm-delivery-3.toml"
+    );
+}
+
+macro_rules! defective {
+    ($name:ident, $defect:expr) => {
+        struct $name(ReferenceClient);
+        impl ClientUnderTest for $name {
+            fn start(env: ClientEnv) -> Self {
+                $name(ReferenceClient::start_defective(env, $defect))
+            }
+            fn subscribe(&self, t: &str) {
+                self.0.subscribe(t)
+            }
+            fn unsubscribe(&self, t: &str) {
+                self.0.unsubscribe(t)
+            }
+            fn publish(&self, t: &str, d: String) -> Result<u64, String> {
+                self.0.publish(t, d)
+            }
+            fn close(&self) {
+                self.0.close()
+            }
+            fn reconnect(&self) {
+                self.0.reconnect()
+            }
+        }
+    };
+}
+
+/// Seeds tried before giving up on finding a defect.
+const SEED_BUDGET: u64 = 40;
+/// Simulations allowed for shrinking one failure.
+const SHRINK_BUDGET: usize = 150;
+
+/// Explores `calm` in swarm mode with `C` until a seed fails; shrinks it.
+fn hunt<C: ClientUnderTest>() -> Option<(u64, Failure, explore::Shrunk)> {
+    let base = calm();
+    let file = std::path::PathBuf::from("scenarios/swarm/calm.toml");
+    for seed in 1..=SEED_BUDGET {
+        if let Some(failure) = explore::try_seed::<C>(&base, &file, seed, true).unwrap() {
+            let shrunk = explore::shrink::<C>(&failure, SHRINK_BUDGET);
+            return Some((seed, failure, shrunk));
+        }
+    }
+    None
+}
+
+#[test]
+fn the_calm_scenario_is_clean_for_the_reference_client() {
+    let base = calm();
+    for seed in 1..=10 {
+        let found =
+            explore::try_seed::<ReferenceClient>(&base, "calm".as_ref(), seed, true).unwrap();
+        assert!(
+            found.is_none(),
+            "seed {seed}: {:?}",
+            found.map(|f| f.violation)
+        );
+    }
+}
+
+macro_rules! found_by_swarm {
+    ($test:ident, $defect:expr) => {
+        #[test]
+        fn $test() {
+            defective!(Client, $defect);
+            let (seed, failure, shrunk) = hunt::<Client>()
+                .unwrap_or_else(|| panic!("{:?} not found in {SEED_BUDGET} seeds", $defect));
+            let before = failure.case.scenario.timeline.len();
+            let after = shrunk.scenario.timeline.len();
+            println!(
+                "{:?}: seed {seed}, {} ; steps {before} -> {after}, {} shrink runs",
+                $defect, shrunk.invariant, shrunk.runs
+            );
+            assert!(after <= before);
+            assert!(
+                explore::still_fails::<Client>(&shrunk.scenario, seed, shrunk.invariant),
+                "the shrunk case replays"
+            );
+        }
+    };
+}
+
+found_by_swarm!(swarm_finds_forgets_resubscribe, Defect::ForgetsResubscribe);
+found_by_swarm!(swarm_finds_resubscribes_twice, Defect::ResubscribesTwice);
+found_by_swarm!(
+    swarm_finds_revives_unsubscribed,
+    Defect::RevivesUnsubscribed
+);
+found_by_swarm!(
+    swarm_finds_resets_backoff_on_open,
+    Defect::ResetsBackoffOnOpen
+);
+found_by_swarm!(swarm_finds_no_jitter, Defect::NoJitter);
+found_by_swarm!(swarm_finds_ignores_max_attempts, Defect::IgnoresMaxAttempts);
+found_by_swarm!(
+    swarm_finds_reconnects_after_close,
+    Defect::ReconnectsAfterClose
+);
+found_by_swarm!(
+    swarm_finds_connected_before_handshake,
+    Defect::ConnectedBeforeHandshake
+);
+found_by_swarm!(swarm_finds_drops_outbox, Defect::DropsOutbox);
+found_by_swarm!(swarm_finds_sends_outbox_twice, Defect::SendsOutboxTwice);
+found_by_swarm!(swarm_finds_no_heartbeat, Defect::NoHeartbeat);
+found_by_swarm!(swarm_finds_two_sockets, Defect::TwoSockets);
