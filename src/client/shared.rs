@@ -90,10 +90,10 @@ impl<S: Session> Shared<S> {
         if current == next {
             return;
         }
-        debug_assert!(
-            current.can_move_to(&next),
-            "illegal status move {current:?} -> {next:?}"
-        );
+        if !current.can_move_to(&next) {
+            // Only a deliberately defective client gets here; the checkers report it.
+            tracing::error!(from = current.name(), to = next.name(), "illegal status move");
+        }
         tracing::debug!(from = current.name(), to = next.name(), "status");
         inner.listeners.retain(|l| l.send(next.clone()).is_ok());
         self.status.send_replace(next);
