@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use serde_json::json;
 use wschaos::client::{Client, ClientBuilder, Policy, RawClient, Status};
+use wschaos::net::TokioNet;
 
 use super::{Exit, bad_input, output};
 
@@ -99,13 +102,15 @@ pub async fn run(args: Args) -> Exit {
         builder = builder.client_id(id);
     }
     if args.raw {
-        let client = builder.spawn_raw();
+        // Subscribe to the status before the task runs, so the first change is not missed.
+        let (client, task) = builder.build_raw(TokioNet, StdRng::from_os_rng());
+        let status = client.status_changes().boxed();
+        tokio::spawn(task);
         tokio::spawn(print_raw(client.clone()));
         let ticker = args.send.clone().map(|text| {
             let c = client.clone();
             repeat(args.every, move |n| client_send(&c, &text, n))
         });
-        let status = client.status_changes().boxed();
         watch_status(Watched {
             status,
             close: Some(Box::new(move || client.close())),
@@ -113,7 +118,9 @@ pub async fn run(args: Args) -> Exit {
         })
         .await
     } else {
-        let client = builder.spawn();
+        let (client, task) = builder.build(TokioNet, StdRng::from_os_rng());
+        let status = client.status_changes().boxed();
+        tokio::spawn(task);
         for topic in &args.subscribe {
             match client.subscribe(topic) {
                 Ok(sub) => {
@@ -132,7 +139,6 @@ pub async fn run(args: Args) -> Exit {
             let c = client.clone();
             repeat(args.every, move |n| client_publish(&c, &topic, &text, n))
         });
-        let status = client.status_changes().boxed();
         watch_status(Watched {
             status,
             close: Some(Box::new(move || client.close())),

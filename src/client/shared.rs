@@ -92,7 +92,11 @@ impl<S: Session> Shared<S> {
         }
         if !current.can_move_to(&next) {
             // Only a deliberately defective client gets here; the checkers report it.
-            tracing::error!(from = current.name(), to = next.name(), "illegal status move");
+            tracing::error!(
+                from = current.name(),
+                to = next.name(),
+                "illegal status move"
+            );
         }
         tracing::debug!(from = current.name(), to = next.name(), "status");
         inner.listeners.retain(|l| l.send(next.clone()).is_ok());
