@@ -28,12 +28,82 @@ pub struct Outcome {
     pub verdict: Verdict,
 }
 
+/// Where two runs of the same case parted ways.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Divergence {
+    /// The history line (1-based; the header is line 1).
+    pub line: usize,
+    /// That line in the first run.
+    pub first: String,
+    /// That line in the second run.
+    pub second: String,
+}
+
+/// What a case's outcome means, given the scenario's `expect.failing` marker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// Every invariant held.
+    Pass,
+    /// Only the known, still open failure fired (a regression file while the bug is open).
+    KnownFailure(String),
+    /// The known failure no longer fires: the bug is fixed, the marker can go.
+    Fixed(String),
+    /// Something broke.
+    Fail,
+}
+
+impl Judgement {
+    /// True for the outcomes a test run counts as green.
+    pub fn green(&self) -> bool {
+        matches!(self, Judgement::Pass | Judgement::KnownFailure(_))
+    }
+}
+
 impl Case {
+    /// Judges an outcome of this case.
+    pub fn judge(&self, outcome: &Outcome) -> Judgement {
+        let known = self.scenario.expect.failing.as_deref();
+        let others = outcome
+            .verdict
+            .violations
+            .iter()
+            .any(|v| Some(v.invariant) != known);
+        match known {
+            _ if others => Judgement::Fail,
+            None => Judgement::Pass,
+            Some(k) if outcome.verdict.violations.is_empty() => Judgement::Fixed(k.to_string()),
+            Some(k) => Judgement::KnownFailure(k.to_string()),
+        }
+    }
+
     /// Runs the case against the reference client and checks it.
     pub fn run(&self) -> Result<Outcome, SimError> {
         let history = sim::run(&self.scenario, self.seed)?;
         let verdict = check::check(&self.scenario, &history);
         Ok(Outcome { history, verdict })
+    }
+
+    /// Runs the case twice and returns the first history line where the runs differ
+    /// (1-based, with both versions), or `None` when they are byte-identical.
+    pub fn divergence(&self) -> Result<Option<Divergence>, SimError> {
+        let a = sim::run(&self.scenario, self.seed)?.to_jsonl();
+        let b = sim::run(&self.scenario, self.seed)?.to_jsonl();
+        let mut lines = a.lines().zip(b.lines()).enumerate();
+        let first = lines
+            .find(|(_, (x, y))| x != y)
+            .map(|(i, (x, y))| (i + 1, x.to_string(), y.to_string()));
+        let lengths = (a.lines().count() != b.lines().count()).then(|| {
+            (
+                a.lines().count().min(b.lines().count()) + 1,
+                String::new(),
+                String::new(),
+            )
+        });
+        Ok(first.or(lengths).map(|(line, first, second)| Divergence {
+            line,
+            first,
+            second,
+        }))
     }
 
     /// The command that replays exactly this case.

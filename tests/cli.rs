@@ -186,3 +186,134 @@ fn schema_is_json_describing_the_format() {
         assert!(schema["properties"][key].is_object(), "{key}");
     }
 }
+
+/// `calm` with an expectation every swarm run breaks, so exploring has something to find.
+fn doomed_calm() -> String {
+    let calm = std::fs::read_to_string("scenarios/swarm/calm.toml").unwrap();
+    calm.replace(
+        "\n[swarm]\n",
+        "\n[expect]\nsequence = { edge = [\"connecting\", \"connected\"] }\n\n[swarm]\n",
+    )
+}
+
+#[test]
+fn explore_finds_shrinks_and_writes_a_regression_that_replays() {
+    let dir = scenario_dir("explore", &[("calm.toml", &doomed_calm())]);
+    let out_dir = dir.join("regressions");
+    let out = wschaos(&[
+        "explore",
+        dir.join("calm.toml").to_str().unwrap(),
+        "--swarm",
+        "--seeds",
+        "6",
+        "--jobs",
+        "2",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", stderr(&out));
+    assert!(
+        stdout.contains("6 cases in") && stdout.contains("[expect_sequence]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("steps ->") && stdout.contains("replay: cargo run --release -- replay"),
+        "{stdout}"
+    );
+    let files: Vec<_> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one regression per (scenario, invariant)");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        text.starts_with("# Regression found by `wschaos explore` on 20"),
+        "{text}"
+    );
+    assert!(text.contains("failing = \"expect_sequence\""), "{text}");
+
+    // The regression file is an ordinary scenario: `run` counts the open bug as a known failure.
+    let out = wschaos(&["run", files[0].to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("XFAIL") && stdout.contains("known failure: expect_sequence"),
+        "{stdout}"
+    );
+
+    // Replay tells the same story, to the byte, in two separate processes.
+    let (h1, h2) = (dir.join("h1.jsonl"), dir.join("h2.jsonl"));
+    let a = wschaos(&[
+        "replay",
+        files[0].to_str().unwrap(),
+        "--history",
+        h1.to_str().unwrap(),
+    ]);
+    let b = wschaos(&[
+        "replay",
+        files[0].to_str().unwrap(),
+        "--history",
+        h2.to_str().unwrap(),
+    ]);
+    assert_eq!(a.status.code(), Some(1));
+    assert_eq!(a.stdout, b.stdout);
+    assert!(
+        String::from_utf8_lossy(&a.stdout).contains("edge-0      |"),
+        "a status lane per client"
+    );
+    assert_eq!(std::fs::read(&h1).unwrap(), std::fs::read(&h2).unwrap());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn histories_are_identical_across_processes_for_a_nontrivial_scenario() {
+    let dir = scenario_dir("processes", &[]);
+    let (h1, h2) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
+    for h in [&h1, &h2] {
+        let out = wschaos(&[
+            "replay",
+            "scenarios/restarts/repeated-restarts.toml",
+            "--seed",
+            "9",
+            "--history",
+            h.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    let (a, b) = (std::fs::read(&h1).unwrap(), std::fs::read(&h2).unwrap());
+    assert!(a.len() > 100_000, "{} bytes of history", a.len());
+    assert!(a == b, "two processes, one seed, different histories");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn check_determinism_runs_each_case_twice() {
+    let out = wschaos(&[
+        "run",
+        "scenarios/partitions/black-hole.toml",
+        "--seed",
+        "4",
+        "--check-determinism",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        !stdout.contains("NONDETERMINISTIC") && stdout.contains("1 passed, 0 failed"),
+        "{stdout}"
+    );
+    let out = wschaos(&[
+        "explore",
+        "scenarios/swarm/calm.toml",
+        "--swarm",
+        "--seeds",
+        "3",
+        "--check-determinism",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use wschaos::cases::{self, Case};
+use wschaos::cases::{self, Case, Judgement};
 use wschaos::report;
 
 fn main() {
@@ -37,10 +37,13 @@ fn main() {
 fn trial(name: &str, case: Case) -> Trial {
     Trial::test(format!("{name}::seed_{}", case.seed), move || {
         let outcome = case.run().map_err(|e| Failed::from(e.to_string()))?;
-        if outcome.verdict.passed() {
-            Ok(())
-        } else {
-            Err(Failed::from(report::failure(&case, &outcome)))
+        match case.judge(&outcome) {
+            Judgement::Pass | Judgement::KnownFailure(_) => Ok(()),
+            Judgement::Fixed(invariant) => Err(Failed::from(format!(
+                "{}: the known failure ({invariant}) no longer happens: the bug is fixed; delete `failing` from the file",
+                case.file.display()
+            ))),
+            Judgement::Fail => Err(Failed::from(report::failure(&case, &outcome))),
         }
     })
 }

@@ -2,7 +2,9 @@
 
 mod connect;
 mod demo;
+mod explore;
 mod output;
+mod replay;
 mod run;
 mod schema;
 mod serve;
@@ -30,6 +32,12 @@ pub enum Command {
     /// Run scenario files in the deterministic simulation and check every invariant.
     /// Exit 0 when all pass, 1 on a violation, 2 on a bad scenario file.
     Run(run::Args),
+    /// Sweep seeds (and, with --swarm, random fault schedules) in parallel; shrink each
+    /// failure to a small scenario under scenarios/regressions/. Exit 1 when something failed.
+    Explore(explore::Args),
+    /// Re-run one scenario and seed and print the whole story: status lanes, faults,
+    /// messages, violations. Identical output on every run.
+    Replay(replay::Args),
     /// Print the scenario file format as a JSON Schema (for editor completion).
     Schema,
     /// Run the broadcast server until Ctrl-C, then close every connection with 1012.
@@ -67,6 +75,8 @@ impl From<Exit> for std::process::ExitCode {
 pub async fn dispatch(command: Command) -> Exit {
     match command {
         Command::Run(args) => run::run(args).await,
+        Command::Explore(args) => explore::run(args).await,
+        Command::Replay(args) => replay::run(args).await,
         Command::Schema => schema::run(),
         Command::Serve(args) => serve::run(args).await,
         Command::Connect(args) => connect::run(args).await,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use wschaos::cases::{self, Case};
+use wschaos::cases::{self, Case, Judgement};
 use wschaos::report;
 
 use super::Exit;
@@ -16,6 +16,9 @@ pub struct Args {
     /// Run only this seed instead of each scenario's list.
     #[arg(long)]
     seed: Option<u64>,
+    /// Run every case twice and report the first event where the two runs differ.
+    #[arg(long)]
+    check_determinism: bool,
 }
 
 /// Runs every case; exit 0 when all pass, 1 on a violation, 2 on bad input.
@@ -33,12 +36,12 @@ pub async fn run(args: Args) -> Exit {
         Err(e) => return super::bad_input(e),
     };
     // Simulations are single-threaded and CPU-bound: run them off the async runtime.
-    tokio::task::spawn_blocking(move || run_files(&files, args.seed))
+    tokio::task::spawn_blocking(move || run_files(&files, args.seed, args.check_determinism))
         .await
         .unwrap_or(Exit::Trouble)
 }
 
-fn run_files(files: &[PathBuf], seed: Option<u64>) -> Exit {
+fn run_files(files: &[PathBuf], seed: Option<u64>, check_determinism: bool) -> Exit {
     let (mut passed, mut failed, mut bad) = (0, 0, 0);
     for file in files {
         let cases = match cases::cases(file, seed) {
@@ -50,7 +53,7 @@ fn run_files(files: &[PathBuf], seed: Option<u64>) -> Exit {
             }
         };
         for case in cases {
-            if run_case(&case) {
+            if run_case(&case) && (!check_determinism || deterministic(&case)) {
                 passed += 1;
             } else {
                 failed += 1;
@@ -84,17 +87,51 @@ fn run_case(case: &Case) -> bool {
     );
     let name = format!("{} seed {}", case.file.display(), case.seed);
     match outcome {
-        Ok(o) if o.verdict.passed() => {
-            println!("PASS  {name:<60} {speed}");
-            true
+        Ok(o) => match case.judge(&o) {
+            Judgement::Pass => {
+                println!("PASS  {name:<60} {speed}");
+                true
+            }
+            Judgement::KnownFailure(invariant) => {
+                println!("XFAIL {name:<60} {speed} (known failure: {invariant})");
+                true
+            }
+            Judgement::Fixed(invariant) => {
+                println!("FIXED {name:<60} {speed}");
+                println!(
+                    "      the known failure ({invariant}) no longer happens: delete `failing` from the file\n"
+                );
+                false
+            }
+            Judgement::Fail => {
+                println!("FAIL  {name:<60} {speed}");
+                println!("{}\n", indent(&report::failure(case, &o)));
+                false
+            }
+        },
+        Err(e) => {
+            println!("FAIL  {name:<60} {e}");
+            false
         }
-        Ok(o) => {
-            println!("FAIL  {name:<60} {speed}");
-            println!("{}\n", indent(&report::failure(case, &o)));
+    }
+}
+
+/// Runs the case twice; prints where the runs differ, if they do.
+fn deterministic(case: &Case) -> bool {
+    match case.divergence() {
+        Ok(None) => true,
+        Ok(Some(d)) => {
+            println!(
+                "NONDETERMINISTIC {} seed {}: the runs differ at history line {}",
+                case.file.display(),
+                case.seed,
+                d.line
+            );
+            println!("      first:  {}\n      second: {}", d.first, d.second);
             false
         }
         Err(e) => {
-            println!("FAIL  {name:<60} {e}");
+            println!("FAIL  {}: {e}", case.file.display());
             false
         }
     }

@@ -370,12 +370,85 @@ fn expect(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
             ));
         }
     }
+    if let Some(name) = e
+        .failing
+        .as_deref()
+        .filter(|n| !crate::check::NAMES.contains(n))
+    {
+        let help = suggest(name, crate::check::NAMES.iter().copied());
+        return Err(fail(
+            &format!("\"{name}\""),
+            format!("`failing` names no invariant {name:?}"),
+            help,
+        ));
+    }
+    if let Some(sw) = &s.swarm {
+        swarm(sw, s, src)?;
+    }
     if e.herd_share.is_some_and(|x| !(x > 0.0 && x <= 1.0)) {
         return Err(fail(
             "herd_share",
             "`herd_share` must be in (0, 1]".into(),
             None,
         ));
+    }
+    Ok(())
+}
+
+const SWARM_FAULTS: [&str; 7] = [
+    "restart",
+    "partition",
+    "hold",
+    "latency",
+    "flap",
+    "reject",
+    "kick",
+];
+const SWARM_ACTIONS: [&str; 5] = ["subscribe", "unsubscribe", "publish", "close", "reconnect"];
+
+fn swarm(sw: &super::Swarm, s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
+    let at = src.text.find("[swarm]").unwrap_or(0);
+    let fail = |needle: &str, msg: String, help| src.near(at, needle, msg, help);
+    for (list, allowed) in [
+        (&sw.faults, &SWARM_FAULTS[..]),
+        (&sw.actions, &SWARM_ACTIONS[..]),
+    ] {
+        if let Some(verb) = list.iter().find(|v| !allowed.contains(&v.as_str())) {
+            let help = suggest(verb, allowed.iter().copied())
+                .or(Some(format!("allowed: {}", allowed.join(", "))));
+            return Err(fail(
+                &format!("\"{verb}\""),
+                format!("{verb:?} cannot be drawn in swarm mode"),
+                help,
+            ));
+        }
+    }
+    if sw.faults_count[0] > sw.faults_count[1]
+        || sw.actions_count[0] > sw.actions_count[1]
+        || sw.faults_count[1] > 64
+        || sw.actions_count[1] > 64
+    {
+        return Err(fail(
+            "count",
+            "swarm counts are [fewest, most], at most 64".into(),
+            None,
+        ));
+    }
+    if sw.from >= s.duration.saturating_sub(s.settle) {
+        return Err(fail(
+            "from",
+            "swarm `from` leaves no room before the last `settle` of the run".into(),
+            None,
+        ));
+    }
+    for topic in &sw.topics {
+        validate_topic(topic).map_err(|why| {
+            fail(
+                &format!("\"{topic}\""),
+                format!("topic {topic:?}: {why}"),
+                None,
+            )
+        })?;
     }
     Ok(())
 }

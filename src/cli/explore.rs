@@ -1,0 +1,337 @@
+//! `wschaos explore`: sweep seeds in parallel (one simulation per worker thread; each
+//! simulation is single-threaded and deterministic), shrink what fails, write regressions.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use wschaos::cases;
+use wschaos::explore::{self, Failure};
+use wschaos::report;
+use wschaos::scenario::Scenario;
+use wschaos::sim::ReferenceClient;
+
+use super::{Exit, bad_input};
+
+/// Options of `wschaos explore`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Scenario files or folders. Default: scenarios/ (regression files excluded).
+    paths: Vec<PathBuf>,
+    /// Seeds per scenario.
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// Stop after this much wall time instead of a number of seeds (e.g. 5m).
+    #[arg(long = "for", value_parser = humantime::parse_duration)]
+    for_: Option<Duration>,
+    /// Worker threads. Default: the number of cores.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Also draw random faults and client actions within each scenario's [swarm] bounds.
+    #[arg(long)]
+    swarm: bool,
+    /// First seed.
+    #[arg(long, default_value_t = 1)]
+    start: u64,
+    /// Where regression files go.
+    #[arg(long, default_value = "scenarios/regressions")]
+    out: PathBuf,
+    /// Report failures without shrinking them or writing files.
+    #[arg(long)]
+    no_shrink: bool,
+    /// Simulations allowed for shrinking one failure.
+    #[arg(long, default_value_t = 300)]
+    shrink_budget: usize,
+    /// Run every case twice and report the first event where the two runs differ.
+    #[arg(long)]
+    check_determinism: bool,
+}
+
+/// What one worker found for one (scenario, seed).
+enum Found {
+    Clean,
+    Failed(Box<Failure>),
+    Diverged {
+        file: PathBuf,
+        seed: u64,
+        line: usize,
+        first: String,
+        second: String,
+    },
+    Broken(String),
+}
+
+/// Sweeps; exit 0 when nothing failed, 1 when something did, 2 on bad input.
+pub async fn run(args: Args) -> Exit {
+    let scenarios = match load(&args.paths) {
+        Ok(s) if s.is_empty() => return bad_input("no scenario files (*.toml) found"),
+        Ok(s) => s,
+        Err(e) => return bad_input(e),
+    };
+    tokio::task::spawn_blocking(move || sweep(&args, &scenarios))
+        .await
+        .unwrap_or(Exit::Trouble)
+}
+
+fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>, String> {
+    let default = paths.is_empty();
+    let roots = if default {
+        vec![PathBuf::from("scenarios")]
+    } else {
+        paths.to_vec()
+    };
+    let files = cases::discover(&roots).map_err(|e| e.to_string())?;
+    let files = files
+        .into_iter()
+        .filter(|f| !default || !f.components().any(|c| c.as_os_str() == "regressions"));
+    files
+        .map(|f| {
+            wschaos::scenario::load(&f)
+                .map(|s| (f, s))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let total = if args.for_.is_some() {
+        u64::MAX
+    } else {
+        args.seeds.saturating_mul(scenarios.len() as u64)
+    };
+    let deadline = args.for_.map(|d| Instant::now() + d);
+    let next = AtomicU64::new(0);
+    let (tx, rx) = mpsc::channel::<Found>();
+    let started = Instant::now();
+    let mut failures: BTreeMap<(PathBuf, &'static str), Failure> = BTreeMap::new();
+    let mut done = 0u64;
+    let mut trouble = 0usize;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let (tx, next) = (tx.clone(), &next);
+            scope.spawn(move || {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= total || deadline.is_some_and(|d| Instant::now() >= d) {
+                        return;
+                    }
+                    let (file, scenario) = &scenarios[(k % scenarios.len() as u64) as usize];
+                    let seed = args.start + k / scenarios.len() as u64;
+                    if tx.send(one(file, scenario, seed, args)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut progress = Progress::new();
+        for found in rx {
+            done += 1;
+            match found {
+                Found::Clean => {}
+                Found::Failed(f) => {
+                    trouble += 1;
+                    failures
+                        .entry((f.case.file.clone(), f.violation.invariant))
+                        .or_insert(*f);
+                }
+                Found::Diverged {
+                    file,
+                    seed,
+                    line,
+                    first,
+                    second,
+                } => {
+                    trouble += 1;
+                    progress.clear();
+                    println!(
+                        "NONDETERMINISTIC {} seed {seed}: the runs differ at history line {line}\n  first:  {first}\n  second: {second}",
+                        file.display()
+                    );
+                }
+                Found::Broken(e) => {
+                    trouble += 1;
+                    progress.clear();
+                    println!("ERROR {e}");
+                }
+            }
+            progress.show(done, started.elapsed(), trouble);
+        }
+        progress.clear();
+    });
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "{done} cases in {secs:.1}s ({:.0} seeds/min), {trouble} failed",
+        done as f64 * 60.0 / secs.max(1e-9)
+    );
+    for failure in failures.values() {
+        report_failure(failure, args);
+    }
+    if trouble == 0 {
+        Exit::Ok
+    } else {
+        Exit::Trouble
+    }
+}
+
+fn one(file: &Path, scenario: &Scenario, seed: u64, args: &Args) -> Found {
+    if args.check_determinism {
+        let s = if args.swarm {
+            explore::swarm(scenario, seed)
+        } else {
+            scenario.clone()
+        };
+        let case = cases::Case {
+            file: file.to_path_buf(),
+            scenario: s,
+            seed,
+        };
+        match case.divergence() {
+            Ok(None) => {}
+            Ok(Some(d)) => {
+                return Found::Diverged {
+                    file: file.to_path_buf(),
+                    seed,
+                    line: d.line,
+                    first: d.first,
+                    second: d.second,
+                };
+            }
+            Err(e) => return Found::Broken(e.to_string()),
+        }
+    }
+    match explore::try_seed::<ReferenceClient>(scenario, file, seed, args.swarm) {
+        Ok(None) => Found::Clean,
+        Ok(Some(f)) => Found::Failed(Box::new(f)),
+        Err(e) => Found::Broken(e.to_string()),
+    }
+}
+
+fn report_failure(failure: &Failure, args: &Args) {
+    let v = &failure.violation;
+    println!(
+        "\nFAIL {} seed {}: [{}] {}",
+        failure.case.file.display(),
+        failure.case.seed,
+        v.invariant,
+        v.message
+    );
+    if args.no_shrink {
+        println!("replay: {}", failure.case.replay_command());
+        return;
+    }
+    let shrunk = explore::shrink::<ReferenceClient>(failure, args.shrink_budget);
+    let name = explore::file_name(
+        &failure.case.scenario.name,
+        shrunk.invariant,
+        failure.case.seed,
+    );
+    let path = args.out.join(name);
+    let origin = format!(
+        "{}{}",
+        failure.case.file.display(),
+        if args.swarm { " (swarm)" } else { "" }
+    );
+    let text = explore::render(
+        &shrunk.scenario,
+        shrunk.invariant,
+        failure.case.seed,
+        &origin,
+        &commit(),
+        &today(),
+        &path.display().to_string(),
+    );
+    let written = std::fs::create_dir_all(&args.out).and_then(|()| std::fs::write(&path, text));
+    let (before, after) = (
+        failure.case.scenario.timeline.len(),
+        shrunk.scenario.timeline.len(),
+    );
+    match written {
+        Ok(()) => println!(
+            "shrunk in {} runs: {before} steps -> {after}; wrote {}",
+            shrunk.runs,
+            path.display()
+        ),
+        Err(e) => println!(
+            "shrunk in {} runs: {before} steps -> {after}; could not write {}: {e}",
+            shrunk.runs,
+            path.display()
+        ),
+    }
+    let case = cases::Case {
+        file: path.clone(),
+        scenario: shrunk.scenario,
+        seed: failure.case.seed,
+    };
+    if let Ok(outcome) = case.run() {
+        println!(
+            "{}",
+            report::failure(&case, &outcome).replace("-- run ", "-- replay ")
+        );
+    }
+}
+
+/// The current commit, for the regression header (the CLI runs on a real machine).
+fn commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn today() -> String {
+    humantime::format_rfc3339(SystemTime::now())
+        .to_string()
+        .chars()
+        .take(10)
+        .collect()
+}
+
+/// A progress line on a terminal, a plain line every few seconds otherwise.
+struct Progress {
+    tty: bool,
+    last: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            last: Instant::now(),
+        }
+    }
+
+    fn show(&mut self, done: u64, elapsed: Duration, failed: usize) {
+        let every = if self.tty {
+            Duration::from_millis(200)
+        } else {
+            Duration::from_secs(5)
+        };
+        if self.last.elapsed() < every {
+            return;
+        }
+        self.last = Instant::now();
+        let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+        if self.tty {
+            eprint!("\r{done} cases, {rate:.1} seeds/s, {failed} failed   ");
+        } else {
+            eprintln!("{done} cases, {rate:.1} seeds/s, {failed} failed");
+        }
+    }
+
+    fn clear(&self) {
+        if self.tty {
+            eprint!("\r{:60}\r", "");
+        }
+    }
+}

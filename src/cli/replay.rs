@@ -1,0 +1,60 @@
+//! `wschaos replay`: one scenario and seed, the whole story. The output is identical on every
+//! run and every machine (it shows simulated time only).
+
+use std::path::PathBuf;
+
+use wschaos::cases;
+use wschaos::report;
+
+use super::{Exit, bad_input};
+
+/// Options of `wschaos replay`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The scenario file (a regression file names its seed).
+    file: PathBuf,
+    /// The seed; default: the file's first seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Also write the recorded history (JSON lines) to this file.
+    #[arg(long)]
+    history: Option<PathBuf>,
+}
+
+/// Replays; exit 0 when every invariant holds, 1 on a violation, 2 on bad input.
+pub async fn run(args: Args) -> Exit {
+    let cases = match cases::cases(&args.file, args.seed) {
+        Ok(cases) => cases,
+        Err(e) => return bad_input(e),
+    };
+    let Some(case) = cases.into_iter().next() else {
+        return bad_input("the scenario lists no seed");
+    };
+    let outcome = match tokio::task::spawn_blocking(move || case.run().map(|o| (case, o))).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            eprintln!("wschaos: {e}");
+            return Exit::Trouble;
+        }
+        Err(e) => {
+            eprintln!("wschaos: {e}");
+            return Exit::Trouble;
+        }
+    };
+    let (case, outcome) = outcome;
+    if let Some(path) = &args.history {
+        if let Err(e) = std::fs::write(path, outcome.history.to_jsonl()) {
+            return bad_input(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    print!(
+        "{}",
+        report::story(&case.scenario, &outcome.history, &outcome.verdict)
+    );
+    if outcome.verdict.passed() {
+        Exit::Ok
+    } else {
+        println!("\n{}", report::failure(&case, &outcome));
+        Exit::Trouble
+    }
+}

@@ -1,0 +1,208 @@
+//! The story of a run as text: one lane per client over simulated time, a fault lane, then
+//! the events that matter. Same run, same text, on every machine.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::check::Verdict;
+use crate::client::Status;
+use crate::history::{Event, History};
+use crate::scenario::Scenario;
+
+/// Columns of a lane.
+const WIDTH: usize = 72;
+/// Lanes drawn before the rest are summarised.
+const MAX_LANES: usize = 24;
+
+/// The whole story: lanes, a legend, the notable events, the verdict.
+pub fn story(scenario: &Scenario, history: &History, verdict: &Verdict) -> String {
+    let mut out = String::new();
+    let end = scenario.duration.as_millis() as u64;
+    let _ = writeln!(
+        out,
+        "{} (seed {}): {} simulated, {} records",
+        scenario.name,
+        history.seed,
+        humantime::format_duration(scenario.duration),
+        history.records.len()
+    );
+    let _ = writeln!(out, "\n{:<12}|{}|", "", axis(end));
+    let _ = writeln!(out, "{:<12}|{}|", "faults", fault_lane(history, end));
+    let names: Vec<String> = scenario
+        .clients
+        .iter()
+        .flat_map(crate::scenario::Group::client_names)
+        .collect();
+    for name in names.iter().take(MAX_LANES) {
+        let _ = writeln!(out, "{:<12}|{}|", truncate(name), lane(history, name, end));
+    }
+    if names.len() > MAX_LANES {
+        let _ = writeln!(
+            out,
+            "{:<12} ... and {} more clients",
+            "",
+            names.len() - MAX_LANES
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{:<12} = connected  ~ connecting  . waiting to retry  x failed  (blank) closed  # fault",
+        ""
+    );
+    let _ = writeln!(
+        out,
+        "\nEvents (faults, status changes, gaps, server connections):"
+    );
+    for r in &history.records {
+        if notable(&r.event) {
+            let _ = writeln!(out, "  {}", super::describe(r));
+        }
+    }
+    let _ = writeln!(out, "\nMessages:");
+    for (client, (sent, got, gaps)) in message_counts(history) {
+        let _ = writeln!(
+            out,
+            "  {client:<12} published {sent:>5}  received {got:>5}  gap notices {gaps}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nVerdict: {} invariants checked, {} violations",
+        verdict.checked.len(),
+        verdict.violations.len()
+    );
+    for v in &verdict.violations {
+        let who = v.client.as_deref().unwrap_or("-");
+        let _ = writeln!(out, "  [{}] {who} at {}ms: {}", v.invariant, v.t, v.message);
+    }
+    out
+}
+
+fn axis(end: u64) -> String {
+    let mut line = vec![b'-'; WIDTH];
+    for (i, c) in line.iter_mut().enumerate() {
+        if i % 12 == 0 {
+            *c = b'+';
+        }
+    }
+    let mut text = String::from_utf8(line).unwrap_or_default();
+    text.push_str(&format!(" 0 .. {}s", end / 1000));
+    text
+}
+
+fn column_time(col: usize, end: u64) -> u64 {
+    end * col as u64 / WIDTH as u64
+}
+
+fn lane(h: &History, client: &str, end: u64) -> String {
+    let changes: Vec<(u64, &Status)> = h
+        .of(client)
+        .filter_map(|(_, r)| match &r.event {
+            Event::Status { status, .. } => Some((r.t, status)),
+            _ => None,
+        })
+        .collect();
+    (0..WIDTH)
+        .map(|col| {
+            let t = column_time(col, end);
+            match changes
+                .iter()
+                .take_while(|(at, _)| *at <= t)
+                .last()
+                .map(|(_, s)| *s)
+            {
+                Some(Status::Connected) => '=',
+                Some(Status::Connecting { .. }) => '~',
+                Some(Status::Disconnected { .. }) => '.',
+                Some(Status::Failed { .. }) => 'x',
+                Some(Status::Closed) => ' ',
+                None => '?',
+            }
+        })
+        .collect()
+}
+
+/// `#` where any fault is active (between a fault and its healing; a kick marks one column).
+fn fault_lane(h: &History, end: u64) -> String {
+    let mut windows: Vec<(u64, u64)> = Vec::new();
+    let mut open: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &h.records {
+        match &r.event {
+            Event::Fault { verb, .. } if verb == "kick" => windows.push((r.t, r.t)),
+            Event::Fault { verb, detail } => {
+                let key = if verb == "crash" || verb == "die" {
+                    "server".to_string()
+                } else {
+                    format!("{verb} {detail}")
+                };
+                open.insert(key, r.t);
+            }
+            Event::Heal { verb, detail } => {
+                let key = match verb.as_str() {
+                    "start" => "server".to_string(),
+                    "admission" => open
+                        .keys()
+                        .find(|k| k.starts_with("flap") || k.starts_with("reject"))
+                        .cloned()
+                        .unwrap_or_default(),
+                    _ => format!("{verb} {detail}"),
+                };
+                if let Some(from) = open.remove(&key) {
+                    windows.push((from, r.t));
+                }
+            }
+            _ => {}
+        }
+    }
+    windows.extend(open.values().map(|from| (*from, end)));
+    let step = end / WIDTH as u64;
+    (0..WIDTH)
+        .map(|col| {
+            let (lo, hi) = (column_time(col, end), column_time(col, end) + step);
+            if windows.iter().any(|(a, b)| *a < hi && *b >= lo) {
+                '#'
+            } else {
+                ' '
+            }
+        })
+        .collect()
+}
+
+fn notable(e: &Event) -> bool {
+    match e {
+        Event::Fault { .. }
+        | Event::Heal { .. }
+        | Event::Status { .. }
+        | Event::Gap { .. }
+        | Event::ServerUp { .. } => true,
+        Event::Server { event, .. } => matches!(
+            event,
+            crate::server::Event::Connected { .. }
+                | crate::server::Event::Disconnected { .. }
+                | crate::server::Event::Rejected { .. }
+        ),
+        _ => false,
+    }
+}
+
+/// Per client: publishes accepted, messages received, gap notices.
+fn message_counts(h: &History) -> BTreeMap<&str, (usize, usize, usize)> {
+    let mut counts: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
+    for r in &h.records {
+        match &r.event {
+            Event::Publish {
+                client,
+                id: Some(_),
+                ..
+            } => counts.entry(client).or_default().0 += 1,
+            Event::Delivered { client, .. } => counts.entry(client).or_default().1 += 1,
+            Event::Gap { client, .. } => counts.entry(client).or_default().2 += 1,
+            _ => {}
+        }
+    }
+    counts
+}
+
+fn truncate(name: &str) -> String {
+    name.chars().take(12).collect()
+}
