@@ -120,9 +120,14 @@ macro_rules! found_by_swarm {
                 .unwrap_or_else(|| panic!("{:?} not found in {SEED_BUDGET} seeds", $defect));
             let before = failure.case.scenario.timeline.len();
             let after = shrunk.scenario.timeline.len();
+            let clients = |s: &Scenario| s.clients.iter().map(|g| g.count).sum::<usize>();
             println!(
-                "{:?}: seed {seed}, {} ; steps {before} -> {after}, {} shrink runs",
-                $defect, shrunk.invariant, shrunk.runs
+                "| {:?} | {seed} | `{}` | {before} -> {after} | {} -> {} | {} |",
+                $defect,
+                shrunk.invariant,
+                clients(&failure.case.scenario),
+                clients(&shrunk.scenario),
+                shrunk.runs
             );
             assert!(after <= before);
             assert!(
