@@ -85,3 +85,31 @@ fn flaps_escalate_the_backoff_to_its_cap() {
         "the delay grew to {longest:?}"
     );
 }
+
+#[test]
+fn raw_clients_keep_receiving_frames_across_reconnects() {
+    let h = run("basics/raw-clients.toml");
+    for client in ["raw-0", "raw-3"] {
+        let frames_after_restart = h
+            .records
+            .iter()
+            .filter(|r| {
+                r.t > 10_000
+                    && r.t < 20_000
+                    && matches!(&r.event, Event::Frame { client: c, .. } if c == client)
+            })
+            .count();
+        assert!(
+            frames_after_restart > 0,
+            "{client} got frames after the restart"
+        );
+        let frames_after_kick = h
+            .records
+            .iter()
+            .filter(|r| {
+                r.t > 20_000 && matches!(&r.event, Event::Frame { client: c, .. } if c == client)
+            })
+            .count();
+        assert!(frames_after_kick > 0, "{client} got frames after the kick");
+    }
+}
