@@ -6,33 +6,8 @@ use wschaos::check;
 use wschaos::client::Defect;
 use wschaos::sim::{self, ClientEnv, ClientUnderTest, ReferenceClient};
 
-/// The reference client with one defect, as a client under test.
-macro_rules! defective {
-    ($name:ident, $defect:expr) => {
-        struct $name(ReferenceClient);
-
-        impl ClientUnderTest for $name {
-            fn start(env: ClientEnv) -> Self {
-                $name(ReferenceClient::start_defective(env, $defect))
-            }
-            fn subscribe(&self, topic: &str) {
-                self.0.subscribe(topic)
-            }
-            fn unsubscribe(&self, topic: &str) {
-                self.0.unsubscribe(topic)
-            }
-            fn publish(&self, topic: &str, data: String) -> Result<u64, String> {
-                self.0.publish(topic, data)
-            }
-            fn close(&self) {
-                self.0.close()
-            }
-            fn reconnect(&self) {
-                self.0.reconnect()
-            }
-        }
-    };
-}
+#[path = "shared/defective.rs"]
+mod defective;
 
 /// Runs `scenario` (under `scenarios/`) with client `C` on each of its seeds and returns
 /// the invariants that fired, with one sample message each.

@@ -53,31 +53,8 @@ fn a_regression_file_loads_back_as_a_known_failure() {
     );
 }
 
-macro_rules! defective {
-    ($name:ident, $defect:expr) => {
-        struct $name(ReferenceClient);
-        impl ClientUnderTest for $name {
-            fn start(env: ClientEnv) -> Self {
-                $name(ReferenceClient::start_defective(env, $defect))
-            }
-            fn subscribe(&self, t: &str) {
-                self.0.subscribe(t)
-            }
-            fn unsubscribe(&self, t: &str) {
-                self.0.unsubscribe(t)
-            }
-            fn publish(&self, t: &str, d: String) -> Result<u64, String> {
-                self.0.publish(t, d)
-            }
-            fn close(&self) {
-                self.0.close()
-            }
-            fn reconnect(&self) {
-                self.0.reconnect()
-            }
-        }
-    };
-}
+#[path = "shared/defective.rs"]
+mod defective;
 
 /// Seeds tried before giving up on finding a defect.
 const SEED_BUDGET: u64 = 40;
