@@ -4,7 +4,7 @@
 
 use wschaos::check;
 use wschaos::client::Defect;
-use wschaos::sim::{self, ClientEnv, ClientUnderTest, ReferenceClient};
+use wschaos::sim::{self, ClientUnderTest, ReferenceClient};
 
 #[path = "shared/defective.rs"]
 mod defective;

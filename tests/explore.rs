@@ -4,7 +4,7 @@
 use wschaos::client::Defect;
 use wschaos::explore::{self, Failure};
 use wschaos::scenario::{self, Scenario};
-use wschaos::sim::{ClientEnv, ClientUnderTest, ReferenceClient};
+use wschaos::sim::{ClientUnderTest, ReferenceClient};
 
 fn calm() -> Scenario {
     scenario::load("scenarios/swarm/calm.toml".as_ref()).unwrap()
