@@ -180,6 +180,35 @@ impl History {
         out
     }
 
+    /// Every fault with the time it healed, in order of beginning.
+    pub fn fault_windows(&self) -> Vec<FaultWindow> {
+        let mut windows: Vec<FaultWindow> = Vec::new();
+        for r in &self.records {
+            match &r.event {
+                Event::Fault { verb, detail } => {
+                    let to = (verb == "kick").then_some(r.t);
+                    windows.push(FaultWindow {
+                        verb: verb.clone(),
+                        detail: detail.clone(),
+                        from: r.t,
+                        to,
+                    });
+                }
+                Event::Heal { verb, detail } => {
+                    let key = fault_key(verb, detail);
+                    if let Some(w) = windows
+                        .iter_mut()
+                        .find(|w| w.to.is_none() && fault_key(&w.verb, &w.detail) == key)
+                    {
+                        w.to = Some(r.t);
+                    }
+                }
+                _ => {}
+            }
+        }
+        windows
+    }
+
     /// The records that concern `client`, with their indices, in order.
     pub fn of<'a>(&'a self, client: &str) -> impl Iterator<Item = (usize, &'a Record)> + 'a {
         let index = self.by_client.0.get_or_init(|| {
@@ -196,6 +225,30 @@ impl History {
             .into_iter()
             .flatten()
             .map(|i| (*i, &self.records[*i]))
+    }
+}
+
+/// A fault from its beginning to its healing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultWindow {
+    /// The fault's verb (`crash`, `partition`, `kick`, ...).
+    pub verb: String,
+    /// Its parameters, readable.
+    pub detail: String,
+    /// When it began (ms).
+    pub from: u64,
+    /// When it healed (ms); `None` when it never did within the run. A kick is an instant.
+    pub to: Option<u64>,
+}
+
+/// What pairs a fault with its healing: the server for crash/die/start, the admission knob
+/// for flap/reject, otherwise the verb and the link.
+fn fault_key(verb: &str, detail: &str) -> String {
+    match verb {
+        "crash" | "die" | "start" => "server".into(),
+        "flap" | "reject" | "admission" => "admission".into(),
+        "latency" => format!("latency {}", detail.split(" = ").next().unwrap_or(detail)),
+        _ => format!("{verb} {detail}"),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Invariant 13: once the last fault has healed, within `settle` every client that is
 //! still trying (not closed, not given up) is connected with all its topics restored.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::view::{
     Intents, Subscriptions, clients, closed_at, conns, end, ms, pubsub_clients, status_at,
@@ -77,43 +77,24 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     out
 }
 
-/// When the last fault healed; `None` when one never heals (then nothing can settle).
+/// When the last fault healed (or a client was told to reconnect); `None` when a fault
+/// never heals within the run (then nothing can settle). A latency change is not an outage.
 fn quiet_from(h: &History) -> Option<u64> {
-    let mut open: BTreeMap<String, u64> = BTreeMap::new();
-    let mut last = 0;
-    for r in &h.records {
-        match &r.event {
-            Event::Fault { verb, detail } => {
-                last = r.t;
-                if verb != "kick" && verb != "latency" {
-                    let key = if verb == "crash" || verb == "die" {
-                        "server".to_string()
-                    } else {
-                        format!("{verb} {detail}")
-                    };
-                    open.insert(key, r.t);
-                }
-            }
-            Event::Heal { verb, detail } => {
-                last = r.t;
-                let key = if verb == "start" {
-                    "server".to_string()
-                } else if verb == "admission" {
-                    open.keys()
-                        .find(|k| k.starts_with("flap") || k.starts_with("reject"))
-                        .cloned()
-                        .unwrap_or_default()
-                } else {
-                    format!("{verb} {detail}")
-                };
-                open.remove(&key);
-            }
-            // A manual reconnect starts the clock again for the client that asked.
-            Event::Action { action, .. } if action == "reconnect" => last = r.t,
-            _ => {}
-        }
+    let windows = h.fault_windows();
+    if windows
+        .iter()
+        .any(|w| w.to.is_none() && w.verb != "latency")
+    {
+        return None;
     }
-    open.is_empty().then_some(last)
+    let faults = windows.iter().map(|w| w.to.unwrap_or(w.from));
+    // A manual reconnect starts the clock again for the client that asked.
+    let reconnects = h
+        .records
+        .iter()
+        .filter(|r| matches!(&r.event, Event::Action { action, .. } if action == "reconnect"))
+        .map(|r| r.t);
+    Some(faults.chain(reconnects).max().unwrap_or(0))
 }
 
 #[cfg(test)]

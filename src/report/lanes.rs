@@ -124,37 +124,11 @@ fn lane(h: &History, client: &str, end: u64) -> String {
 
 /// `#` where any fault is active (between a fault and its healing; a kick marks one column).
 fn fault_lane(h: &History, end: u64) -> String {
-    let mut windows: Vec<(u64, u64)> = Vec::new();
-    let mut open: BTreeMap<String, u64> = BTreeMap::new();
-    for r in &h.records {
-        match &r.event {
-            Event::Fault { verb, .. } if verb == "kick" => windows.push((r.t, r.t)),
-            Event::Fault { verb, detail } => {
-                let key = if verb == "crash" || verb == "die" {
-                    "server".to_string()
-                } else {
-                    format!("{verb} {detail}")
-                };
-                open.insert(key, r.t);
-            }
-            Event::Heal { verb, detail } => {
-                let key = match verb.as_str() {
-                    "start" => "server".to_string(),
-                    "admission" => open
-                        .keys()
-                        .find(|k| k.starts_with("flap") || k.starts_with("reject"))
-                        .cloned()
-                        .unwrap_or_default(),
-                    _ => format!("{verb} {detail}"),
-                };
-                if let Some(from) = open.remove(&key) {
-                    windows.push((from, r.t));
-                }
-            }
-            _ => {}
-        }
-    }
-    windows.extend(open.values().map(|from| (*from, end)));
+    let windows: Vec<(u64, u64)> = h
+        .fault_windows()
+        .iter()
+        .map(|w| (w.from, w.to.unwrap_or(end)))
+        .collect();
     let step = end / WIDTH as u64;
     (0..WIDTH)
         .map(|col| {

@@ -83,20 +83,23 @@ pub struct Swarm {
     pub topics: Vec<String>,
 }
 
+/// The fault verbs swarm mode can draw (self-healing ones).
+pub const SWARM_FAULTS: [&str; 7] = [
+    "restart",
+    "partition",
+    "hold",
+    "latency",
+    "flap",
+    "reject",
+    "kick",
+];
+/// The client actions swarm mode can draw.
+pub const SWARM_ACTIONS: [&str; 5] = ["subscribe", "unsubscribe", "publish", "close", "reconnect"];
+
 impl Default for Swarm {
     fn default() -> Self {
         Swarm {
-            faults: [
-                "restart",
-                "partition",
-                "hold",
-                "latency",
-                "flap",
-                "reject",
-                "kick",
-            ]
-            .map(String::from)
-            .to_vec(),
+            faults: SWARM_FAULTS.map(String::from).to_vec(),
             actions: ["subscribe", "unsubscribe", "publish", "reconnect"]
                 .map(String::from)
                 .to_vec(),

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::error::{ScenarioError, Source, suggest};
+use super::model::{SWARM_ACTIONS, SWARM_FAULTS};
 use super::{Action, Group, Mode, Scenario, Step};
 use crate::protocol::validate_topic;
 
@@ -394,17 +395,6 @@ fn expect(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
     }
     Ok(())
 }
-
-const SWARM_FAULTS: [&str; 7] = [
-    "restart",
-    "partition",
-    "hold",
-    "latency",
-    "flap",
-    "reject",
-    "kick",
-];
-const SWARM_ACTIONS: [&str; 5] = ["subscribe", "unsubscribe", "publish", "close", "reconnect"];
 
 fn swarm(sw: &super::Swarm, s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
     let at = src.text.find("[swarm]").unwrap_or(0);
