@@ -19,6 +19,9 @@ pub struct Args {
     /// Also write the recorded history (JSON lines) to this file.
     #[arg(long)]
     history: Option<PathBuf>,
+    /// Write history.jsonl, verdict.json and timeline.html under this folder.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 /// Replays; exit 0 when every invariant holds, 1 on a violation, 2 on bad input.
@@ -45,6 +48,17 @@ pub async fn run(args: Args) -> Exit {
     if let Some(path) = &args.history {
         if let Err(e) = std::fs::write(path, outcome.history.to_jsonl()) {
             return bad_input(format!("cannot write {}: {e}", path.display()));
+        }
+    }
+    if let Some(dir) = &args.report {
+        match report::write(dir, &case, &outcome) {
+            Ok(folder) => eprintln!("report: {}", folder.join("timeline.html").display()),
+            Err(e) => {
+                return bad_input(format!(
+                    "cannot write the report under {}: {e}",
+                    dir.display()
+                ));
+            }
         }
     }
     print!(

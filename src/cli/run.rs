@@ -19,6 +19,9 @@ pub struct Args {
     /// Run every case twice and report the first event where the two runs differ.
     #[arg(long)]
     check_determinism: bool,
+    /// Write history.jsonl, verdict.json and timeline.html per case under this folder.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 /// Runs every case; exit 0 when all pass, 1 on a violation, 2 on bad input.
@@ -26,7 +29,7 @@ pub async fn run(args: Args) -> Exit {
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from("scenarios")]
     } else {
-        args.paths
+        args.paths.clone()
     };
     let files = match cases::discover(&paths) {
         Ok(files) if files.is_empty() => {
@@ -36,12 +39,13 @@ pub async fn run(args: Args) -> Exit {
         Err(e) => return super::bad_input(e),
     };
     // Simulations are single-threaded and CPU-bound: run them off the async runtime.
-    tokio::task::spawn_blocking(move || run_files(&files, args.seed, args.check_determinism))
+    tokio::task::spawn_blocking(move || run_files(&files, &args))
         .await
         .unwrap_or(Exit::Trouble)
 }
 
-fn run_files(files: &[PathBuf], seed: Option<u64>, check_determinism: bool) -> Exit {
+fn run_files(files: &[PathBuf], args: &Args) -> Exit {
+    let (seed, check_determinism) = (args.seed, args.check_determinism);
     let (mut passed, mut failed, mut bad) = (0, 0, 0);
     for file in files {
         let cases = match cases::cases(file, seed) {
@@ -53,7 +57,9 @@ fn run_files(files: &[PathBuf], seed: Option<u64>, check_determinism: bool) -> E
             }
         };
         for case in cases {
-            if run_case(&case) && (!check_determinism || deterministic(&case)) {
+            if run_case(&case, args.report.as_deref())
+                && (!check_determinism || deterministic(&case))
+            {
                 passed += 1;
             } else {
                 failed += 1;
@@ -76,7 +82,7 @@ fn run_files(files: &[PathBuf], seed: Option<u64>, check_determinism: bool) -> E
 }
 
 /// Runs one case and prints its line (and its failure report). True when it passed.
-fn run_case(case: &Case) -> bool {
+fn run_case(case: &Case, report_dir: Option<&std::path::Path>) -> bool {
     let started = Instant::now();
     let outcome = case.run();
     let wall = started.elapsed().as_secs_f64();
@@ -86,6 +92,14 @@ fn run_case(case: &Case) -> bool {
         simulated / wall.max(1e-9)
     );
     let name = format!("{} seed {}", case.file.display(), case.seed);
+    if let (Some(dir), Ok(o)) = (report_dir, &outcome) {
+        if let Err(e) = report::write(dir, case, o) {
+            eprintln!(
+                "wschaos: cannot write the report under {}: {e}",
+                dir.display()
+            );
+        }
+    }
     match outcome {
         Ok(o) => match case.judge(&o) {
             Judgement::Pass => {

@@ -1,7 +1,12 @@
-//! Telling people what happened: text for terminals and test output, the story of a run.
+//! Telling people what happened: text for terminals and test output, the story of a run,
+//! and report files (`history.jsonl`, `verdict.json`, a self-contained `timeline.html`).
 
+mod files;
+mod html;
 mod lanes;
 mod text;
 
+pub use files::{verdict_json, write};
+pub use html::timeline;
 pub use lanes::story;
 pub use text::{describe, failure};

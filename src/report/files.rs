@@ -1,0 +1,63 @@
+//! `--report DIR`: per scenario and seed, `history.jsonl`, `verdict.json` and
+//! `timeline.html` under `DIR/NAME/seed-N/`.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::cases::{Case, Outcome};
+
+/// Writes the three files of one case; returns their folder.
+pub fn write(dir: &Path, case: &Case, outcome: &Outcome) -> io::Result<PathBuf> {
+    let folder = dir
+        .join(safe(&case.scenario.name))
+        .join(format!("seed-{}", case.seed));
+    std::fs::create_dir_all(&folder)?;
+    std::fs::write(folder.join("history.jsonl"), outcome.history.to_jsonl())?;
+    std::fs::write(folder.join("verdict.json"), verdict_json(case, outcome))?;
+    std::fs::write(
+        folder.join("timeline.html"),
+        super::html::timeline(&case.scenario, &outcome.history, &outcome.verdict),
+    )?;
+    Ok(folder)
+}
+
+/// The verdict as JSON: the case, the invariants checked, each violation with its events.
+pub fn verdict_json(case: &Case, outcome: &Outcome) -> String {
+    let violations: Vec<serde_json::Value> = outcome
+        .verdict
+        .violations
+        .iter()
+        .map(|v| {
+            let events: Vec<serde_json::Value> = v
+                .events
+                .iter()
+                .map(|i| json!({ "index": i, "t": outcome.history.records[*i].t, "line": i + 2, "text": super::describe(&outcome.history.records[*i]) }))
+                .collect();
+            json!({ "invariant": v.invariant, "client": v.client, "t": v.t, "message": v.message, "events": events })
+        })
+        .collect();
+    let value = json!({
+        "scenario": case.scenario.name,
+        "file": case.file.display().to_string(),
+        "seed": case.seed,
+        "passed": outcome.verdict.passed(),
+        "checked": outcome.verdict.checked,
+        "violations": violations,
+        "replay": case.replay_command(),
+    });
+    serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+}
+
+fn safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
