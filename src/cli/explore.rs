@@ -151,7 +151,7 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
                 } => {
                     trouble += 1;
                     progress.clear();
-                    println!(
+                    say!(
                         "NONDETERMINISTIC {} seed {seed}: the runs differ at history line {line}\n  first:  {first}\n  second: {second}",
                         file.display()
                     );
@@ -159,7 +159,7 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
                 Found::Broken(e) => {
                     trouble += 1;
                     progress.clear();
-                    println!("ERROR {e}");
+                    say!("ERROR {e}");
                 }
             }
             progress.show(done, started.elapsed(), trouble);
@@ -167,7 +167,7 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
         progress.clear();
     });
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    say!(
         "{done} cases in {secs:.1}s ({:.0} seeds/min), {trouble} failed",
         done as f64 * 60.0 / secs.max(1e-9)
     );
@@ -216,7 +216,7 @@ fn one(file: &Path, scenario: &Scenario, seed: u64, args: &Args) -> Found {
 
 fn report_failure(failure: &Failure, args: &Args) {
     let v = &failure.violation;
-    println!(
+    say!(
         "\nFAIL {} seed {}: [{}] {}",
         failure.case.file.display(),
         failure.case.seed,
@@ -224,7 +224,7 @@ fn report_failure(failure: &Failure, args: &Args) {
         v.message
     );
     if args.no_shrink {
-        println!("replay: {}", failure.case.replay_command());
+        say!("replay: {}", failure.case.replay_command());
         return;
     }
     let shrunk = explore::shrink::<ReferenceClient>(failure, args.shrink_budget);
@@ -254,12 +254,12 @@ fn report_failure(failure: &Failure, args: &Args) {
         shrunk.scenario.timeline.len(),
     );
     match written {
-        Ok(()) => println!(
+        Ok(()) => say!(
             "shrunk in {} runs: {before} steps -> {after}; wrote {}",
             shrunk.runs,
             path.display()
         ),
-        Err(e) => println!(
+        Err(e) => say!(
             "shrunk in {} runs: {before} steps -> {after}; could not write {}: {e}",
             shrunk.runs,
             path.display()
@@ -271,7 +271,7 @@ fn report_failure(failure: &Failure, args: &Args) {
         seed: failure.case.seed,
     };
     if let Ok(outcome) = case.run() {
-        println!(
+        say!(
             "{}",
             report::failure(&case, &outcome).replace("-- run ", "-- replay ")
         );

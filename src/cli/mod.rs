@@ -1,5 +1,17 @@
 //! Subcommands, one file each, and what they share: exit codes, logging, JSON lines.
 
+/// `println!` that ends the program quietly when stdout is gone (`wschaos run | head`),
+/// instead of panicking on the broken pipe.
+macro_rules! say {
+    () => { $crate::cli::output::say(format_args!("\n"), false) };
+    ($($arg:tt)*) => { $crate::cli::output::say(format_args!($($arg)*), true) };
+}
+
+/// `print!`, likewise.
+macro_rules! say_raw {
+    ($($arg:tt)*) => { $crate::cli::output::say(format_args!($($arg)*), false) };
+}
+
 mod connect;
 mod demo;
 mod explore;

@@ -31,7 +31,19 @@ pub fn tagged(tag: Option<(&str, &str)>, body: &impl Serialize) {
         text.push_str(fields);
     }
     text.push('}');
+    say(format_args!("{text}"), true);
+}
+
+/// Writes to stdout (and a newline when asked); when stdout is closed (the reader went
+/// away), exits at once with 141, as a process killed by SIGPIPE would.
+pub fn say(text: std::fmt::Arguments<'_>, newline: bool) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{text}");
-    let _ = out.flush();
+    let written = if newline {
+        writeln!(out, "{text}")
+    } else {
+        write!(out, "{text}")
+    };
+    if written.and_then(|()| out.flush()).is_err() {
+        std::process::exit(141);
+    }
 }

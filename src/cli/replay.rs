@@ -61,14 +61,14 @@ pub async fn run(args: Args) -> Exit {
             }
         }
     }
-    print!(
+    say_raw!(
         "{}",
         report::story(&case.scenario, &outcome.history, &outcome.verdict)
     );
     if outcome.verdict.passed() {
         Exit::Ok
     } else {
-        println!("\n{}", report::failure(&case, &outcome));
+        say!("\n{}", report::failure(&case, &outcome));
         Exit::Trouble
     }
 }

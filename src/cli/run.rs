@@ -1,8 +1,12 @@
-//! `wschaos run`: scenario files through the simulation, one verdict line per (file, seed).
+//! `wschaos run`: scenario files through the simulation, one verdict per (file, seed), as
+//! lines for people, JSON for scripts or JUnit XML for CI systems.
 
+use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use serde_json::json;
 use wschaos::cases::{self, Case, Judgement};
 use wschaos::report;
 
@@ -22,6 +26,23 @@ pub struct Args {
     /// Write history.jsonl, verdict.json and timeline.html per case under this folder.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Print one JSON object per scenario and seed instead of lines for people.
+    #[arg(long)]
+    json: bool,
+    /// Also write the results as JUnit XML to this file.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+}
+
+/// One case's result, in every output format.
+struct Result {
+    file: String,
+    seed: u64,
+    outcome: &'static str,
+    simulated: f64,
+    wall: f64,
+    detail: String,
+    violations: Vec<serde_json::Value>,
 }
 
 /// Runs every case; exit 0 when all pass, 1 on a violation, 2 on bad input.
@@ -45,35 +66,42 @@ pub async fn run(args: Args) -> Exit {
 }
 
 fn run_files(files: &[PathBuf], args: &Args) -> Exit {
-    let (seed, check_determinism) = (args.seed, args.check_determinism);
-    let (mut passed, mut failed, mut bad) = (0, 0, 0);
+    let mut results = Vec::new();
+    let mut bad = 0;
     for file in files {
-        let cases = match cases::cases(file, seed) {
-            Ok(cases) => cases,
+        match cases::cases(file, args.seed) {
+            Ok(cases) => {
+                for case in cases {
+                    let result = run_case(&case, args);
+                    show(&result, args.json);
+                    results.push(result);
+                }
+            }
             Err(e) => {
                 eprintln!("{e}\n");
                 bad += 1;
-                continue;
-            }
-        };
-        for case in cases {
-            if run_case(&case, args.report.as_deref())
-                && (!check_determinism || deterministic(&case))
-            {
-                passed += 1;
-            } else {
-                failed += 1;
             }
         }
     }
-    println!(
-        "\n{passed} passed, {failed} failed{}",
-        if bad > 0 {
+    let failed = results
+        .iter()
+        .filter(|r| !matches!(r.outcome, "pass" | "xfail"))
+        .count();
+    let passed = results.len() - failed;
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, junit(&results)) {
+            eprintln!("wschaos: cannot write {}: {e}", path.display());
+            bad += 1;
+        }
+    }
+    if !args.json {
+        let bad_files = if bad > 0 {
             format!(", {bad} bad files")
         } else {
             String::new()
-        }
-    );
+        };
+        say!("\n{passed} passed, {failed} failed{bad_files}");
+    }
     match (bad, failed) {
         (0, 0) => Exit::Ok,
         (0, _) => Exit::Trouble,
@@ -81,79 +109,185 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
     }
 }
 
-/// Runs one case and prints its line (and its failure report). True when it passed.
-fn run_case(case: &Case, report_dir: Option<&std::path::Path>) -> bool {
+fn run_case(case: &Case, args: &Args) -> Result {
     let started = Instant::now();
     let outcome = case.run();
     let wall = started.elapsed().as_secs_f64();
-    let simulated = case.scenario.duration.as_secs_f64();
-    let speed = format!(
-        "{simulated:.1}s simulated in {wall:.2}s ({:.0}x)",
-        simulated / wall.max(1e-9)
-    );
-    let name = format!("{} seed {}", case.file.display(), case.seed);
-    if let (Some(dir), Ok(o)) = (report_dir, &outcome) {
-        if let Err(e) = report::write(dir, case, o) {
+    let mut result = Result {
+        file: case.file.display().to_string(),
+        seed: case.seed,
+        outcome: "error",
+        simulated: case.scenario.duration.as_secs_f64(),
+        wall,
+        detail: String::new(),
+        violations: Vec::new(),
+    };
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            result.detail = e.to_string();
+            return result;
+        }
+    };
+    if let Some(dir) = &args.report {
+        if let Err(e) = report::write(dir, case, &o) {
             eprintln!(
                 "wschaos: cannot write the report under {}: {e}",
                 dir.display()
             );
         }
     }
-    match outcome {
-        Ok(o) => match case.judge(&o) {
-            Judgement::Pass => {
-                println!("PASS  {name:<60} {speed}");
-                true
-            }
-            Judgement::KnownFailure(invariant) => {
-                println!("XFAIL {name:<60} {speed} (known failure: {invariant})");
-                true
-            }
-            Judgement::Fixed(invariant) => {
-                println!("FIXED {name:<60} {speed}");
-                println!(
-                    "      the known failure ({invariant}) no longer happens: delete `failing` from the file\n"
-                );
-                false
-            }
-            Judgement::Fail => {
-                println!("FAIL  {name:<60} {speed}");
-                println!("{}\n", indent(&report::failure(case, &o)));
-                false
-            }
-        },
-        Err(e) => {
-            println!("FAIL  {name:<60} {e}");
-            false
-        }
+    result.violations = o
+        .verdict
+        .violations
+        .iter()
+        .map(|v| json!({ "invariant": v.invariant, "client": v.client, "t": v.t, "message": v.message, "events": v.events }))
+        .collect();
+    (result.outcome, result.detail) = match case.judge(&o) {
+        Judgement::Pass => ("pass", String::new()),
+        Judgement::KnownFailure(invariant) => ("xfail", format!("known failure: {invariant}")),
+        Judgement::Fixed(invariant) => (
+            "fixed",
+            format!(
+                "the known failure ({invariant}) no longer happens: delete `failing` from the file"
+            ),
+        ),
+        Judgement::Fail => ("fail", report::failure(case, &o)),
+    };
+    if args.check_determinism && matches!(result.outcome, "pass" | "xfail") {
+        determinism(case, &mut result);
     }
+    result
 }
 
-/// Runs the case twice; prints where the runs differ, if they do.
-fn deterministic(case: &Case) -> bool {
+/// Runs the case twice; a difference fails it with the first differing history line.
+fn determinism(case: &Case, result: &mut Result) {
     match case.divergence() {
-        Ok(None) => true,
+        Ok(None) => {}
         Ok(Some(d)) => {
-            println!(
-                "NONDETERMINISTIC {} seed {}: the runs differ at history line {}",
-                case.file.display(),
-                case.seed,
-                d.line
+            result.outcome = "nondeterministic";
+            result.detail = format!(
+                "the runs differ at history line {}\n  first:  {}\n  second: {}",
+                d.line, d.first, d.second
             );
-            println!("      first:  {}\n      second: {}", d.first, d.second);
-            false
         }
         Err(e) => {
-            println!("FAIL  {}: {e}", case.file.display());
-            false
+            result.outcome = "error";
+            result.detail = e.to_string();
         }
     }
 }
 
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("      {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+fn show(r: &Result, as_json: bool) {
+    if as_json {
+        let value = json!({
+            "file": r.file, "seed": r.seed, "outcome": r.outcome, "simulated_s": r.simulated,
+            "wall_s": r.wall, "violations": r.violations, "detail": r.detail,
+        });
+        say!("{value}");
+        return;
+    }
+    let speed = format!(
+        "{:.1}s simulated in {:.2}s ({:.0}x)",
+        r.simulated,
+        r.wall,
+        r.simulated / r.wall.max(1e-9)
+    );
+    let label = format!(
+        "{:<5}",
+        r.outcome.to_uppercase().chars().take(5).collect::<String>()
+    );
+    let label = paint(
+        &label,
+        if matches!(r.outcome, "pass" | "xfail") {
+            "32"
+        } else {
+            "31"
+        },
+    );
+    let name = format!("{} seed {}", r.file, r.seed);
+    say!("{label} {name:<60} {speed}");
+    if !r.detail.is_empty() {
+        say!(
+            "{}\n",
+            r.detail
+                .lines()
+                .map(|l| format!("      {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+}
+
+/// ANSI colour on a terminal, unless `NO_COLOR` is set.
+fn paint(text: &str, code: &str) -> String {
+    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// JUnit XML: a test suite per scenario file, a test case per seed.
+fn junit(results: &[Result]) -> String {
+    let failures = results
+        .iter()
+        .filter(|r| !matches!(r.outcome, "pass" | "xfail"))
+        .count();
+    let time: f64 = results.iter().map(|r| r.wall).sum();
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wschaos\" tests=\"{}\" failures=\"{failures}\" time=\"{time:.3}\">\n",
+        results.len()
+    );
+    let mut files: Vec<&str> = results.iter().map(|r| r.file.as_str()).collect();
+    files.dedup();
+    for file in files {
+        let mine: Vec<&Result> = results.iter().filter(|r| r.file == file).collect();
+        let failed = mine
+            .iter()
+            .filter(|r| !matches!(r.outcome, "pass" | "xfail"))
+            .count();
+        let _ = writeln!(
+            xml,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\">",
+            xml_escape(file),
+            mine.len()
+        );
+        for r in mine {
+            let _ = write!(
+                xml,
+                "    <testcase classname=\"{}\" name=\"seed_{}\" time=\"{:.3}\"",
+                xml_escape(file),
+                r.seed,
+                r.wall
+            );
+            if matches!(r.outcome, "pass" | "xfail") {
+                xml.push_str("/>\n");
+            } else {
+                let message = r
+                    .detail
+                    .lines()
+                    .find(|l| l.starts_with('['))
+                    .or(r.detail.lines().next())
+                    .unwrap_or(r.outcome);
+                let _ = write!(
+                    xml,
+                    ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                    xml_escape(message),
+                    r.outcome,
+                    xml_escape(&r.detail)
+                );
+            }
+        }
+        xml.push_str("  </testsuite>\n");
+    }
+    xml.push_str("</testsuites>\n");
+    xml
+}
+
+fn xml_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

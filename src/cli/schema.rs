@@ -4,6 +4,6 @@ use super::Exit;
 
 /// Prints the schema.
 pub fn run() -> Exit {
-    println!("{}", wschaos::scenario::schema());
+    say!("{}", wschaos::scenario::schema());
     Exit::Ok
 }
