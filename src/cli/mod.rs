@@ -106,10 +106,31 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_timer(SimOrWallTime)
         .init();
+}
+
+/// Log timestamps: simulated time inside a simulation (`sim 12.340s`), the wall clock
+/// otherwise. A simulated run's log lines then line up with its history.
+struct SimOrWallTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for SimOrWallTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        match turmoil::sim_elapsed() {
+            Some(t) => write!(w, "sim {:>4}.{:03}s", t.as_secs(), t.subsec_millis()),
+            None => write!(
+                w,
+                "{}",
+                humantime::format_rfc3339_millis(std::time::SystemTime::now())
+            ),
+        }
+    }
 }
 
 /// Reports a bad input on stderr and returns the matching exit code.
