@@ -317,3 +317,74 @@ fn check_determinism_runs_each_case_twice() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn run_speaks_json_and_junit_for_ci() {
+    let dir = scenario_dir("formats", &[("tiny.toml", TINY)]);
+    let junit = dir.join("junit.xml");
+    let out = wschaos(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--json",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one object per scenario and seed, nothing else: {stdout}"
+    );
+    assert_eq!(lines[0]["outcome"], "pass");
+    assert_eq!(lines[0]["seed"], 5);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testsuites name=\"wschaos\" tests=\"1\" failures=\"0\""),
+        "{xml}"
+    );
+    assert!(xml.contains("name=\"seed_5\""), "{xml}");
+
+    let wrong = TINY.to_string() + "[expect]\nfinal = { subs = \"failed\" }\n";
+    let failing = scenario_dir("formats-fail", &[("wrong.toml", &wrong)]);
+    let out = wschaos(&[
+        "run",
+        failing.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("failures=\"1\"") && xml.contains("<failure message=\"[expect_final] subs-0"),
+        "{xml}"
+    );
+    for d in [dir, failing] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn log_lines_of_a_simulated_run_carry_simulated_time() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wschaos"))
+        .args([
+            "run",
+            "scenarios/restarts/short-restart.toml",
+            "--seed",
+            "1",
+        ])
+        .env("RUST_LOG", "wschaos=debug")
+        .output()
+        .unwrap();
+    let logs = stderr(&out);
+    let line = logs
+        .lines()
+        .find(|l| l.contains("status"))
+        .unwrap_or_else(|| panic!("no status log line:\n{logs}"));
+    assert!(line.starts_with("sim "), "{line}");
+    assert!(!logs.contains('\u{1b}'), "no colour codes off a terminal");
+}

@@ -48,6 +48,9 @@ pub struct Args {
     /// Run every case twice and report the first event where the two runs differ.
     #[arg(long)]
     check_determinism: bool,
+    /// Write history.jsonl, verdict.json and timeline.html of each shrunk failure here.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 /// What one worker found for one (scenario, seed).
@@ -271,6 +274,12 @@ fn report_failure(failure: &Failure, args: &Args) {
         seed: failure.case.seed,
     };
     if let Ok(outcome) = case.run() {
+        if let Some(dir) = &args.report {
+            match report::write(dir, &case, &outcome) {
+                Ok(folder) => say!("report: {}", folder.join("timeline.html").display()),
+                Err(e) => say!("could not write the report under {}: {e}", dir.display()),
+            }
+        }
         say!(
             "{}",
             report::failure(&case, &outcome).replace("-- run ", "-- replay ")

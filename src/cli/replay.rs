@@ -63,7 +63,11 @@ pub async fn run(args: Args) -> Exit {
     }
     say_raw!(
         "{}",
-        report::story(&case.scenario, &outcome.history, &outcome.verdict)
+        colourize(&report::story(
+            &case.scenario,
+            &outcome.history,
+            &outcome.verdict
+        ))
     );
     if outcome.verdict.passed() {
         Exit::Ok
@@ -71,4 +75,33 @@ pub async fn run(args: Args) -> Exit {
         say!("\n{}", report::failure(&case, &outcome));
         Exit::Trouble
     }
+}
+
+/// Colours the status lanes on a terminal (unless `NO_COLOR` is set); elsewhere the text
+/// is unchanged, so piped output stays byte-identical across runs.
+fn colourize(story: &str) -> String {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || std::env::var_os("NO_COLOR").is_some() {
+        return story.to_string();
+    }
+    story
+        .lines()
+        .map(|line| match line.split_once('|') {
+            Some((name, lane)) if lane.ends_with('|') => {
+                let painted: String = lane
+                    .chars()
+                    .map(|c| match c {
+                        '=' => "\x1b[32m=\x1b[0m".to_string(),
+                        '~' => "\x1b[33m~\x1b[0m".to_string(),
+                        '.' => "\x1b[35m.\x1b[0m".to_string(),
+                        'x' => "\x1b[31mx\x1b[0m".to_string(),
+                        '#' => "\x1b[45m \x1b[0m".to_string(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                format!("{name}|{painted}\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect()
 }
