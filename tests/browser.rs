@@ -105,6 +105,8 @@ fn the_timeline_shows_lanes_faults_and_violations_in_a_real_browser() {
             "{client}'s lane"
         );
     }
+    assert!(dom.contains("class=\"msg\""), "message ticks");
+    assert!(dom.contains("class=\"presence\""), "presence ticks");
     // The restart: crash at 10 s, start 2 s later, exactly as recorded.
     let window = &outcome.history.fault_windows()[0];
     assert_eq!(attribute(&dom, "data-verb=", "data-verb"), Some("crash"));

@@ -95,6 +95,7 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
         }
     }
     if !args.json {
+        summary(&results);
         let bad_files = if bad > 0 {
             format!(", {bad} bad files")
         } else {
@@ -215,6 +216,41 @@ fn show(r: &Result, as_json: bool) {
                 .map(|l| format!("      {l}"))
                 .collect::<Vec<_>>()
                 .join("\n")
+        );
+    }
+}
+
+/// A table: one row per scenario file with its seeds, passes, failures and times.
+fn summary(results: &[Result]) {
+    let mut files: Vec<&str> = results.iter().map(|r| r.file.as_str()).collect();
+    files.dedup();
+    say!(
+        "\n{:<52} {:>5} {:>6} {:>6} {:>10} {:>8}",
+        "scenario",
+        "seeds",
+        "passed",
+        "failed",
+        "simulated",
+        "wall"
+    );
+    for file in files {
+        let mine: Vec<&Result> = results.iter().filter(|r| r.file == file).collect();
+        let failed = mine
+            .iter()
+            .filter(|r| !matches!(r.outcome, "pass" | "xfail"))
+            .count();
+        let simulated: f64 = mine.iter().map(|r| r.simulated).sum();
+        let wall: f64 = mine.iter().map(|r| r.wall).sum();
+        let failed_text = paint(
+            &format!("{failed:>6}"),
+            if failed == 0 { "32" } else { "31" },
+        );
+        say!(
+            "{file:<52} {:>5} {:>6} {failed_text} {:>9.0}s {:>7.2}s",
+            mine.len(),
+            mine.len() - failed,
+            simulated,
+            wall
         );
     }
 }

@@ -31,7 +31,7 @@ pub fn timeline(scenario: &Scenario, history: &History, verdict: &Verdict) -> St
     let _ = write!(body, "<p>{}</p>", esc(&scenario.description));
     let _ = write!(
         body,
-        "<p class=legend><b class=connected>connected</b> <b class=connecting>connecting</b> <b class=disconnected>waiting to retry</b> <b class=failed>failed</b> <b class=closed>closed</b> <b class=fault>fault</b> &#9650; gap &#9679; violation | wheel: zoom, drag: pan, double-click: reset</p>"
+        "<p class=legend><b class=connected>connected</b> <b class=connecting>connecting</b> <b class=disconnected>waiting to retry</b> <b class=failed>failed</b> <b class=closed>closed</b> <b class=fault>fault</b> &#9650; gap &#9679; violation, ticks: messages (top) and presence events (bottom) | wheel: zoom, drag: pan, double-click: reset</p>"
     );
     body.push_str(&axis(end));
     let faults = fault_bands(history, &x);
@@ -191,6 +191,7 @@ fn client_lane(
             _ => {}
         }
     }
+    svg.push_str(&buckets(h, client, end));
     for (_, marker) in markers.iter().filter(|(c, _)| c.as_deref() == Some(client)) {
         svg.push_str(marker);
     }
@@ -199,6 +200,38 @@ fn client_lane(
         "<div class=row><span class=name>{}</span>{svg}</div>",
         esc(client)
     )
+}
+
+/// Messages received (green ticks, top) and presence events seen (grey ticks, bottom),
+/// counted per slice of time so that a busy run stays light; the count shows on hover.
+fn buckets(h: &History, client: &str, end: u64) -> String {
+    const SLICES: u64 = 200;
+    let mut messages = [0u32; SLICES as usize];
+    let mut presence = [0u32; SLICES as usize];
+    for (_, r) in h.of(client) {
+        let slot = (r.t.min(end - 1) * SLICES / end) as usize;
+        match r.event {
+            Event::Delivered { .. } | Event::Frame { .. } => messages[slot] += 1,
+            Event::Presence { .. } => presence[slot] += 1,
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    for (row, counts, class, what) in [
+        (0, &messages, "msg", "messages received"),
+        (LANE - 2, &presence, "presence", "presence events"),
+    ] {
+        for (k, n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let (from, to) = (end * k as u64 / SLICES, end * (k as u64 + 1) / SLICES);
+            let _ = write!(
+                out,
+                "<rect class={class} data-count=\"{n}\" x=\"{:.2}\" width=\"{:.2}\" y=\"{row}\" height=\"2\"><title>{n} {what} between {from} and {to} ms</title></rect>",
+                k as f64 * W / SLICES as f64,
+                W / SLICES as f64
+            );
+        }
+    }
+    out
 }
 
 /// The share of a group connected over time, as shades of one colour.
@@ -288,7 +321,7 @@ const STYLE: &str = "body{font:13px system-ui,sans-serif;margin:16px;color:#222}
 svg.lanes{flex:1;height:14px;cursor:grab;shape-rendering:crispEdges}svg.axis{height:16px}svg.axis text{font:8px sans-serif}svg.axis line{stroke:#999;stroke-width:.5}
 .connected{fill:#2e9b4f;background:#2e9b4f}.connecting{fill:#e8b830;background:#e8b830}.disconnected{fill:#e07b39;background:#e07b39}
 .failed{fill:#c0392b;background:#c0392b}.closed{fill:#bbb;background:#bbb}.fault{fill:#7b2cbf;fill-opacity:.18;background:#d9c4ef}
-.share{fill:#2e9b4f}.dial{stroke:#333;stroke-width:.6}.gap{font-size:8px;fill:#1f5fbf}.violation{fill:#d0021b;stroke:#fff;stroke-width:1}
+.share{fill:#2e9b4f}.msg{fill:#0b6e2e}.presence{fill:#888}.dial{stroke:#333;stroke-width:.6}.gap{font-size:8px;fill:#1f5fbf}.violation{fill:#d0021b;stroke:#fff;stroke-width:1}
 .violation.flash{fill:#000}.legend b{padding:0 6px;color:#fff;font-weight:normal}details{margin:4px 0}summary{cursor:pointer;font-weight:bold}";
 
 const SCRIPT: &str = r#"

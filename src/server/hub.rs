@@ -69,6 +69,7 @@ impl Hub {
     }
 
     pub(crate) fn observe(&mut self, event: Event) {
+        tracing::debug!(?event, "server");
         (self.observer)(&event);
     }
 

@@ -415,6 +415,7 @@ impl World {
                     .map_err(|_| format!("host {host} stopped"));
             }
         };
+        tracing::info!(at = ?now, ?event, "timeline");
         self.recorder.record_at(now, event);
         Ok(())
     }
