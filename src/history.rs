@@ -180,6 +180,17 @@ impl History {
         out
     }
 
+    /// A client's status changes: (record index, time, status), in order.
+    pub fn statuses<'a>(
+        &'a self,
+        client: &str,
+    ) -> impl Iterator<Item = (usize, u64, &'a Status)> + 'a {
+        self.of(client).filter_map(|(i, r)| match &r.event {
+            Event::Status { status, .. } => Some((i, r.t, status)),
+            _ => None,
+        })
+    }
+
     /// Every fault with the time it healed, in order of beginning.
     pub fn fault_windows(&self) -> Vec<FaultWindow> {
         let mut windows: Vec<FaultWindow> = Vec::new();

@@ -37,12 +37,7 @@ pub(crate) fn by_client(h: &History) -> BTreeMap<&str, Vec<usize>> {
 
 /// A client's statuses: (record index, time, status).
 pub(crate) fn statuses<'a>(h: &'a History, client: &str) -> Vec<(usize, u64, &'a Status)> {
-    h.of(client)
-        .filter_map(|(i, r)| match &r.event {
-            Event::Status { status, .. } => Some((i, r.t, status)),
-            _ => None,
-        })
-        .collect()
+    h.statuses(client).collect()
 }
 
 /// The status a client is in at time `t` (its last change at or before `t`).

@@ -286,14 +286,14 @@ fn junit(results: &[Result]) -> String {
         let _ = writeln!(
             xml,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\">",
-            xml_escape(file),
+            report::escape_markup(file),
             mine.len()
         );
         for r in mine {
             let _ = write!(
                 xml,
                 "    <testcase classname=\"{}\" name=\"seed_{}\" time=\"{:.3}\"",
-                xml_escape(file),
+                report::escape_markup(file),
                 r.seed,
                 r.wall
             );
@@ -309,9 +309,9 @@ fn junit(results: &[Result]) -> String {
                 let _ = write!(
                     xml,
                     ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
-                    xml_escape(message),
+                    report::escape_markup(message),
                     r.outcome,
-                    xml_escape(&r.detail)
+                    report::escape_markup(&r.detail)
                 );
             }
         }
@@ -319,11 +319,4 @@ fn junit(results: &[Result]) -> String {
     }
     xml.push_str("</testsuites>\n");
     xml
-}
-
-fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

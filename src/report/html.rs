@@ -150,13 +150,7 @@ fn client_lane(
         "<svg class=\"lanes lane\" data-client=\"{}\" viewBox=\"0 0 {W} {LANE}\" preserveAspectRatio=\"none\">{faults}",
         esc(client)
     );
-    let changes: Vec<(u64, &Status)> = h
-        .of(client)
-        .filter_map(|(_, r)| match &r.event {
-            Event::Status { status, .. } => Some((r.t, status)),
-            _ => None,
-        })
-        .collect();
+    let changes: Vec<(u64, &Status)> = h.statuses(client).map(|(_, t, s)| (t, s)).collect();
     for (k, (t, status)) in changes.iter().enumerate() {
         let until = changes.get(k + 1).map_or(end, |(next, _)| *next);
         let _ = write!(
@@ -309,7 +303,8 @@ fn violation_list(h: &History, verdict: &Verdict) -> String {
     out
 }
 
-fn esc(text: &str) -> String {
+/// Escapes text for HTML and XML.
+pub fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

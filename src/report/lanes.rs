@@ -95,13 +95,7 @@ fn column_time(col: usize, end: u64) -> u64 {
 }
 
 fn lane(h: &History, client: &str, end: u64) -> String {
-    let changes: Vec<(u64, &Status)> = h
-        .of(client)
-        .filter_map(|(_, r)| match &r.event {
-            Event::Status { status, .. } => Some((r.t, status)),
-            _ => None,
-        })
-        .collect();
+    let changes: Vec<(u64, &Status)> = h.statuses(client).map(|(_, t, s)| (t, s)).collect();
     (0..WIDTH)
         .map(|col| {
             let t = column_time(col, end);

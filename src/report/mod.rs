@@ -7,6 +7,6 @@ mod lanes;
 mod text;
 
 pub use files::{verdict_json, write};
-pub use html::timeline;
+pub use html::{esc as escape_markup, timeline};
 pub use lanes::story;
 pub use text::{describe, failure};
