@@ -8,12 +8,19 @@ use proptest::prelude::*;
 use wschaos::scenario::{self, ScenarioError};
 
 fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Every scenario file of the library, as text.
 fn library() -> Vec<String> {
-    wschaos::cases::discover(&["scenarios".into()]).unwrap().iter().map(|f| std::fs::read_to_string(f).unwrap()).collect()
+    wschaos::cases::discover(&["scenarios".into()])
+        .unwrap()
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect()
 }
 
 /// Parses, and checks that an error is located inside the text.
@@ -22,7 +29,11 @@ fn check(text: &str) -> Result<(), TestCaseError> {
         Ok(_) => Ok(()),
         Err(ScenarioError::Invalid(e)) => {
             let lines = text.lines().count().max(1);
-            prop_assert!(e.line >= 1 && e.line <= lines + 1, "line {} of {lines}: {e}", e.line);
+            prop_assert!(
+                e.line >= 1 && e.line <= lines + 1,
+                "line {} of {lines}: {e}",
+                e.line
+            );
             let prefix = format!("fuzz.toml:{}:{}: ", e.line, e.column);
             prop_assert!(e.to_string().starts_with(&prefix), "{e}");
             Ok(())
@@ -34,8 +45,14 @@ fn check(text: &str) -> Result<(), TestCaseError> {
 /// A mutation of a valid file: cut, duplicate, replace or insert a slice of it.
 fn mutated() -> impl Strategy<Value = String> {
     let files = library();
-    (0..files.len(), any::<u8>(), any::<prop::sample::Index>(), any::<prop::sample::Index>(), "[ -~\n]{0,12}").prop_map(
-        move |(file, how, a, b, noise)| {
+    (
+        0..files.len(),
+        any::<u8>(),
+        any::<prop::sample::Index>(),
+        any::<prop::sample::Index>(),
+        "[ -~\n]{0,12}",
+    )
+        .prop_map(move |(file, how, a, b, noise)| {
             let text = &files[file];
             let (mut x, mut y) = (a.index(text.len() + 1), b.index(text.len() + 1));
             if x > y {
@@ -53,8 +70,7 @@ fn mutated() -> impl Strategy<Value = String> {
                 2 => format!("{}{noise}{}", &text[..x], &text[y..]),
                 _ => format!("{}{noise}{}", &text[..x], &text[x..]),
             }
-        },
-    )
+        })
 }
 
 proptest! {

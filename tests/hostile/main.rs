@@ -17,6 +17,8 @@ use wschaos::server::ServerConfig;
 
 use support::*;
 
+mod servers;
+
 type Ws = WebSocketStream<TcpStream>;
 
 /// A raw WebSocket to the server, no reconnecting client around it.

@@ -1,0 +1,140 @@
+//! The client against hostile servers: each misbehaviour ends the connection with a clear
+//! reason in the status stream, the client reconnects per policy and never panics.
+
+use std::time::Duration;
+
+use futures::SinkExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use wschaos::client::{Policy, Reason, Status};
+
+use crate::support::*;
+
+/// Serves every connection with `act`, forever.
+async fn hostile<F, Fut>(act: F) -> String
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind(any_port()).await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(act(stream));
+        }
+    });
+    url
+}
+
+fn policy() -> Policy {
+    Policy {
+        handshake_timeout: Duration::from_millis(300),
+        ..fast_policy()
+    }
+}
+
+/// The first two failures and the dial between them: the client reports and retries.
+async fn two_failures(url: &str) -> Vec<Status> {
+    let (alice, _task) = client_over(url, "alice", policy(), wschaos::net::TokioNet);
+    let mut changes = alice.status_changes();
+    let failures = std::cell::Cell::new(0);
+    statuses_until(&mut changes, "two failures", |s| {
+        failures.set(failures.get() + usize::from(matches!(s, Status::Disconnected { .. })));
+        failures.get() == 2
+    })
+    .await
+}
+
+fn reasons(statuses: &[Status]) -> Vec<&Reason> {
+    statuses
+        .iter()
+        .filter_map(|s| {
+            if let Status::Disconnected { reason, .. } = s {
+                Some(reason)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_server_that_never_completes_the_handshake_times_out_and_is_retried() {
+    let url = hostile(|stream| async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        drop(stream);
+    })
+    .await;
+    let seen = two_failures(&url).await;
+    assert_eq!(
+        reasons(&seen),
+        [&Reason::HandshakeTimeout, &Reason::HandshakeTimeout],
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn garbage_bytes_after_the_handshake_are_a_protocol_error() {
+    let url = hostile(|stream| async move {
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let _ = ws.get_mut().write_all(&[0xff; 64]).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    })
+    .await;
+    let seen = two_failures(&url).await;
+    for reason in reasons(&seen) {
+        assert!(
+            matches!(reason, Reason::Error { error } if error.contains("WebSocket protocol error")),
+            "{seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn frames_after_the_close_frame_do_not_confuse_the_client() {
+    let url = hostile(|stream| async move {
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let close = CloseFrame {
+            code: CloseCode::Away,
+            reason: "bye".into(),
+        };
+        let _ = ws.send(Message::Close(Some(close))).await;
+        // Raw text frames after the close: an unmasked server frame "late".
+        let _ = ws
+            .get_mut()
+            .write_all(&[0x81, 0x04, b'l', b'a', b't', b'e'])
+            .await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    })
+    .await;
+    let seen = two_failures(&url).await;
+    for reason in reasons(&seen) {
+        assert!(
+            matches!(reason, Reason::ServerClosed { code: 1001, .. }),
+            "{seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_frame_bigger_than_the_limit_ends_the_connection_without_buffering_it() {
+    let url = hostile(|stream| async move {
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        // A header announcing a 1 TiB text frame; the body never comes.
+        let mut header = vec![0x81, 127];
+        header.extend_from_slice(&(1u64 << 40).to_be_bytes());
+        let _ = ws.get_mut().write_all(&header).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    })
+    .await;
+    let seen = two_failures(&url).await;
+    for reason in reasons(&seen) {
+        assert!(
+            matches!(reason, Reason::Error { error } if error.contains("Space limit exceeded") || error.contains("too long")),
+            "{seen:?}"
+        );
+    }
+}
