@@ -230,10 +230,10 @@ impl<C: Connector, S: Session> Driver<C, S> {
 
     fn receive(&self, incoming: Option<Result<Message, WsError>>) -> Result<(), End> {
         match incoming {
-            Some(Ok(frame @ (Message::Text(_) | Message::Binary(_)))) => {
-                self.shared.with_session(|s| s.on_frame(frame));
-                Ok(())
-            }
+            Some(Ok(frame @ (Message::Text(_) | Message::Binary(_)))) => self
+                .shared
+                .with_session(|s| s.on_frame(frame))
+                .map_err(|error| Some(Reason::Error { error })),
             Some(Ok(Message::Close(frame))) => Err(Some(match frame {
                 Some(f) => Reason::ServerClosed {
                     code: f.code.into(),

@@ -41,6 +41,8 @@ pub(crate) struct PubSub {
     ghosts: BTreeSet<String>,
     /// `Defect::SendsOutboxTwice`: the frame to send again.
     again: Option<Message>,
+    /// Whether this connection's server said welcome (it speaks the protocol).
+    welcomed: bool,
 }
 
 struct Topic {
@@ -74,6 +76,7 @@ impl PubSub {
             opened_before: false,
             ghosts: BTreeSet::new(),
             again: None,
+            welcomed: false,
         }
     }
 
@@ -246,6 +249,7 @@ impl PubSub {
 impl Session for PubSub {
     fn on_open(&mut self, restore: &mut Vec<Message>) {
         self.connected = true;
+        self.welcomed = false;
         self.control.clear();
         let reconnect = std::mem::replace(&mut self.opened_before, true);
         if !(reconnect && self.defects.has(Defect::ForgetsResubscribe)) {
@@ -273,7 +277,7 @@ impl Session for PubSub {
         }
     }
 
-    fn on_frame(&mut self, frame: Message) {
+    fn on_frame(&mut self, frame: Message) -> Result<(), String> {
         let parsed = match &frame {
             Message::Text(text) => {
                 serde_json::from_str::<ServerFrame>(text).map_err(|e| e.to_string())
@@ -288,10 +292,19 @@ impl Session for PubSub {
             )),
         };
         match parsed {
-            Ok(frame) => self.handle(frame),
+            Ok(frame) => {
+                self.welcomed |= matches!(frame, ServerFrame::Welcome { .. });
+                self.handle(frame);
+                Ok(())
+            }
+            // Before a welcome, garbage means the peer is not a wschaos server at all.
+            Err(error) if !self.welcomed => Err(format!(
+                "the server does not speak the wschaos protocol: {error}"
+            )),
             Err(error) => {
                 tracing::warn!(%error, "server frame not understood");
                 self.emit(ServerEvent::Unintelligible { error });
+                Ok(())
             }
         }
     }
@@ -379,7 +392,7 @@ mod tests {
     }
 
     fn server(s: &mut PubSub, frame: ServerFrame) {
-        s.on_frame(Message::text(frame.to_json()));
+        s.on_frame(Message::text(frame.to_json())).unwrap();
     }
 
     #[test]
@@ -525,12 +538,43 @@ mod tests {
     #[tracing_test::traced_test]
     fn garbage_from_the_server_is_reported_not_fatal() {
         let mut s = session();
+        open(&mut s);
+        server(
+            &mut s,
+            ServerFrame::Welcome {
+                epoch: 1,
+                client: "c".into(),
+                online: 1,
+            },
+        );
         let mut events = s.server_events();
-        s.on_frame(Message::text("not json"));
+        assert!(
+            s.on_frame(Message::text("not json")).is_ok(),
+            "after a welcome, garbage is reported, not fatal"
+        );
         assert!(matches!(
             events.try_recv(),
             Ok(ServerEvent::Unintelligible { .. })
         ));
         assert!(logs_contain("server frame not understood"));
+    }
+
+    #[test]
+    fn a_server_that_never_says_welcome_is_not_a_wschaos_server() {
+        let mut s = session();
+        open(&mut s);
+        let err = s
+            .on_frame(Message::text("hello from some other server"))
+            .unwrap_err();
+        assert!(
+            err.starts_with("the server does not speak the wschaos protocol"),
+            "{err}"
+        );
+        s.on_lost();
+        open(&mut s);
+        assert!(
+            s.on_frame(Message::text("{}")).is_err(),
+            "each new connection must welcome again"
+        );
     }
 }

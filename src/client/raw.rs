@@ -52,10 +52,11 @@ impl RawSession {
 impl Session for RawSession {
     fn on_open(&mut self, _restore: &mut Vec<Message>) {}
 
-    fn on_frame(&mut self, frame: Message) {
+    fn on_frame(&mut self, frame: Message) -> Result<(), String> {
         if let Some(tx) = &self.incoming {
             let _ = tx.send(frame);
         }
+        Ok(())
     }
 
     fn next_outgoing(&mut self) -> Option<Message> {

@@ -19,8 +19,8 @@ use super::Status;
 pub(crate) trait Session: Send + 'static {
     /// A connection is up: push the frames that restore the session, sent before anything else.
     fn on_open(&mut self, restore: &mut Vec<Message>);
-    /// A text or binary frame arrived.
-    fn on_frame(&mut self, frame: Message);
+    /// A text or binary frame arrived. An error ends the connection with that reason.
+    fn on_frame(&mut self, frame: Message) -> Result<(), String>;
     /// The next frame waiting to be sent, if any.
     fn next_outgoing(&mut self) -> Option<Message>;
     /// The connection was lost.

@@ -138,3 +138,24 @@ async fn a_frame_bigger_than_the_limit_ends_the_connection_without_buffering_it(
         );
     }
 }
+
+#[tokio::test]
+async fn a_server_that_does_not_speak_the_protocol_is_reported_as_such() {
+    let url = hostile(|stream| async move {
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let _ = ws.send(Message::text("hello, I am an echo server")).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    })
+    .await;
+    let seen = two_failures(&url).await;
+    assert!(
+        seen.contains(&Status::Connected),
+        "the handshake itself succeeded: {seen:?}"
+    );
+    for reason in reasons(&seen) {
+        assert!(
+            matches!(reason, Reason::Error { error } if error.starts_with("the server does not speak the wschaos protocol")),
+            "{seen:?}"
+        );
+    }
+}
