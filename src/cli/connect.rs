@@ -31,6 +31,9 @@ pub struct Args {
     /// Raw mode: no protocol, works against any WebSocket server; prints every frame.
     #[arg(long)]
     raw: bool,
+    /// Send `Authorization: Bearer TOKEN` with each handshake.
+    #[arg(long, env = "WSCHAOS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Identity at the server (pub/sub); default: random.
     #[arg(long)]
     client_id: Option<String>,
@@ -98,6 +101,12 @@ pub async fn run(args: Args) -> Exit {
         Ok(b) => b.policy(args.policy()),
         Err(e) => return bad_input(e),
     };
+    if let Some(token) = &args.token {
+        builder = match builder.bearer_token(token) {
+            Ok(b) => b,
+            Err(e) => return bad_input(e),
+        };
+    }
     if let Some(id) = &args.client_id {
         builder = builder.client_id(id);
     }

@@ -23,6 +23,12 @@ pub struct Args {
     /// Quiet time before the server pings a client (e.g. 10s).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     ping_interval: Duration,
+    /// Require `Authorization: Bearer TOKEN` at the handshake (else HTTP 401).
+    #[arg(long, env = "WSCHAOS_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Allow browser connections only from this origin (repeatable; else HTTP 403).
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
     /// Largest message accepted, in bytes (larger closes with 1009).
     #[arg(long, default_value_t = ServerConfig::default().max_message_size)]
     max_message_size: usize,
@@ -44,6 +50,8 @@ pub async fn run(args: Args) -> Exit {
         history: args.history,
         ping_interval: args.ping_interval,
         max_message_size: args.max_message_size,
+        token: args.token,
+        allowed_origins: args.allowed_origins,
         ..ServerConfig::default()
     };
     let addr = listener.local_addr().map_or(args.bind, |a| a);

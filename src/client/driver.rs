@@ -116,7 +116,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
     }
 
     async fn connect_and_serve(&mut self) -> Ended {
-        let Target { host, port, url } = &self.target;
+        let Target { host, port, .. } = &self.target;
         let dial = timeout(
             self.policy.connect_timeout,
             self.connector.connect(host, *port),
@@ -134,9 +134,17 @@ impl<C: Connector, S: Session> Driver<C, S> {
         if self.defects.has(Defect::ConnectedBeforeHandshake) {
             self.shared.set_status(Status::Connected);
         }
+        let request = match self.target.request() {
+            Ok(request) => request,
+            Err(e) => {
+                return Ended::Failed(Reason::Handshake {
+                    error: e.to_string(),
+                });
+            }
+        };
         let handshake = timeout(
             self.policy.handshake_timeout,
-            tokio_tungstenite::client_async(url.as_str(), stream),
+            tokio_tungstenite::client_async(request, stream),
         );
         match self.unless_closed(handshake).await {
             None => Ended::Closed,
@@ -161,7 +169,9 @@ impl<C: Connector, S: Session> Driver<C, S> {
         {
             return;
         }
-        let Target { host, port, url } = &self.target;
+        let Target {
+            host, port, url, ..
+        } = &self.target;
         if let Ok(stream) = self.connector.connect(host, *port).await {
             if let Ok((ws, _)) = tokio_tungstenite::client_async(url.as_str(), stream).await {
                 self.extra = std::sync::Mutex::new(Some(ws));

@@ -55,6 +55,30 @@ impl ClientBuilder {
         })
     }
 
+    /// Sends `Authorization: Bearer TOKEN` with every handshake (see
+    /// `ServerConfig::token`). Refused when the token cannot be a header value.
+    ///
+    /// ```
+    /// use wschaos::client::ClientBuilder;
+    /// let builder = ClientBuilder::new("ws://127.0.0.1:9000/")?.bearer_token("s3cret")?;
+    /// assert!(ClientBuilder::new("ws://127.0.0.1:9000/")?.bearer_token("bad\ntoken").is_err());
+    /// # Ok::<(), wschaos::client::ClientError>(())
+    /// ```
+    pub fn bearer_token(mut self, token: &str) -> Result<Self, ClientError> {
+        let value = format!("Bearer {token}");
+        if tokio_tungstenite::tungstenite::http::HeaderValue::from_str(&value).is_err() {
+            return Err(ClientError::InvalidUrl {
+                url: self.target.url.clone(),
+                reason: "the bearer token has characters a header cannot carry".into(),
+            });
+        }
+        self.target
+            .headers
+            .retain(|(name, _)| name != "authorization");
+        self.target.headers.push(("authorization".into(), value));
+        Ok(self)
+    }
+
     /// Gives the client a deliberate bug (wschaos's own tests prove that the scenarios
     /// catch each one). Only with the `defects` feature.
     #[cfg(feature = "defects")]

@@ -1,6 +1,8 @@
 //! Where the client dials: a `ws://` URL split into what the connector and the handshake need.
 
-use tokio_tungstenite::tungstenite::http::Uri;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::{self, HeaderName, HeaderValue, Uri};
 
 use super::ClientError;
 
@@ -10,6 +12,8 @@ pub(crate) struct Target {
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) url: String,
+    /// Extra handshake headers (an `Authorization` bearer token).
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Target {
@@ -41,7 +45,19 @@ impl Target {
             host,
             port: uri.port_u16().unwrap_or(80),
             url: url.to_string(),
+            headers: Vec::new(),
         })
+    }
+
+    /// The handshake request: the URL and the extra headers.
+    pub(crate) fn request(&self) -> Result<Request, tokio_tungstenite::tungstenite::Error> {
+        let mut request = self.url.as_str().into_client_request()?;
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(http::Error::from)?;
+            let value = HeaderValue::from_str(value).map_err(http::Error::from)?;
+            request.headers_mut().insert(name, value);
+        }
+        Ok(request)
     }
 
     /// The same target with `key=value` added to the query string.

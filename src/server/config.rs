@@ -50,6 +50,14 @@ pub struct ServerConfig {
     /// Client identities remembered for duplicate detection (least recently used are
     /// forgotten first). Default 100,000.
     pub dedup_clients: usize,
+    /// Browser origins allowed to connect (the handshake's `Origin` header); a handshake
+    /// from another origin is answered with HTTP 403. Empty (the default): any origin.
+    /// Clients that send no `Origin` (non-browsers) are not affected.
+    pub allowed_origins: Vec<String>,
+    /// When set, every handshake must carry `Authorization: Bearer TOKEN`; one without it
+    /// is answered with HTTP 401. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +74,8 @@ impl Default for ServerConfig {
             max_subscriptions: 256,
             max_connections: 10_000,
             dedup_clients: 100_000,
+            allowed_origins: Vec::new(),
+            token: None,
         }
     }
 }

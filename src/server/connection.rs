@@ -79,6 +79,7 @@ async fn handshake<S: ByteStream>(
                 "server full: max_connections reached",
             ));
         }
+        check_access(request, config).map_err(|(status, why)| refusal(status, why))?;
         identity = parse_identity(request.uri().query().unwrap_or(""))
             .map_err(|e| refusal(StatusCode::BAD_REQUEST, &e))?;
         Ok(response)
@@ -98,6 +99,40 @@ async fn handshake<S: ByteStream>(
     };
     lock(hub).observe(Event::Refused { reason });
     None
+}
+
+/// The bearer token and the origin allow-list, checked at the handshake.
+fn check_access(
+    request: &Request,
+    config: &ServerConfig,
+) -> Result<(), (StatusCode, &'static str)> {
+    if let Some(token) = &config.token {
+        let given = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let expected = format!("Bearer {token}");
+        if !same_secret(given.as_bytes(), expected.as_bytes()) {
+            return Err((StatusCode::UNAUTHORIZED, "missing or wrong bearer token"));
+        }
+    }
+    if let Some(origin) = request
+        .headers()
+        .get("origin")
+        .and_then(|v| v.to_str().ok())
+    {
+        if !config.allowed_origins.is_empty() && !config.allowed_origins.iter().any(|o| o == origin)
+        {
+            return Err((StatusCode::FORBIDDEN, "origin not allowed"));
+        }
+    }
+    Ok(())
+}
+
+/// Compares secrets in time that depends only on their lengths.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[allow(clippy::result_large_err)]

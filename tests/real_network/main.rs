@@ -1,5 +1,6 @@
 //! The client and the server over a real loopback network (port 0), synchronised on events.
 
+mod access;
 mod budget;
 mod close;
 mod controls;
