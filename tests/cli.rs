@@ -9,6 +9,14 @@ fn wschaos(args: &[&str]) -> Output {
         .expect("run wschaos")
 }
 
+/// Every stdout line parsed as JSON (panics on a line that is not).
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect()
+}
+
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -18,10 +26,7 @@ fn demo_recovers_from_two_restarts_and_says_so() {
     let out = wschaos(&["demo", "--downtime", "100ms", "--messages", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect(l))
-        .collect();
+    let lines = json_lines(&stdout);
     assert!(
         lines.iter().all(|l| l["ts"].is_string()),
         "every line has a timestamp"
@@ -331,10 +336,7 @@ fn run_speaks_json_and_junit_for_ci() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect(l))
-        .collect();
+    let lines = json_lines(&stdout);
     assert_eq!(
         lines.len(),
         1,

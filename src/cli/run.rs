@@ -45,6 +45,23 @@ struct Result {
     violations: Vec<serde_json::Value>,
 }
 
+impl Result {
+    /// Passed, or failed only as a known, still open failure.
+    fn green(&self) -> bool {
+        matches!(self.outcome, "pass" | "xfail")
+    }
+}
+
+/// The results grouped by scenario file, in order.
+fn by_file(results: &[Result]) -> Vec<(&str, Vec<&Result>)> {
+    let mut files: Vec<&str> = results.iter().map(|r| r.file.as_str()).collect();
+    files.dedup();
+    files
+        .into_iter()
+        .map(|f| (f, results.iter().filter(|r| r.file == f).collect()))
+        .collect()
+}
+
 /// Runs every case; exit 0 when all pass, 1 on a violation, 2 on bad input.
 pub async fn run(args: Args) -> Exit {
     let paths = if args.paths.is_empty() {
@@ -83,10 +100,7 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
             }
         }
     }
-    let failed = results
-        .iter()
-        .filter(|r| !matches!(r.outcome, "pass" | "xfail"))
-        .count();
+    let failed = results.iter().filter(|r| !r.green()).count();
     let passed = results.len() - failed;
     if let Some(path) = &args.junit {
         if let Err(e) = std::fs::write(path, junit(&results)) {
@@ -155,7 +169,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
         ),
         Judgement::Fail => ("fail", report::failure(case, &o)),
     };
-    if args.check_determinism && matches!(result.outcome, "pass" | "xfail") {
+    if args.check_determinism && result.green() {
         determinism(case, &mut result);
     }
     result
@@ -198,14 +212,7 @@ fn show(r: &Result, as_json: bool) {
         "{:<5}",
         r.outcome.to_uppercase().chars().take(5).collect::<String>()
     );
-    let label = paint(
-        &label,
-        if matches!(r.outcome, "pass" | "xfail") {
-            "32"
-        } else {
-            "31"
-        },
-    );
+    let label = paint(&label, if r.green() { "32" } else { "31" });
     let name = format!("{} seed {}", r.file, r.seed);
     say!("{label} {name:<60} {speed}");
     if !r.detail.is_empty() {
@@ -222,8 +229,6 @@ fn show(r: &Result, as_json: bool) {
 
 /// A table: one row per scenario file with its seeds, passes, failures and times.
 fn summary(results: &[Result]) {
-    let mut files: Vec<&str> = results.iter().map(|r| r.file.as_str()).collect();
-    files.dedup();
     say!(
         "\n{:<52} {:>5} {:>6} {:>6} {:>10} {:>8}",
         "scenario",
@@ -233,12 +238,8 @@ fn summary(results: &[Result]) {
         "simulated",
         "wall"
     );
-    for file in files {
-        let mine: Vec<&Result> = results.iter().filter(|r| r.file == file).collect();
-        let failed = mine
-            .iter()
-            .filter(|r| !matches!(r.outcome, "pass" | "xfail"))
-            .count();
+    for (file, mine) in by_file(results) {
+        let failed = mine.iter().filter(|r| !r.green()).count();
         let simulated: f64 = mine.iter().map(|r| r.simulated).sum();
         let wall: f64 = mine.iter().map(|r| r.wall).sum();
         let failed_text = paint(
@@ -266,23 +267,14 @@ fn paint(text: &str, code: &str) -> String {
 
 /// JUnit XML: a test suite per scenario file, a test case per seed.
 fn junit(results: &[Result]) -> String {
-    let failures = results
-        .iter()
-        .filter(|r| !matches!(r.outcome, "pass" | "xfail"))
-        .count();
+    let failures = results.iter().filter(|r| !r.green()).count();
     let time: f64 = results.iter().map(|r| r.wall).sum();
     let mut xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"wschaos\" tests=\"{}\" failures=\"{failures}\" time=\"{time:.3}\">\n",
         results.len()
     );
-    let mut files: Vec<&str> = results.iter().map(|r| r.file.as_str()).collect();
-    files.dedup();
-    for file in files {
-        let mine: Vec<&Result> = results.iter().filter(|r| r.file == file).collect();
-        let failed = mine
-            .iter()
-            .filter(|r| !matches!(r.outcome, "pass" | "xfail"))
-            .count();
+    for (file, mine) in by_file(results) {
+        let failed = mine.iter().filter(|r| !r.green()).count();
         let _ = writeln!(
             xml,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\">",
@@ -297,7 +289,7 @@ fn junit(results: &[Result]) -> String {
                 r.seed,
                 r.wall
             );
-            if matches!(r.outcome, "pass" | "xfail") {
+            if r.green() {
                 xml.push_str("/>\n");
             } else {
                 let message = r
