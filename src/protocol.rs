@@ -194,6 +194,11 @@ pub fn validate_topic(topic: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Bytes read from the socket at a time, client and server. tungstenite zeroes its read
+/// buffer up to this size before every read (128 KiB by default), which dominated the
+/// simulation's profile; 8 KiB still takes many small frames per read.
+pub(crate) const READ_BUFFER: usize = 2 * 1024;
+
 /// The longest topic name, in bytes.
 pub const MAX_TOPIC_LEN: usize = 128;
 

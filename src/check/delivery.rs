@@ -1,7 +1,7 @@
 //! Invariant 8: every message published to a topic while a subscriber is subscribed arrives
 //! exactly once and in order, or the subscriber got an explicit gap notice.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::view::{Conn, Intents, Subscriptions, conns, end, ms, pubsub_clients, status_at};
 use super::{Checker, Violation};
@@ -19,11 +19,42 @@ pub(super) const CHECKER: Checker = Checker {
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     let (all, subs, intents) = (conns(h), Subscriptions::new(h), Intents::new(s, h));
+    let mut by_client: BTreeMap<&str, Vec<&Conn>> = BTreeMap::new();
+    for c in &all {
+        by_client.entry(&c.client).or_default().push(c);
+    }
+    let published = published(h);
     for (client, _) in pubsub_clients(s) {
         order(h, &client, &mut out);
-        losses(s, h, &client, (&all, &subs, &intents), &mut out);
+        let mine = by_client
+            .get(client.as_str())
+            .map_or(&[][..], Vec::as_slice);
+        losses(s, h, &client, (mine, &published, &subs, &intents), &mut out);
     }
     out
+}
+
+/// A message the server sequenced: (record index, time, epoch, topic, seq).
+type Published<'a> = (usize, u64, u64, &'a str, u64);
+
+/// Every sequenced publish, collected once for all subscribers.
+fn published(h: &History) -> Vec<Published<'_>> {
+    h.records
+        .iter()
+        .enumerate()
+        .filter_map(|(k, r)| match &r.event {
+            Event::Server {
+                epoch,
+                event:
+                    server::Event::Published {
+                        topic,
+                        seq: Some(seq),
+                        ..
+                    },
+            } => Some((k, r.t, *epoch, topic.as_str(), *seq)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Deliveries of each topic must be strictly increasing in (epoch, seq).
@@ -64,15 +95,14 @@ fn losses(
     s: &Scenario,
     h: &History,
     client: &str,
-    facts: (&[Conn], &Subscriptions, &Intents),
+    facts: (&[&Conn], &[Published<'_>], &Subscriptions, &Intents),
     out: &mut Vec<Violation>,
 ) {
-    let (all, subs, intents) = facts;
+    let (mine, published, subs, intents) = facts;
     if status_at(h, client, u64::MAX) != Some(&Status::Connected) {
         return;
     }
     let horizon = end(s).saturating_sub(ms(s.settle));
-    let mine: Vec<&Conn> = all.iter().filter(|c| c.client == client).collect();
     let got: BTreeSet<(&str, u64, u64)> = h
         .of(client)
         .filter_map(|(_, r)| match &r.event {
@@ -82,31 +112,17 @@ fn losses(
             _ => None,
         })
         .collect();
-    for (k, r) in h.records.iter().enumerate() {
-        let Event::Server {
-            epoch,
-            event:
-                server::Event::Published {
-                    topic,
-                    seq: Some(seq),
-                    ..
-                },
-        } = &r.event
-        else {
-            continue;
-        };
+    for &(k, t, epoch, topic, seq) in published {
         // Only what the client wanted when it was published (an unsubscribe may still be
         // on its way to the server).
-        if r.t > horizon
-            || got.contains(&(topic.as_str(), *epoch, *seq))
+        if t > horizon
+            || got.contains(&(topic, epoch, seq))
             || !intents.before(client, k).contains(topic)
         {
             continue;
         }
         let subscribed = mine.iter().any(|c| {
-            c.epoch == *epoch
-                && c.open_at(r.t)
-                && subs.held_before(c.epoch, c.conn, k).contains(topic)
+            c.epoch == epoch && c.open_at(t) && subs.held_before(c.epoch, c.conn, k).contains(topic)
         });
         // A later gap notice covers it; a later (un)subscribe means the client changed its
         // mind about the topic, and a message in flight then may rightly be dropped.
@@ -122,13 +138,7 @@ fn losses(
             let msg = format!(
                 "{topic} #{seq} (epoch {epoch}) was published while subscribed and never arrived, with no gap notice"
             );
-            out.push(Violation::new(
-                CHECKER.name,
-                Some(client),
-                r.t,
-                msg,
-                vec![k],
-            ));
+            out.push(Violation::new(CHECKER.name, Some(client), t, msg, vec![k]));
         }
     }
 }

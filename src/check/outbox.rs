@@ -18,6 +18,17 @@ pub(super) const CHECKER: Checker = Checker {
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
+    // Each client's arrivals at the server, gathered in one pass.
+    let mut arrivals: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (k, r) in h.records.iter().enumerate() {
+        if let Event::Server {
+            event: server::Event::Published { client, .. },
+            ..
+        } = &r.event
+        {
+            arrivals.entry(client).or_default().push(k);
+        }
+    }
     for (client, _) in pubsub_clients(s) {
         let v =
             |t, msg: String, events| Violation::new(CHECKER.name, Some(&client), t, msg, events);
@@ -26,24 +37,16 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         let mut arrived: BTreeMap<u64, usize> = BTreeMap::new();
         // (epoch, id) -> (conn, record) of its first arrival
         let mut first: BTreeMap<(u64, u64), (u64, usize)> = BTreeMap::new();
-        for (k, r) in h.records.iter().enumerate() {
+        let mine = arrivals.get(client.as_str()).map_or(&[][..], Vec::as_slice);
+        for &k in mine {
+            let r = &h.records[k];
             let Event::Server {
                 epoch,
-                event:
-                    server::Event::Published {
-                        client: c,
-                        id,
-                        seq,
-                        conn,
-                        ..
-                    },
+                event: server::Event::Published { id, seq, conn, .. },
             } = &r.event
             else {
                 continue;
             };
-            if *c != client {
-                continue;
-            }
             match (seq, first.get(&(*epoch, *id))) {
                 (None, Some((original, j))) if original == conn => {
                     let msg = format!("message {id} sent twice on one connection (conn {conn})");

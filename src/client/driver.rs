@@ -17,8 +17,8 @@ use futures::{SinkExt, StreamExt};
 use rand::{Rng, RngCore};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::defects::{Defect, Defects};
@@ -144,7 +144,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
         };
         let handshake = timeout(
             self.policy.handshake_timeout,
-            tokio_tungstenite::client_async(request, stream),
+            tokio_tungstenite::client_async_with_config(request, stream, Some(self.ws_config())),
         );
         match self.unless_closed(handshake).await {
             None => Ended::Closed,
@@ -160,6 +160,13 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 self.serve(ws).await
             }
         }
+    }
+
+    fn ws_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .read_buffer_size(crate::protocol::READ_BUFFER)
+            .max_message_size(Some(self.policy.max_message_size))
+            .max_frame_size(Some(self.policy.max_message_size))
     }
 
     /// `Defect::TwoSockets`: one more socket, opened once and never read or closed.

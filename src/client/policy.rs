@@ -66,6 +66,10 @@ pub struct Policy {
     /// Events buffered per subscriber stream; a subscriber that falls further behind gets a
     /// `Lagged` gap notice. Default 1024.
     pub subscriber_buffer: usize,
+    /// Largest message (and frame) accepted from the server, in bytes. A bigger one ends the
+    /// connection with a protocol error (and a retry per this policy) before it is buffered.
+    /// Default 16 MiB.
+    pub max_message_size: usize,
 }
 
 impl Default for Policy {
@@ -84,6 +88,7 @@ impl Default for Policy {
             stable_after: Duration::from_secs(10),
             outbox_capacity: 1024,
             subscriber_buffer: 1024,
+            max_message_size: 16 * 1024 * 1024,
         }
     }
 }

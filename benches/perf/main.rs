@@ -1,0 +1,45 @@
+//! The performance suite: `cargo bench` (release build). Measures, side by side in one run,
+//! simulation speed (W10, W100, W1000 against the bare turmoil floor), sweep throughput,
+//! memory, the real server's delivery rate against an aiohttp server, and how fast 1,000
+//! real clients recover from a server restart. Prints a results table with each target.
+//!
+//! `cargo bench -- sim` runs only the figures whose key contains `sim` (keys: `sim`,
+//! `floor`, `sweep`, `memory`, `delivery`, `recovery`).
+
+mod delivery;
+mod recovery;
+mod sim;
+mod table;
+
+use table::Table;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "--peak-rss-of") {
+        sim::print_peak_rss(args.get(at + 1).map_or("w10", String::as_str));
+        return;
+    }
+    let only: Vec<&str> = args
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .map(String::as_str)
+        .collect();
+    let wanted = |key: &str| only.is_empty() || only.iter().any(|o| key.contains(o));
+    let mut table = Table::default();
+    if wanted("sim") || wanted("floor") {
+        sim::speed(&mut table);
+    }
+    if wanted("sweep") {
+        sim::sweep(&mut table);
+    }
+    if wanted("memory") {
+        sim::memory(&mut table);
+    }
+    if wanted("delivery") {
+        delivery::compare(&mut table);
+    }
+    if wanted("recovery") {
+        recovery::measure(&mut table);
+    }
+    table.print();
+}

@@ -1,0 +1,146 @@
+//! Real network: 1,000 reference clients subscribed; the server restarts (a graceful stop,
+//! then a new start on the same address); how long until every client is Connected again
+//! with its topic restored at the new server.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use wschaos::client::{ClientBuilder, Policy, Status};
+use wschaos::server::{self, Event, ServerConfig};
+
+use crate::table::Table;
+
+const CLIENTS: usize = 1_000;
+
+/// The default policy, but a connection counts as stable after 2 s instead of 10 s, so the
+/// bench need not idle 10 s before the restart for the backoff to start from its first step.
+fn policy() -> Policy {
+    Policy {
+        stable_after: Duration::from_secs(2),
+        ..Policy::default()
+    }
+}
+
+struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+    events: mpsc::UnboundedReceiver<Event>,
+}
+
+async fn start(addr: SocketAddr, epoch: u64) -> Result<Running, String> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("bind {addr}: {e}"))?;
+    let (tx, events) = mpsc::unbounded_channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = ServerConfig {
+        epoch,
+        ..ServerConfig::default()
+    };
+    let task = tokio::spawn(server::run_observed(
+        listener,
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+        move |e: &Event| {
+            let _ = tx.send(e.clone());
+        },
+    ));
+    Ok(Running { stop, task, events })
+}
+
+/// Waits until `CLIENTS` distinct clients have subscribed at this server.
+async fn all_subscribed(events: &mut mpsc::UnboundedReceiver<Event>) -> Result<(), String> {
+    let mut subscribed = BTreeSet::new();
+    while subscribed.len() < CLIENTS {
+        match events.recv().await {
+            Some(Event::Subscribed { client, .. }) => {
+                subscribed.insert(client);
+            }
+            Some(_) => {}
+            None => return Err("the server stopped".into()),
+        }
+    }
+    Ok(())
+}
+
+async fn run() -> Result<(Duration, Duration), String> {
+    let probe = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = probe.local_addr().map_err(|e| e.to_string())?;
+    drop(probe);
+    let mut server = start(addr, 1).await?;
+    let url = format!("ws://{addr}/");
+    let mut clients = Vec::new();
+    for i in 0..CLIENTS {
+        let client = ClientBuilder::new(&url)
+            .map_err(|e| e.to_string())?
+            .policy(policy())
+            .client_id(format!("c-{i}"))
+            .spawn();
+        let subscription = client.subscribe("news").map_err(|e| e.to_string())?;
+        clients.push((client, subscription));
+    }
+    all_subscribed(&mut server.events).await?;
+    tokio::time::sleep(policy().stable_after + Duration::from_millis(500)).await;
+
+    let stopping = Instant::now();
+    let _ = server.stop.send(());
+    let _ = server.task.await;
+    let mut server = start(addr, 2).await?;
+    let up = Instant::now();
+    all_subscribed(&mut server.events).await?;
+    for (client, _) in &clients {
+        let mut status = client.status();
+        status
+            .wait_for(|s| *s == Status::Connected)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let (from_stop, from_up) = (stopping.elapsed(), up.elapsed());
+    for (client, _) in &clients {
+        client.close();
+    }
+    let _ = server.stop.send(());
+    let _ = server.task.await;
+    Ok((from_stop, from_up))
+}
+
+pub fn measure(table: &mut Table) {
+    let p = policy();
+    let window = p.initial_delay.mul_f64(p.jitter.clamp(0.0, 1.0));
+    let bound = window + Duration::from_secs(1);
+    let figure = "real network: 1,000 clients back and resubscribed after a server restart";
+    let target = format!("≤ jitter window + 1 s = {:.1} s", bound.as_secs_f64());
+    let measured = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            rt.block_on(async {
+                tokio::time::timeout(Duration::from_secs(120), run())
+                    .await
+                    .map_err(|_| "not recovered within 120 s".to_string())?
+            })
+        });
+    match measured {
+        Ok((from_stop, from_up)) => table.add(
+            figure,
+            &target,
+            format!(
+                "{:.2} s after the new server was up ({:.2} s after the stop began)",
+                from_up.as_secs_f64(),
+                from_stop.as_secs_f64()
+            ),
+            Some(from_up <= bound),
+        ),
+        Err(e) => table.add(figure, &target, format!("not measured: {e}"), Some(false)),
+    }
+}
