@@ -30,6 +30,10 @@ pub(crate) struct Hub {
     topics: BTreeMap<String, Topic>,
     dedup: Dedup,
     observer: Observer,
+    /// Set at shutdown: every connection is being closed with 1012, so nobody is told
+    /// about the others leaving (n connections would otherwise make n² frames, and delay
+    /// the restart that every client is waiting for).
+    closing: bool,
 }
 
 struct Conn {
@@ -57,7 +61,13 @@ impl Hub {
             topics: BTreeMap::new(),
             dedup,
             observer,
+            closing: false,
         }
+    }
+
+    /// The server is shutting down: stop announcing leaves.
+    pub(crate) fn close_all(&mut self) {
+        self.closing = true;
     }
 
     pub(crate) fn online(&self) -> u64 {
@@ -120,10 +130,12 @@ impl Hub {
             }
         }
         let online = self.online();
-        self.broadcast_all(&ServerFrame::Left {
-            client: gone.client.clone(),
-            online,
-        });
+        if !self.closing {
+            self.broadcast_all(&ServerFrame::Left {
+                client: gone.client.clone(),
+                online,
+            });
+        }
         self.observe(Event::Disconnected {
             conn,
             client: gone.client,
@@ -420,6 +432,24 @@ mod tests {
             }
             .to_json(),
         );
+    }
+
+    #[test]
+    fn nobody_is_told_of_leaves_while_the_server_closes() {
+        let (mut hub, seen) = hub(ServerConfig::default());
+        let (a, mut ra) = join(&mut hub, "a");
+        let (b, _rb) = join(&mut hub, "b");
+        hub.close_all();
+        hub.unregister(b, "server shutdown");
+        assert_eq!(types(&mut ra), ["welcome", "joined", "joined"], "no left");
+        hub.unregister(a, "server shutdown");
+        let gone = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, Event::Disconnected { .. }))
+            .count();
+        assert_eq!(gone, 2, "both disconnects are still observed");
     }
 
     #[test]

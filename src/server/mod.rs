@@ -11,7 +11,8 @@
 //!
 //! Shutdown is designed, not hoped for: when `shutdown` resolves the server stops
 //! accepting, tells every connection to close with 1012 (service restart), and returns
-//! once each has closed (bounded by `write_timeout`).
+//! once each has closed (bounded by `write_timeout`). No `left` is announced while it
+//! closes: everyone is leaving, and n connections would make n² frames.
 
 mod config;
 mod connection;
@@ -111,6 +112,7 @@ pub async fn run_with<L: Listener>(
         }
     }
     drop(listener);
+    connection::lock(&hub).close_all();
     let _ = stop.send(true);
     while connections.next().await.is_some() {}
 }
