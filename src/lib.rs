@@ -14,6 +14,8 @@
 //! - [`net`]: the transport seam. Client and server never dial or listen themselves; they
 //!   run over a [`net::Connector`] / [`net::Listener`]: real TCP with [`net::TokioNet`], or
 //!   turmoil's simulated TCP with [`net::TurmoilNet`].
+//! - [`tls`]: `wss://` for both, through rustls: [`tls::ServerTls`] in
+//!   [`server::ServerConfig::tls`], [`tls::ClientTls`] in [`client::ClientBuilder::tls`].
 //!
 //! # A client and a server on loopback
 //!
@@ -60,3 +62,4 @@ pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod sim;
+pub mod tls;

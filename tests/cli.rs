@@ -53,12 +53,34 @@ fn demo_recovers_from_two_restarts_and_says_so() {
 
 #[test]
 fn bad_input_exits_2_with_a_reason() {
+    let dir = std::env::temp_dir().join(format!("wschaos-cli-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let junk = junk.to_str().unwrap();
     for (args, needle) in [
         (
             &["connect", "http://127.0.0.1:1/"][..],
             "not a WebSocket scheme",
         ),
-        (&["connect", "wss://127.0.0.1:1/"][..], "not supported yet"),
+        (
+            &[
+                "connect",
+                "wss://127.0.0.1:1/",
+                "--ca-cert",
+                "/nonexistent.pem",
+            ][..],
+            "No such file",
+        ),
+        (
+            &["connect", "wss://127.0.0.1:1/", "--ca-cert", junk][..],
+            "no CERTIFICATE block",
+        ),
+        (
+            &["serve", "--tls-cert", junk, "--tls-key", junk][..],
+            "certificate chain: no CERTIFICATE block",
+        ),
+        (&["serve", "--tls-cert", junk][..], "--tls-key"),
         (
             &["connect", "ws://127.0.0.1:1/", "--publish", "no-colon"][..],
             "TOPIC:TEXT",

@@ -1,5 +1,6 @@
 //! `wschaos connect`: a reconnecting client on a real network, narrated as JSON lines.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -8,6 +9,7 @@ use rand::rngs::StdRng;
 use serde_json::json;
 use wschaos::client::{Client, ClientBuilder, Policy, RawClient, Status};
 use wschaos::net::TokioNet;
+use wschaos::tls::ClientTls;
 
 use super::{Exit, bad_input, output};
 
@@ -34,6 +36,10 @@ pub struct Args {
     /// Send `Authorization: Bearer TOKEN` with each handshake.
     #[arg(long, env = "WSCHAOS_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// For wss://: trust the certificates in this PEM file (a private CA or a self-signed
+    /// server) instead of the public roots.
+    #[arg(long, value_name = "PEM")]
+    ca_cert: Option<PathBuf>,
     /// Identity at the server (pub/sub); default: random.
     #[arg(long)]
     client_id: Option<String>,
@@ -103,6 +109,16 @@ pub async fn run(args: Args) -> Exit {
     };
     if let Some(token) = &args.token {
         builder = match builder.bearer_token(token) {
+            Ok(b) => b,
+            Err(e) => return bad_input(e),
+        };
+    }
+    if let Some(path) = &args.ca_cert {
+        let trusted = match ClientTls::trusting_pem_file(path) {
+            Ok(t) => t,
+            Err(e) => return bad_input(e),
+        };
+        builder = match builder.tls(trusted) {
             Ok(b) => b,
             Err(e) => return bad_input(e),
         };

@@ -1,10 +1,12 @@
 //! `wschaos serve`: the broadcast server on a real network.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use wschaos::server::{self, ServerConfig};
+use wschaos::tls::ServerTls;
 
 use super::{Exit, bad_input, output};
 
@@ -32,10 +34,24 @@ pub struct Args {
     /// Largest message accepted, in bytes (larger closes with 1009).
     #[arg(long, default_value_t = ServerConfig::default().max_message_size)]
     max_message_size: usize,
+    /// Serve wss://: the certificate chain, PEM (needs --tls-key).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key, PEM (needs --tls-cert).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Serves until Ctrl-C.
 pub async fn run(args: Args) -> Exit {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match ServerTls::from_pem_files(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => return bad_input(e),
+        },
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
     let listener = match tokio::net::TcpListener::bind(args.bind).await {
         Ok(l) => l,
         Err(e) => return bad_input(format!("cannot listen on {}: {e}", args.bind)),
@@ -52,12 +68,13 @@ pub async fn run(args: Args) -> Exit {
         max_message_size: args.max_message_size,
         token: args.token,
         allowed_origins: args.allowed_origins,
+        tls,
         ..ServerConfig::default()
     };
     let addr = listener.local_addr().map_or(args.bind, |a| a);
     output::line(
         Some("listening"),
-        &json!({ "addr": addr.to_string(), "url": format!("ws://{addr}/"), "epoch": epoch }),
+        &json!({ "addr": addr.to_string(), "url": format!("{scheme}://{addr}/"), "epoch": epoch }),
     );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -17,6 +17,8 @@ use futures::{SinkExt, StreamExt};
 use rand::{Rng, RngCore};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
+
+use crate::tls::MaybeTls;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -134,6 +136,10 @@ impl<C: Connector, S: Session> Driver<C, S> {
         if self.defects.has(Defect::ConnectedBeforeHandshake) {
             self.shared.set_status(Status::Connected);
         }
+        let stream = match self.secure(stream).await {
+            Ok(stream) => stream,
+            Err(ended) => return ended,
+        };
         let request = match self.target.request() {
             Ok(request) => request,
             Err(e) => {
@@ -162,6 +168,23 @@ impl<C: Connector, S: Session> Driver<C, S> {
         }
     }
 
+    /// The TLS handshake for `wss://` (bounded by `handshake_timeout`); `ws://` passes.
+    async fn secure(&mut self, stream: C::Stream) -> Result<MaybeTls<C::Stream>, Ended> {
+        let Some(tls) = self.target.tls.clone() else {
+            return Ok(MaybeTls::Plain(stream));
+        };
+        let host = self.target.host.clone();
+        let handshake = timeout(self.policy.handshake_timeout, tls.connect(&host, stream));
+        match self.unless_closed(handshake).await {
+            None => Err(Ended::Closed),
+            Some(Err(_)) => Err(Ended::Failed(Reason::HandshakeTimeout)),
+            Some(Ok(Err(e))) => Err(Ended::Failed(Reason::Handshake {
+                error: format!("TLS: {e}"),
+            })),
+            Some(Ok(Ok(stream))) => Ok(stream),
+        }
+    }
+
     fn ws_config(&self) -> WebSocketConfig {
         WebSocketConfig::default()
             .read_buffer_size(crate::protocol::READ_BUFFER)
@@ -186,7 +209,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
         }
     }
 
-    async fn serve(&mut self, mut ws: WebSocketStream<C::Stream>) -> Ended {
+    async fn serve(&mut self, mut ws: WebSocketStream<MaybeTls<C::Stream>>) -> Ended {
         let opened = Instant::now();
         let Err(end) = self.session(&mut ws, opened).await;
         match end {
@@ -208,7 +231,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
     /// connection ends: `Err(None)` when closed by the user, `Err(Some(reason))` when lost.
     async fn session(
         &mut self,
-        ws: &mut WebSocketStream<C::Stream>,
+        ws: &mut WebSocketStream<MaybeTls<C::Stream>>,
         opened: Instant,
     ) -> Result<Infallible, End> {
         let mut restore = Vec::new();
@@ -271,7 +294,11 @@ impl<C: Connector, S: Session> Driver<C, S> {
         }
     }
 
-    async fn write(&self, ws: &mut WebSocketStream<C::Stream>, frame: Message) -> Result<(), End> {
+    async fn write(
+        &self,
+        ws: &mut WebSocketStream<MaybeTls<C::Stream>>,
+        frame: Message,
+    ) -> Result<(), End> {
         match self
             .unless_closed(timeout(self.policy.write_timeout, ws.send(frame)))
             .await
@@ -289,7 +316,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
     }
 
     /// Best effort: tell the server with a 1000 close frame, bounded by `write_timeout`.
-    async fn close_politely(&self, ws: &mut WebSocketStream<C::Stream>) {
+    async fn close_politely(&self, ws: &mut WebSocketStream<MaybeTls<C::Stream>>) {
         let frame = CloseFrame {
             code: CloseCode::Normal,
             reason: "client closed".into(),

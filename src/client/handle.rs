@@ -18,6 +18,7 @@ use super::shared::{Session, Shared};
 use super::target::Target;
 use super::{ClientError, Policy, Status};
 use crate::net::{Connector, TokioNet};
+use crate::tls::ClientTls;
 
 /// Configures a client: URL, policy, identity; then builds it over a transport.
 ///
@@ -76,6 +77,29 @@ impl ClientBuilder {
             .headers
             .retain(|(name, _)| name != "authorization");
         self.target.headers.push(("authorization".into(), value));
+        Ok(self)
+    }
+
+    /// What a `wss://` client trusts, instead of the public roots (webpki-roots): a private
+    /// CA or a self-signed server. Refused for a `ws://` URL, which would silently not use it.
+    ///
+    /// ```
+    /// use wschaos::client::ClientBuilder;
+    /// use wschaos::tls::ClientTls;
+    /// let id = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    /// let trust = ClientTls::trusting_pem(id.cert.pem().as_bytes()).unwrap();
+    /// let builder = ClientBuilder::new("wss://localhost:9443/")?.tls(trust.clone())?;
+    /// assert!(ClientBuilder::new("ws://localhost:9000/")?.tls(trust).is_err());
+    /// # Ok::<(), wschaos::client::ClientError>(())
+    /// ```
+    pub fn tls(mut self, trust: ClientTls) -> Result<Self, ClientError> {
+        if self.target.tls.is_none() {
+            return Err(ClientError::InvalidUrl {
+                url: self.target.url.clone(),
+                reason: "TLS settings given for a ws:// URL; use wss://".into(),
+            });
+        }
+        self.target.tls = Some(trust);
         Ok(self)
     }
 

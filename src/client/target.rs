@@ -1,12 +1,14 @@
-//! Where the client dials: a `ws://` URL split into what the connector and the handshake need.
+//! Where the client dials: a `ws://` or `wss://` URL split into what the connector, the TLS
+//! handshake and the WebSocket handshake need.
 
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::{self, HeaderName, HeaderValue, Uri};
 
 use super::ClientError;
+use crate::tls::ClientTls;
 
-/// A parsed `ws://host[:port][/path][?query]` URL.
+/// A parsed `ws[s]://host[:port][/path][?query]` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Target {
     pub(crate) host: String,
@@ -14,6 +16,8 @@ pub(crate) struct Target {
     pub(crate) url: String,
     /// Extra handshake headers (an `Authorization` bearer token).
     pub(crate) headers: Vec<(String, String)>,
+    /// `wss://`: what the TLS handshake trusts. `None` for `ws://`.
+    pub(crate) tls: Option<ClientTls>,
 }
 
 impl Target {
@@ -23,16 +27,16 @@ impl Target {
             reason: reason.into(),
         };
         let uri: Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
-        match uri.scheme_str() {
-            Some("ws") => {}
-            Some("wss") => return Err(invalid("wss:// (TLS) is not supported yet; use ws://")),
+        let (tls, default_port) = match uri.scheme_str() {
+            Some("ws") => (None, 80),
+            Some("wss") => (Some(ClientTls::public_roots()), 443),
             Some(other) => {
                 return Err(invalid(&format!(
-                    "scheme {other}:// is not a WebSocket scheme; use ws://"
+                    "scheme {other}:// is not a WebSocket scheme; use ws:// or wss://"
                 )));
             }
             None => return Err(invalid("missing scheme; write ws://host:port/")),
-        }
+        };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
@@ -43,9 +47,10 @@ impl Target {
             .to_string();
         Ok(Target {
             host,
-            port: uri.port_u16().unwrap_or(80),
+            port: uri.port_u16().unwrap_or(default_port),
             url: url.to_string(),
             headers: Vec::new(),
+            tls,
         })
     }
 
@@ -68,7 +73,10 @@ impl Target {
         };
         let sep = if base.contains('?') {
             '&'
-        } else if base[5..].contains('/') {
+        } else if base
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.contains('/'))
+        {
             '?'
         } else {
             '/'
@@ -109,12 +117,14 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 9000));
         assert_eq!(Target::parse("ws://example.test").unwrap().port, 80);
         assert_eq!(Target::parse("ws://[::1]:7/").unwrap().host, "::1");
+        let secure = Target::parse("wss://example.test/feed").unwrap();
+        assert_eq!(secure.port, 443);
+        assert!(secure.tls.is_some() && Target::parse("ws://h").unwrap().tls.is_none());
     }
 
     #[test]
     fn rejects_what_it_cannot_dial_with_a_reason() {
         for (url, needle) in [
-            ("wss://x:1/", "TLS"),
             ("http://x:1/", "not a WebSocket scheme"),
             ("x:1", "scheme"),
             ("ws://", ""),
@@ -132,5 +142,7 @@ mod tests {
         assert_eq!(t.with_query("client", "c").url, "ws://h:1/x?y=1&client=c");
         let t = Target::parse("ws://h:1/x").unwrap();
         assert_eq!(t.with_query("client", "c").url, "ws://h:1/x?client=c");
+        let t = Target::parse("wss://h").unwrap();
+        assert_eq!(t.with_query("client", "c").url, "wss://h/?client=c");
     }
 }

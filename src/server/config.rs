@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::tls::ServerTls;
+
 /// How the broadcast server behaves and where its limits are.
 ///
 /// ```
@@ -58,6 +60,11 @@ pub struct ServerConfig {
     /// is answered with HTTP 401. Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Serve `wss://`: every accepted connection runs the TLS handshake first (bounded by
+    /// `handshake_timeout`). Default: none, plain `ws://`. Not part of scenario files.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -76,6 +83,7 @@ impl Default for ServerConfig {
             dedup_clients: 100_000,
             allowed_origins: Vec::new(),
             token: None,
+            tls: None,
         }
     }
 }

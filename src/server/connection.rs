@@ -20,6 +20,7 @@ use super::hub::{Hub, Identity};
 use super::{Admission, ConnId, Controls, Event, ServerConfig};
 use crate::heartbeat::{Beat, Heartbeat};
 use crate::net::ByteStream;
+use crate::tls::MaybeTls;
 
 pub(crate) type SharedHub = Arc<Mutex<Hub>>;
 
@@ -43,6 +44,9 @@ pub(crate) async fn serve<S: ByteStream>(
     // A kick ordered before this connection existed is not for it.
     signals.controls.kicks.borrow_and_update();
     let admission = *signals.controls.admission.borrow();
+    let Some(stream) = secure(stream, &hub, &config).await else {
+        return;
+    };
     let Some((mut ws, identity)) = handshake(stream, &hub, &config, admission).await else {
         return;
     };
@@ -56,6 +60,24 @@ pub(crate) async fn serve<S: ByteStream>(
     let (conn, mut queue) = lock(&hub).register(identity);
     let reason = pump(&mut ws, conn, &mut queue, &hub, &config, &mut signals).await;
     lock(&hub).unregister(conn, &reason);
+}
+
+/// The TLS handshake when the server has a certificate, bounded by `handshake_timeout`.
+async fn secure<S: ByteStream>(
+    stream: S,
+    hub: &SharedHub,
+    config: &ServerConfig,
+) -> Option<MaybeTls<S>> {
+    let Some(tls) = &config.tls else {
+        return Some(MaybeTls::Plain(stream));
+    };
+    let reason = match timeout(config.handshake_timeout, tls.acceptor().accept(stream)).await {
+        Ok(Ok(tls)) => return Some(MaybeTls::Server(Box::new(tls))),
+        Ok(Err(e)) => format!("TLS handshake failed: {e}"),
+        Err(_) => "TLS handshake timeout".to_string(),
+    };
+    lock(hub).observe(Event::Refused { reason });
+    None
 }
 
 // The callback's error type is tungstenite's HTTP response, not ours to shrink.

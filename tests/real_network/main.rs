@@ -8,3 +8,4 @@ mod half_open;
 mod raw;
 mod restart;
 mod support;
+mod tls;
