@@ -217,6 +217,10 @@ async fn pump<S: ByteStream>(
         tokio::select! {
             biased;
             _ = signals.stop.changed() => {
+                // What is queued (acks above all) goes out before the close: a publish the
+                // server handled but never acknowledged would be resent to the next epoch
+                // and delivered twice.
+                let _ = drain(ws, queue, config).await;
                 close(ws, CloseCode::Restart, "server restart", config).await;
                 return "server shutdown".into();
             }
@@ -277,6 +281,7 @@ async fn receive<S: ByteStream>(
         ),
         Some(Ok(_ping_pong_or_raw)) => return None,
         Some(Err(WsError::Capacity(e))) => (CloseCode::Size, format!("message too big: {e}")),
+        Some(Err(WsError::Protocol(e))) => (CloseCode::Protocol, format!("protocol error: {e}")),
         Some(Err(WsError::ConnectionClosed | WsError::AlreadyClosed)) | None => {
             return Some("eof".into());
         }
@@ -308,6 +313,25 @@ async fn write_queued<S: ByteStream>(
         ws.flush().await
     };
     match timeout(config.write_timeout, batch).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Err(_) => Err("write timeout".into()),
+    }
+}
+
+/// Writes everything still queued (at most `queue` frames), within one `write_timeout`.
+async fn drain<S: ByteStream>(
+    ws: &mut WebSocketStream<S>,
+    queue: &mut mpsc::Receiver<Utf8Bytes>,
+    config: &ServerConfig,
+) -> Result<(), String> {
+    let all = async {
+        while let Ok(next) = queue.try_recv() {
+            ws.feed(Message::Text(next)).await?;
+        }
+        ws.flush().await
+    };
+    match timeout(config.write_timeout, all).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("write failed: {e}")),
         Err(_) => Err("write timeout".into()),

@@ -204,6 +204,55 @@ async fn an_oversized_message_closes_with_1009_and_binary_with_1003() {
     by.still_fine().await;
 }
 
+/// A raw frame: text (`first`) or continuation, final or not.
+fn fragment(data: &str, first: bool, last: bool) -> Message {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let op = if first { Data::Text } else { Data::Continue };
+    Message::Frame(Frame::message(data.to_string(), OpCode::Data(op), last))
+}
+
+#[tokio::test]
+async fn fragment_floods_are_bounded_by_the_message_limit() {
+    let (server, mut by) = setup(ServerConfig {
+        max_message_size: 4096,
+        ..ServerConfig::default()
+    })
+    .await;
+    // A message that never ends: fragments pile up to the limit, then close 1009.
+    let mut endless = raw(&server.url()).await;
+    let chunk = "x".repeat(100);
+    let _ = endless.feed(fragment(&chunk, true, false)).await;
+    for _ in 0..1000 {
+        if endless.feed(fragment(&chunk, false, false)).await.is_err() {
+            break;
+        }
+    }
+    let _ = endless.flush().await;
+    assert_eq!(close_code(&mut endless).await, Some(CloseCode::Size));
+    by.still_fine().await;
+
+    // 3,000 one-byte fragments under the limit: one message, judged as a whole (not JSON).
+    let mut confetti = raw(&server.url()).await;
+    confetti.feed(fragment("x", true, false)).await.unwrap();
+    for _ in 0..3000 {
+        confetti.feed(fragment("x", false, false)).await.unwrap();
+    }
+    confetti.feed(fragment("x", false, true)).await.unwrap();
+    confetti.flush().await.unwrap();
+    match next_reply(&mut confetti).await {
+        Some(Ok(ServerFrame::Error { code, .. })) => assert_eq!(code, ErrorCode::BadFrame),
+        other => panic!("{other:?}"),
+    }
+    by.still_fine().await;
+
+    // A continuation with no message begun is a protocol error: close 1002.
+    let mut orphan = raw(&server.url()).await;
+    orphan.send(fragment("x", false, true)).await.unwrap();
+    assert_eq!(close_code(&mut orphan).await, Some(CloseCode::Protocol));
+    by.still_fine().await;
+}
+
 #[tokio::test]
 async fn a_client_that_never_reads_is_cut_off_and_nobody_waits_for_it() {
     let (mut server, mut by) = setup(ServerConfig {

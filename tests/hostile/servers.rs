@@ -140,6 +140,48 @@ async fn a_frame_bigger_than_the_limit_ends_the_connection_without_buffering_it(
 }
 
 #[tokio::test]
+async fn the_policy_bounds_the_messages_a_client_accepts() {
+    // Welcome (small, accepted), then a 2 KiB message against a 1 KiB limit, fragmented so
+    // that no single frame is over it: the whole message counts.
+    let url = hostile(|stream| async move {
+        use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let welcome = r#"{"type":"welcome","epoch":1,"client":"alice","online":1}"#;
+        let _ = ws.send(Message::text(welcome)).await;
+        for (i, last) in [(0, false), (1, false), (2, false), (3, true)] {
+            let op = if i == 0 { Data::Text } else { Data::Continue };
+            let part = "x".repeat(512);
+            let _ = ws
+                .feed(Message::Frame(Frame::message(part, OpCode::Data(op), last)))
+                .await;
+        }
+        let _ = ws.flush().await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    })
+    .await;
+    let small = Policy {
+        max_message_size: 1024,
+        ..policy()
+    };
+    let (alice, _task) = client_over(&url, "alice", small, wschaos::net::TokioNet);
+    let mut changes = alice.status_changes();
+    let failures = std::cell::Cell::new(0);
+    let seen = statuses_until(&mut changes, "two failures", |s| {
+        failures.set(failures.get() + usize::from(matches!(s, Status::Disconnected { .. })));
+        failures.get() == 2
+    })
+    .await;
+    assert!(seen.contains(&Status::Connected), "{seen:?}");
+    for reason in reasons(&seen) {
+        assert!(
+            matches!(reason, Reason::Error { error } if error.contains("too long") || error.contains("Space limit")),
+            "{seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_server_that_does_not_speak_the_protocol_is_reported_as_such() {
     let url = hostile(|stream| async move {
         let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
