@@ -13,6 +13,9 @@ mod table;
 
 use table::Table;
 
+/// One section of the suite: adds its figures to the table.
+type Measure = fn(&mut Table);
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(at) = args.iter().position(|a| a == "--peak-rss-of") {
@@ -26,20 +29,18 @@ fn main() {
         .collect();
     let wanted = |key: &str| only.is_empty() || only.iter().any(|o| key.contains(o));
     let mut table = Table::default();
-    if wanted("sim") || wanted("floor") {
-        sim::speed(&mut table);
-    }
-    if wanted("sweep") {
-        sim::sweep(&mut table);
-    }
-    if wanted("memory") {
-        sim::memory(&mut table);
-    }
-    if wanted("delivery") {
-        delivery::compare(&mut table);
-    }
-    if wanted("recovery") {
-        recovery::measure(&mut table);
+    let sections: [(&str, Measure); 5] = [
+        ("sim", sim::speed),
+        ("sweep", sim::sweep),
+        ("memory", sim::memory),
+        ("delivery", delivery::compare),
+        ("recovery", recovery::measure),
+    ];
+    for (key, measure) in sections {
+        if wanted(key) || (key == "sim" && wanted("floor")) {
+            table.section(key);
+            measure(&mut table);
+        }
     }
     table.print();
 }

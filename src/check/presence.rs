@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::view::{Conn, by_client, conns, end, pubsub_clients};
+use super::view::{Conn, conns, end, pubsub_clients};
 use super::{Checker, Violation};
 use crate::client::ServerEvent;
 use crate::history::{Event, History};
@@ -15,11 +15,68 @@ pub(super) const CHECKER: Checker = Checker {
 };
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
-    let names: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
     let all: Vec<Conn> = conns(h);
+    let ids = Ids::new(s, h, &all);
+    let expected = expected(h, &all, &ids);
+    let observed = observed(h, &ids);
     let stop = end(s);
-    let per_client = by_client(h);
-    let published = published_at(h);
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    // Merge the two sorted lists by key.
+    while let Some(k) = expected
+        .get(i)
+        .map(|x| x.0)
+        .into_iter()
+        .chain(observed.get(j).map(|x| x.0))
+        .min()
+    {
+        let (least, most) = match expected.get(i) {
+            Some(&(ke, bounds)) if ke == k => {
+                i += 1;
+                bounds
+            }
+            _ => (0, 0),
+        };
+        let (got, last) = match observed.get(j) {
+            Some(&(ko, seen)) if ko == k => {
+                j += 1;
+                seen
+            }
+            _ => (0, 0),
+        };
+        let (w, who, joined) = unkey(k);
+        let (witness, subject) = (ids.names[w], ids.names[who]);
+        let what = if joined { "joins" } else { "leaves" };
+        if got < least {
+            let msg = format!("saw {got} of {subject}'s {least} {what}");
+            out.push(Violation::new(
+                CHECKER.name,
+                Some(witness),
+                stop,
+                msg,
+                vec![],
+            ));
+        } else if got > most {
+            let msg = format!("saw {got} {what} of {subject}, at most {most} happened");
+            out.push(Violation::new(
+                CHECKER.name,
+                Some(witness),
+                h.records[last].t,
+                msg,
+                vec![last],
+            ));
+        }
+    }
+    out
+}
+
+/// What each witness should have seen of each subject: key -> (at least, at most), sorted.
+/// A join or clean leave reaches every other client connected to that server at the time
+/// (at most once each, however many stale connections the server still holds for it), and
+/// surely reached those who later heard a message published after it.
+fn expected(h: &History, all: &[Conn], ids: &Ids<'_>) -> Vec<(u64, (usize, usize))> {
+    let witnesses: Vec<bool> = ids.names.iter().map(|n| ids.pubsub.contains(*n)).collect();
+    let hearing = Hearing::new(h, ids);
     let cleanly: BTreeSet<(u64, u64)> = h
         .records
         .iter()
@@ -31,80 +88,176 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
             _ => None,
         })
         .collect();
-    // (witness, subject, joined?) -> (expected at least, possible at most)
-    let mut bounds: BTreeMap<(&str, &str, bool), (usize, usize)> = BTreeMap::new();
-    for subject in &all {
-        let left = subject
+    let mut by_epoch: BTreeMap<u64, Vec<(usize, &Conn)>> = BTreeMap::new();
+    // (subject, joined?) -> the moments: (epoch, record index)
+    let mut moments: BTreeMap<(usize, bool), Vec<(u64, usize)>> = BTreeMap::new();
+    for c in all {
+        let who = ids.of(&c.client);
+        by_epoch.entry(c.epoch).or_default().push((who, c));
+        moments
+            .entry((who, true))
+            .or_default()
+            .push((c.epoch, c.open_index));
+        if let Some(left) = c
             .close_index
-            .filter(|_| cleanly.contains(&(subject.epoch, subject.conn)));
-        let moments = [(true, Some(subject.open_index)), (false, left)];
-        for (joined, moment) in moments {
-            let Some(index) = moment else { continue };
-            // Each witness client once, however many stale connections the server still
-            // holds for it.
-            let witnesses: BTreeSet<&str> = all
-                .iter()
-                .filter(|w| {
-                    w.epoch == subject.epoch
-                        && w.client != subject.client
-                        && names.contains(&w.client)
-                        && w.open_before(index)
-                })
-                .map(|w| w.client.as_str())
-                .collect();
-            for w in witnesses {
-                let entry = bounds
-                    .entry((w, subject.client.as_str(), joined))
-                    .or_default();
-                entry.1 += 1;
-                if heard_later(
-                    h,
-                    per_client.get(w).map_or(&[][..], Vec::as_slice),
-                    index,
-                    &published,
-                ) {
-                    entry.0 += 1;
+            .filter(|_| cleanly.contains(&(c.epoch, c.conn)))
+        {
+            moments
+                .entry((who, false))
+                .or_default()
+                .push((c.epoch, left));
+        }
+    }
+    let n = ids.names.len();
+    let (mut bounds, mut counted, mut touched) = (vec![(0, 0); n], vec![usize::MAX; n], Vec::new());
+    let mut out = Vec::new();
+    let mut stamp = 0;
+    for ((who, joined), list) in &moments {
+        for &(epoch, index) in list {
+            stamp += 1;
+            for &(w, conn) in by_epoch.get(&epoch).into_iter().flatten() {
+                if w == *who || !witnesses[w] || counted[w] == stamp || !conn.open_before(index) {
+                    continue;
+                }
+                counted[w] = stamp;
+                if bounds[w] == (0, 0) {
+                    touched.push(w);
+                }
+                bounds[w].1 += 1;
+                if hearing.heard_later(w, index) {
+                    bounds[w].0 += 1;
                 }
             }
         }
-    }
-    let mut seen: BTreeMap<(&str, &str, bool), (usize, usize)> = BTreeMap::new();
-    for (i, r) in h.records.iter().enumerate() {
-        let Event::Presence { client, event } = &r.event else {
-            continue;
-        };
-        let key = match event {
-            ServerEvent::Joined { client: who, .. } => (client.as_str(), who.as_str(), true),
-            ServerEvent::Left { client: who, .. } => (client.as_str(), who.as_str(), false),
-            _ => continue,
-        };
-        if key.0 != key.1 {
-            let e = seen.entry(key).or_default();
-            e.0 += 1;
-            e.1 = i;
+        for w in touched.drain(..) {
+            out.push((key(w, *who, *joined), std::mem::take(&mut bounds[w])));
         }
     }
+    out.sort_unstable_by_key(|(k, _)| *k);
+    out
+}
+
+/// What each witness saw: key -> (how many, the last one's record), sorted.
+fn observed(h: &History, ids: &Ids<'_>) -> Vec<(u64, (usize, usize))> {
     let mut out = Vec::new();
-    let keys: BTreeSet<(&str, &str, bool)> = bounds.keys().chain(seen.keys()).copied().collect();
-    for key in keys {
-        let (least, most) = bounds.get(&key).copied().unwrap_or((0, 0));
-        let (got, last) = seen.get(&key).copied().unwrap_or((0, 0));
-        let what = if key.2 { "joins" } else { "leaves" };
-        if got < least {
-            let msg = format!("saw {got} of {}'s {least} {what}", key.1);
-            out.push(Violation::new(CHECKER.name, Some(key.0), stop, msg, vec![]));
-        } else if got > most {
-            let msg = format!("saw {got} {what} of {}, at most {most} happened", key.1);
-            out.push(Violation::new(
-                CHECKER.name,
-                Some(key.0),
-                h.records[last].t,
-                msg,
-                vec![last],
-            ));
+    let mut seen: BTreeMap<(usize, bool), (usize, usize)> = BTreeMap::new();
+    for (w, witness) in ids.names.iter().enumerate() {
+        for (i, r) in h.of(witness) {
+            let Event::Presence { event, .. } = &r.event else {
+                continue;
+            };
+            let (who, joined) = match event {
+                ServerEvent::Joined { client: who, .. } => (who, true),
+                ServerEvent::Left { client: who, .. } => (who, false),
+                _ => continue,
+            };
+            let who = ids.of(who);
+            if w != who {
+                let e = seen.entry((who, joined)).or_default();
+                e.0 += 1;
+                e.1 = i;
+            }
         }
+        out.extend(
+            std::mem::take(&mut seen)
+                .into_iter()
+                .map(|((who, joined), v)| (key(w, who, joined), v)),
+        );
     }
     out
+}
+
+/// (witness, subject, joined?) packed so that keys sort as the names do.
+fn key(witness: usize, subject: usize, joined: bool) -> u64 {
+    ((witness as u64) << 32) | ((subject as u64) << 1) | u64::from(joined)
+}
+
+fn unkey(k: u64) -> (usize, usize, bool) {
+    (
+        (k >> 32) as usize,
+        ((k & 0xffff_ffff) >> 1) as usize,
+        k & 1 == 1,
+    )
+}
+
+/// Every client name that appears, numbered in name order (so numbers sort as names do).
+struct Ids<'a> {
+    names: Vec<&'a str>,
+    index: BTreeMap<&'a str, usize>,
+    pubsub: BTreeSet<String>,
+}
+
+impl<'a> Ids<'a> {
+    fn new(s: &Scenario, h: &'a History, all: &'a [Conn]) -> Ids<'a> {
+        let mut names: BTreeSet<&'a str> = all.iter().map(|c| c.client.as_str()).collect();
+        for r in &h.records {
+            if let Event::Presence { client, event } = &r.event {
+                names.insert(client);
+                if let ServerEvent::Joined { client: who, .. }
+                | ServerEvent::Left { client: who, .. } = event
+                {
+                    names.insert(who);
+                }
+            }
+        }
+        let pubsub: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
+        let names: Vec<&'a str> = names.into_iter().collect();
+        let index = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        Ids {
+            names,
+            index,
+            pubsub,
+        }
+    }
+
+    fn of(&self, name: &str) -> usize {
+        self.index[name]
+    }
+}
+
+/// For each client, whether it heard, without losing its connection, a message the server
+/// published after a given record: frames of one connection arrive in order, so whatever
+/// the server queued for it at that record must have arrived before that message.
+struct Hearing {
+    /// Per client: its record indices, in order.
+    mine: Vec<Vec<usize>>,
+    /// Per client and position in `mine`: the latest publish (record index) among the
+    /// messages it received from that position up to its next status change; 0 for none.
+    latest: Vec<Vec<usize>>,
+}
+
+impl Hearing {
+    fn new(h: &History, ids: &Ids<'_>) -> Hearing {
+        let published = published_at(h);
+        let (mut mine, mut latest) = (Vec::new(), Vec::new());
+        for name in &ids.names {
+            let indices: Vec<usize> = h.of(name).map(|(i, _)| i).collect();
+            let mut best = vec![0; indices.len()];
+            let mut running = 0;
+            for (p, i) in indices.iter().enumerate().rev() {
+                match &h.records[*i].event {
+                    Event::Status { .. } => running = 0,
+                    Event::Delivered {
+                        topic, epoch, seq, ..
+                    } => {
+                        if let Some(at) = published.get(&(*epoch, topic.as_str(), *seq)) {
+                            running = running.max(*at);
+                        }
+                    }
+                    _ => {}
+                }
+                best[p] = running;
+            }
+            mine.push(indices);
+            latest.push(best);
+        }
+        Hearing { mine, latest }
+    }
+
+    fn heard_later(&self, client: usize, index: usize) -> bool {
+        let from = self.mine[client].partition_point(|i| *i <= index);
+        self.latest[client].get(from).is_some_and(|at| *at > index)
+    }
 }
 
 /// Where each published message was published: (epoch, topic, seq) -> record index.
@@ -127,29 +280,6 @@ fn published_at(h: &History) -> PublishedAt<'_> {
             _ => None,
         })
         .collect()
-}
-
-/// True when the client whose records are `mine` (indices, in order) received, without
-/// losing its connection in between, a message the server published after record
-/// `index`: frames of one connection arrive in order, so whatever the server queued for it
-/// at `index` must have arrived before that message.
-fn heard_later(h: &History, mine: &[usize], index: usize, published: &PublishedAt<'_>) -> bool {
-    let from = mine.partition_point(|i| *i <= index);
-    for r in mine[from..].iter().map(|i| &h.records[*i]) {
-        match &r.event {
-            Event::Status { .. } => return false,
-            Event::Delivered {
-                topic, epoch, seq, ..
-            } if published
-                .get(&(*epoch, topic.as_str(), *seq))
-                .is_some_and(|p| *p > index) =>
-            {
-                return true;
-            }
-            _ => {}
-        }
-    }
-    false
 }
 
 #[cfg(test)]

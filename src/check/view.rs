@@ -24,17 +24,6 @@ pub(crate) fn pubsub_clients(s: &Scenario) -> Vec<(String, &Group)> {
         .collect()
 }
 
-/// Each client's record indices, in order: one pass instead of one scan per question.
-pub(crate) fn by_client(h: &History) -> BTreeMap<&str, Vec<usize>> {
-    let mut map: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, r) in h.records.iter().enumerate() {
-        if let Some(c) = r.event.client() {
-            map.entry(c).or_default().push(i);
-        }
-    }
-    map
-}
-
 /// A client's statuses: (record index, time, status).
 pub(crate) fn statuses<'a>(h: &'a History, client: &str) -> Vec<(usize, u64, &'a Status)> {
     h.statuses(client).collect()
