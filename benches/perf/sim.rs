@@ -117,7 +117,31 @@ pub fn speed(table: &mut Table) {
             ),
             met,
         );
+        if name == "w10" {
+            quiet_w10(table, &s, repeats, floor);
+        }
     }
+}
+
+/// W10 without its broadcast (same clients, faults and heartbeats): what the traffic costs.
+fn quiet_w10(table: &mut Table, s: &Scenario, repeats: usize, floor: Duration) {
+    let mut quiet = s.clone();
+    for g in &mut quiet.clients {
+        g.publish = None;
+    }
+    let wall = time(repeats, |seed| {
+        black_box(sim::run(&quiet, seed).expect("the workload runs"));
+    });
+    table.add(
+        "W10 without its broadcast against the floor (what the traffic costs)",
+        "–",
+        format!(
+            "{:.1}x ({:.1} ms)",
+            wall.as_secs_f64() / floor.as_secs_f64(),
+            wall.as_secs_f64() * 1e3
+        ),
+        None,
+    );
 }
 
 /// Seeds of W10 per minute, simulated and checked, with 2 worker threads.
