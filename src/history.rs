@@ -256,7 +256,7 @@ pub struct FaultWindow {
 /// for flap/reject, otherwise the verb and the link.
 fn fault_key(verb: &str, detail: &str) -> String {
     match verb {
-        "crash" | "die" | "start" => "server".into(),
+        "crash" | "die" | "shutdown" | "start" => "server".into(),
         "flap" | "reject" | "admission" => "admission".into(),
         "latency" => format!("latency {}", detail.split(" = ").next().unwrap_or(detail)),
         _ => format!("{verb} {detail}"),

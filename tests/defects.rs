@@ -121,9 +121,15 @@ caught!(
     "restarts/short-restart.toml",
     "single_connection"
 );
+caught!(
+    resends_acknowledged,
+    Defect::ResendsAcknowledged,
+    "restarts/graceful-restart.toml",
+    "delivery"
+);
 
 #[test]
 fn the_table_covers_every_defect() {
     // Keep in step with the `caught!` lines above and the README's table.
-    assert_eq!(Defect::ALL.len(), 12);
+    assert_eq!(Defect::ALL.len(), 13);
 }

@@ -61,7 +61,7 @@ fn unknown_keys_wrong_types_and_bad_durations_are_located() {
         ),
         (
             ("do = \"restart\"", "do = \"reboot\""),
-            "s.toml:9:1: unknown variant `reboot`, expected one of `restart`, `crash`",
+            "s.toml:9:1: unknown variant `reboot`, expected one of `restart`, `graceful_restart`, `crash`",
             None,
         ),
         (

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::view::{Conn, Intents, Subscriptions, conns, end, ms, pubsub_clients, status_at};
 use super::{Checker, Violation};
-use crate::client::Status;
+use crate::client::{Reason, Status};
 use crate::history::{Event, History};
 use crate::scenario::Scenario;
 use crate::server;
@@ -26,6 +26,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let published = published(h);
     for (client, _) in pubsub_clients(s) {
         order(h, &client, &mut out);
+        again(h, &client, &mut out);
         let mine = by_client
             .get(client.as_str())
             .map_or(&[][..], Vec::as_slice);
@@ -86,6 +87,55 @@ fn order(h: &History, client: &str, out: &mut Vec<Violation>) {
         }
         last.insert(topic, (*epoch, *seq, i));
     }
+}
+
+/// A message (publisher, id) reaches a subscriber once, across epochs too, unless the
+/// publisher may have lost the server's acknowledgement: its connection ended other than by
+/// the server's clean 1012 close (a crash, a silent death, a cut link), so it rightly sent
+/// the message again to the next server. A graceful shutdown sends every acknowledgement
+/// before its 1012.
+fn again(h: &History, client: &str, out: &mut Vec<Violation>) {
+    let mut first: std::collections::BTreeMap<(&str, u64), (u64, usize)> = Default::default();
+    for (i, r) in h.of(client) {
+        let Event::Delivered {
+            from, id, epoch, ..
+        } = &r.event
+        else {
+            continue;
+        };
+        let Some(&(was, j)) = first.get(&(from.as_str(), *id)) else {
+            first.insert((from, *id), (*epoch, i));
+            continue;
+        };
+        if was != *epoch && closed_cleanly_after(h, from, j) {
+            let msg = format!(
+                "message {id} from {from} delivered again in epoch {epoch} (first in epoch {was}), though its publisher was closed cleanly with 1012 in between"
+            );
+            out.push(Violation::new(
+                CHECKER.name,
+                Some(client),
+                r.t,
+                msg,
+                vec![j, i],
+            ));
+        }
+    }
+}
+
+/// True when `publisher`'s first loss of connection after record `index` was the server's
+/// clean close with 1012 (service restart).
+fn closed_cleanly_after(h: &History, publisher: &str, index: usize) -> bool {
+    h.statuses(publisher)
+        .find(|(i, _, s)| *i > index && matches!(s, Status::Disconnected { .. }))
+        .is_some_and(|(_, _, s)| {
+            matches!(
+                s,
+                Status::Disconnected {
+                    reason: Reason::ServerClosed { code: 1012, .. },
+                    ..
+                }
+            )
+        })
 }
 
 /// Messages published while one of the client's connections was subscribed must arrive,
@@ -175,6 +225,50 @@ mod tests {
             .status(5, "c-0", Status::Connected)
             .open(5, 1, 1, "c-0")
             .subscribed(6, 1, 1, "c-0", "t")
+    }
+
+    fn delivered_in(epoch: u64, seq: u64, id: u64) -> Event {
+        Event::Delivered {
+            client: "c-0".into(),
+            topic: "t".into(),
+            epoch,
+            seq,
+            from: "p".into(),
+            id,
+        }
+    }
+
+    fn publisher_lost(reason: Reason) -> Status {
+        Status::Disconnected {
+            attempt: 1,
+            retry_in: std::time::Duration::from_millis(10),
+            reason,
+        }
+    }
+
+    #[test]
+    fn a_message_delivered_again_after_a_clean_1012_is_caught_and_after_a_crash_is_not() {
+        let twice = |reason: Reason| {
+            base()
+                .at(101, delivered_in(1, 1, 7))
+                .status(150, "p", publisher_lost(reason))
+                .at(301, delivered_in(2, 1, 7))
+                .build()
+        };
+        let clean = Reason::ServerClosed {
+            code: 1012,
+            reason: "server restart".into(),
+        };
+        let found = again_only(&twice(clean));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("delivered again in epoch 2"));
+        assert!(again_only(&twice(Reason::Eof)).is_empty());
+    }
+
+    fn again_only(h: &History) -> Vec<Violation> {
+        let mut out = Vec::new();
+        again(h, "c-0", &mut out);
+        out
     }
 
     #[test]

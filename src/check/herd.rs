@@ -28,7 +28,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         let Event::Fault { verb, .. } = &r.event else {
             continue;
         };
-        if !matches!(verb.as_str(), "crash" | "die" | "kick") {
+        if !matches!(verb.as_str(), "crash" | "die" | "shutdown" | "kick") {
             continue;
         }
         for g in s.clients.iter().filter(|g| g.count >= MIN_GROUP) {

@@ -96,16 +96,23 @@ pub(crate) fn conns(h: &History) -> Vec<Conn> {
                     c.close_index = Some(i);
                 }
             }
+            // A crash ends every connection; so does a new start (a graceful shutdown
+            // that had not finished by then was cut short).
             Event::Fault { verb, .. } if verb == "crash" || verb == "die" => {
-                for c in all.iter_mut().filter(|c| c.close_t.is_none()) {
-                    c.close_t = Some(r.t);
-                    c.close_index = Some(i);
-                }
+                end_all(&mut all, r.t, i);
             }
+            Event::ServerUp { .. } => end_all(&mut all, r.t, i),
             _ => {}
         }
     }
     all
+}
+
+fn end_all(all: &mut [Conn], t: u64, index: usize) {
+    for c in all.iter_mut().filter(|c| c.close_t.is_none()) {
+        c.close_t = Some(t);
+        c.close_index = Some(index);
+    }
 }
 
 /// What each client wants over time: its group's topics, then the timeline's subscribe

@@ -32,11 +32,13 @@ pub enum Defect {
     NoHeartbeat,
     /// Opens a second socket after each connect and keeps it.
     TwoSockets,
+    /// Ignores acknowledgements: every publish is sent again after each reconnect.
+    ResendsAcknowledged,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 12] = [
+    pub const ALL: [Defect; 13] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -49,6 +51,7 @@ impl Defect {
         Defect::SendsOutboxTwice,
         Defect::NoHeartbeat,
         Defect::TwoSockets,
+        Defect::ResendsAcknowledged,
     ];
 }
 

@@ -203,6 +203,7 @@ impl PubSub {
                 reason,
                 next_seq,
             } => self.gap(topic, reason, next_seq),
+            ServerFrame::Ack { .. } if self.defects.has(Defect::ResendsAcknowledged) => {}
             ServerFrame::Ack { id, .. } => {
                 self.inflight.retain(|m| m.id != id);
                 self.count_pending();

@@ -98,6 +98,7 @@ fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
                 "kick" => Action::Kick {
                     code: [1001, 1012, 1000][pick],
                 },
+                "graceful_restart" => Action::GracefulRestart { down: window },
                 _ => Action::Restart { down: window },
             };
             Step {

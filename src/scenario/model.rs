@@ -62,7 +62,7 @@ pub struct Scenario {
 #[serde(default, deny_unknown_fields)]
 pub struct Swarm {
     /// Fault verbs to draw from: `restart`, `partition`, `hold`, `latency`, `flap`,
-    /// `reject`, `kick`. Default: all of them.
+    /// `reject`, `kick`, `graceful_restart`. Default: all but `graceful_restart`.
     pub faults: Vec<String>,
     /// Client actions to draw from: `subscribe`, `unsubscribe`, `publish`, `close`,
     /// `reconnect`. Default: `subscribe`, `unsubscribe`, `publish`, `reconnect`.
@@ -84,7 +84,20 @@ pub struct Swarm {
 }
 
 /// The fault verbs swarm mode can draw (self-healing ones).
-pub const SWARM_FAULTS: [&str; 7] = [
+pub const SWARM_FAULTS: [&str; 8] = [
+    "restart",
+    "partition",
+    "hold",
+    "latency",
+    "flap",
+    "reject",
+    "kick",
+    "graceful_restart",
+];
+
+/// The fault verbs swarm mode draws unless told otherwise (`graceful_restart` is opt-in, so
+/// that the seeds of existing swarm runs keep drawing the same schedules).
+const SWARM_DEFAULT_FAULTS: [&str; 7] = [
     "restart",
     "partition",
     "hold",
@@ -99,7 +112,7 @@ pub const SWARM_ACTIONS: [&str; 5] = ["subscribe", "unsubscribe", "publish", "cl
 impl Default for Swarm {
     fn default() -> Self {
         Swarm {
-            faults: SWARM_FAULTS.map(String::from).to_vec(),
+            faults: SWARM_DEFAULT_FAULTS.map(String::from).to_vec(),
             actions: ["subscribe", "unsubscribe", "publish", "reconnect"]
                 .map(String::from)
                 .to_vec(),
@@ -269,6 +282,14 @@ pub enum Action {
     /// dials that hang while it is down).
     Restart {
         /// Downtime.
+        #[serde(with = "crate::duration_serde")]
+        #[schemars(with = "String")]
+        down: Duration,
+    },
+    /// Stop the server as a deploy does: it stops accepting, sends what it has queued and
+    /// closes every connection with 1012 (service restart); it starts again after `down`.
+    GracefulRestart {
+        /// Downtime, from the stop order to the new start.
         #[serde(with = "crate::duration_serde")]
         #[schemars(with = "String")]
         down: Duration,
@@ -463,6 +484,7 @@ impl Action {
     pub fn verb(&self) -> &'static str {
         match self {
             Action::Restart { .. } => "restart",
+            Action::GracefulRestart { .. } => "graceful_restart",
             Action::Crash => "crash",
             Action::Start => "start",
             Action::Die => "die",
@@ -497,7 +519,7 @@ impl Action {
     /// How long the fault lasts when it heals by itself.
     pub fn window(&self) -> Option<Duration> {
         match self {
-            Action::Restart { down } => Some(*down),
+            Action::Restart { down } | Action::GracefulRestart { down } => Some(*down),
             Action::Partition { for_, .. }
             | Action::Hold { for_, .. }
             | Action::Latency { for_, .. } => *for_,

@@ -245,7 +245,7 @@ fn server_move(
         ))
     };
     Ok(match &step.action {
-        Action::Restart { down } => {
+        Action::Restart { down } | Action::GracefulRestart { down } => {
             needs(true)?;
             ServerState::Restarting(step.at + *down)
         }

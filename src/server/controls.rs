@@ -25,6 +25,9 @@ pub enum Admission {
 pub struct Controls {
     pub(crate) admission: watch::Receiver<Admission>,
     pub(crate) kicks: watch::Receiver<Kick>,
+    /// Graceful shutdown orders, counted: a server stops at the first order given after it
+    /// started.
+    pub(crate) shutdowns: watch::Receiver<u64>,
     _inert: Option<Arc<ControlHandle>>,
 }
 
@@ -48,17 +51,24 @@ pub(crate) struct Kick {
 pub struct ControlHandle {
     admission: watch::Sender<Admission>,
     kicks: watch::Sender<Kick>,
+    shutdowns: watch::Sender<u64>,
 }
 
 /// A connected pair of knobs.
 pub fn controls() -> (ControlHandle, Controls) {
     let (admission, admission_rx) = watch::channel(Admission::Accept);
     let (kicks, kicks_rx) = watch::channel(Kick::default());
+    let (shutdowns, shutdowns_rx) = watch::channel(0);
     (
-        ControlHandle { admission, kicks },
+        ControlHandle {
+            admission,
+            kicks,
+            shutdowns,
+        },
         Controls {
             admission: admission_rx,
             kicks: kicks_rx,
+            shutdowns: shutdowns_rx,
             _inert: None,
         },
     )
@@ -74,6 +84,12 @@ impl Default for Controls {
 }
 
 impl ControlHandle {
+    /// Orders the running server to shut down gracefully, as its `shutdown` future would:
+    /// stop accepting, send what is queued, close every connection with 1012, return.
+    pub fn shut_down(&self) {
+        self.shutdowns.send_modify(|n| *n += 1);
+    }
+
     /// Sets how handshakes are answered from now on.
     pub fn admit(&self, admission: Admission) {
         self.admission.send_replace(admission);

@@ -97,10 +97,14 @@ pub async fn run_with<L: Listener>(
     let (stop, stopped) = watch::channel(false);
     let mut connections = FuturesUnordered::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    // An order given before this server started is not for it.
+    let mut orders = controls.shutdowns.clone();
+    orders.borrow_and_update();
     loop {
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
+            Ok(()) = orders.changed() => break,
             Some(()) = connections.next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {

@@ -323,6 +323,10 @@ impl World {
                 sim.crash("server");
                 fault("crash", "server".into())
             }
+            Effect::Shutdown => {
+                self.knobs.shut_down();
+                fault("shutdown", "server".into())
+            }
             Effect::Die => {
                 for host in self.hosts.keys() {
                     sim.partition("server", host.as_str());

@@ -1,6 +1,6 @@
 //! The timeline, flattened into primitive effects at simulated times, in order.
 //!
-//! A `restart` becomes a crash and a start; a fault with `for` becomes its beginning and its
+//! A `restart` becomes a crash and a start, a `graceful_restart` a shutdown order and a start; a fault with `for` becomes its beginning and its
 //! healing; a client action naming a group becomes one action per client.
 
 use std::time::Duration;
@@ -11,6 +11,8 @@ use crate::scenario::{Action, Scenario};
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Effect {
     Crash,
+    /// The server's graceful shutdown (1012 to everyone); its host then stands idle.
+    Shutdown,
     Start,
     Die,
     Partition {
@@ -68,6 +70,10 @@ fn expand(s: &Scenario, at: Duration, action: &Action, out: &mut Vec<(Duration, 
     match action {
         Action::Restart { down } => {
             out.push((at, Effect::Crash));
+            out.push((at + *down, Effect::Start));
+        }
+        Action::GracefulRestart { down } => {
+            out.push((at, Effect::Shutdown));
             out.push((at + *down, Effect::Start));
         }
         Action::Crash => out.push((at, Effect::Crash)),
