@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use wschaos::explore;
 use wschaos::scenario::Scenario;
@@ -48,25 +48,12 @@ fn time(repeats: usize, mut f: impl FnMut(u64)) -> Duration {
 
 /// The same hosts, tick, latency and duration as `s`, and nothing running on them.
 fn bare_turmoil(s: &Scenario, seed: u64) {
-    let mut sim = turmoil::Builder::new()
-        .simulation_duration(s.duration + s.tick * 4)
-        .tick_duration(s.tick)
-        .min_message_latency(s.network.latency)
-        .max_message_latency(s.network.latency + s.network.jitter)
-        .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-        .rng_seed(seed)
-        .build();
+    let mut sim = sim::builder(s, seed).build();
     sim.host("server", || async {
         std::future::pending::<()>().await;
         Ok(())
     });
-    let mut hosts: Vec<&str> = Vec::new();
-    for g in &s.clients {
-        if !hosts.contains(&g.host.as_str()) {
-            hosts.push(&g.host);
-        }
-    }
-    for host in hosts {
+    for host in sim::client_hosts(s) {
         sim.client(host, async {
             std::future::pending::<()>().await;
             Ok(())

@@ -231,7 +231,7 @@ async fn pump<S: ByteStream>(
             }
             out = queue.recv() => match out {
                 Some(text) => {
-                    if let Err(reason) = write_queued(ws, text, queue, config).await {
+                    if let Err(reason) = write_queued(ws, text, queue, WRITE_BATCH, config).await {
                         return reason;
                     }
                 }
@@ -297,26 +297,24 @@ async fn receive<S: ByteStream>(
 /// join is announced to every client.
 const WRITE_BATCH: usize = 64;
 
-/// Writes `first` and whatever else is already queued (up to [`WRITE_BATCH`]), then flushes.
+/// Writes `first` and whatever else is already queued (up to `limit` frames in all), then
+/// flushes, within one `write_timeout`.
 async fn write_queued<S: ByteStream>(
     ws: &mut WebSocketStream<S>,
     first: Utf8Bytes,
     queue: &mut mpsc::Receiver<Utf8Bytes>,
+    limit: usize,
     config: &ServerConfig,
 ) -> Result<(), String> {
     let batch = async {
         ws.feed(Message::Text(first)).await?;
-        for _ in 1..WRITE_BATCH {
+        for _ in 1..limit {
             let Ok(next) = queue.try_recv() else { break };
             ws.feed(Message::Text(next)).await?;
         }
         ws.flush().await
     };
-    match timeout(config.write_timeout, batch).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("write failed: {e}")),
-        Err(_) => Err("write timeout".into()),
-    }
+    timed(config, batch).await
 }
 
 /// Writes everything still queued (at most `queue` frames), within one `write_timeout`.
@@ -325,16 +323,9 @@ async fn drain<S: ByteStream>(
     queue: &mut mpsc::Receiver<Utf8Bytes>,
     config: &ServerConfig,
 ) -> Result<(), String> {
-    let all = async {
-        while let Ok(next) = queue.try_recv() {
-            ws.feed(Message::Text(next)).await?;
-        }
-        ws.flush().await
-    };
-    match timeout(config.write_timeout, all).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("write failed: {e}")),
-        Err(_) => Err("write timeout".into()),
+    match queue.try_recv() {
+        Ok(first) => write_queued(ws, first, queue, usize::MAX, config).await,
+        Err(_) => Ok(()),
     }
 }
 
@@ -343,7 +334,15 @@ async fn write<S: ByteStream>(
     frame: Message,
     config: &ServerConfig,
 ) -> Result<(), String> {
-    match timeout(config.write_timeout, ws.send(frame)).await {
+    timed(config, ws.send(frame)).await
+}
+
+/// A write bounded by `write_timeout`, its failure as the connection's end reason.
+async fn timed(
+    config: &ServerConfig,
+    write: impl Future<Output = Result<(), WsError>>,
+) -> Result<(), String> {
+    match timeout(config.write_timeout, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("write failed: {e}")),
         Err(_) => Err("write timeout".into()),

@@ -85,18 +85,7 @@ pub fn run_with<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Hi
 
 fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
     let recorder = Recorder::default();
-    // Every client may dial in the same tick (a herd), and a black hole releases every held
-    // dial at once: turmoil panics when a socket's queue overflows, so size it for that.
-    let clients: usize = scenario.clients.iter().map(|g| g.count).sum();
-    let mut sim = turmoil::Builder::new()
-        .simulation_duration(scenario.duration + scenario.tick * 4)
-        .tick_duration(scenario.tick)
-        .min_message_latency(scenario.network.latency)
-        .max_message_latency(scenario.network.latency + scenario.network.jitter)
-        .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
-        .rng_seed(seed)
-        .tcp_capacity((64 * clients).clamp(256, 65_536))
-        .build();
+    let mut sim = builder(scenario, seed).build();
     let (knobs, controls) = server::controls();
     add_server(&mut sim, scenario.server.clone(), controls, &recorder);
     let mut hosts = BTreeMap::new();
@@ -136,8 +125,27 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
     Ok(History::new(scenario.name.clone(), seed, recorder.take()))
 }
 
+/// The turmoil configuration a run of `scenario` with `seed` uses: its tick, latency and
+/// duration, a fixed epoch, the seed, and socket queues sized for its clients. (The
+/// benchmark's floor is a bare simulation built from it.)
+pub fn builder(scenario: &Scenario, seed: u64) -> turmoil::Builder {
+    // Every client may dial in the same tick (a herd), and a black hole releases every held
+    // dial at once: turmoil panics when a socket's queue overflows, so size it for that.
+    let clients: usize = scenario.clients.iter().map(|g| g.count).sum();
+    let mut builder = turmoil::Builder::new();
+    builder
+        .simulation_duration(scenario.duration + scenario.tick * 4)
+        .tick_duration(scenario.tick)
+        .min_message_latency(scenario.network.latency)
+        .max_message_latency(scenario.network.latency + scenario.network.jitter)
+        .epoch(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        .rng_seed(seed)
+        .tcp_capacity((64 * clients).clamp(256, 65_536));
+    builder
+}
+
 /// Client hosts in the order groups first name them (registration order is part of the seed).
-fn client_hosts(scenario: &Scenario) -> Vec<String> {
+pub fn client_hosts(scenario: &Scenario) -> Vec<String> {
     let mut hosts: Vec<String> = Vec::new();
     for g in &scenario.clients {
         if !hosts.contains(&g.host) {

@@ -53,6 +53,17 @@ async fn first_refusal(client: &Client) -> Reason {
     }
 }
 
+/// The server says why it refused: the TLS handshake failed.
+async fn assert_tls_refused(server: &mut TestServer) {
+    let refused = server
+        .wait_for("the server's view", |e| match e {
+            Event::Refused { reason } => Some(reason.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(refused.contains("TLS handshake failed"), "{refused}");
+}
+
 #[tokio::test]
 async fn messages_flow_over_wss_and_survive_a_restart() {
     let (server_tls, trust) = identity();
@@ -108,13 +119,7 @@ async fn a_client_that_does_not_trust_the_certificate_refuses_it_clearly() {
         error.starts_with("TLS:") && error.contains("certificate"),
         "{error}"
     );
-    let refused = server
-        .wait_for("the server's view", |e| match e {
-            Event::Refused { reason } => Some(reason.clone()),
-            _ => None,
-        })
-        .await;
-    assert!(refused.contains("TLS handshake failed"), "{refused}");
+    assert_tls_refused(&mut server).await;
 }
 
 #[tokio::test]
@@ -127,13 +132,7 @@ async fn plain_ws_against_a_tls_server_is_refused_by_the_server() {
         matches!(reason, Reason::Handshake { .. } | Reason::HandshakeTimeout),
         "{reason:?}"
     );
-    let refused = server
-        .wait_for("the server's view", |e| match e {
-            Event::Refused { reason } => Some(reason.clone()),
-            _ => None,
-        })
-        .await;
-    assert!(refused.contains("TLS handshake failed"), "{refused}");
+    assert_tls_refused(&mut server).await;
 }
 
 #[tokio::test]
