@@ -95,8 +95,10 @@ async fn run() -> Result<Vec<Duration>, String> {
 
     let mut times = Vec::new();
     for epoch in 2..2 + RESTARTS {
+        let stopping = Instant::now();
         let _ = server.stop.send(());
         let _ = server.task.await;
+        let stopped = stopping.elapsed();
         server = start(addr, epoch).await?;
         let up = Instant::now();
         all_subscribed(&mut server.events).await?;
@@ -108,6 +110,12 @@ async fn run() -> Result<Vec<Duration>, String> {
                 .map_err(|e| e.to_string())?;
         }
         times.push(up.elapsed());
+        eprintln!(
+            "    restart {}: shutdown {:.0} ms, recovered {:.0} ms after the new start",
+            epoch - 1,
+            stopped.as_secs_f64() * 1e3,
+            up.elapsed().as_secs_f64() * 1e3
+        );
         // Let the new connections become stable, so the next restart starts the backoff
         // from its first step again.
         tokio::time::sleep(policy().stable_after + Duration::from_millis(500)).await;
