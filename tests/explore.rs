@@ -63,8 +63,13 @@ const SHRINK_BUDGET: usize = 150;
 
 /// Explores `calm` in swarm mode with `C` until a seed fails; shrinks it.
 fn hunt<C: ClientUnderTest>() -> Option<(u64, Failure, explore::Shrunk)> {
-    let base = calm();
-    let file = std::path::PathBuf::from("scenarios/swarm/calm.toml");
+    hunt_in::<C>("scenarios/swarm/calm.toml")
+}
+
+/// Explores `file` in swarm mode with `C` until a seed fails; shrinks it.
+fn hunt_in<C: ClientUnderTest>(file: &str) -> Option<(u64, Failure, explore::Shrunk)> {
+    let base = scenario::load(file.as_ref()).unwrap();
+    let file = std::path::PathBuf::from(file);
     for seed in 1..=SEED_BUDGET {
         if let Some(failure) = explore::try_seed::<C>(&base, &file, seed, true).unwrap() {
             let shrunk = explore::shrink::<C>(&failure, SHRINK_BUDGET);
@@ -139,3 +144,17 @@ found_by_swarm!(swarm_finds_drops_outbox, Defect::DropsOutbox);
 found_by_swarm!(swarm_finds_sends_outbox_twice, Defect::SendsOutboxTwice);
 found_by_swarm!(swarm_finds_no_heartbeat, Defect::NoHeartbeat);
 found_by_swarm!(swarm_finds_two_sockets, Defect::TwoSockets);
+
+/// A client that resends what the server acknowledged is invisible after crashes (a resend
+/// is then legitimate) and found once deploy-style restarts are among the drawn faults.
+#[test]
+fn swarm_finds_resends_acknowledged_on_deploy_day() {
+    defective!(Client, Defect::ResendsAcknowledged);
+    let (seed, failure, shrunk) = hunt_in::<Client>("scenarios/swarm/deploys.toml")
+        .unwrap_or_else(|| panic!("not found in {SEED_BUDGET} seeds"));
+    assert_eq!(shrunk.invariant, "delivery", "{:?}", failure.violation);
+    assert!(
+        explore::still_fails::<Client>(&shrunk.scenario, seed, shrunk.invariant),
+        "the shrunk case replays"
+    );
+}

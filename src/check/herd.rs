@@ -42,12 +42,18 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 .filter(|(_, gg)| gg.name == g.name)
                 .map(|(n, _)| n)
                 .collect();
+            // A client told to `reconnect` dials at once, by request: not the jitter's doing.
             let mut firsts: Vec<(u64, usize)> = names
                 .iter()
                 .filter_map(|n| {
                     h.of(n)
-                        .find(|(j, x)| *j > k && matches!(x.event, Event::Dial { .. }))
-                        .map(|(j, x)| (x.t, j))
+                        .filter(|(j, _)| *j > k)
+                        .find_map(|(j, x)| match &x.event {
+                            Event::Dial { .. } => Some(Some((x.t, j))),
+                            Event::Action { action, .. } if action == "reconnect" => Some(None),
+                            _ => None,
+                        })
+                        .flatten()
                 })
                 .collect();
             firsts.sort();
@@ -136,6 +142,25 @@ mod tests {
             "{}",
             found[0].message
         );
+    }
+
+    #[test]
+    fn dials_the_user_asked_for_are_not_a_herd() {
+        let mut b = Builder::default().fault(1000, "crash");
+        for i in 0..40 {
+            b = b.at(
+                1500,
+                Event::Action {
+                    client: format!("c-{i}"),
+                    action: "reconnect".into(),
+                    topic: None,
+                },
+            );
+        }
+        for i in 0..40 {
+            b = b.dial(1500, &format!("c-{i}"));
+        }
+        assert!(check(&simple(40, ""), &b.build()).is_empty());
     }
 
     #[test]

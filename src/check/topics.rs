@@ -2,11 +2,11 @@
 //! none missing (once the connection had time to be restored), none twice, none revived
 //! after an unsubscribe.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::view::{Conn, Intents, Subscriptions, conns, end, pubsub_clients};
 use super::{Checker, Violation};
-use crate::history::{Event, History};
+use crate::history::{Event, FaultWindow, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -32,23 +32,48 @@ fn restore_window(s: &Scenario) -> u64 {
 }
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
-    let names: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
+    let hosts: BTreeMap<String, &str> = pubsub_clients(s)
+        .into_iter()
+        .map(|(n, g)| (n, g.host.as_str()))
+        .collect();
     let (subs, intents) = (Subscriptions::new(h), Intents::new(s, h));
+    let stalls = h.fault_windows();
+    let window = restore_window(s);
     let mut out = Vec::new();
-    for c in conns(h).iter().filter(|c| names.contains(&c.client)) {
-        one_connection(s, h, c, &subs, &intents, &mut out);
+    for c in conns(h) {
+        let Some(host) = hosts.get(&c.client) else {
+            continue;
+        };
+        let stalled = stalled(&stalls, host, c.open_t, c.open_t + window);
+        one_connection(s, h, &c, (&subs, &intents, stalled), &mut out);
     }
     out
+}
+
+/// True when a hold or partition on `host`'s link to the server overlaps `[from, to]`: the
+/// client's subscribe frames were held or dropped, so nothing can be asked of that window.
+fn stalled(windows: &[FaultWindow], host: &str, from: u64, to: u64) -> bool {
+    windows.iter().any(|w| {
+        matches!(w.verb.as_str(), "hold" | "partition")
+            && w.from <= to
+            && w.to.is_none_or(|end| end >= from)
+            && w.detail
+                .split([' ', '-', '<', '>'])
+                .any(|part| part == host)
+            && w.detail
+                .split([' ', '-', '<', '>'])
+                .any(|part| part == "server")
+    })
 }
 
 fn one_connection(
     s: &Scenario,
     h: &History,
     c: &Conn,
-    subs: &Subscriptions,
-    intents: &Intents,
+    facts: (&Subscriptions, &Intents, bool),
     out: &mut Vec<Violation>,
 ) {
+    let (subs, intents, stalled) = facts;
     let window = restore_window(s);
     let v = |t, msg: String, events| Violation::new(CHECKER.name, Some(&c.client), t, msg, events);
     let mut held: BTreeSet<&str> = BTreeSet::new();
@@ -76,7 +101,7 @@ fn one_connection(
             restored.insert(topic);
         }
     }
-    if c.lifetime(end(s)) < window || !client_saw_it_open(h, c, window) {
+    if stalled || c.lifetime(end(s)) < window || !client_saw_it_open(h, c, window) {
         return;
     }
     let window_end = h.records.partition_point(|r| r.t <= c.open_t + window);
@@ -124,6 +149,36 @@ mod tests {
             .subscribed(12, 1, 1, "c-0", "t")
             .build();
         assert!(check(&simple(1, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn a_hold_on_the_clients_link_right_after_connecting_excuses_a_late_restore() {
+        let held = |link: &str| {
+            Builder::default()
+                .open(10, 1, 1, "c-0")
+                .status(11, "c-0", crate::client::Status::Connected)
+                .at(
+                    20,
+                    Event::Fault {
+                        verb: "hold".into(),
+                        detail: link.into(),
+                    },
+                )
+                .at(
+                    1500,
+                    Event::Heal {
+                        verb: "hold".into(),
+                        detail: link.into(),
+                    },
+                )
+                .build()
+        };
+        assert!(check(&simple(1, ""), &held("server <-> clients")).is_empty());
+        let elsewhere = check(&simple(1, ""), &held("server <-> edge"));
+        assert!(
+            elsewhere[0].message.contains("not restored"),
+            "{elsewhere:?}"
+        );
     }
 
     #[test]
