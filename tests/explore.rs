@@ -61,11 +61,6 @@ const SEED_BUDGET: u64 = 40;
 /// Simulations allowed for shrinking one failure.
 const SHRINK_BUDGET: usize = 150;
 
-/// Explores `calm` in swarm mode with `C` until a seed fails; shrinks it.
-fn hunt<C: ClientUnderTest>() -> Option<(u64, Failure, explore::Shrunk)> {
-    hunt_in::<C>("scenarios/swarm/calm.toml")
-}
-
 /// Explores `file` in swarm mode with `C` until a seed fails; shrinks it.
 fn hunt_in<C: ClientUnderTest>(file: &str) -> Option<(u64, Failure, explore::Shrunk)> {
     let base = scenario::load(file.as_ref()).unwrap();
@@ -95,10 +90,13 @@ fn the_calm_scenario_is_clean_for_the_reference_client() {
 
 macro_rules! found_by_swarm {
     ($test:ident, $defect:expr) => {
+        found_by_swarm!($test, $defect, "scenarios/swarm/calm.toml");
+    };
+    ($test:ident, $defect:expr, $file:literal) => {
         #[test]
         fn $test() {
             defective!(Client, $defect);
-            let (seed, failure, shrunk) = hunt::<Client>()
+            let (seed, failure, shrunk) = hunt_in::<Client>($file)
                 .unwrap_or_else(|| panic!("{:?} not found in {SEED_BUDGET} seeds", $defect));
             let before = failure.case.scenario.timeline.len();
             let after = shrunk.scenario.timeline.len();
@@ -145,16 +143,10 @@ found_by_swarm!(swarm_finds_sends_outbox_twice, Defect::SendsOutboxTwice);
 found_by_swarm!(swarm_finds_no_heartbeat, Defect::NoHeartbeat);
 found_by_swarm!(swarm_finds_two_sockets, Defect::TwoSockets);
 
-/// A client that resends what the server acknowledged is invisible after crashes (a resend
-/// is then legitimate) and found once deploy-style restarts are among the drawn faults.
-#[test]
-fn swarm_finds_resends_acknowledged_on_deploy_day() {
-    defective!(Client, Defect::ResendsAcknowledged);
-    let (seed, failure, shrunk) = hunt_in::<Client>("scenarios/swarm/deploys.toml")
-        .unwrap_or_else(|| panic!("not found in {SEED_BUDGET} seeds"));
-    assert_eq!(shrunk.invariant, "delivery", "{:?}", failure.violation);
-    assert!(
-        explore::still_fails::<Client>(&shrunk.scenario, seed, shrunk.invariant),
-        "the shrunk case replays"
-    );
-}
+// A client that resends what the server acknowledged is invisible after crashes (a resend
+// is then legitimate) and found once deploy-style restarts are among the drawn faults.
+found_by_swarm!(
+    swarm_finds_resends_acknowledged_on_deploy_day,
+    Defect::ResendsAcknowledged,
+    "scenarios/swarm/deploys.toml"
+);
