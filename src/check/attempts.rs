@@ -4,7 +4,7 @@
 use super::view::{clients, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -74,7 +74,18 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
 
 /// The first dial after `failed` and before the next `reconnect()` or `close()`.
 fn dial_while_failed(h: &History, client: &str, failed: usize) -> Option<usize> {
-    h.of(client).filter(|(k, _)| *k > failed).take_while(|(_, r)| !matches!(&r.event, Event::Action { action, .. } if action == "reconnect" || action == "close")).find_map(|(k, r)| matches!(r.event, Event::Dial { .. }).then_some(k))
+    h.of(client)
+        .filter(|(k, _)| *k > failed)
+        .take_while(|(_, r)| {
+            !matches!(
+                &r.event,
+                Event::Action {
+                    action: ClientAction::Reconnect | ClientAction::Close,
+                    ..
+                }
+            )
+        })
+        .find_map(|(k, r)| matches!(r.event, Event::Dial { .. }).then_some(k))
 }
 
 #[cfg(test)]

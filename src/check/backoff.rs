@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::view::{clients, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, History};
 use crate::scenario::Scenario;
 
 pub(super) const BOUNDS: Checker = Checker {
@@ -46,7 +46,13 @@ fn bounds(s: &Scenario, h: &History) -> Vec<Violation> {
             let manual = h.of(&client).any(|(k, r)| {
                 k > i
                     && k < j
-                    && matches!(&r.event, Event::Action { action, .. } if action == "reconnect")
+                    && matches!(
+                        &r.event,
+                        Event::Action {
+                            action: ClientAction::Reconnect,
+                            ..
+                        }
+                    )
             });
             if waited + slack < ms(*retry_in) && !manual {
                 out.push(v(format!(

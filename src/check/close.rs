@@ -83,8 +83,7 @@ mod tests {
                 10,
                 Event::Action {
                     client: "c-0".into(),
-                    action: "close".into(),
-                    topic: None,
+                    action: ClientAction::Close,
                 },
             )
             .status(10, "c-0", Status::Closed)

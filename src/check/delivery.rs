@@ -180,7 +180,7 @@ fn losses(
             j > k
                 && match &g.event {
                     Event::Gap { topic: t, .. } => t == topic,
-                    Event::Action { topic: Some(t), .. } => t == topic,
+                    Event::Action { action, .. } => action.topic() == Some(topic),
                     _ => false,
                 }
         });

@@ -3,7 +3,7 @@
 use super::view::{clients, closed_at, end, ms, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
-use crate::history::{Event, History};
+use crate::history::{Event, Fault, History};
 use crate::scenario::Scenario;
 
 pub(super) const FINAL: Checker = Checker {
@@ -32,7 +32,7 @@ fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
     for (k, r) in h.records.iter().enumerate() {
         let healed = match &r.event {
             Event::Heal { .. } => true,
-            Event::Fault { verb, .. } => verb == "kick",
+            Event::Fault { fault } => matches!(fault, Fault::Kick { .. }),
             _ => false,
         };
         let deadline = r.t + within;
@@ -162,10 +162,7 @@ mod tests {
     #[test]
     fn reconnecting_in_time_passes_and_late_is_caught() {
         let s = simple(1, "[expect]\nreconnect_within = \"2s\"\n");
-        let heal = Event::Heal {
-            verb: "start".into(),
-            detail: "server".into(),
-        };
+        let heal = Event::Heal { heal: Heal::Start };
         let quick = Builder::default()
             .status(0, "c-0", connecting(1))
             .at(1000, heal.clone())

@@ -5,7 +5,7 @@
 use super::view::{clients, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
-use crate::history::{Event, History};
+use crate::history::{Event, Fault, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -17,23 +17,17 @@ pub(super) const CHECKER: Checker = Checker {
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (k, r) in h.records.iter().enumerate() {
-        let Event::Fault { verb, detail } = &r.event else {
+        let Event::Fault { fault } = &r.event else {
             continue;
         };
-        let hosts: Vec<&str> = match verb.as_str() {
-            "die" => s.clients.iter().map(|g| g.host.as_str()).collect(),
-            "partition" | "hold" if detail.contains("server") => detail
-                .split_whitespace()
-                .filter(|w| !matches!(*w, "server" | "<->" | "->"))
-                .collect(),
+        let hosts: Vec<&str> = match (fault, fault.isolates()) {
+            (Fault::Die, _) => s.clients.iter().map(|g| g.host.as_str()).collect(),
+            (_, Some(host)) => vec![host],
             _ => continue,
         };
+        let target = fault.target();
         let healed_at = h.records[k..].iter().find_map(|x| match &x.event {
-            Event::Heal { verb: v, detail: d }
-                if (v == verb && d == detail) || (verb == "die" && v == "start") =>
-            {
-                Some(x.t)
-            }
+            Event::Heal { heal } if Some(heal.target()) == target => Some(x.t),
             _ => None,
         });
         for (client, g) in clients(s)
@@ -55,7 +49,8 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 .any(|(_, t, st)| *t > r.t && *t <= r.t + bound && **st != Status::Connected);
             if was_connected && !left {
                 let msg = format!(
-                    "still connected {bound}ms after the {verb} ({detail}); the heartbeat should have noticed"
+                    "still connected {bound}ms after the {} ({fault}); the heartbeat should have noticed",
+                    fault.verb()
                 );
                 out.push(Violation::new(
                     CHECKER.name,
@@ -82,8 +77,9 @@ mod tests {
             .at(
                 1000,
                 Event::Fault {
-                    verb: "partition".into(),
-                    detail: "clients <-> server".into(),
+                    fault: Fault::Partition {
+                        link: Link::new("clients", SERVER_HOST, false),
+                    },
                 },
             );
         if let Some(t) = detect_at {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::view::{clients, ms};
 use super::{Checker, Violation};
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, Fault, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -25,12 +25,13 @@ const MIN_GROUP: usize = 20;
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (k, r) in h.records.iter().enumerate() {
-        let Event::Fault { verb, .. } = &r.event else {
+        let Event::Fault { fault } = &r.event else {
             continue;
         };
-        if !matches!(verb.as_str(), "crash" | "die" | "shutdown" | "kick") {
+        if !(fault.stops_server() || matches!(fault, Fault::Kick { .. })) {
             continue;
         }
+        let verb = fault.verb();
         for g in s.clients.iter().filter(|g| g.count >= MIN_GROUP) {
             let window = ms(s
                 .expect
@@ -50,7 +51,10 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                         .filter(|(j, _)| *j > k)
                         .find_map(|(j, x)| match &x.event {
                             Event::Dial { .. } => Some(Some((x.t, j))),
-                            Event::Action { action, .. } if action == "reconnect" => Some(None),
+                            Event::Action {
+                                action: ClientAction::Reconnect,
+                                ..
+                            } => Some(None),
                             _ => None,
                         })
                         .flatten()
@@ -119,7 +123,7 @@ mod tests {
     use crate::check::testkit::*;
 
     fn dials(at: impl Fn(u64) -> u64) -> History {
-        let mut b = Builder::default().fault(1000, "crash");
+        let mut b = Builder::default().fault(1000, Fault::Crash);
         let mut times: Vec<(u64, u64)> = (0..40).map(|i| (at(i), i)).collect();
         times.sort();
         for (t, i) in times {
@@ -146,14 +150,13 @@ mod tests {
 
     #[test]
     fn dials_the_user_asked_for_are_not_a_herd() {
-        let mut b = Builder::default().fault(1000, "crash");
+        let mut b = Builder::default().fault(1000, Fault::Crash);
         for i in 0..40 {
             b = b.at(
                 1500,
                 Event::Action {
                     client: format!("c-{i}"),
-                    action: "reconnect".into(),
-                    topic: None,
+                    action: ClientAction::Reconnect,
                 },
             );
         }

@@ -8,7 +8,7 @@ use super::view::{
 };
 use super::{Checker, Violation};
 use crate::client::Status;
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, Fault, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -83,7 +83,7 @@ fn quiet_from(h: &History) -> Option<u64> {
     let windows = h.fault_windows();
     if windows
         .iter()
-        .any(|w| w.to.is_none() && w.verb != "latency")
+        .any(|w| w.to.is_none() && !matches!(w.fault, Fault::Latency { .. }))
     {
         return None;
     }
@@ -92,7 +92,15 @@ fn quiet_from(h: &History) -> Option<u64> {
     let reconnects = h
         .records
         .iter()
-        .filter(|r| matches!(&r.event, Event::Action { action, .. } if action == "reconnect"))
+        .filter(|r| {
+            matches!(
+                &r.event,
+                Event::Action {
+                    action: ClientAction::Reconnect,
+                    ..
+                }
+            )
+        })
         .map(|r| r.t);
     Some(faults.chain(reconnects).max().unwrap_or(0))
 }
@@ -106,15 +114,9 @@ mod tests {
         let mut b = Builder::default()
             .status(0, "c-0", connecting(1))
             .status(5, "c-0", Status::Connected)
-            .fault(1000, "crash")
+            .fault(1000, Fault::Crash)
             .status(1000, "c-0", disconnected(1, 300))
-            .at(
-                3000,
-                Event::Heal {
-                    verb: "start".into(),
-                    detail: "server".into(),
-                },
-            )
+            .at(3000, Event::Heal { heal: Heal::Start })
             .status(3100, "c-0", connecting(1));
         if reconnect {
             b = b

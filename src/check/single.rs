@@ -74,7 +74,7 @@ mod tests {
     fn a_crash_ends_the_old_epochs_connections() {
         let h = Builder::default()
             .open(10, 1, 1, "c-0")
-            .fault(300, "crash")
+            .fault(300, Fault::Crash)
             .open(600, 2, 1, "c-0")
             .build();
         assert!(check(&simple(1, ""), &h).is_empty());

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::client::{Reason, Status};
+pub(crate) use crate::history::{ClientAction, Fault, Heal, Link, SERVER_HOST};
 use crate::history::{Event, History, Record};
 use crate::scenario::{self, Scenario};
 use crate::server;
@@ -87,12 +88,20 @@ impl Builder {
         )
     }
 
-    pub(crate) fn fault(self, t: u64, verb: &str) -> Self {
+    pub(crate) fn fault(self, t: u64, fault: Fault) -> Self {
+        self.at(t, Event::Fault { fault })
+    }
+
+    pub(crate) fn heal(self, t: u64, heal: Heal) -> Self {
+        self.at(t, Event::Heal { heal })
+    }
+
+    pub(crate) fn action(self, t: u64, client: &str, action: ClientAction) -> Self {
         self.at(
             t,
-            Event::Fault {
-                verb: verb.into(),
-                detail: String::new(),
+            Event::Action {
+                client: client.into(),
+                action,
             },
         )
     }

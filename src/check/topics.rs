@@ -54,15 +54,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
 /// client's subscribe frames were held or dropped, so nothing can be asked of that window.
 fn stalled(windows: &[FaultWindow], host: &str, from: u64, to: u64) -> bool {
     windows.iter().any(|w| {
-        matches!(w.verb.as_str(), "hold" | "partition")
-            && w.from <= to
-            && w.to.is_none_or(|end| end >= from)
-            && w.detail
-                .split([' ', '-', '<', '>'])
-                .any(|part| part == host)
-            && w.detail
-                .split([' ', '-', '<', '>'])
-                .any(|part| part == "server")
+        w.fault.isolates() == Some(host) && w.from <= to && w.to.is_none_or(|end| end >= from)
     })
 }
 
@@ -153,28 +145,17 @@ mod tests {
 
     #[test]
     fn a_hold_on_the_clients_link_right_after_connecting_excuses_a_late_restore() {
-        let held = |link: &str| {
+        let held = |host: &str| {
+            let link = Link::new(SERVER_HOST, host, false);
             Builder::default()
                 .open(10, 1, 1, "c-0")
                 .status(11, "c-0", crate::client::Status::Connected)
-                .at(
-                    20,
-                    Event::Fault {
-                        verb: "hold".into(),
-                        detail: link.into(),
-                    },
-                )
-                .at(
-                    1500,
-                    Event::Heal {
-                        verb: "hold".into(),
-                        detail: link.into(),
-                    },
-                )
+                .fault(20, Fault::Hold { link: link.clone() })
+                .heal(1500, Heal::Release { link })
                 .build()
         };
-        assert!(check(&simple(1, ""), &held("server <-> clients")).is_empty());
-        let elsewhere = check(&simple(1, ""), &held("server <-> edge"));
+        assert!(check(&simple(1, ""), &held("clients")).is_empty());
+        let elsewhere = check(&simple(1, ""), &held("edge"));
         assert!(
             elsewhere[0].message.contains("not restored"),
             "{elsewhere:?}"
@@ -199,14 +180,7 @@ mod tests {
             .build();
         assert!(check(&simple(1, ""), &twice)[0].message.contains("twice"));
         let revived = Builder::default()
-            .at(
-                5,
-                Event::Action {
-                    client: "c-0".into(),
-                    action: "unsubscribe".into(),
-                    topic: Some("t".into()),
-                },
-            )
+            .action(5, "c-0", ClientAction::Unsubscribe { topic: "t".into() })
             .open(10, 1, 1, "c-0")
             .subscribed(12, 1, 1, "c-0", "t")
             .build();

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::client::Status;
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, Fault, History};
 use crate::scenario::{Group, Mode, Scenario};
 use crate::server::{self, ConnId};
 
@@ -98,7 +98,9 @@ pub(crate) fn conns(h: &History) -> Vec<Conn> {
             }
             // A crash ends every connection; so does a new start (a graceful shutdown
             // that had not finished by then was cut short).
-            Event::Fault { verb, .. } if verb == "crash" || verb == "die" => {
+            Event::Fault {
+                fault: Fault::Crash | Fault::Die,
+            } => {
                 end_all(&mut all, r.t, i);
             }
             Event::ServerUp { .. } => end_all(&mut all, r.t, i),
@@ -131,18 +133,18 @@ impl Intents {
             .collect();
         let mut changes: BTreeMap<String, Vec<(usize, String, bool)>> = BTreeMap::new();
         for (i, r) in h.records.iter().enumerate() {
-            if let Event::Action {
-                client,
-                action,
-                topic: Some(topic),
-            } = &r.event
-            {
-                changes.entry(client.clone()).or_default().push((
-                    i,
-                    topic.clone(),
-                    action == "subscribe",
-                ));
-            }
+            let Event::Action { client, action } = &r.event else {
+                continue;
+            };
+            let (topic, on) = match action {
+                ClientAction::Subscribe { topic } => (topic, true),
+                ClientAction::Unsubscribe { topic } => (topic, false),
+                ClientAction::Close | ClientAction::Reconnect => continue,
+            };
+            changes
+                .entry(client.clone())
+                .or_default()
+                .push((i, topic.clone(), on));
         }
         Intents { initial, changes }
     }
@@ -221,7 +223,14 @@ impl Subscriptions {
 /// Time of the first `close` action of `client`, if any.
 pub(crate) fn closed_at(h: &History, client: &str) -> Option<u64> {
     h.of(client).find_map(|(_, r)| {
-        matches!(&r.event, Event::Action { action, .. } if action == "close").then_some(r.t)
+        matches!(
+            &r.event,
+            Event::Action {
+                action: ClientAction::Close,
+                ..
+            }
+        )
+        .then_some(r.t)
     })
 }
 

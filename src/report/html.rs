@@ -96,12 +96,12 @@ fn fault_bands(h: &History, x: &impl Fn(u64) -> f64) -> String {
         let _ = write!(
             out,
             "<rect class=fault data-verb=\"{}\" data-from=\"{}\" data-to=\"{}\" x=\"{x1:.2}\" width=\"{:.2}\" y=\"0\" height=\"{LANE}\"><title>{}: {} ({} ms to {})</title></rect>",
-            esc(&w.verb),
+            w.fault.verb(),
             w.from,
             w.to.map_or("end".into(), |t| t.to_string()),
             x2 - x1,
-            esc(&w.verb),
-            esc(&w.detail),
+            w.fault.verb(),
+            esc(&w.fault.to_string()),
             w.from,
             w.to.map_or("the end".into(), |t| format!("{t} ms"))
         );

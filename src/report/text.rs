@@ -124,13 +124,10 @@ pub fn describe(r: &Record) -> String {
             "{t} {client:<10} publish {topic} refused: {}",
             refused.as_deref().unwrap_or("")
         ),
-        Event::Action {
-            client,
-            action,
-            topic,
-        } => format!(
-            "{t} {client:<10} {action}() {}",
-            topic.as_deref().unwrap_or("")
+        Event::Action { client, action } => format!(
+            "{t} {client:<10} {}() {}",
+            action.verb(),
+            action.topic().unwrap_or("")
         ),
         Event::Server { epoch, event } => format!(
             "{t} {:<10} {}",
@@ -138,8 +135,8 @@ pub fn describe(r: &Record) -> String {
             server_text(event)
         ),
         Event::ServerUp { epoch } => format!("{t} {:<10} up", format!("server#{epoch}")),
-        Event::Fault { verb, detail } => format!("{t} FAULT      {verb}: {detail}"),
-        Event::Heal { verb, detail } => format!("{t} HEAL       {verb}: {detail}"),
+        Event::Fault { fault } => format!("{t} FAULT      {}: {fault}", fault.verb()),
+        Event::Heal { heal } => format!("{t} HEAL       {}: {heal}", heal.verb()),
     }
 }
 

@@ -23,7 +23,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use self::plan::Effect;
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, Fault, Heal, History, SERVER_HOST};
 use crate::scenario::{Action, Group, Scenario};
 use crate::server::{self, Admission, ControlHandle, Controls, ServerConfig};
 
@@ -163,7 +163,7 @@ fn add_server(
 ) {
     let starts = Rc::new(std::cell::Cell::new(0u64));
     let recorder = recorder.clone();
-    sim.host("server", move || {
+    sim.host(SERVER_HOST, move || {
         starts.set(starts.get() + 1);
         let epoch = starts.get();
         let config = ServerConfig {
@@ -238,20 +238,23 @@ fn add_client_host<C: ClientUnderTest>(
 }
 
 fn act<C: ClientUnderTest>(c: &C, name: &str, action: &Action, recorder: &Recorder) {
-    let note = |verb: &str, topic: Option<&String>| {
+    let note = |action: ClientAction| {
         recorder.record(Event::Action {
             client: name.into(),
-            action: verb.into(),
-            topic: topic.cloned(),
+            action,
         })
     };
     match action {
         Action::Subscribe { topic, .. } => {
-            note("subscribe", Some(topic));
+            note(ClientAction::Subscribe {
+                topic: topic.clone(),
+            });
             c.subscribe(topic);
         }
         Action::Unsubscribe { topic, .. } => {
-            note("unsubscribe", Some(topic));
+            note(ClientAction::Unsubscribe {
+                topic: topic.clone(),
+            });
             c.unsubscribe(topic);
         }
         Action::Publish { topic, data, .. } => {
@@ -261,14 +264,27 @@ fn act<C: ClientUnderTest>(c: &C, name: &str, action: &Action, recorder: &Record
             publish(c, name, topic, data, recorder);
         }
         Action::Close { .. } => {
-            note("close", None);
+            note(ClientAction::Close);
             c.close();
         }
         Action::Reconnect { .. } => {
-            note("reconnect", None);
+            note(ClientAction::Reconnect);
             c.reconnect();
         }
-        _ => {}
+        // The plan sends client actions only.
+        Action::Restart { .. }
+        | Action::GracefulRestart { .. }
+        | Action::Crash
+        | Action::Start
+        | Action::Die
+        | Action::Partition { .. }
+        | Action::Repair { .. }
+        | Action::Hold { .. }
+        | Action::Release { .. }
+        | Action::Latency { .. }
+        | Action::Flap { .. }
+        | Action::Reject { .. }
+        | Action::Kick { .. } => {}
     }
 }
 
@@ -318,97 +334,16 @@ struct World {
 impl World {
     fn apply(&mut self, sim: &mut turmoil::Sim<'_>, effect: &Effect) -> Result<(), String> {
         let now = sim.elapsed();
-        let fault = |verb: &str, detail: String| Event::Fault {
-            verb: verb.into(),
-            detail,
-        };
-        let heal = |verb: &str, detail: String| Event::Heal {
-            verb: verb.into(),
-            detail,
-        };
         let event = match effect {
-            Effect::Crash => {
-                sim.crash("server");
-                fault("crash", "server".into())
-            }
-            Effect::Shutdown => {
-                self.knobs.shut_down();
-                fault("shutdown", "server".into())
-            }
-            Effect::Die => {
-                for host in self.hosts.keys() {
-                    sim.partition("server", host.as_str());
-                }
-                sim.crash("server");
-                self.dead = true;
-                fault("die", "server vanished silently".into())
-            }
-            Effect::Start => {
-                if std::mem::take(&mut self.dead) {
-                    for host in self.hosts.keys() {
-                        sim.repair("server", host.as_str());
-                    }
-                }
-                sim.bounce("server");
-                heal("start", "server".into())
-            }
-            Effect::Partition { a, b, oneway } => {
-                if *oneway {
-                    sim.partition_oneway(a.as_str(), b.as_str())
-                } else {
-                    sim.partition(a.as_str(), b.as_str())
-                }
-                fault("partition", link(a, b, *oneway))
-            }
-            Effect::Repair { a, b, oneway } => {
-                if *oneway {
-                    sim.repair_oneway(a.as_str(), b.as_str())
-                } else {
-                    sim.repair(a.as_str(), b.as_str())
-                }
-                heal("partition", link(a, b, *oneway))
-            }
-            Effect::Hold { a, b } => {
-                sim.hold(a.as_str(), b.as_str());
-                fault("hold", link(a, b, false))
-            }
-            Effect::Release { a, b } => {
-                sim.release(a.as_str(), b.as_str());
-                heal("hold", link(a, b, false))
-            }
-            Effect::Latency {
-                a,
-                b,
-                latency,
-                heal: healing,
-            } => {
-                sim.set_link_latency(a.as_str(), b.as_str(), *latency);
-                let detail = format!(
-                    "{} = {}",
-                    link(a, b, false),
-                    humantime::format_duration(*latency)
-                );
-                if *healing {
-                    heal("latency", detail)
-                } else {
-                    fault("latency", detail)
+            Effect::Fault(fault) => {
+                self.begin(sim, fault);
+                Event::Fault {
+                    fault: fault.clone(),
                 }
             }
-            Effect::Flap => {
-                self.knobs.admit(Admission::Flap);
-                fault("flap", "server closes right after each handshake".into())
-            }
-            Effect::Reject { status } => {
-                self.knobs.admit(Admission::Reject { status: *status });
-                fault("reject", format!("handshakes answered with HTTP {status}"))
-            }
-            Effect::Admit => {
-                self.knobs.admit(Admission::Accept);
-                heal("admission", "handshakes accepted".into())
-            }
-            Effect::Kick { code } => {
-                self.knobs.kick(*code);
-                fault("kick", format!("every connection closed with {code}"))
+            Effect::Heal(heal) => {
+                self.heal(sim, heal);
+                Event::Heal { heal: heal.clone() }
             }
             Effect::Client {
                 host,
@@ -431,10 +366,53 @@ impl World {
         self.recorder.record_at(now, event);
         Ok(())
     }
-}
 
-fn link(a: &str, b: &str, oneway: bool) -> String {
-    format!("{a} {} {b}", if oneway { "->" } else { "<->" })
+    fn begin(&mut self, sim: &mut turmoil::Sim<'_>, fault: &Fault) {
+        match fault {
+            Fault::Crash => sim.crash(SERVER_HOST),
+            Fault::Shutdown => self.knobs.shut_down(),
+            Fault::Die => {
+                for host in self.hosts.keys() {
+                    sim.partition(SERVER_HOST, host.as_str());
+                }
+                sim.crash(SERVER_HOST);
+                self.dead = true;
+            }
+            Fault::Partition { link } if link.oneway => {
+                sim.partition_oneway(link.a.as_str(), link.b.as_str())
+            }
+            Fault::Partition { link } => sim.partition(link.a.as_str(), link.b.as_str()),
+            Fault::Hold { link } => sim.hold(link.a.as_str(), link.b.as_str()),
+            Fault::Latency { link, latency } => {
+                sim.set_link_latency(link.a.as_str(), link.b.as_str(), *latency)
+            }
+            Fault::Flap => self.knobs.admit(Admission::Flap),
+            Fault::Reject { status } => self.knobs.admit(Admission::Reject { status: *status }),
+            Fault::Kick { code } => self.knobs.kick(*code),
+        }
+    }
+
+    fn heal(&mut self, sim: &mut turmoil::Sim<'_>, heal: &Heal) {
+        match heal {
+            Heal::Start => {
+                if std::mem::take(&mut self.dead) {
+                    for host in self.hosts.keys() {
+                        sim.repair(SERVER_HOST, host.as_str());
+                    }
+                }
+                sim.bounce(SERVER_HOST);
+            }
+            Heal::Repair { link } if link.oneway => {
+                sim.repair_oneway(link.a.as_str(), link.b.as_str())
+            }
+            Heal::Repair { link } => sim.repair(link.a.as_str(), link.b.as_str()),
+            Heal::Release { link } => sim.release(link.a.as_str(), link.b.as_str()),
+            Heal::Latency { link, latency } => {
+                sim.set_link_latency(link.a.as_str(), link.b.as_str(), *latency)
+            }
+            Heal::Admit => self.knobs.admit(Admission::Accept),
+        }
+    }
 }
 
 /// A seed for the `k`-th thing of a run (splitmix64 of the run's seed and `k`).

@@ -5,48 +5,16 @@
 
 use std::time::Duration;
 
+use crate::history::{Fault, Heal, Link};
 use crate::scenario::{Action, Scenario};
 
 /// One thing the step loop does between two `sim.step()` calls.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Effect {
-    Crash,
-    /// The server's graceful shutdown (1012 to everyone); its host then stands idle.
-    Shutdown,
-    Start,
-    Die,
-    Partition {
-        a: String,
-        b: String,
-        oneway: bool,
-    },
-    Repair {
-        a: String,
-        b: String,
-        oneway: bool,
-    },
-    Hold {
-        a: String,
-        b: String,
-    },
-    Release {
-        a: String,
-        b: String,
-    },
-    Latency {
-        a: String,
-        b: String,
-        latency: Duration,
-        heal: bool,
-    },
-    Flap,
-    Reject {
-        status: u16,
-    },
-    Admit,
-    Kick {
-        code: u16,
-    },
+    /// A fault begins (recorded as it is).
+    Fault(Fault),
+    /// A fault heals (recorded as it is).
+    Heal(Heal),
     /// A client action for one client, with the host it lives on.
     Client {
         host: String,
@@ -66,122 +34,103 @@ pub(crate) fn effects(s: &Scenario) -> Vec<(Duration, Effect)> {
 }
 
 fn expand(s: &Scenario, at: Duration, action: &Action, out: &mut Vec<(Duration, Effect)>) {
-    let pair = |between: &[String; 2]| (between[0].clone(), between[1].clone());
+    let mut faults = Vec::new();
+    let mut fault = |at: Duration, f: Fault| faults.push((at, Effect::Fault(f)));
+    let link = |between: &[String; 2], oneway: bool| Link::new(&between[0], &between[1], oneway);
+    let mut heals = Vec::new();
     match action {
         Action::Restart { down } => {
-            out.push((at, Effect::Crash));
-            out.push((at + *down, Effect::Start));
+            fault(at, Fault::Crash);
+            heals.push((at + *down, Heal::Start));
         }
         Action::GracefulRestart { down } => {
-            out.push((at, Effect::Shutdown));
-            out.push((at + *down, Effect::Start));
+            fault(at, Fault::Shutdown);
+            heals.push((at + *down, Heal::Start));
         }
-        Action::Crash => out.push((at, Effect::Crash)),
-        Action::Start => out.push((at, Effect::Start)),
-        Action::Die => out.push((at, Effect::Die)),
+        Action::Crash => fault(at, Fault::Crash),
+        Action::Start => heals.push((at, Heal::Start)),
+        Action::Die => fault(at, Fault::Die),
         Action::Partition {
             between,
             oneway,
             for_,
         } => {
-            let (a, b) = pair(between);
-            out.push((
-                at,
-                Effect::Partition {
-                    a: a.clone(),
-                    b: b.clone(),
-                    oneway: *oneway,
-                },
-            ));
+            let link = link(between, *oneway);
+            fault(at, Fault::Partition { link: link.clone() });
             if let Some(d) = for_ {
-                out.push((
-                    at + *d,
-                    Effect::Repair {
-                        a,
-                        b,
-                        oneway: *oneway,
-                    },
-                ));
+                heals.push((at + *d, Heal::Repair { link }));
             }
         }
-        Action::Repair { between, oneway } => {
-            let (a, b) = pair(between);
-            out.push((
-                at,
-                Effect::Repair {
-                    a,
-                    b,
-                    oneway: *oneway,
-                },
-            ));
-        }
+        Action::Repair { between, oneway } => heals.push((
+            at,
+            Heal::Repair {
+                link: link(between, *oneway),
+            },
+        )),
         Action::Hold { between, for_ } => {
-            let (a, b) = pair(between);
-            out.push((
-                at,
-                Effect::Hold {
-                    a: a.clone(),
-                    b: b.clone(),
-                },
-            ));
+            let link = link(between, false);
+            fault(at, Fault::Hold { link: link.clone() });
             if let Some(d) = for_ {
-                out.push((at + *d, Effect::Release { a, b }));
+                heals.push((at + *d, Heal::Release { link }));
             }
         }
-        Action::Release { between } => {
-            let (a, b) = pair(between);
-            out.push((at, Effect::Release { a, b }));
-        }
+        Action::Release { between } => heals.push((
+            at,
+            Heal::Release {
+                link: link(between, false),
+            },
+        )),
         Action::Latency {
             between,
             latency,
             for_,
         } => {
-            let (a, b) = pair(between);
-            out.push((
+            let link = link(between, false);
+            fault(
                 at,
-                Effect::Latency {
-                    a: a.clone(),
-                    b: b.clone(),
+                Fault::Latency {
+                    link: link.clone(),
                     latency: *latency,
-                    heal: false,
                 },
-            ));
+            );
             if let Some(d) = for_ {
-                out.push((
+                heals.push((
                     at + *d,
-                    Effect::Latency {
-                        a,
-                        b,
+                    Heal::Latency {
+                        link,
                         latency: s.network.latency,
-                        heal: true,
                     },
                 ));
             }
         }
         Action::Flap { for_ } => {
-            out.push((at, Effect::Flap));
-            out.push((at + *for_, Effect::Admit));
+            fault(at, Fault::Flap);
+            heals.push((at + *for_, Heal::Admit));
         }
         Action::Reject { for_, status } => {
-            out.push((at, Effect::Reject { status: *status }));
-            out.push((at + *for_, Effect::Admit));
+            fault(at, Fault::Reject { status: *status });
+            heals.push((at + *for_, Heal::Admit));
         }
-        Action::Kick { code } => out.push((at, Effect::Kick { code: *code })),
-        client_action => {
-            let target = client_action.client().unwrap_or_default();
-            for (host, client) in clients_named(s, target) {
+        Action::Kick { code } => fault(at, Fault::Kick { code: *code }),
+        Action::Subscribe { client, .. }
+        | Action::Unsubscribe { client, .. }
+        | Action::Publish { client, .. }
+        | Action::Close { client }
+        | Action::Reconnect { client } => {
+            for (host, client) in clients_named(s, client) {
                 out.push((
                     at,
                     Effect::Client {
                         host,
                         client,
-                        action: client_action.clone(),
+                        action: action.clone(),
                     },
                 ));
             }
         }
     }
+    out.extend(faults);
+    out.extend(heals.into_iter().map(|(t, h)| (t, Effect::Heal(h))));
 }
 
 /// The (host, client) pairs a client reference names: a whole group, or `GROUP-INDEX`.

@@ -4,6 +4,10 @@
 //! as JSON lines, one [`Record`] per line after a header; the same scenario and seed always
 //! give the same bytes.
 
+mod fault;
+
+pub use fault::{ClientAction, Fault, Heal, Link, SERVER_HOST, Target};
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -11,6 +15,10 @@ use serde::Serialize;
 use crate::client::{ServerEvent, Status};
 use crate::protocol::GapReason;
 use crate::server;
+
+/// The version of the `history.jsonl` format, in its header line. 2: faults, healings and
+/// client actions are typed (`verb` plus their own fields, no free text).
+pub const VERSION: u32 = 2;
 
 /// One thing that happened, at `t` milliseconds of simulated time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -93,10 +101,9 @@ pub enum Event {
     Action {
         /// The client.
         client: String,
-        /// The verb.
-        action: String,
-        /// The topic, for subscribe and unsubscribe.
-        topic: Option<String>,
+        /// What it was told to do.
+        #[serde(flatten)]
+        action: ClientAction,
     },
     /// The server saw something.
     Server {
@@ -112,17 +119,15 @@ pub enum Event {
     },
     /// A fault began (or a knob was turned).
     Fault {
-        /// The verb.
-        verb: String,
-        /// Its parameters, readable.
-        detail: String,
+        /// Which, with its parameters.
+        #[serde(flatten)]
+        fault: Fault,
     },
     /// A fault healed.
     Heal {
-        /// The verb of the fault that healed.
-        verb: String,
-        /// Its parameters, readable.
-        detail: String,
+        /// Which, with its parameters.
+        #[serde(flatten)]
+        heal: Heal,
     },
 }
 
@@ -162,16 +167,27 @@ impl History {
         }
     }
 
-    /// JSON lines: a header `{"scenario":..,"seed":..}`, then one record per line.
+    /// JSON lines: a header `{"wschaos_history":VERSION,"scenario":..,"seed":..}`, then one
+    /// record per line.
     ///
     /// ```
     /// use wschaos::history::{Event, History, Record};
     /// let h = History::new("s", 7, vec![Record { t: 10, event: Event::Dial { client: "subs-0".into() } }]);
-    /// assert_eq!(h.to_jsonl(), "{\"scenario\":\"s\",\"seed\":7}\n{\"t\":10,\"kind\":\"dial\",\"client\":\"subs-0\"}\n");
+    /// assert_eq!(h.to_jsonl(), "{\"wschaos_history\":2,\"scenario\":\"s\",\"seed\":7}\n{\"t\":10,\"kind\":\"dial\",\"client\":\"subs-0\"}\n");
     /// ```
     pub fn to_jsonl(&self) -> String {
-        let mut out =
-            serde_json::json!({ "scenario": self.scenario, "seed": self.seed }).to_string();
+        #[derive(Serialize)]
+        struct Header<'a> {
+            wschaos_history: u32,
+            scenario: &'a str,
+            seed: u64,
+        }
+        let header = Header {
+            wschaos_history: VERSION,
+            scenario: &self.scenario,
+            seed: self.seed,
+        };
+        let mut out = serde_json::to_string(&header).expect("the header always serialises");
         out.push('\n');
         for record in &self.records {
             out.push_str(&serde_json::to_string(record).expect("records always serialise"));
@@ -196,20 +212,16 @@ impl History {
         let mut windows: Vec<FaultWindow> = Vec::new();
         for r in &self.records {
             match &r.event {
-                Event::Fault { verb, detail } => {
-                    let to = (verb == "kick").then_some(r.t);
-                    windows.push(FaultWindow {
-                        verb: verb.clone(),
-                        detail: detail.clone(),
-                        from: r.t,
-                        to,
-                    });
-                }
-                Event::Heal { verb, detail } => {
-                    let key = fault_key(verb, detail);
+                Event::Fault { fault } => windows.push(FaultWindow {
+                    fault: fault.clone(),
+                    from: r.t,
+                    to: fault.target().is_none().then_some(r.t),
+                }),
+                Event::Heal { heal } => {
+                    let target = heal.target();
                     if let Some(w) = windows
                         .iter_mut()
-                        .find(|w| w.to.is_none() && fault_key(&w.verb, &w.detail) == key)
+                        .find(|w| w.to.is_none() && w.fault.target().as_ref() == Some(&target))
                     {
                         w.to = Some(r.t);
                     }
@@ -242,25 +254,12 @@ impl History {
 /// A fault from its beginning to its healing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FaultWindow {
-    /// The fault's verb (`crash`, `partition`, `kick`, ...).
-    pub verb: String,
-    /// Its parameters, readable.
-    pub detail: String,
+    /// The fault.
+    pub fault: Fault,
     /// When it began (ms).
     pub from: u64,
     /// When it healed (ms); `None` when it never did within the run. A kick is an instant.
     pub to: Option<u64>,
-}
-
-/// What pairs a fault with its healing: the server for crash/die/start, the admission knob
-/// for flap/reject, otherwise the verb and the link.
-fn fault_key(verb: &str, detail: &str) -> String {
-    match verb {
-        "crash" | "die" | "shutdown" | "start" => "server".into(),
-        "flap" | "reject" | "admission" => "admission".into(),
-        "latency" => format!("latency {}", detail.split(" = ").next().unwrap_or(detail)),
-        _ => format!("{verb} {detail}"),
-    }
 }
 
 impl Event {
