@@ -140,10 +140,8 @@ async fn run(env: ClientEnv, mut commands: mpsc::UnboundedReceiver<Command>) {
     }
 }
 
-fn main() {
-    let file = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "scenarios/restarts/short-restart.toml".into());
+/// Runs the naive client through `file` with seed 1.
+fn outcome(file: &str) -> (wschaos::cases::Case, wschaos::cases::Outcome) {
     let scenario = wschaos::scenario::load(file.as_ref()).unwrap_or_else(|e| panic!("{e}"));
     let case = wschaos::cases::Case {
         file: file.into(),
@@ -153,10 +151,43 @@ fn main() {
     let history =
         wschaos::sim::run_with::<Naive>(&case.scenario, case.seed).expect("the simulation runs");
     let verdict = wschaos::check::check(&case.scenario, &history);
-    let outcome = wschaos::cases::Outcome { history, verdict };
+    (case, wschaos::cases::Outcome { history, verdict })
+}
+
+fn main() {
+    let file = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "scenarios/restarts/short-restart.toml".into());
+    let (case, outcome) = outcome(&file);
     if outcome.verdict.passed() {
         println!("{} (seed 1): passed", case.file.display());
     } else {
         println!("{}", wschaos::report::failure(&case, &outcome));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// What the module comment promises: the loss during a restart is caught, by `delivery`.
+    #[test]
+    fn the_naive_client_loses_messages_across_a_restart_and_delivery_says_so() {
+        for file in [
+            "scenarios/restarts/short-restart.toml",
+            "scenarios/restarts/repeated-restarts.toml",
+            "scenarios/restarts/graceful-restart.toml",
+        ] {
+            let (_, outcome) = super::outcome(file);
+            let delivery: Vec<_> = outcome
+                .verdict
+                .violations
+                .iter()
+                .filter(|v| v.invariant == "delivery")
+                .collect();
+            assert!(
+                !delivery.is_empty(),
+                "{file}: {:#?}",
+                outcome.verdict.violations
+            );
+        }
     }
 }

@@ -64,6 +64,9 @@ pub enum GapReason {
     Unknown,
     /// The local subscriber fell behind its buffer and messages were skipped for it.
     Lagged,
+    /// The client saw sequence numbers skipped (or a new epoch) with no notice from the
+    /// server, and says so rather than pass the loss on in silence.
+    Missed,
 }
 
 /// A frame sent by the server.

@@ -128,8 +128,22 @@ caught!(
     "delivery"
 );
 
+caught!(
+    never_resumes,
+    Defect::NeverResumes,
+    "restarts/short-restart.toml",
+    "delivery"
+);
+
+caught!(
+    fixed_delay,
+    Defect::FixedDelay,
+    "flaps/flap-escalates.toml",
+    "backoff_escalates"
+);
+
 #[test]
 fn the_table_covers_every_defect() {
     // Keep in step with the `caught!` lines above and the README's table.
-    assert_eq!(Defect::ALL.len(), 13);
+    assert_eq!(Defect::ALL.len(), 15);
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::view::{clients, ms, slack, statuses};
+use super::view::{Conn, clients, conns, end, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{ClientAction, Event, History};
@@ -70,80 +70,157 @@ fn bounds(s: &Scenario, h: &History) -> Vec<Violation> {
     out
 }
 
-/// Below this probability a run of small delays is not chance but a backoff that does
-/// not grow.
-const EVIDENCE: f64 = 1e-9;
+/// The false-alarm probability of `backoff_escalates`, per run of retries: a correct client
+/// is flagged at most this often.
+pub(crate) const FALSE_ALARM: f64 = 1e-9;
 
-/// The chance that a correct client's delay before retry `step` is at most `d`: its delay
-/// is uniform in `[bound * (1 - jitter), bound]`.
-fn chance_at_most(p: &crate::client::Policy, step: u32, d: Duration) -> f64 {
-    let bound = p.delay_bound(step).as_secs_f64();
-    let jitter = p.jitter.clamp(0.0, 1.0);
-    let low = bound * (1.0 - jitter);
-    if jitter == 0.0 {
-        return if d.as_secs_f64() + 1e-3 >= bound {
-            1.0
-        } else {
-            0.0
-        };
-    }
-    ((d.as_secs_f64() + 1e-3 - low) / (bound * jitter)).clamp(0.0, 1.0)
+/// The checker's own model of the policy's bound before retry `step` (1 = the first):
+/// `initial_delay * multiplier^(step - 1)`, capped at `max_delay`. It reads the policy's
+/// numbers, never the client's code, so a bug in the client's backoff cannot move it.
+fn bound(p: &crate::client::Policy, step: u32) -> f64 {
+    let growth = p
+        .multiplier
+        .max(1.0)
+        .powi(step.saturating_sub(1).min(1024) as i32);
+    (p.initial_delay.as_secs_f64() * growth).min(p.max_delay.as_secs_f64())
 }
 
+/// The chance that a correct client waits at most `waited` seconds before retry `step`: its
+/// wait is uniform in `[bound * (1 - jitter), bound]`.
+fn chance_within(p: &crate::client::Policy, step: u32, waited: f64) -> f64 {
+    let bound = bound(p, step);
+    let jitter = p.jitter.clamp(0.0, 1.0);
+    let low = bound * (1.0 - jitter);
+    if waited >= bound {
+        return 1.0;
+    }
+    if jitter == 0.0 || bound == 0.0 {
+        return if waited >= low { 1.0 } else { 0.0 };
+    }
+    ((waited - low) / (bound * jitter)).clamp(0.0, 1.0)
+}
+
+/// Fisher's method: the chance that `n` independent uniform p-values have a sum of `-ln p`
+/// at least `sum` (a chi-square with `2n` degrees of freedom), in natural log.
+fn ln_combined(sum: f64, n: usize) -> f64 {
+    if sum <= 0.0 {
+        return 0.0;
+    }
+    // P = e^-sum * sum_{i<n} sum^i / i!, added up in log space.
+    let terms: Vec<f64> = (0..n)
+        .scan(0.0f64, |ln_fact, i| {
+            if i > 0 {
+                *ln_fact += (i as f64).ln();
+            }
+            Some(i as f64 * sum.ln() - *ln_fact - sum)
+        })
+        .collect();
+    let top = terms.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (top + terms.iter().map(|t| (t - top).exp()).sum::<f64>().ln()).min(0.0)
+}
+
+/// Judged from the recorded dials, not from the client's reports: the checker keeps its own
+/// count of the backoff step (one more per failed dial or per connection the server saw
+/// end before `stable_after`; back to the first after a connection that lasted; back to the
+/// start at a manual `reconnect`), takes each wait as the time from a dial (or from the
+/// connection it opened) to the next dial, and asks how likely a correct client is to wait
+/// that little at those steps. Below [`FALSE_ALARM`], over the retries since the backoff
+/// last rightly started over, the backoff does not grow.
 fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
+    let slack = slack(s) as f64 / 1000.0;
+    let all = conns(h);
     for (client, g) in clients(s) {
         let p = &g.policy;
-        if p.multiplier <= 1.0 || p.max_delay <= p.initial_delay {
-            continue;
-        }
-        let first = p.delay_bound(1);
-        // The retries since the backoff last (rightly) started over, and how likely a
-        // correct client is to keep every delay as small as the first bound over them.
-        let mut streak: Vec<usize> = Vec::new();
-        let mut log_chance = 0.0f64;
-        let mut reported = false;
-        let mut connected_at: Option<u64> = None;
-        for (i, t, status) in statuses(h, &client) {
-            match status {
-                Status::Connected => connected_at = Some(t),
-                Status::Disconnected { retry_in, .. } => {
-                    if connected_at.is_some_and(|c| t - c >= ms(p.stable_after)) {
-                        (streak, log_chance, reported) = (Vec::new(), 0.0, false);
-                    }
-                    connected_at = None;
-                    streak.push(i);
-                    if *retry_in > first + Duration::from_millis(1) {
-                        // A long delay: the backoff grew. No evidence against it.
-                        log_chance = 0.0;
-                        continue;
-                    }
-                    log_chance += chance_at_most(p, streak.len() as u32, first).ln();
-                    if log_chance < EVIDENCE.ln() && !reported {
-                        reported = true;
-                        let msg = format!(
-                            "{} retries in a row, none waiting more than {}: the backoff does not grow (chance {:.0e} for a correct client)",
-                            streak.len(),
-                            show(first),
-                            log_chance.exp()
-                        );
-                        out.push(Violation::new(
-                            ESCALATES.name,
-                            Some(&client),
-                            t,
-                            msg,
-                            streak.clone(),
-                        ));
-                    }
-                }
-                Status::Failed { .. } | Status::Closed => {
-                    (streak, log_chance, reported) = (Vec::new(), 0.0, false)
-                }
-                Status::Connecting { .. } => {}
+        let mine: Vec<&Conn> = all.iter().filter(|c| c.client == client).collect();
+        let dials: Vec<(usize, u64)> = h
+            .of(&client)
+            .filter(|(_, r)| matches!(r.event, Event::Dial { .. }))
+            .map(|(i, r)| (i, r.t))
+            .collect();
+        let mut streak = Streak::default();
+        let mut step = 0u32;
+        for (k, &(i, t)) in dials.iter().enumerate() {
+            let next = dials.get(k + 1).copied();
+            let opened = mine
+                .iter()
+                .find(|c| c.open_index > i && next.is_none_or(|(n, _)| c.open_index < n));
+            let lasted = opened.is_some_and(|c| {
+                (c.lifetime(end(s)) as f64 / 1000.0) + slack >= p.stable_after.as_secs_f64()
+            });
+            step = if lasted { 1 } else { step + 1 };
+            if lasted {
+                streak = Streak::default();
+            }
+            let Some((n, t2)) = next else { break };
+            let asked = h.of(&client).any(|(j, r)| {
+                j > i
+                    && j < n
+                    && matches!(
+                        r.event,
+                        Event::Action {
+                            action: ClientAction::Reconnect | ClientAction::Close,
+                            ..
+                        }
+                    )
+            });
+            if asked {
+                (streak, step) = (Streak::default(), 0);
+                continue;
+            }
+            let from = opened.map_or(t, |c| c.open_t.max(t));
+            let waited = (t2 - from) as f64 / 1000.0 + slack;
+            let chance = chance_within(p, step, waited).max(1e-300);
+            streak.add(n, chance, (waited, step));
+            if !streak.reported && streak.ln_p() < FALSE_ALARM.ln() {
+                streak.reported = true;
+                let (w, st) = streak.worst;
+                let msg = format!(
+                    "{} retries since the backoff last rightly started over waited too little for their steps (chance {:.0e} for a correct client; e.g. {}ms before retry {st}, whose bound is {}ms, jitter {})",
+                    streak.n,
+                    streak.ln_p().exp(),
+                    ((w - slack) * 1000.0).round(),
+                    (bound(p, st) * 1000.0).round(),
+                    p.jitter
+                );
+                out.push(Violation::new(
+                    ESCALATES.name,
+                    Some(&client),
+                    t2,
+                    msg,
+                    streak.dials.clone(),
+                ));
             }
         }
     }
     out
+}
+
+/// The retries since the backoff last rightly started over, as evidence.
+#[derive(Default)]
+struct Streak {
+    n: usize,
+    sum: f64,
+    dials: Vec<usize>,
+    /// The least likely wait: (seconds waited, step).
+    worst: (f64, u32),
+    least: f64,
+    reported: bool,
+}
+
+impl Streak {
+    fn add(&mut self, dial: usize, chance: f64, wait: (f64, u32)) {
+        if self.n == 0 || chance < self.least {
+            (self.least, self.worst) = (chance, wait);
+        }
+        self.n += 1;
+        self.sum -= chance.ln();
+        self.dials.push(dial);
+    }
+
+    fn ln_p(&self) -> f64 {
+        ln_combined(self.sum, self.n)
+    }
 }
 
 fn show(d: Duration) -> String {
@@ -154,6 +231,7 @@ fn show(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::check::testkit::*;
+    use crate::server;
 
     #[test]
     fn waiting_the_announced_delay_passes() {
@@ -189,28 +267,85 @@ mod tests {
         );
     }
 
-    fn flaps(delay: impl Fn(u32) -> u64) -> History {
-        let mut b = Builder::default().status(0, "c-0", connecting(1));
+    /// `n` flaps: a dial, a connection the server closes 5 ms later, a wait, the next dial.
+    fn flaps(n: u32, wait: impl Fn(u32) -> u64) -> History {
+        let mut b = Builder::default();
         let mut t = 0;
-        for k in 1..=10 {
-            b = b
-                .status(t + 10, "c-0", crate::client::Status::Connected)
-                .status(t + 20, "c-0", disconnected(1, delay(k)));
-            t += 20 + delay(k);
-            b = b.status(t, "c-0", connecting(1));
+        for k in 1..=n {
+            b = b.dial(t, "c-0").open(t + 5, 1, k.into(), "c-0").server(
+                t + 10,
+                1,
+                server::Event::Disconnected {
+                    conn: k.into(),
+                    client: "c-0".into(),
+                    reason: "flap".into(),
+                    online: 0,
+                },
+            );
+            t += 10 + wait(k);
         }
-        b.build()
+        b.dial(t, "c-0").build()
+    }
+
+    /// The default policy's bound before retry `k`, in ms.
+    fn bound_ms(k: u32) -> u64 {
+        (500 * 2u64.pow(k - 1)).min(30_000)
     }
 
     #[test]
-    fn growing_delays_pass_and_flat_ones_are_caught() {
-        assert!(escalates(&simple(1, ""), &flaps(|k| 100 * 2u64.pow(k))).is_empty());
-        let found = escalates(&simple(1, ""), &flaps(|_| 400));
+    fn the_bound_is_the_checkers_own_model_of_the_policy() {
+        let p = crate::client::Policy::default();
+        let bounds: Vec<f64> = (1..=8).map(|k| bound(&p, k)).collect();
+        assert_eq!(bounds, [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]);
+    }
+
+    #[test]
+    fn waits_drawn_within_growing_bounds_pass() {
+        // 0.6 and 0.2 of each bound, alternately: ordinary draws of full jitter.
+        let fraction = |k: u32| if k % 2 == 0 { 0.2 } else { 0.6 };
+        let h = flaps(20, |k| (bound_ms(k) as f64 * fraction(k)) as u64);
+        assert!(escalates(&simple(1, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn a_fixed_delay_is_caught_though_it_exceeds_the_first_bound() {
+        let found = escalates(&simple(1, ""), &flaps(40, |_| 1000));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0].message.starts_with("9 retries in a row"),
+            found[0].message.contains("waited too little"),
             "{}",
             found[0].message
         );
+    }
+
+    #[test]
+    fn a_connection_that_lasted_starts_the_backoff_over() {
+        // Every connection lasts past stable_after (10 s): each retry is a first one.
+        let mut b = Builder::default();
+        let mut t = 0;
+        for k in 1..=20u64 {
+            b = b.dial(t, "c-0").open(t + 5, 1, k, "c-0").server(
+                t + 11_000,
+                1,
+                server::Event::Disconnected {
+                    conn: k,
+                    client: "c-0".into(),
+                    reason: "kicked".into(),
+                    online: 0,
+                },
+            );
+            t += 11_000 + 300;
+        }
+        assert!(escalates(&simple(1, ""), &b.dial(t, "c-0").build()).is_empty());
+    }
+
+    #[test]
+    fn fishers_method_matches_known_values() {
+        // One p-value: the chance is the p-value itself.
+        assert!((ln_combined(-(0.01f64.ln()), 1) - 0.01f64.ln()).abs() < 1e-9);
+        // Two p-values of 0.1: P = x(1 - ln x) with x = 0.01.
+        let x: f64 = 0.01;
+        let expected = (x * (1.0 - x.ln())).ln();
+        assert!((ln_combined(-2.0 * 0.1f64.ln(), 2) - expected).abs() < 1e-9);
     }
 }

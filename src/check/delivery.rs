@@ -1,61 +1,324 @@
-//! Invariant 8: every message published to a topic while a subscriber is subscribed arrives
-//! exactly once and in order, or the subscriber got an explicit gap notice.
+//! Invariant 8: every message published to a topic after a subscriber's subscription took
+//! effect arrives exactly once and in order, or falls inside an explicit gap notice.
+//!
+//! Two kinds of evidence, each enough on its own:
+//! - **the client's own stream** (works for any client, on any network): within one
+//!   subscription, each delivery is the successor of the one before (same epoch, next
+//!   sequence) unless a gap notice in between says where delivery resumes, and it resumes
+//!   exactly there; a new epoch always comes with a gap notice.
+//! - **the server's record** (the simulation): every message the server sequenced on the
+//!   topic after it confirmed the subscription arrives or is covered by a gap notice, up to
+//!   the last position the client reached (and, for a client connected at the end, up to
+//!   `settle` before the end). Nothing else excuses a loss.
+//!
+//! A subscription runs from the client's subscribe (or its start, for its group's topics)
+//! to its unsubscribe or `close()`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use super::view::{Conn, Intents, Subscriptions, conns, end, ms, pubsub_clients, status_at};
+use super::view::{end, ms, pubsub_clients, status_at};
 use super::{Checker, Violation};
 use crate::client::{Reason, Status};
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, History};
+use crate::protocol::GapReason;
 use crate::scenario::Scenario;
 use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "delivery",
-    promise: "every message published while a subscriber wants it arrives exactly once, in order, or with a gap notice",
+    promise: "every message published after a subscription took effect arrives exactly once, in order, or inside a gap notice",
     check,
 };
 
+/// A position in a topic: (epoch, sequence).
+type Pos = (u64, u64);
+
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
-    let (all, subs, intents) = (conns(h), Subscriptions::new(h), Intents::new(s, h));
-    let mut by_client: BTreeMap<&str, Vec<&Conn>> = BTreeMap::new();
-    for c in &all {
-        by_client.entry(&c.client).or_default().push(c);
-    }
     let published = published(h);
-    for (client, _) in pubsub_clients(s) {
+    let confirmed = confirmed(h);
+    let horizon = end(s).saturating_sub(ms(s.settle));
+    for (client, g) in pubsub_clients(s) {
         order(h, &client, &mut out);
         again(h, &client, &mut out);
-        let mine = by_client
-            .get(client.as_str())
-            .map_or(&[][..], Vec::as_slice);
-        losses(s, h, &client, (mine, &published, &subs, &intents), &mut out);
+        let connected_at_end = status_at(h, &client, u64::MAX) == Some(&Status::Connected);
+        for seg in subscriptions(h, &client, &g.topics) {
+            let seen = Seen::collect(h, &client, &seg);
+            contiguous(&client, &seg, &seen, &mut out);
+            let topic_published = published
+                .get(seg.topic.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            let confirmed = confirmed
+                .get(&(client.as_str(), seg.topic.as_str()))
+                .map_or(&[][..], Vec::as_slice);
+            let tail = (seg.to.is_none() && connected_at_end).then_some(horizon);
+            complete(
+                &client,
+                &seg,
+                &seen,
+                (topic_published, confirmed, tail),
+                &mut out,
+            );
+        }
     }
     out
 }
 
-/// A message the server sequenced: (record index, time, epoch, topic, seq).
-type Published<'a> = (usize, u64, u64, &'a str, u64);
+/// One subscription of one client: from the record that asked for it (0 for the group's
+/// topics) to the one that ended it (`None`: still wanted at the end).
+struct Subscription {
+    topic: String,
+    from: usize,
+    to: Option<usize>,
+}
 
-/// Every sequenced publish, collected once for all subscribers.
-fn published(h: &History) -> Vec<Published<'_>> {
-    h.records
-        .iter()
-        .enumerate()
-        .filter_map(|(k, r)| match &r.event {
-            Event::Server {
-                epoch,
-                event:
-                    server::Event::Published {
+impl Subscription {
+    fn holds(&self, index: usize) -> bool {
+        index >= self.from && self.to.is_none_or(|to| index < to)
+    }
+}
+
+/// Every subscription `client` had, from its group's topics and its timeline actions.
+fn subscriptions(h: &History, client: &str, initial: &[String]) -> Vec<Subscription> {
+    let mut open: BTreeMap<String, usize> = initial.iter().map(|t| (t.clone(), 0)).collect();
+    let mut done = Vec::new();
+    for (i, r) in h.of(client) {
+        let Event::Action { action, .. } = &r.event else {
+            continue;
+        };
+        match action {
+            ClientAction::Subscribe { topic } => {
+                open.entry(topic.clone()).or_insert(i);
+            }
+            ClientAction::Unsubscribe { topic } => {
+                if let Some(from) = open.remove(topic) {
+                    done.push(Subscription {
+                        topic: topic.clone(),
+                        from,
+                        to: Some(i),
+                    });
+                }
+            }
+            ClientAction::Close => {
+                for (topic, from) in std::mem::take(&mut open) {
+                    done.push(Subscription {
                         topic,
-                        seq: Some(seq),
-                        ..
-                    },
-            } => Some((k, r.t, *epoch, topic.as_str(), *seq)),
-            _ => None,
+                        from,
+                        to: Some(i),
+                    });
+                }
+            }
+            ClientAction::Reconnect => {}
+        }
+    }
+    done.extend(open.into_iter().map(|(topic, from)| Subscription {
+        topic,
+        from,
+        to: None,
+    }));
+    done
+}
+
+/// What the client received on one subscription, in order.
+struct Seen {
+    /// (record index, time, position) of each delivery.
+    delivered: Vec<(usize, u64, Pos)>,
+    /// (record index, reason, where delivery resumes) of each gap notice.
+    gaps: Vec<(usize, GapReason, Pos)>,
+}
+
+impl Seen {
+    fn collect(h: &History, client: &str, seg: &Subscription) -> Seen {
+        let mut seen = Seen {
+            delivered: Vec::new(),
+            gaps: Vec::new(),
+        };
+        for (i, r) in h.of(client).filter(|(i, _)| seg.holds(*i)) {
+            match &r.event {
+                Event::Delivered {
+                    topic, epoch, seq, ..
+                } if *topic == seg.topic => seen.delivered.push((i, r.t, (*epoch, *seq))),
+                Event::Gap {
+                    topic,
+                    reason,
+                    epoch,
+                    next_seq,
+                    ..
+                } if *topic == seg.topic => seen.gaps.push((i, *reason, (*epoch, *next_seq))),
+                _ => {}
+            }
+        }
+        seen
+    }
+
+    /// The furthest position the client is accounted up to: its furthest delivery, or the
+    /// point before where a gap notice said delivery resumes.
+    fn reached(&self) -> Option<Pos> {
+        let delivered = self.delivered.iter().map(|(_, _, p)| *p);
+        let gaps = self
+            .gaps
+            .iter()
+            .filter(|(_, reason, _)| *reason != GapReason::Lagged)
+            .map(|(_, _, (e, n))| (*e, n.saturating_sub(1)));
+        delivered.chain(gaps).max()
+    }
+
+    /// True when a gap notice accounts for `p` not arriving: a notice that delivery resumes
+    /// after it, or a local lag between the deliveries around it.
+    fn covers(&self, p: Pos) -> bool {
+        self.gaps.iter().any(|(j, reason, resume)| {
+            if *reason != GapReason::Lagged {
+                return p < *resume;
+            }
+            let before = self.delivered.iter().rev().find(|(i, _, _)| i < j);
+            let after = self.delivered.iter().find(|(i, _, _)| i > j);
+            before.is_none_or(|(_, _, b)| *b < p) && after.is_none_or(|(_, _, a)| p < *a)
         })
-        .collect()
+    }
+}
+
+/// The client's own stream: each delivery follows the one before, or a gap notice between
+/// them says where delivery resumes and it resumes exactly there.
+fn contiguous(client: &str, seg: &Subscription, seen: &Seen, out: &mut Vec<Violation>) {
+    for pair in seen.delivered.windows(2) {
+        let ((i, _, a), (j, t, b)) = (pair[0], pair[1]);
+        if b <= a || b == (a.0, a.1 + 1) {
+            continue; // in order (a repeat or a step back is `order`'s to report)
+        }
+        let notices: Vec<&(usize, GapReason, Pos)> = seen
+            .gaps
+            .iter()
+            .filter(|(k, _, _)| i < *k && *k < j)
+            .collect();
+        let lagged = notices.iter().any(|(_, r, _)| *r == GapReason::Lagged);
+        let resumes = notices.last().map(|(_, _, p)| *p);
+        if lagged || resumes.is_some_and(|p| b <= p) {
+            continue;
+        }
+        let topic = &seg.topic;
+        let msg = match resumes {
+            Some((e, n)) => format!(
+                "{topic}: a gap notice said delivery resumes at #{n} (epoch {e}), but it resumed at #{} (epoch {}): the messages between were lost without notice",
+                b.1, b.0
+            ),
+            None if a.0 == b.0 => format!(
+                "{topic}: #{} then #{} (epoch {}): #{}..#{} lost with no gap notice",
+                a.1,
+                b.1,
+                b.0,
+                a.1 + 1,
+                b.1 - 1
+            ),
+            None => format!(
+                "{topic}: from #{} of epoch {} to #{} of epoch {} with no gap notice: the server restarted and the loss was passed on in silence",
+                a.1, a.0, b.1, b.0
+            ),
+        };
+        out.push(Violation::new(
+            CHECKER.name,
+            Some(client),
+            t,
+            msg,
+            vec![i, j],
+        ));
+    }
+}
+
+/// The server's record: every message sequenced on the topic after the server confirmed
+/// this subscription, up to where the client got to (or `tail`, for a subscription still
+/// wanted by a client connected at the end), arrived or is covered by a gap notice.
+fn complete(
+    client: &str,
+    seg: &Subscription,
+    seen: &Seen,
+    facts: (&[Published], &[usize], Option<u64>),
+    out: &mut Vec<Violation>,
+) {
+    let (published, confirmed, tail) = facts;
+    let Some(&anchor) = confirmed.iter().find(|k| seg.holds(**k)) else {
+        return; // the server never held this subscription: nothing was owed
+    };
+    let reached = seen.reached();
+    let got: std::collections::BTreeSet<Pos> = seen.delivered.iter().map(|(_, _, p)| *p).collect();
+    let missing: Vec<&Published> = published
+        .iter()
+        .filter(|m| m.index > anchor && seg.holds(m.index))
+        .filter(|m| reached.is_some_and(|r| m.pos <= r) || tail.is_some_and(|h| m.t <= h))
+        .filter(|m| !got.contains(&m.pos) && !seen.covers(m.pos))
+        .collect();
+    let (Some(first), Some(last)) = (missing.first(), missing.last()) else {
+        return;
+    };
+    let topic = &seg.topic;
+    let msg = if missing.len() == 1 {
+        format!(
+            "{topic} #{} (epoch {}) was published after the subscription took effect and never arrived, with no gap notice",
+            first.pos.1, first.pos.0
+        )
+    } else {
+        format!(
+            "{} messages of {topic} published after the subscription took effect never arrived, with no gap notice (#{} of epoch {} to #{} of epoch {})",
+            missing.len(),
+            first.pos.1,
+            first.pos.0,
+            last.pos.1,
+            last.pos.0
+        )
+    };
+    let events = missing.iter().take(8).map(|m| m.index).collect();
+    out.push(Violation::new(
+        CHECKER.name,
+        Some(client),
+        first.t,
+        msg,
+        events,
+    ));
+}
+
+/// A message the server sequenced.
+struct Published {
+    index: usize,
+    t: u64,
+    pos: Pos,
+}
+
+/// Every sequenced publish, by topic, collected once for all subscribers.
+fn published(h: &History) -> BTreeMap<&str, Vec<Published>> {
+    let mut out: BTreeMap<&str, Vec<Published>> = BTreeMap::new();
+    for (index, r) in h.records.iter().enumerate() {
+        if let Event::Server {
+            epoch,
+            event:
+                server::Event::Published {
+                    topic,
+                    seq: Some(seq),
+                    ..
+                },
+        } = &r.event
+        {
+            out.entry(topic).or_default().push(Published {
+                index,
+                t: r.t,
+                pos: (*epoch, *seq),
+            });
+        }
+    }
+    out
+}
+
+/// The records where the server confirmed a subscription, by (client, topic).
+fn confirmed(h: &History) -> BTreeMap<(&str, &str), Vec<usize>> {
+    let mut out: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (index, r) in h.records.iter().enumerate() {
+        if let Event::Server {
+            event: server::Event::Subscribed { client, topic, .. },
+            ..
+        } = &r.event
+        {
+            out.entry((client, topic)).or_default().push(index);
+        }
+    }
+    out
 }
 
 /// Deliveries of each topic must be strictly increasing in (epoch, seq).
@@ -136,61 +399,6 @@ fn closed_cleanly_after(h: &History, publisher: &str, index: usize) -> bool {
                 }
             )
         })
-}
-
-/// Messages published while one of the client's connections was subscribed must arrive,
-/// or be covered by a later gap notice. Only checked for clients connected at the end, and
-/// for messages published before the last `settle` of the run.
-fn losses(
-    s: &Scenario,
-    h: &History,
-    client: &str,
-    facts: (&[&Conn], &[Published<'_>], &Subscriptions, &Intents),
-    out: &mut Vec<Violation>,
-) {
-    let (mine, published, subs, intents) = facts;
-    if status_at(h, client, u64::MAX) != Some(&Status::Connected) {
-        return;
-    }
-    let horizon = end(s).saturating_sub(ms(s.settle));
-    let got: BTreeSet<(&str, u64, u64)> = h
-        .of(client)
-        .filter_map(|(_, r)| match &r.event {
-            Event::Delivered {
-                topic, epoch, seq, ..
-            } => Some((topic.as_str(), *epoch, *seq)),
-            _ => None,
-        })
-        .collect();
-    for &(k, t, epoch, topic, seq) in published {
-        // Only what the client wanted when it was published (an unsubscribe may still be
-        // on its way to the server).
-        if t > horizon
-            || got.contains(&(topic, epoch, seq))
-            || !intents.before(client, k).contains(topic)
-        {
-            continue;
-        }
-        let subscribed = mine.iter().any(|c| {
-            c.epoch == epoch && c.open_at(t) && subs.held_before(c.epoch, c.conn, k).contains(topic)
-        });
-        // A later gap notice covers it; a later (un)subscribe means the client changed its
-        // mind about the topic, and a message in flight then may rightly be dropped.
-        let excused = h.of(client).any(|(j, g)| {
-            j > k
-                && match &g.event {
-                    Event::Gap { topic: t, .. } => t == topic,
-                    Event::Action { action, .. } => action.topic() == Some(topic),
-                    _ => false,
-                }
-        });
-        if subscribed && !excused {
-            let msg = format!(
-                "{topic} #{seq} (epoch {epoch}) was published while subscribed and never arrived, with no gap notice"
-            );
-            out.push(Violation::new(CHECKER.name, Some(client), t, msg, vec![k]));
-        }
-    }
 }
 
 #[cfg(test)]
@@ -311,10 +519,100 @@ mod tests {
                 Event::Gap {
                     client: "c-0".into(),
                     topic: "t".into(),
-                    reason: crate::protocol::GapReason::Epoch,
+                    reason: GapReason::Epoch,
+                    epoch: 2,
                     next_seq: 1,
                 },
             )
+            .build();
+        assert!(check(&simple(1, ""), &h).is_empty());
+    }
+
+    fn gap(epoch: u64, next_seq: u64, reason: GapReason) -> Event {
+        Event::Gap {
+            client: "c-0".into(),
+            topic: "t".into(),
+            reason,
+            epoch,
+            next_seq,
+        }
+    }
+
+    #[test]
+    fn a_jump_in_sequence_numbers_needs_a_gap_notice_that_says_where_delivery_resumes() {
+        let jump = |notice: Option<Event>| {
+            let mut b = base()
+                .server(100, 1, published(1))
+                .at(101, delivered(1))
+                .server(200, 1, published(2))
+                .server(300, 1, published(3));
+            if let Some(g) = notice {
+                b = b.at(301, g);
+            }
+            b.at(302, delivered(3)).build()
+        };
+        let silent = check(&simple(1, ""), &jump(None));
+        assert!(
+            silent.iter().any(|v| v.message.contains("#1 then #3")),
+            "{silent:?}"
+        );
+        assert!(
+            silent.iter().any(|v| v.message.contains("#2 (epoch 1)")),
+            "the server's record shows it too: {silent:?}"
+        );
+        let told = jump(Some(gap(1, 3, GapReason::Missed)));
+        assert!(check(&simple(1, ""), &told).is_empty());
+        let wrong = check(&simple(1, ""), &jump(Some(gap(1, 2, GapReason::Missed))));
+        assert!(
+            wrong[0].message.contains("resumed at #3"),
+            "a notice that resumes earlier than delivery does: {wrong:?}"
+        );
+    }
+
+    #[test]
+    fn a_new_epoch_without_a_gap_notice_is_caught_even_when_every_later_message_arrives() {
+        let h = base()
+            .server(100, 1, published(1))
+            .at(101, delivered(1))
+            .fault(200, Fault::Crash)
+            .server(400, 2, published(1))
+            .open(500, 2, 1, "c-0")
+            .subscribed(501, 2, 1, "c-0", "t")
+            .server(600, 2, published(2))
+            .at(601, delivered_in(2, 2, 2))
+            .build();
+        let found = check(&simple(1, ""), &h);
+        assert!(
+            found
+                .iter()
+                .any(|v| v.message.contains("with no gap notice")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|v| v.message.contains("#1 (epoch 2)")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn what_was_published_before_the_subscription_took_effect_or_after_it_ended_is_not_owed() {
+        let h = base()
+            .server(1, 1, published(1))
+            .action(200, "c-0", ClientAction::Unsubscribe { topic: "t".into() })
+            .server(300, 1, published(2))
+            .build();
+        assert!(check(&simple(1, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn a_local_lag_covers_what_it_skipped() {
+        let h = base()
+            .server(100, 1, published(1))
+            .at(101, delivered(1))
+            .server(200, 1, published(2))
+            .server(300, 1, published(3))
+            .at(301, gap(0, 0, GapReason::Lagged))
+            .at(302, delivered(3))
             .build();
         assert!(check(&simple(1, ""), &h).is_empty());
     }

@@ -34,11 +34,17 @@ pub enum Defect {
     TwoSockets,
     /// Ignores acknowledgements: every publish is sent again after each reconnect.
     ResendsAcknowledged,
+    /// Restores its topics without a resume position: what was published while it was
+    /// away is lost, and nothing tells the subscriber.
+    NeverResumes,
+    /// Retries at a fixed interval (the policy's second bound, no jitter, no growth): above
+    /// the first bound, so only a checker that judges every step sees it does not grow.
+    FixedDelay,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 13] = [
+    pub const ALL: [Defect; 15] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -52,6 +58,8 @@ impl Defect {
         Defect::NoHeartbeat,
         Defect::TwoSockets,
         Defect::ResendsAcknowledged,
+        Defect::NeverResumes,
+        Defect::FixedDelay,
     ];
 }
 

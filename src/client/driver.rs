@@ -105,7 +105,11 @@ impl<C: Connector, S: Session> Driver<C, S> {
             } else {
                 self.rng.random::<f64>()
             };
-            let retry_in = self.policy.delay(step, unit);
+            let retry_in = if self.defects.has(Defect::FixedDelay) {
+                self.policy.delay_bound(2)
+            } else {
+                self.policy.delay(step, unit)
+            };
             let waiting = Status::Disconnected {
                 attempt: failures + 1,
                 retry_in,

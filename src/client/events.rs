@@ -41,6 +41,8 @@ pub enum TopicEvent {
         topic: String,
         /// Why they were missed.
         reason: GapReason,
+        /// The server epoch `next_seq` belongs to (0 when unknown, for a local lag).
+        epoch: u64,
         /// The next sequence that will be delivered (0 when unknown, for a local lag).
         next_seq: u64,
     },
@@ -140,6 +142,7 @@ fn lagged(topic: String) -> TopicEvent {
     TopicEvent::Gap {
         topic,
         reason: GapReason::Lagged,
+        epoch: 0,
         next_seq: 0,
     }
 }

@@ -217,10 +217,20 @@ impl PubSub {
         let Some(t) = self.topics.get_mut(&d.topic) else {
             return;
         };
-        if t.position
-            .is_some_and(|p| p.epoch == epoch && d.seq <= p.seq)
-        {
-            return; // already delivered before the reconnect: the replay overlaps
+        match t.position {
+            // Already delivered before the reconnect: the replay overlaps.
+            Some(p) if p.epoch == epoch && d.seq <= p.seq => return,
+            // Sequence numbers skipped, or a new epoch, with no notice from the server: the
+            // subscriber hears of the loss rather than never knowing.
+            Some(p) if p.epoch != epoch || d.seq > p.seq + 1 => {
+                let _ = t.tx.send(TopicEvent::Gap {
+                    topic: d.topic.clone(),
+                    reason: GapReason::Missed,
+                    epoch,
+                    next_seq: d.seq,
+                });
+            }
+            _ => {}
         }
         t.position = Some(Position { epoch, seq: d.seq });
         let _ = t.tx.send(TopicEvent::Message(d));
@@ -238,6 +248,7 @@ impl PubSub {
         let _ = t.tx.send(TopicEvent::Gap {
             topic,
             reason,
+            epoch,
             next_seq,
         });
     }
@@ -260,9 +271,12 @@ impl Session for PubSub {
                 1
             };
             for (topic, t) in &self.topics {
+                let resume = t
+                    .position
+                    .filter(|_| !self.defects.has(Defect::NeverResumes));
                 let frame = text(&ClientFrame::Subscribe {
                     topic: topic.clone(),
-                    resume: t.position,
+                    resume,
                 });
                 restore.extend(std::iter::repeat_n(frame, times));
             }
@@ -520,6 +534,54 @@ mod tests {
             })
             .collect();
         assert_eq!(got, ["m1", "m2", "gap:Epoch", "m1"]);
+    }
+
+    #[test]
+    fn skipped_sequence_numbers_on_a_live_connection_raise_a_gap_notice() {
+        let mut s = session();
+        let mut rx = s.subscribe("t").unwrap();
+        open(&mut s);
+        let welcome = |epoch| ServerFrame::Welcome {
+            epoch,
+            client: "c".into(),
+            online: 1,
+        };
+        let msg = |seq| ServerFrame::Message {
+            topic: "t".into(),
+            seq,
+            from: "p".into(),
+            id: seq,
+            data: format!("m{seq}"),
+        };
+        server(&mut s, welcome(3));
+        server(&mut s, msg(76));
+        server(&mut s, msg(79));
+        server(&mut s, msg(80));
+        // A new epoch the server never announced with a gap notice.
+        server(&mut s, welcome(4));
+        server(&mut s, msg(2));
+        let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|e| match e {
+                TopicEvent::Message(d) => d.data,
+                TopicEvent::Gap {
+                    reason,
+                    epoch,
+                    next_seq,
+                    ..
+                } => format!("gap:{reason:?}@{epoch}#{next_seq}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "m76",
+                "gap:Missed@3#79",
+                "m79",
+                "m80",
+                "gap:Missed@4#2",
+                "m2"
+            ]
+        );
     }
 
     #[test]

@@ -69,7 +69,9 @@ pub enum Event {
         topic: String,
         /// Why.
         reason: GapReason,
-        /// Where delivery resumes.
+        /// The epoch delivery resumes in (0 when unknown: a local lag).
+        epoch: u64,
+        /// Where delivery resumes (0 when unknown: a local lag).
         next_seq: u64,
     },
     /// A client learnt of a server-wide event (welcome, joined, left, error).

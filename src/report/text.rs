@@ -105,8 +105,11 @@ pub fn describe(r: &Record) -> String {
             client,
             topic,
             reason,
+            epoch,
             next_seq,
-        } => format!("{t} {client:<10} gap on {topic}: {reason:?}, next #{next_seq}"),
+        } => {
+            format!("{t} {client:<10} gap on {topic}: {reason:?}, next #{next_seq} (epoch {epoch})")
+        }
         Event::Presence { client, event } => format!("{t} {client:<10} {}", presence_text(event)),
         Event::Frame { client, len } => format!("{t} {client:<10} frame of {len} bytes"),
         Event::Publish {

@@ -102,11 +102,14 @@ impl Probe {
     }
 
     /// A gap notice arrived on a subscription.
-    pub fn gap(&self, topic: &str, reason: GapReason, next_seq: u64) {
+    /// `epoch` and `next_seq` say where delivery resumes (0 and 0 when unknown, for a
+    /// local lag): every message before that point that did not arrive is covered.
+    pub fn gap(&self, topic: &str, reason: GapReason, epoch: u64, next_seq: u64) {
         self.record(|client| Event::Gap {
             client,
             topic: topic.to_string(),
             reason,
+            epoch,
             next_seq,
         });
     }
@@ -281,8 +284,9 @@ async fn record_topic(mut sub: Subscription, probe: Probe) {
             TopicEvent::Gap {
                 topic,
                 reason,
+                epoch,
                 next_seq,
-            } => probe.gap(&topic, reason, next_seq),
+            } => probe.gap(&topic, reason, epoch, next_seq),
         }
     }
 }
