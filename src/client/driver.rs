@@ -215,11 +215,18 @@ impl<C: Connector, S: Session> Driver<C, S> {
 
     async fn serve(&mut self, mut ws: WebSocketStream<MaybeTls<C::Stream>>) -> Ended {
         let opened = Instant::now();
-        let Err(end) = self.session(&mut ws, opened).await;
+        let mut connected = false;
+        let Err(end) = self.session(&mut ws, opened, &mut connected).await;
         match end {
             None => {
                 self.close_politely(&mut ws).await;
                 Ended::Closed
+            }
+            // Never accepted (no welcome): a failed attempt, not a lost connection, so the
+            // attempt counter grows and `max_attempts` can end it.
+            Some(reason) if !connected => {
+                self.shared.with_session(S::on_lost);
+                Ended::Failed(reason)
             }
             Some(reason) => {
                 self.shared.with_session(S::on_lost);
@@ -231,24 +238,32 @@ impl<C: Connector, S: Session> Driver<C, S> {
         }
     }
 
-    /// Restores the session, reports `Connected`, then moves frames both ways until the
-    /// connection ends: `Err(None)` when closed by the user, `Err(Some(reason))` when lost.
+    /// Restores the session, reports `Connected` once the peer accepted it (`connected`
+    /// says whether it did), then moves frames both ways until the connection ends:
+    /// `Err(None)` when closed by the user, `Err(Some(reason))` when lost.
     async fn session(
         &mut self,
         ws: &mut WebSocketStream<MaybeTls<C::Stream>>,
         opened: Instant,
+        connected: &mut bool,
     ) -> Result<Infallible, End> {
         let mut restore = Vec::new();
         self.shared.with_session(|s| s.on_open(&mut restore));
         for frame in restore {
             self.write(ws, frame).await?;
         }
-        if !self.shared.set_status(Status::Connected) {
-            return Err(None);
-        }
+        // The peer has `handshake_timeout` from the upgrade to accept the session.
+        let accept_by = opened + self.policy.handshake_timeout;
         let mut heartbeat =
             Heartbeat::new(opened, self.policy.ping_interval, self.policy.pong_timeout);
         loop {
+            if !*connected && self.shared.with_session(|s| s.ready()) {
+                if !self.shared.set_status(Status::Connected) {
+                    return Err(None);
+                }
+                *connected = true;
+            }
+
             if let Some(frame) = self.shared.with_session(S::next_outgoing) {
                 self.write(ws, frame).await?;
                 continue;
@@ -263,6 +278,9 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 incoming = ws.next() => {
                     heartbeat.on_rx(Instant::now());
                     self.receive(incoming)?;
+                }
+                _ = sleep_until(accept_by), if !*connected => {
+                    return Err(Some(Reason::HandshakeTimeout));
                 }
                 _ = sleep_until(heartbeat_due(&heartbeat, self.defects)) => match heartbeat.on_deadline(Instant::now()) {
                     Beat::Ping => self.write(ws, Message::Ping(Default::default())).await?,

@@ -259,6 +259,10 @@ impl PubSub {
 }
 
 impl Session for PubSub {
+    fn ready(&self) -> bool {
+        self.welcomed
+    }
+
     fn on_open(&mut self, restore: &mut Vec<Message>) {
         self.connected = true;
         self.welcomed = false;

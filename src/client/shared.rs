@@ -23,6 +23,11 @@ pub(crate) trait Session: Send + 'static {
     fn on_frame(&mut self, frame: Message) -> Result<(), String>;
     /// The next frame waiting to be sent, if any.
     fn next_outgoing(&mut self) -> Option<Message>;
+    /// Whether the peer has accepted the session, so the client may report `Connected`
+    /// (the pub/sub layer waits for the server's welcome; the raw socket is ready at once).
+    fn ready(&self) -> bool {
+        true
+    }
     /// The connection was lost.
     fn on_lost(&mut self);
     /// The client was closed: end every stream, drop every pending send.

@@ -225,7 +225,7 @@ impl fmt::Display for Fault {
             Fault::Latency { link, latency } => {
                 write!(f, "{link} = {}", humantime::format_duration(*latency))
             }
-            Fault::Flap => write!(f, "server closes right after each handshake"),
+            Fault::Flap => write!(f, "server closes right after each welcome"),
             Fault::Reject { status } => write!(f, "handshakes answered with HTTP {status}"),
             Fault::Kick { code } => write!(f, "every connection closed with {code}"),
         }

@@ -51,9 +51,17 @@ pub(crate) async fn serve<S: ByteStream>(
         return;
     };
     if admission == Admission::Flap {
+        // Accepted, welcomed, and dropped at once: the session opened, so a client's
+        // "reset the backoff on open" bug shows. Nobody else is told (no presence).
         lock(&hub).observe(Event::Refused {
-            reason: "flap: closed right after the handshake".into(),
+            reason: "flap: closed right after the welcome".into(),
         });
+        let welcome = crate::protocol::ServerFrame::Welcome {
+            epoch: config.epoch,
+            client: identity.client.clone().unwrap_or_default(),
+            online: 0,
+        };
+        let _ = ws.send(Message::text(welcome.to_json())).await;
         close(&mut ws, CloseCode::Error, "flapping", &config).await;
         return;
     }

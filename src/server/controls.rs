@@ -11,7 +11,7 @@ pub enum Admission {
     /// Normally.
     #[default]
     Accept,
-    /// Complete the handshake, then close at once with 1011 (a flapping server).
+    /// Complete the handshake, say welcome, then close at once with 1011 (a flapping server).
     Flap,
     /// Refuse with this HTTP status.
     Reject {

@@ -191,13 +191,47 @@ async fn a_server_that_does_not_speak_the_protocol_is_reported_as_such() {
     .await;
     let seen = two_failures(&url).await;
     assert!(
-        seen.contains(&Status::Connected),
-        "the handshake itself succeeded: {seen:?}"
+        !seen.contains(&Status::Connected),
+        "no welcome, so never connected: {seen:?}"
     );
+    let attempts: Vec<u32> = seen
+        .iter()
+        .filter_map(|s| match s {
+            Status::Disconnected { attempt, .. } => Some(*attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(attempts, [2, 3], "each is a failed attempt: {seen:?}");
     for reason in reasons(&seen) {
         assert!(
             matches!(reason, Reason::Error { error } if error.starts_with("the server does not speak the wschaos protocol")),
             "{seen:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_server_that_never_welcomes_is_given_up_on_after_max_attempts() {
+    let url = hostile(|stream| async move {
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let _ = ws.send(Message::text("hello, I am an echo server")).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    })
+    .await;
+    let policy = Policy {
+        max_attempts: Some(2),
+        ..policy()
+    };
+    let (alice, _task) = client_over(&url, "alice", policy, wschaos::net::TokioNet);
+    let mut changes = alice.status_changes();
+    let seen = statuses_until(&mut changes, "gave up", |s| {
+        matches!(s, Status::Failed { .. })
+    })
+    .await;
+    let dials = seen
+        .iter()
+        .filter(|s| matches!(s, Status::Connecting { .. }))
+        .count();
+    assert_eq!(dials, 2, "{seen:?}");
+    alice.close();
 }

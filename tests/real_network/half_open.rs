@@ -1,9 +1,11 @@
-//! A half-open connection: the server completes the handshake and then never reads or
-//! answers again, without closing. Only the client's heartbeat can notice.
+//! A half-open connection: the server completes the handshake, says welcome, and then never
+//! reads or answers again, without closing. Only the client's heartbeat can notice.
 
 use std::time::Duration;
 
+use futures::SinkExt;
 use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
 use wschaos::client::{Policy, Reason, Status};
 
 use crate::support::*;
@@ -14,7 +16,9 @@ async fn heartbeat_detects_a_server_that_went_silent() {
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let zombie = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
-        let ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        let welcome = r#"{"type":"welcome","epoch":1,"client":"alice","online":1}"#;
+        ws.send(Message::text(welcome)).await.unwrap();
         std::future::pending::<()>().await;
         drop(ws);
     });
