@@ -52,10 +52,33 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     format!("illegal move {} -> {}", a.name(), b.name()),
                     vec![i, j],
                 ));
+            } else if let Some(msg) = misnumbered(a, b) {
+                out.push(v(t, msg, vec![i, j]));
             }
         }
     }
     out
+}
+
+/// Attempt numbers run on: a failed dial announces the next number, and the dial that
+/// follows carries the number announced.
+fn misnumbered(a: &Status, b: &Status) -> Option<String> {
+    match (a, b) {
+        (Status::Connecting { attempt: k }, Status::Disconnected { attempt: n, .. })
+            if *n != k + 1 =>
+        {
+            Some(format!(
+                "attempt {k} failed and the retry was announced as attempt {n}, not {}",
+                k + 1
+            ))
+        }
+        (Status::Disconnected { attempt: n, .. }, Status::Connecting { attempt: m }) if m != n => {
+            Some(format!(
+                "the retry was announced as attempt {n} and dialed as attempt {m}"
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// A status whose reason is a failed handshake: only possible before `Connected`.
@@ -84,6 +107,25 @@ mod tests {
             .status(109, "c-0", connecting(1))
             .build();
         assert!(check(&simple(1, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn attempt_numbers_must_run_on_from_a_failed_dial_to_the_next() {
+        let story = |announced: u32, dialed: u32| {
+            Builder::default()
+                .status(0, "c-0", connecting(1))
+                .status(5, "c-0", disconnected(announced, 100))
+                .status(105, "c-0", connecting(dialed))
+                .build()
+        };
+        assert!(check(&simple(1, ""), &story(2, 2)).is_empty());
+        let stale = check(&simple(1, ""), &story(1, 1));
+        assert!(stale[0].message.contains("not 2"), "{stale:?}");
+        let jumped = check(&simple(1, ""), &story(2, 3));
+        assert!(
+            jumped[0].message.contains("announced as attempt 2 and dialed as attempt 3"),
+            "{jumped:?}"
+        );
     }
 
     #[test]

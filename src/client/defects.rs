@@ -40,11 +40,13 @@ pub enum Defect {
     /// Retries at a fixed interval (the policy's second bound, no jitter, no growth): above
     /// the first bound, so only a checker that judges every step sees it does not grow.
     FixedDelay,
+    /// Announces a retry with the failed dial's attempt number instead of the next one.
+    MisnumbersRetries,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 15] = [
+    pub const ALL: [Defect; 16] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -60,6 +62,7 @@ impl Defect {
         Defect::ResendsAcknowledged,
         Defect::NeverResumes,
         Defect::FixedDelay,
+        Defect::MisnumbersRetries,
     ];
 }
 

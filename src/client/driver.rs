@@ -111,7 +111,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 self.policy.delay(step, unit)
             };
             let waiting = Status::Disconnected {
-                attempt: failures + 1,
+                attempt: failures + u32::from(!self.defects.has(Defect::MisnumbersRetries)),
                 retry_in,
                 reason,
             };
