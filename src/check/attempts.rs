@@ -37,6 +37,10 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                         failures = 0;
                     }
                 }
+                // Given up on a terminal close code or status: `close_codes` judges it.
+                (_, Status::Failed { reason }) if super::codes::terminal(&g.policy, reason) => {
+                    failures = 0;
+                }
                 (_, Status::Failed { .. }) => {
                     let dials = failures + 1;
                     match max {

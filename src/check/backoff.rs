@@ -43,8 +43,10 @@ fn bounds(s: &Scenario, h: &History) -> Vec<Violation> {
                 continue;
             }
             let waited = t2 - t;
+            // A `reconnect()` that landed on the failure itself (same instant, recorded
+            // just before it) cuts the wait short too.
             let manual = h.of(&client).any(|(k, r)| {
-                k > i
+                (k > i || r.t >= t)
                     && k < j
                     && matches!(
                         &r.event,

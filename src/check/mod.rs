@@ -7,6 +7,7 @@
 mod attempts;
 mod backoff;
 mod close;
+mod codes;
 mod delivery;
 mod expect;
 mod heartbeat;
@@ -74,6 +75,7 @@ pub const CHECKERS: &[Checker] = &[
     backoff::BOUNDS,
     backoff::ESCALATES,
     attempts::CHECKER,
+    codes::CHECKER,
     close::CHECKER,
     single::CHECKER,
     topics::CHECKER,
@@ -94,6 +96,7 @@ pub const NAMES: &[&str] = &[
     "backoff_bounds",
     "backoff_escalates",
     "attempt_budget",
+    "close_codes",
     "silence_after_close",
     "single_connection",
     "topics_restored",

@@ -123,7 +123,9 @@ mod tests {
         assert!(stale[0].message.contains("not 2"), "{stale:?}");
         let jumped = check(&simple(1, ""), &story(2, 3));
         assert!(
-            jumped[0].message.contains("announced as attempt 2 and dialed as attempt 3"),
+            jumped[0]
+                .message
+                .contains("announced as attempt 2 and dialed as attempt 3"),
             "{jumped:?}"
         );
     }

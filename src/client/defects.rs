@@ -42,11 +42,13 @@ pub enum Defect {
     FixedDelay,
     /// Announces a retry with the failed dial's attempt number instead of the next one.
     MisnumbersRetries,
+    /// Reconnects after a close code or handshake status the policy calls terminal.
+    RetriesTerminal,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 16] = [
+    pub const ALL: [Defect; 17] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -63,6 +65,7 @@ impl Defect {
         Defect::NeverResumes,
         Defect::FixedDelay,
         Defect::MisnumbersRetries,
+        Defect::RetriesTerminal,
     ];
 }
 

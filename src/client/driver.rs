@@ -75,6 +75,13 @@ impl<C: Connector, S: Session> Driver<C, S> {
             }
             let reason = match self.connect_and_serve().await {
                 Ended::Closed => return,
+                Ended::Failed(reason) | Ended::Lost { reason, .. } if self.terminal(&reason) => {
+                    if !self.give_up(reason).await {
+                        return;
+                    }
+                    (failures, step) = (0, 0);
+                    continue;
+                }
                 Ended::Failed(reason) => {
                     failures += 1;
                     step += 1;
@@ -83,9 +90,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
                         .max_attempts
                         .filter(|_| !self.defects.has(Defect::IgnoresMaxAttempts));
                     if budget.is_some_and(|max| failures >= max) {
-                        if !self.shared.set_status(Status::Failed { reason })
-                            || !self.wait_for_reconnect().await
-                        {
+                        if !self.give_up(reason).await {
                             return;
                         }
                         (failures, step) = (0, 0);
@@ -366,6 +371,16 @@ impl<C: Connector, S: Session> Driver<C, S> {
     }
 
     /// Waits in `Failed` for `reconnect()`. False when closed instead.
+    /// True when the server said not to come back (a terminal close code or status).
+    fn terminal(&self, reason: &Reason) -> bool {
+        self.policy.is_terminal(reason) && !self.defects.has(Defect::RetriesTerminal)
+    }
+
+    /// `Failed`, then wait for `reconnect()`; false when closed instead.
+    async fn give_up(&self, reason: Reason) -> bool {
+        self.shared.set_status(Status::Failed { reason }) && self.wait_for_reconnect().await
+    }
+
     async fn wait_for_reconnect(&self) -> bool {
         loop {
             self.shared.woken().await;

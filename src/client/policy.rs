@@ -70,6 +70,14 @@ pub struct Policy {
     /// connection with a protocol error (and a retry per this policy) before it is buffered.
     /// Default 16 MiB.
     pub max_message_size: usize,
+    /// Close codes after which the client gives up (`Failed`, until `reconnect()`) instead
+    /// of reconnecting, as inclusive `[first, last]` ranges. Default `[[3500, 3999],
+    /// [4500, 4999]]`, the convention of centrifuge (3000–3499 and 4000–4499 reconnect).
+    /// Every other code reconnects: 1000, 1001, 1006, 1011, 1012, 1013 ...
+    pub terminal_close_codes: Vec<[u16; 2]>,
+    /// HTTP statuses answered to the handshake after which the client gives up instead of
+    /// retrying. Default `[401, 403]`: credentials that failed once fail again.
+    pub terminal_http_statuses: Vec<u16>,
 }
 
 impl Default for Policy {
@@ -89,6 +97,8 @@ impl Default for Policy {
             outbox_capacity: 1024,
             subscriber_buffer: 1024,
             max_message_size: 16 * 1024 * 1024,
+            terminal_close_codes: vec![[3500, 3999], [4500, 4999]],
+            terminal_http_statuses: vec![401, 403],
         }
     }
 }
@@ -128,6 +138,27 @@ impl Policy {
         let bound = self.delay_bound(step);
         let jitter = self.jitter.clamp(0.0, 1.0);
         bound.mul_f64(1.0 - jitter * unit.clamp(0.0, 1.0))
+    }
+
+    /// True when `reason` (a close code or a handshake status from the server) tells the
+    /// client to give up rather than reconnect.
+    ///
+    /// ```
+    /// use wschaos::client::{Policy, Reason};
+    /// let p = Policy::default();
+    /// let closed = |code| Reason::ServerClosed { code, reason: String::new() };
+    /// assert!(p.is_terminal(&closed(4500)) && p.is_terminal(&Reason::Rejected { status: 401 }));
+    /// assert!(!p.is_terminal(&closed(4000)) && !p.is_terminal(&closed(1012)));
+    /// ```
+    pub fn is_terminal(&self, reason: &super::Reason) -> bool {
+        match reason {
+            super::Reason::ServerClosed { code, .. } => self
+                .terminal_close_codes
+                .iter()
+                .any(|[first, last]| (*first..=*last).contains(code)),
+            super::Reason::Rejected { status } => self.terminal_http_statuses.contains(status),
+            _ => false,
+        }
     }
 
     /// The longest a dead connection can go unnoticed: `ping_interval + pong_timeout`.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// Legal moves (see [`Status::can_move_to`]):
 /// `Connecting → Connected | Disconnected | Failed | Closed`,
-/// `Connected → Disconnected | Closed`,
+/// `Connected → Disconnected | Failed (a terminal close code) | Closed`,
 /// `Disconnected → Connecting | Closed`,
 /// `Failed → Connecting (by reconnect()) | Closed`. `Closed` is terminal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +99,7 @@ impl Status {
             (
                 Connecting { .. },
                 Connected | Disconnected { .. } | Failed { .. } | Closed
-            ) | (Connected, Disconnected { .. } | Closed)
+            ) | (Connected, Disconnected { .. } | Failed { .. } | Closed)
                 | (Disconnected { .. }, Connecting { .. } | Closed)
                 | (Failed { .. }, Connecting { .. } | Closed)
         )
@@ -161,6 +161,7 @@ mod tests {
                 ("connecting", "failed"),
                 ("connecting", "closed"),
                 ("connected", "disconnected"),
+                ("connected", "failed"),
                 ("connected", "closed"),
                 ("disconnected", "connecting"),
                 ("disconnected", "closed"),

@@ -16,16 +16,16 @@ async fn a_token_is_required_when_configured() {
     let server = TestServer::start(any_port(), config).await;
     let (anonymous, _t1) = client(&server.url(), "anonymous");
     let mut changes = anonymous.status_changes();
+    // 401 is terminal by default: the client gives up rather than retry a bad credential.
     let refused = statuses_until(&mut changes, "a refusal", |s| {
-        matches!(s, Status::Disconnected { .. })
+        matches!(s, Status::Failed { .. } | Status::Disconnected { .. })
     })
     .await;
     assert!(
         matches!(
             refused.last(),
-            Some(Status::Disconnected {
-                reason: Reason::Rejected { status: 401 },
-                ..
+            Some(Status::Failed {
+                reason: Reason::Rejected { status: 401 }
             })
         ),
         "{refused:?}"
@@ -54,16 +54,18 @@ async fn a_token_is_required_when_configured() {
     tokio::spawn(task);
     let mut changes = wrong.status_changes();
     let refused = statuses_until(&mut changes, "a refusal", |s| {
-        matches!(s, Status::Disconnected { .. })
+        matches!(s, Status::Failed { .. } | Status::Disconnected { .. })
     })
     .await;
-    assert!(matches!(
-        refused.last(),
-        Some(Status::Disconnected {
-            reason: Reason::Rejected { status: 401 },
-            ..
-        })
-    ));
+    assert!(
+        matches!(
+            refused.last(),
+            Some(Status::Failed {
+                reason: Reason::Rejected { status: 401 }
+            })
+        ),
+        "{refused:?}"
+    );
 }
 
 async fn handshake_with_origin(url: &str, origin: Option<&str>) -> Result<(), u16> {

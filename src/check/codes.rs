@@ -1,0 +1,283 @@
+//! Close codes and handshake statuses: one the policy calls terminal ends in `Failed` and
+//! silence until `reconnect()`; any other is not given up on (that it comes back in time
+//! is for `settles` and `expect_reconnect` to judge).
+//!
+//! Judged from the faults (the code the server closed with, the status it answered), the
+//! server's connections and the recorded dials; the classification is the checker's own
+//! reading of the policy's numbers (`terminal_close_codes`, `terminal_http_statuses`).
+
+use super::view::{clients, conns, slack, statuses};
+use super::{Checker, Violation};
+use crate::client::{Policy, Reason, Status};
+use crate::history::{ClientAction, Event, Fault, History};
+use crate::scenario::Scenario;
+
+pub(super) const CHECKER: Checker = Checker {
+    name: "close_codes",
+    promise: "a close code or handshake status the policy calls terminal ends in Failed and silence until reconnect(); any other is retried",
+    check,
+};
+
+fn terminal_code(p: &Policy, code: u16) -> bool {
+    p.terminal_close_codes
+        .iter()
+        .any(|r| r[0] <= code && code <= r[1])
+}
+
+fn terminal_status(p: &Policy, status: u16) -> bool {
+    p.terminal_http_statuses.contains(&status)
+}
+
+/// True when the reason a client gave is a code or status its policy calls terminal.
+pub(super) fn terminal(p: &Policy, reason: &Reason) -> bool {
+    match reason {
+        Reason::ServerClosed { code, .. } => terminal_code(p, *code),
+        Reason::Rejected { status } => terminal_status(p, *status),
+        _ => false,
+    }
+}
+
+fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let all = conns(h);
+    let windows = h.fault_windows();
+    for (k, r) in h.records.iter().enumerate() {
+        let Event::Fault { fault } = &r.event else {
+            continue;
+        };
+        match fault {
+            Fault::Kick { code } => {
+                for (client, g) in clients(s) {
+                    let kicked = all.iter().any(|c| c.client == client && c.open_before(k));
+                    if !kicked {
+                        continue;
+                    }
+                    let what = format!("close code {code}");
+                    let judge = Judge {
+                        h,
+                        client: &client,
+                        policy: &g.policy,
+                        what,
+                    };
+                    if terminal_code(&g.policy, *code) {
+                        judge.gave_up(k, r.t, &mut out);
+                    } else {
+                        judge.kept_trying(k, &mut out);
+                    }
+                }
+            }
+            Fault::Reject { status } => {
+                let to = windows
+                    .iter()
+                    .find(|w| w.from == r.t && w.fault == *fault)
+                    .and_then(|w| w.to)
+                    .unwrap_or(u64::MAX);
+                for (client, g) in clients(s) {
+                    // The first dial well inside the window was answered with the status.
+                    let Some((d, t)) = h
+                        .of(&client)
+                        .filter(|(i, x)| {
+                            *i > k
+                                && matches!(x.event, Event::Dial { .. })
+                                && x.t.saturating_add(slack(s)) < to
+                        })
+                        .map(|(i, x)| (i, x.t))
+                        .next()
+                    else {
+                        continue;
+                    };
+                    let what = format!("HTTP {status} at the handshake");
+                    let judge = Judge {
+                        h,
+                        client: &client,
+                        policy: &g.policy,
+                        what,
+                    };
+                    if terminal_status(&g.policy, *status) {
+                        judge.gave_up(d, t, &mut out);
+                    } else {
+                        judge.kept_trying(d, &mut out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// One client's answer to one close code or status, received after record `k`.
+struct Judge<'a> {
+    h: &'a History,
+    client: &'a str,
+    policy: &'a Policy,
+    what: String,
+}
+
+impl Judge<'_> {
+    fn violation(&self, t: u64, msg: String, events: Vec<usize>) -> Violation {
+        Violation::new(CHECKER.name, Some(self.client), t, msg, events)
+    }
+
+    /// The first `reconnect()` or `close()` after record `k`: the user's word ends the
+    /// question.
+    fn user_acts(&self, k: usize) -> usize {
+        self.h
+            .of(self.client)
+            .find(|(i, r)| {
+                *i > k
+                    && matches!(
+                        r.event,
+                        Event::Action {
+                            action: ClientAction::Reconnect | ClientAction::Close,
+                            ..
+                        }
+                    )
+            })
+            .map_or(usize::MAX, |(i, _)| i)
+    }
+
+    /// Terminal: the next status is `Failed` (or `Closed`), and no dial follows before the
+    /// user asks for one.
+    fn gave_up(&self, k: usize, t: u64, out: &mut Vec<Violation>) {
+        let until = self.user_acts(k);
+        let next = statuses(self.h, self.client)
+            .into_iter()
+            .find(|(i, _, st)| {
+                *i > k
+                    && *i < until
+                    && matches!(
+                        st,
+                        Status::Disconnected { .. } | Status::Failed { .. } | Status::Closed
+                    )
+            });
+        if let Some((i, at, Status::Disconnected { .. })) = next {
+            let msg = format!(
+                "{}, which the policy calls terminal, was answered with disconnected (a retry) instead of failed",
+                self.what
+            );
+            out.push(self.violation(at, msg, vec![k, i]));
+        }
+        let dial = self
+            .h
+            .of(self.client)
+            .find(|(i, r)| *i > k && *i < until && matches!(r.event, Event::Dial { .. }));
+        if let Some((i, r)) = dial {
+            let msg = format!(
+                "dialed again {}ms after {}, which the policy calls terminal, before any reconnect()",
+                r.t - t,
+                self.what
+            );
+            out.push(self.violation(r.t, msg, vec![k, i]));
+        }
+    }
+
+    /// Retry: the client does not give up on it (a `Failed` for an exhausted attempt budget
+    /// is `attempt_budget`'s to judge).
+    fn kept_trying(&self, k: usize, out: &mut Vec<Violation>) {
+        let seen = statuses(self.h, self.client);
+        let next = seen.iter().position(|(i, _, st)| {
+            *i > k && matches!(st, Status::Disconnected { .. } | Status::Failed { .. })
+        });
+        let Some(n) = next else { return };
+        let (i, at, st) = seen[n];
+        let budget_spent = match (
+            n.checked_sub(1).map(|p| seen[p].2),
+            self.policy.max_attempts,
+        ) {
+            (Some(Status::Connecting { attempt }), Some(max)) => *attempt >= max,
+            _ => false,
+        };
+        if matches!(st, Status::Failed { .. }) && !budget_spent && i < self.user_acts(k) {
+            let msg = format!("gave up on {}, which the policy says to retry", self.what);
+            out.push(self.violation(at, msg, vec![k, i]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testkit::*;
+
+    fn closed(code: u16) -> Reason {
+        Reason::ServerClosed {
+            code,
+            reason: String::new(),
+        }
+    }
+
+    fn kicked(code: u16, then: Status, redial: Option<u64>) -> History {
+        let mut b = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .dial(0, "c-0")
+            .open(5, 1, 1, "c-0")
+            .status(6, "c-0", Status::Connected)
+            .fault(1000, Fault::Kick { code })
+            .status(1002, "c-0", then);
+        if let Some(t) = redial {
+            b = b.dial(t, "c-0");
+        }
+        b.build()
+    }
+
+    fn lost(code: u16) -> Status {
+        Status::Disconnected {
+            attempt: 1,
+            retry_in: std::time::Duration::from_millis(300),
+            reason: closed(code),
+        }
+    }
+
+    #[test]
+    fn a_terminal_code_must_end_in_failed_and_silence() {
+        let s = simple(1, "");
+        let good = kicked(
+            4500,
+            Status::Failed {
+                reason: closed(4500),
+            },
+            None,
+        );
+        assert!(check(&s, &good).is_empty());
+        let retried = check(&s, &kicked(4500, lost(4500), Some(1300)));
+        assert_eq!(retried.len(), 2, "{retried:?}");
+        assert!(retried[0].message.contains("instead of failed"));
+        assert!(
+            retried[1]
+                .message
+                .contains("dialed again 300ms after close code 4500")
+        );
+    }
+
+    #[test]
+    fn a_retry_code_must_be_retried() {
+        let s = simple(1, "");
+        assert!(check(&s, &kicked(4000, lost(4000), Some(1300))).is_empty());
+        let gave_up = check(
+            &s,
+            &kicked(
+                4000,
+                Status::Failed {
+                    reason: closed(4000),
+                },
+                None,
+            ),
+        );
+        assert!(
+            gave_up
+                .iter()
+                .any(|v| v.message.contains("gave up on close code 4000")),
+            "{gave_up:?}"
+        );
+    }
+
+    #[test]
+    fn the_classification_is_the_policys() {
+        let s = simple(1, "");
+        let p = &s.clients[0].policy;
+        assert!(terminal_code(p, 3500) && terminal_code(p, 4999) && !terminal_code(p, 3499));
+        assert!(!terminal_code(p, 1000) && !terminal_code(p, 1012) && !terminal_code(p, 4499));
+        assert!(terminal_status(p, 401) && terminal_status(p, 403) && !terminal_status(p, 503));
+    }
+}
