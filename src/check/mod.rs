@@ -12,6 +12,7 @@ mod delivery;
 mod expect;
 mod heartbeat;
 mod herd;
+mod order;
 mod outbox;
 mod presence;
 mod settle;
@@ -79,6 +80,7 @@ pub const CHECKERS: &[Checker] = &[
     close::CHECKER,
     single::CHECKER,
     topics::CHECKER,
+    order::CHECKER,
     delivery::CHECKER,
     outbox::CHECKER,
     heartbeat::CHECKER,
@@ -100,6 +102,7 @@ pub const NAMES: &[&str] = &[
     "silence_after_close",
     "single_connection",
     "topics_restored",
+    "restore_order",
     "delivery",
     "outbox",
     "heartbeat_detection",

@@ -44,11 +44,13 @@ pub enum Defect {
     MisnumbersRetries,
     /// Reconnects after a close code or handshake status the policy calls terminal.
     RetriesTerminal,
+    /// Flushes its queued publishes before restoring its subscriptions after a reconnect.
+    PublishesBeforeResubscribe,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 17] = [
+    pub const ALL: [Defect; 18] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -66,6 +68,7 @@ impl Defect {
         Defect::FixedDelay,
         Defect::MisnumbersRetries,
         Defect::RetriesTerminal,
+        Defect::PublishesBeforeResubscribe,
     ];
 }
 

@@ -294,6 +294,18 @@ impl Session for PubSub {
         while let Some(unacked) = self.inflight.pop_back() {
             self.outbox.push_front(unacked);
         }
+        if reconnect && self.defects.has(Defect::PublishesBeforeResubscribe) {
+            let mut flush = Vec::new();
+            while let Some(m) = self.outbox.pop_front() {
+                flush.push(text(&ClientFrame::Publish {
+                    topic: m.topic.clone(),
+                    id: m.id,
+                    data: m.data.clone(),
+                }));
+                self.inflight.push_back(m);
+            }
+            restore.splice(0..0, flush);
+        }
     }
 
     fn on_frame(&mut self, frame: Message) -> Result<(), String> {
