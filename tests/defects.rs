@@ -163,8 +163,15 @@ caught!(
     "restore_order"
 );
 
+caught!(
+    unsubscribe_never_sent,
+    Defect::UnsubscribeNeverSent,
+    "basics/unsubscribe-while-connected.toml",
+    "topics_restored"
+);
+
 #[test]
 fn the_table_covers_every_defect() {
     // Keep in step with the `caught!` lines above and the README's table.
-    assert_eq!(Defect::ALL.len(), 18);
+    assert_eq!(Defect::ALL.len(), 19);
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::view::{Conn, Intents, Subscriptions, conns, end, pubsub_clients};
 use super::{Checker, Violation};
-use crate::history::{Event, FaultWindow, History};
+use crate::history::{ClientAction, Event, FaultWindow, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -93,6 +93,7 @@ fn one_connection(
             restored.insert(topic);
         }
     }
+    zombies(h, c, (subs, window), out);
     if stalled || c.lifetime(end(s)) < window || !client_saw_it_open(h, c, window) {
         return;
     }
@@ -108,6 +109,56 @@ fn one_connection(
             c.conn
         );
         out.push(v(c.open_t + window, msg, vec![c.open_index]));
+    }
+}
+
+/// The server's topics shrink when the client's do: an `unsubscribe` while this connection
+/// holds the topic reaches the server within the restore window, unless the connection ends
+/// first or the client wants the topic back by then. (A hold or partition of the link in
+/// that window excuses it: the frame may be stuck.)
+fn zombies(h: &History, c: &Conn, facts: (&Subscriptions, u64), out: &mut Vec<Violation>) {
+    let (subs, window) = facts;
+    for (a, r) in h.of(&c.client) {
+        let Event::Action {
+            action: ClientAction::Unsubscribe { topic },
+            ..
+        } = &r.event
+        else {
+            continue;
+        };
+        let deadline = r.t + window;
+        if !c.open_before(a)
+            || c.close_t.is_some_and(|end| end <= deadline)
+            || deadline > h.records.last().map_or(0, |l| l.t)
+            || !subs.held_before(c.epoch, c.conn, a).contains(topic)
+        {
+            continue;
+        }
+        let stuck = h.fault_windows().iter().any(|w| {
+            w.fault.isolates().is_some() && w.from <= deadline && w.to.is_none_or(|e| e >= r.t)
+        });
+        let wanted_back = h.of(&c.client).any(|(j, x)| {
+            j > a
+                && x.t <= deadline
+                && matches!(&x.event, Event::Action { action: ClientAction::Subscribe { topic: t }, .. } if t == topic)
+        });
+        let dropped = subs
+            .of(c.epoch, c.conn)
+            .iter()
+            .any(|(k, t, on)| *k > a && !on && t == topic && h.records[*k].t <= deadline);
+        if !(stuck || wanted_back || dropped) {
+            let msg = format!(
+                "unsubscribed from {topic:?}, but connection {} still held it {window}ms later: the server keeps sending",
+                c.conn
+            );
+            out.push(Violation::new(
+                CHECKER.name,
+                Some(&c.client),
+                deadline,
+                msg,
+                vec![a, c.open_index],
+            ));
+        }
     }
 }
 
@@ -189,5 +240,32 @@ mod tests {
                 .message
                 .contains("revived")
         );
+    }
+
+    #[test]
+    fn an_unsubscribe_the_server_never_hears_of_is_a_zombie() {
+        let story = |told: bool| {
+            let mut b = Builder::default()
+                .open(10, 1, 1, "c-0")
+                .status(11, "c-0", crate::client::Status::Connected)
+                .subscribed(12, 1, 1, "c-0", "t")
+                .action(100, "c-0", ClientAction::Unsubscribe { topic: "t".into() });
+            if told {
+                b = b.server(
+                    102,
+                    1,
+                    crate::server::Event::Unsubscribed {
+                        conn: 1,
+                        client: "c-0".into(),
+                        topic: "t".into(),
+                    },
+                );
+            }
+            b.dial(5000, "x-0").build()
+        };
+        assert!(check(&simple(1, ""), &story(true)).is_empty());
+        let found = check(&simple(1, ""), &story(false));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("still held it"), "{found:?}");
     }
 }

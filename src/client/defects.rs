@@ -46,11 +46,13 @@ pub enum Defect {
     RetriesTerminal,
     /// Flushes its queued publishes before restoring its subscriptions after a reconnect.
     PublishesBeforeResubscribe,
+    /// Forgets to tell the server when it unsubscribes on a live connection.
+    UnsubscribeNeverSent,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 18] = [
+    pub const ALL: [Defect; 19] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -69,6 +71,7 @@ impl Defect {
         Defect::MisnumbersRetries,
         Defect::RetriesTerminal,
         Defect::PublishesBeforeResubscribe,
+        Defect::UnsubscribeNeverSent,
     ];
 }
 

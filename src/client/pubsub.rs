@@ -106,7 +106,7 @@ impl PubSub {
         if existed && !self.connected && self.defects.has(Defect::RevivesUnsubscribed) {
             self.ghosts.insert(topic.to_string());
         }
-        if existed && self.connected {
+        if existed && self.connected && !self.defects.has(Defect::UnsubscribeNeverSent) {
             self.control.push_back(ClientFrame::Unsubscribe {
                 topic: topic.into(),
             });
