@@ -1,11 +1,12 @@
 //! Invariant 5: after `close()`: status `Closed` at once, then nothing at all from that
 //! client (no dial, no status, no delivery), whatever time passes.
 
-use super::view::{clients, closed_at};
+use super::view::{clients, closed_at, slack};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{Event, History};
 use crate::scenario::Scenario;
+use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "silence_after_close",
@@ -41,6 +42,24 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
             ));
             continue;
         };
+        // The server's side: a dial still in flight at close() must not open afterwards.
+        let late = h.records.iter().enumerate().find(|(_, r)| {
+            r.t > t_close + slack(s)
+                && matches!(&r.event, Event::Server { event: server::Event::Connected { client: c, .. }, .. } if *c == client)
+        });
+        if let Some((k, r)) = late {
+            let msg = format!(
+                "the server accepted a connection from it {}ms after close(): a dial in flight was not cancelled",
+                r.t - t_close
+            );
+            out.push(Violation::new(
+                CHECKER.name,
+                Some(&client),
+                r.t,
+                msg,
+                vec![after[closed].0, k],
+            ));
+        }
         for (i, r) in &after[closed + 1..] {
             let noisy = matches!(
                 r.event,
@@ -102,5 +121,17 @@ mod tests {
             (found[0].t, found[0].message.as_str()),
             (3000, "dial after close()")
         );
+    }
+
+    #[test]
+    fn a_connection_opening_at_the_server_after_close_is_caught() {
+        let found = check(&simple(1, ""), &closing().open(3000, 1, 1, "c-0").build());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].message.contains("2990ms after close()"),
+            "{found:?}"
+        );
+        // Within a tick of close() the handshake may already have been on the wire.
+        assert!(check(&simple(1, ""), &closing().open(12, 1, 1, "c-0").build()).is_empty());
     }
 }

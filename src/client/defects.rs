@@ -48,11 +48,14 @@ pub enum Defect {
     PublishesBeforeResubscribe,
     /// Forgets to tell the server when it unsubscribes on a live connection.
     UnsubscribeNeverSent,
+    /// `close()` does not cancel a dial or handshake in flight: the connection opens at the
+    /// server after the client was closed.
+    DialOutlivesClose,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 19] = [
+    pub const ALL: [Defect; 20] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -72,6 +75,7 @@ impl Defect {
         Defect::RetriesTerminal,
         Defect::PublishesBeforeResubscribe,
         Defect::UnsubscribeNeverSent,
+        Defect::DialOutlivesClose,
     ];
 }
 

@@ -132,7 +132,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
             self.policy.connect_timeout,
             self.connector.connect(host, *port),
         );
-        let stream = match self.unless_closed(dial).await {
+        let stream = match self.dialing(dial).await {
             None => return Ended::Closed,
             Some(Err(_)) => return Ended::Failed(Reason::ConnectTimeout),
             Some(Ok(Err(e))) => {
@@ -161,7 +161,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
             self.policy.handshake_timeout,
             tokio_tungstenite::client_async_with_config(request, stream, Some(self.ws_config())),
         );
-        match self.unless_closed(handshake).await {
+        match self.dialing(handshake).await {
             None => Ended::Closed,
             Some(Err(_)) => Ended::Failed(Reason::HandshakeTimeout),
             Some(Ok(Err(WsError::Http(response)))) => Ended::Failed(Reason::Rejected {
@@ -394,6 +394,15 @@ impl<C: Connector, S: Session> Driver<C, S> {
     }
 
     /// Runs `fut` unless the client is closed first (then `None`).
+    /// A step of opening a connection, cancelled by `close()` like every other await
+    /// (`Defect::DialOutlivesClose`: not cancelled).
+    async fn dialing<F: Future>(&self, fut: F) -> Option<F::Output> {
+        if self.defects.has(Defect::DialOutlivesClose) {
+            return Some(fut.await);
+        }
+        self.unless_closed(fut).await
+    }
+
     async fn unless_closed<F: Future>(&self, fut: F) -> Option<F::Output> {
         let mut fut = std::pin::pin!(fut);
         loop {
