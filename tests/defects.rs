@@ -177,8 +177,15 @@ caught!(
     "silence_after_close"
 );
 
+caught!(
+    heartbeat_leaks,
+    Defect::HeartbeatLeaks,
+    "partitions/heartbeat-after-reconnect.toml",
+    "heartbeat_detection"
+);
+
 #[test]
 fn the_table_covers_every_defect() {
     // Keep in step with the `caught!` lines above and the README's table.
-    assert_eq!(Defect::ALL.len(), 20);
+    assert_eq!(Defect::ALL.len(), 21);
 }

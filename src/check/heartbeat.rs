@@ -4,18 +4,19 @@
 
 use super::view::{clients, ms, slack, statuses};
 use super::{Checker, Violation};
-use crate::client::Status;
+use crate::client::{Reason, Status};
 use crate::history::{Event, Fault, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "heartbeat_detection",
-    promise: "a silent partition is detected within ping_interval + pong_timeout",
+    promise: "a silent partition is detected within ping_interval + pong_timeout, and a live link is never declared dead",
     check,
 };
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
+    false_alarms(s, h, &mut out);
     for (k, r) in h.records.iter().enumerate() {
         let Event::Fault { fault } = &r.event else {
             continue;
@@ -65,6 +66,41 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     out
 }
 
+/// A heartbeat timeout needs a cause: a fault on the client's link to the server (a cut,
+/// a hold, a latency change) or a server gone silent, within `ping_interval +
+/// pong_timeout` before it. Without one the link was alive and answering, and the client
+/// declared it dead (say, with heartbeat state carried over from an earlier connection).
+fn false_alarms(s: &Scenario, h: &History, out: &mut Vec<Violation>) {
+    let windows = h.fault_windows();
+    for (client, g) in clients(s) {
+        let bound = ms(g.policy.detection_bound()) + slack(s);
+        for (i, t, status) in statuses(h, &client) {
+            let (Status::Disconnected { reason, .. } | Status::Failed { reason }) = status else {
+                continue;
+            };
+            if *reason != Reason::HeartbeatTimeout {
+                continue;
+            }
+            let caused = windows.iter().any(|w| {
+                let on_link = match &w.fault {
+                    Fault::Partition { link }
+                    | Fault::Hold { link }
+                    | Fault::Latency { link, .. } => link.joins_server_and(&g.host),
+                    Fault::Die | Fault::Crash | Fault::Shutdown => true,
+                    Fault::Flap | Fault::Reject { .. } | Fault::Kick { .. } => false,
+                };
+                on_link && w.from <= t && w.to.is_none_or(|end| end + bound >= t)
+            });
+            if !caused {
+                let msg = format!(
+                    "declared its connection dead (heartbeat timeout) with no fault on its link in the {bound}ms before: the link was alive"
+                );
+                out.push(Violation::new(CHECKER.name, Some(&client), t, msg, vec![i]));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +134,34 @@ mod tests {
         let found = check(&simple(1, ""), &partitioned(None));
         assert_eq!(found.len(), 1);
         assert!(found[0].message.contains("still connected"));
+    }
+
+    #[test]
+    fn a_heartbeat_timeout_with_no_fault_on_the_link_is_a_false_alarm() {
+        let dead = Status::Disconnected {
+            attempt: 1,
+            retry_in: std::time::Duration::from_millis(100),
+            reason: Reason::HeartbeatTimeout,
+        };
+        let alone = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .status(3000, "c-0", dead.clone())
+            .build();
+        let found = check(&simple(1, ""), &alone);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("the link was alive"));
+        let cut = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .fault(
+                1000,
+                Fault::Partition {
+                    link: Link::new(SERVER_HOST, "clients", false),
+                },
+            )
+            .status(3000, "c-0", dead)
+            .build();
+        assert!(check(&simple(1, ""), &cut).is_empty());
     }
 }

@@ -51,11 +51,13 @@ pub enum Defect {
     /// `close()` does not cancel a dial or handshake in flight: the connection opens at the
     /// server after the client was closed.
     DialOutlivesClose,
+    /// Carries its heartbeat state (a ping still outstanding) into the next connection.
+    HeartbeatLeaks,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 20] = [
+    pub const ALL: [Defect; 21] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -76,6 +78,7 @@ impl Defect {
         Defect::PublishesBeforeResubscribe,
         Defect::UnsubscribeNeverSent,
         Defect::DialOutlivesClose,
+        Defect::HeartbeatLeaks,
     ];
 }
 

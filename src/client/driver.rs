@@ -40,6 +40,8 @@ pub(crate) struct Driver<C: Connector, S> {
     /// The second socket of a client with `Defect::TwoSockets`, kept open and never read.
     /// (A `Mutex` only so that `&Driver` stays `Send` across awaits.)
     pub(crate) extra: std::sync::Mutex<Option<WebSocketStream<C::Stream>>>,
+    /// The heartbeat of the last connection, for a client with `Defect::HeartbeatLeaks`.
+    pub(crate) leaked: Option<Heartbeat>,
 }
 
 /// How a connection ended: `None` when the user closed the client, else why it was lost.
@@ -259,8 +261,13 @@ impl<C: Connector, S: Session> Driver<C, S> {
         }
         // The peer has `handshake_timeout` from the upgrade to accept the session.
         let accept_by = opened + self.policy.handshake_timeout;
-        let mut heartbeat =
-            Heartbeat::new(opened, self.policy.ping_interval, self.policy.pong_timeout);
+        let mut heartbeat = self
+            .leaked
+            .take()
+            .filter(|_| self.defects.has(Defect::HeartbeatLeaks))
+            .unwrap_or_else(|| {
+                Heartbeat::new(opened, self.policy.ping_interval, self.policy.pong_timeout)
+            });
         loop {
             if !*connected && self.shared.with_session(|s| s.ready()) {
                 if !self.shared.set_status(Status::Connected) {
@@ -289,7 +296,12 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 }
                 _ = sleep_until(heartbeat_due(&heartbeat, self.defects)) => match heartbeat.on_deadline(Instant::now()) {
                     Beat::Ping => self.write(ws, Message::Ping(Default::default())).await?,
-                    Beat::Dead => return Err(Some(Reason::HeartbeatTimeout)),
+                    Beat::Dead => {
+                        if self.defects.has(Defect::HeartbeatLeaks) {
+                            self.leaked = Some(heartbeat);
+                        }
+                        return Err(Some(Reason::HeartbeatTimeout));
+                    }
                 },
             }
         }

@@ -250,6 +250,7 @@ fn start<C: Connector, S: Session>(
         shared: shared.clone(),
         defects,
         extra: std::sync::Mutex::new(None),
+        leaked: None,
     };
     (
         Handle {

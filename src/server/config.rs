@@ -60,6 +60,12 @@ pub struct ServerConfig {
     /// is answered with HTTP 401. Default: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// A fault knob for chaos scenarios: wait this long after each handshake before the
+    /// welcome (and before reading anything), like a server slow to set up a session.
+    /// Default 0.
+    #[serde(with = "crate::duration_serde")]
+    #[schemars(with = "String")]
+    pub welcome_delay: Duration,
     /// Serve `wss://`: every accepted connection runs the TLS handshake first (bounded by
     /// `handshake_timeout`). Default: none, plain `ws://`. Not part of scenario files.
     #[serde(skip)]
@@ -83,6 +89,7 @@ impl Default for ServerConfig {
             dedup_clients: 100_000,
             allowed_origins: Vec::new(),
             token: None,
+            welcome_delay: Duration::ZERO,
             tls: None,
         }
     }

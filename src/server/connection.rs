@@ -65,6 +65,9 @@ pub(crate) async fn serve<S: ByteStream>(
         close(&mut ws, CloseCode::Error, "flapping", &config).await;
         return;
     }
+    if !config.welcome_delay.is_zero() {
+        tokio::time::sleep(config.welcome_delay).await;
+    }
     let (conn, mut queue) = lock(&hub).register(identity);
     let reason = pump(&mut ws, conn, &mut queue, &hub, &config, &mut signals).await;
     lock(&hub).unregister(conn, &reason);
