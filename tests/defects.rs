@@ -184,8 +184,15 @@ caught!(
     "heartbeat_detection"
 );
 
+caught!(
+    redials_at_once_on_1012,
+    Defect::RedialsAtOnceOn1012,
+    "restarts/service-restart-kicks.toml",
+    "backoff_escalates"
+);
+
 #[test]
 fn the_table_covers_every_defect() {
     // Keep in step with the `caught!` lines above and the README's table.
-    assert_eq!(Defect::ALL.len(), 21);
+    assert_eq!(Defect::ALL.len(), 22);
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::view::{Conn, clients, conns, end, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
-use crate::history::{ClientAction, Event, History};
+use crate::history::{ClientAction, Event, Fault, History};
 use crate::scenario::Scenario;
 
 pub(super) const BOUNDS: Checker = Checker {
@@ -134,7 +134,9 @@ fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
             .filter(|(_, r)| matches!(r.event, Event::Dial { .. }))
             .map(|(i, r)| (i, r.t))
             .collect();
-        let mut streak = Streak::default();
+        // Evidence since the backoff last rightly started over (flaps, outages), and over
+        // the whole run (a redial at once after every restart shows only when added up).
+        let (mut streak, mut run) = (Streak::default(), Streak::default());
         let mut step = 0u32;
         for (k, &(i, t)) in dials.iter().enumerate() {
             let next = dials.get(k + 1).copied();
@@ -164,36 +166,79 @@ fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
                 (streak, step) = (Streak::default(), 0);
                 continue;
             }
-            let from = opened.map_or(t, |c| c.open_t.max(t));
+            let from = opened.map_or(t, |c| lost_from(h, &client, c).clamp(t, t2));
             let waited = (t2 - from) as f64 / 1000.0 + slack;
             let chance = chance_within(p, step, waited);
             streak.add(n, chance, (waited, step));
-            if !streak.reported && streak.ln_p() < FALSE_ALARM.ln() {
-                streak.reported = true;
-                let (w, st) = streak.worst;
+            run.add(n, chance, (waited, step));
+            // One report per piece of evidence: the run's covers the streak's retries.
+            let reported = streak.reported || run.reported;
+            let mut found = None;
+            for (evidence, since) in [
+                (&streak, "since the backoff last rightly started over"),
+                (&run, "over the whole run"),
+            ] {
+                if reported || evidence.ln_p() >= FALSE_ALARM.ln() {
+                    continue;
+                }
+                let (w, st) = evidence.worst;
                 let msg = format!(
-                    "{} retries since the backoff last rightly started over waited too little for their steps: on average at the {:.0}th percentile of what the policy draws, where a correct client averages the 50th (chance below {:.0e}; e.g. {}ms before retry {st}, whose bound is {}ms, jitter {})",
-                    streak.n,
-                    100.0 * streak.sum / streak.n as f64,
-                    streak.ln_p().exp(),
+                    "{} retries {since} waited too little for their steps: on average at the {:.0}th percentile of what the policy draws, where a correct client averages the 50th (chance below {:.0e}; e.g. {}ms before retry {st}, whose bound is {}ms, jitter {})",
+                    evidence.n,
+                    100.0 * evidence.sum / evidence.n as f64,
+                    evidence.ln_p().exp(),
                     ((w - slack) * 1000.0).round(),
                     (bound(p, st) * 1000.0).round(),
                     p.jitter
                 );
-                out.push(Violation::new(
+                found = Some(Violation::new(
                     ESCALATES.name,
                     Some(&client),
                     t2,
                     msg,
-                    streak.dials.clone(),
+                    evidence.dials.clone(),
                 ));
+                break;
+            }
+            if let Some(v) = found {
+                out.push(v);
+                (streak.reported, run.reported) = (true, true);
             }
         }
     }
     out
 }
 
-/// The retries since the backoff last rightly started over, as evidence.
+/// The earliest `client` can have lost connection `c`: when a crash, a graceful stop or a
+/// kick ended it (the client hears of it no sooner), or when the client itself said it was
+/// lost, whichever came first; when it opened, without either.
+fn lost_from(h: &History, client: &str, c: &Conn) -> u64 {
+    let Some(close) = c.close_index else {
+        return c.open_t;
+    };
+    let ended = h.records[c.open_index..=close]
+        .iter()
+        .rev()
+        .find_map(|r| match &r.event {
+            Event::Fault {
+                fault: Fault::Crash | Fault::Shutdown | Fault::Kick { .. },
+            } => Some(r.t),
+            _ => None,
+        });
+    let said = h
+        .statuses(client)
+        .find(|(i, _, s)| {
+            *i > c.open_index && matches!(s, Status::Disconnected { .. } | Status::Failed { .. })
+        })
+        .map(|(_, t, _)| t);
+    match (ended, said) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) => a,
+        _ => c.open_t,
+    }
+}
+
+/// Retries as evidence: the sum of their waits' percentiles.
 #[derive(Default)]
 struct Streak {
     n: usize,
@@ -350,5 +395,36 @@ mod tests {
         }
         // Half of each bound on average is what a correct client does: no evidence at all.
         assert!(ln_sum_at_most(10.0, 20) > -1.0);
+    }
+
+    #[test]
+    fn a_redial_at_once_after_every_kick_adds_up_over_the_run() {
+        let kicked = |wait: u64| {
+            let mut b = Builder::default();
+            let mut t = 0;
+            for k in 1..=20u64 {
+                b = b
+                    .dial(t, "c-0")
+                    .open(t + 5, 1, k, "c-0")
+                    .fault(t + 11_000, Fault::Kick { code: 1012 })
+                    .server(
+                        t + 11_000,
+                        1,
+                        server::Event::Disconnected {
+                            conn: k,
+                            client: "c-0".into(),
+                            reason: "kicked".into(),
+                            online: 0,
+                        },
+                    );
+                t += 11_000 + wait;
+            }
+            b.dial(t, "c-0").build()
+        };
+        // Each wait alone is unremarkable; twenty in a row at the 2nd percentile are not.
+        let found = escalates(&simple(1, ""), &kicked(1));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("over the whole run"), "{found:?}");
+        assert!(escalates(&simple(1, ""), &kicked(250)).is_empty());
     }
 }

@@ -53,11 +53,13 @@ pub enum Defect {
     DialOutlivesClose,
     /// Carries its heartbeat state (a ping still outstanding) into the next connection.
     HeartbeatLeaks,
+    /// Redials at once after a 1012 (service restart) close, with no backoff.
+    RedialsAtOnceOn1012,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 21] = [
+    pub const ALL: [Defect; 22] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -79,6 +81,7 @@ impl Defect {
         Defect::UnsubscribeNeverSent,
         Defect::DialOutlivesClose,
         Defect::HeartbeatLeaks,
+        Defect::RedialsAtOnceOn1012,
     ];
 }
 

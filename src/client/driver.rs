@@ -112,7 +112,10 @@ impl<C: Connector, S: Session> Driver<C, S> {
             } else {
                 self.rng.random::<f64>()
             };
-            let retry_in = if self.defects.has(Defect::FixedDelay) {
+            let restart_code = matches!(reason, Reason::ServerClosed { code: 1012, .. });
+            let retry_in = if restart_code && self.defects.has(Defect::RedialsAtOnceOn1012) {
+                std::time::Duration::ZERO
+            } else if self.defects.has(Defect::FixedDelay) {
                 self.policy.delay_bound(2)
             } else {
                 self.policy.delay(step, unit)
