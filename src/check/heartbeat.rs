@@ -67,20 +67,30 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
 }
 
 /// A heartbeat timeout needs a cause: a fault on the client's link to the server (a cut,
-/// a hold, a latency change) or a server gone silent, within `ping_interval +
-/// pong_timeout` before it. Without one the link was alive and answering, and the client
-/// declared it dead (say, with heartbeat state carried over from an earlier connection).
+/// a hold, a latency change) or a server gone silent, during the connection it ended or
+/// within `ping_interval + pong_timeout` before it. (A stream that lost segments to a cut
+/// stays dead after the repair, so the damage lasts as long as the connection.) Without
+/// one the link was alive and answering, and the client declared it dead (say, with
+/// heartbeat state carried over from an earlier connection).
 fn false_alarms(s: &Scenario, h: &History, out: &mut Vec<Violation>) {
     let windows = h.fault_windows();
     for (client, g) in clients(s) {
         let bound = ms(g.policy.detection_bound()) + slack(s);
-        for (i, t, status) in statuses(h, &client) {
+        let seen = statuses(h, &client);
+        for (n, &(i, t, status)) in seen.iter().enumerate() {
             let (Status::Disconnected { reason, .. } | Status::Failed { reason }) = status else {
                 continue;
             };
             if *reason != Reason::HeartbeatTimeout {
                 continue;
             }
+            // Since the dial that opened the connection it ended.
+            let since = seen[..n]
+                .iter()
+                .rev()
+                .find(|(_, _, s)| matches!(s, Status::Connecting { .. }))
+                .map_or(0, |(_, at, _)| *at)
+                .min(t.saturating_sub(bound));
             let caused = windows.iter().any(|w| {
                 let on_link = match &w.fault {
                     Fault::Partition { link }
@@ -89,7 +99,7 @@ fn false_alarms(s: &Scenario, h: &History, out: &mut Vec<Violation>) {
                     Fault::Die | Fault::Crash | Fault::Shutdown => true,
                     Fault::Flap | Fault::Reject { .. } | Fault::Kick { .. } => false,
                 };
-                on_link && w.from <= t && w.to.is_none_or(|end| end + bound >= t)
+                on_link && w.from <= t && w.to.is_none_or(|end| end + slack(s) >= since)
             });
             if !caused {
                 let msg = format!(
