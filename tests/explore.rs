@@ -53,6 +53,25 @@ fn a_regression_file_loads_back_as_a_known_failure() {
     );
 }
 
+#[test]
+fn steps_fired_by_status_changes_are_drawn_and_written_back_as_written() {
+    let drawn: usize = (1..=20)
+        .map(|seed| {
+            explore::swarm(&calm(), seed)
+                .timeline
+                .iter()
+                .filter(|st| st.on.is_some())
+                .count()
+        })
+        .sum();
+    assert!(drawn >= 10, "{drawn} triggered steps in 20 seeds");
+    let file = scenario::load("scenarios/basics/actions-on-transitions.toml".as_ref()).unwrap();
+    let text = explore::render(&file, "delivery", 1, "x", "abc1234", "2026-11-28", "x.toml");
+    assert!(text.contains("on = \"connecting\"\nnth = 2\n"), "{text}");
+    let back = scenario::parse(&text, "x.toml").unwrap();
+    assert_eq!(back.timeline, file.timeline);
+}
+
 #[path = "shared/defective.rs"]
 mod defective;
 

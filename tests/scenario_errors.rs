@@ -178,3 +178,27 @@ fn a_missing_file_says_so() {
         .to_string();
     assert!(e.starts_with("scenarios/nope.toml: cannot read"), "{e}");
 }
+
+#[test]
+fn steps_fired_by_a_status_change_are_checked() {
+    let both = error("at = \"5s\"", "at = \"5s\"\non = \"connected\"");
+    assert!(both.contains("`at` or `on`, not both"), "{both}");
+    let fault = error("at = \"5s\"", "on = \"connected\"");
+    assert!(fault.contains("`on` fires client actions only"), "{fault}");
+    let status = error(
+        "at = \"5s\"\ndo = \"restart\"\ndown = \"2s\"",
+        "on = \"online\"\ndo = \"close\"\nclient = \"subs\"",
+    );
+    assert!(status.contains("unknown variant `online`"), "{status}");
+    let zero = error(
+        "at = \"5s\"\ndo = \"restart\"\ndown = \"2s\"",
+        "on = \"connected\"\nnth = 0\ndo = \"close\"\nclient = \"subs\"",
+    );
+    assert!(zero.contains("`nth` counts from 1"), "{zero}");
+    let fine = GOOD.replacen(
+        "at = \"5s\"\ndo = \"restart\"\ndown = \"2s\"",
+        "on = \"disconnected\"\nnth = 2\ndo = \"close\"\nclient = \"subs-1\"",
+        1,
+    );
+    scenario::parse(&fine, "s.toml").unwrap();
+}

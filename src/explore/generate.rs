@@ -8,7 +8,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
-use crate::scenario::{Action, Scenario, Step, Swarm};
+use crate::scenario::{Action, Scenario, StatusName, Step, Swarm, Trigger};
 
 /// `base` with drawn steps added (kept valid: no overlapping restarts or admission windows,
 /// everything healed before the last `settle` of the run) and `seeds = [seed]`.
@@ -31,9 +31,79 @@ pub fn swarm(base: &Scenario, seed: u64) -> Scenario {
         .unwrap_or_default();
     let mut scenario = base.clone();
     scenario.timeline.extend(sanitize(base, drawn));
+    scenario.timeline.extend(triggered(base, &bounds, seed));
     scenario.timeline.sort_by_key(|s| s.at);
     scenario.seeds = vec![seed];
     scenario
+}
+
+/// Client actions fired by status changes: a status, which time it is reached (1 to 3), a
+/// client or group and an action, drawn from a stream of their own so that the rest of the
+/// schedule does not move.
+fn triggered(base: &Scenario, bounds: &Swarm, seed: u64) -> Vec<Step> {
+    use rand::{Rng, SeedableRng};
+    let [low, high] = bounds.triggered_count;
+    let clients = action_targets(base);
+    if high == 0 || clients.is_empty() || bounds.actions.is_empty() {
+        return Vec::new();
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(crate::sim::derive(seed, 0x7219));
+    let statuses = [
+        StatusName::Connecting,
+        StatusName::Connected,
+        StatusName::Disconnected,
+    ];
+    let topics = if bounds.topics.is_empty() {
+        vec!["news".to_string()]
+    } else {
+        bounds.topics.clone()
+    };
+    (0..rng.random_range(low..=high.max(low)))
+        .map(|_| {
+            let client = clients[rng.random_range(0..clients.len())].clone();
+            let topic = topics[rng.random_range(0..topics.len())].clone();
+            let verb = bounds.actions[rng.random_range(0..bounds.actions.len())].as_str();
+            let action = client_action(verb, client, topic);
+            Step {
+                at: Duration::ZERO,
+                on: Some(Trigger {
+                    on: statuses[rng.random_range(0..statuses.len())],
+                    nth: rng.random_range(1..=3),
+                }),
+                action,
+                span: 0..0,
+            }
+        })
+        .collect()
+}
+
+/// The client action `verb` names, for `client` and `topic`.
+fn client_action(verb: &str, client: String, topic: String) -> Action {
+    match verb {
+        "subscribe" => Action::Subscribe { client, topic },
+        "unsubscribe" => Action::Unsubscribe { client, topic },
+        "publish" => Action::Publish {
+            client,
+            topic,
+            data: None,
+        },
+        "close" => Action::Close { client },
+        _ => Action::Reconnect { client },
+    }
+}
+
+/// The clients and groups drawn actions may name: each pub/sub group and its first three
+/// clients.
+fn action_targets(base: &Scenario) -> Vec<String> {
+    base.clients
+        .iter()
+        .filter(|g| g.mode == crate::scenario::Mode::Pubsub)
+        .flat_map(|g| {
+            let mut names = vec![g.name.clone()];
+            names.extend(g.client_names().take(3));
+            names
+        })
+        .collect()
 }
 
 fn seed_bytes(seed: u64) -> [u8; 32] {
@@ -103,20 +173,12 @@ fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
             };
             Step {
                 at: Duration::from_millis(at),
+                on: None,
                 action,
                 span: 0..0,
             }
         });
-    let clients: Vec<String> = base
-        .clients
-        .iter()
-        .filter(|g| g.mode == crate::scenario::Mode::Pubsub)
-        .flat_map(|g| {
-            let mut names = vec![g.name.clone()];
-            names.extend(g.client_names().take(3));
-            names
-        })
-        .collect();
+    let clients = action_targets(base);
     let (actions, topics) = (bounds.actions.clone(), bounds.topics.clone());
     // Half the actions land inside a drawn fault's window: bugs hide around reconnects.
     let action = (
@@ -129,20 +191,12 @@ fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
         .prop_map(move |(verb, at, who, topic, anchor)| {
             let client = clients.get(who).cloned().unwrap_or_default();
             let topic = topics.get(topic).cloned().unwrap_or_else(|| "news".into());
-            let action = match actions.get(verb).map(String::as_str).unwrap_or("reconnect") {
-                "subscribe" => Action::Subscribe { client, topic },
-                "unsubscribe" => Action::Unsubscribe { client, topic },
-                "publish" => Action::Publish {
-                    client,
-                    topic,
-                    data: None,
-                },
-                "close" => Action::Close { client },
-                _ => Action::Reconnect { client },
-            };
+            let verb = actions.get(verb).map_or("reconnect", String::as_str);
+            let action = client_action(verb, client, topic);
             (
                 Step {
                     at: Duration::from_millis(at),
+                    on: None,
                     action,
                     span: 0..0,
                 },

@@ -10,7 +10,9 @@ mod parse;
 mod validate;
 
 pub use error::{Located, ScenarioError};
-pub use model::{Action, Expect, Group, Mode, Network, Scenario, Step, Swarm, Workload};
+pub use model::{
+    Action, Expect, Group, Mode, Network, Scenario, StatusName, Step, Swarm, Trigger, Workload,
+};
 pub use parse::{load, parse};
 pub use validate::{MAX_CLIENTS, MAX_DURATION, MAX_SEEDS};
 

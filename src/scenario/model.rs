@@ -71,6 +71,10 @@ pub struct Swarm {
     pub faults_count: [usize; 2],
     /// Fewest and most client actions. Default `[0, 3]`.
     pub actions_count: [usize; 2],
+    /// Fewest and most client actions fired by a status change (`on` steps, drawn from
+    /// `actions`), where re-entrancy bugs hide. Default `[0, 0]`, so that the seeds of
+    /// older swarm files keep drawing the same schedules.
+    pub triggered_count: [usize; 2],
     /// Earliest start of a drawn step. Default 2 s.
     #[serde(with = "crate::duration_serde")]
     #[schemars(with = "String")]
@@ -112,6 +116,7 @@ impl Default for Swarm {
                 .to_vec(),
             faults_count: [1, 4],
             actions_count: [0, 3],
+            triggered_count: [0, 0],
             from: Duration::from_secs(2),
             max_window: Duration::from_secs(15),
             topics: vec!["news".into()],
@@ -201,25 +206,101 @@ pub struct Workload {
     pub stop: Option<Duration>,
 }
 
-/// One timeline entry: at `at`, do `action`. Two steps are equal when they do the same
-/// thing at the same time, wherever they were written.
-#[derive(Debug, Clone, Serialize)]
+/// One timeline entry: at `at` (or when a client's status changes, `on`), do `action`.
+/// Two steps are equal when they do the same thing at the same moment, wherever they were
+/// written.
+#[derive(Debug, Clone)]
 pub struct Step {
-    /// Simulated time.
-    #[serde(with = "crate::duration_serde")]
+    /// Simulated time (0 for a step fired by a status change).
     pub at: Duration,
+    /// Fire on a status change of each client the action names, instead of at a time.
+    pub on: Option<Trigger>,
     /// What happens.
-    #[serde(flatten)]
     pub action: Action,
     /// Where the step is in its file (byte range; empty when built in code).
-    #[serde(skip)]
     pub span: std::ops::Range<usize>,
+}
+
+/// Written back as a file would say it: `at`, or `on` (and `nth` past the first), then the
+/// action's fields.
+impl Serialize for Step {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(
+                with = "crate::duration_serde::option",
+                skip_serializing_if = "Option::is_none"
+            )]
+            at: Option<Duration>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            on: Option<StatusName>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            nth: Option<u32>,
+            #[serde(flatten)]
+            action: &'a Action,
+        }
+        Out {
+            at: self.on.is_none().then_some(self.at),
+            on: self.on.as_ref().map(|t| t.on),
+            nth: self.on.as_ref().map(|t| t.nth).filter(|n| *n != 1),
+            action: &self.action,
+        }
+        .serialize(s)
+    }
 }
 
 impl PartialEq for Step {
     fn eq(&self, other: &Self) -> bool {
-        self.at == other.at && self.action == other.action
+        self.at == other.at && self.on == other.on && self.action == other.action
     }
+}
+
+/// A client action fired by a status change: the `nth` time (from 1) the client moves to
+/// `on`, the action runs in the same instant, inside the transition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The status that fires it.
+    pub on: StatusName,
+    /// Which time the client reaches it; default 1.
+    #[serde(default = "one_u32")]
+    pub nth: u32,
+}
+
+/// A status, by name.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusName {
+    /// `Connecting { .. }`.
+    Connecting,
+    /// `Connected`.
+    Connected,
+    /// `Disconnected { .. }`.
+    Disconnected,
+    /// `Failed { .. }`.
+    Failed,
+    /// `Closed`.
+    Closed,
+}
+
+impl StatusName {
+    /// The name of a status.
+    pub fn of(status: &crate::client::Status) -> StatusName {
+        use crate::client::Status;
+        match status {
+            Status::Connecting { .. } => StatusName::Connecting,
+            Status::Connected => StatusName::Connected,
+            Status::Disconnected { .. } => StatusName::Disconnected,
+            Status::Failed { .. } => StatusName::Failed,
+            Status::Closed => StatusName::Closed,
+        }
+    }
+}
+
+fn one_u32() -> u32 {
+    1
 }
 
 /// Steps are read by hand: `at` first, then the action from the rest of the table, so an
@@ -230,19 +311,44 @@ impl<'de> Deserialize<'de> for Step {
         let spanned = toml::Spanned::<toml::Table>::deserialize(d)?;
         let span = spanned.span();
         let mut table = spanned.into_inner();
-        let at = match table.remove("at") {
-            Some(toml::Value::String(text)) => {
+        let mut trigger = toml::Table::new();
+        for key in ["on", "nth"] {
+            if let Some(v) = table.remove(key) {
+                trigger.insert(key.into(), v);
+            }
+        }
+        let on = match trigger.is_empty() {
+            true => None,
+            false if !trigger.contains_key("on") => {
+                return Err(D::Error::custom(
+                    "`nth` needs `on`: the status whose nth change fires the step",
+                ));
+            }
+            false => Some(
+                toml::Value::Table(trigger)
+                    .try_into::<Trigger>()
+                    .map_err(|e| D::Error::custom(format!("`on`/`nth`: {}", e.message())))?,
+            ),
+        };
+        let at = match (table.remove("at"), &on) {
+            (Some(_), Some(_)) => {
+                return Err(D::Error::custom(
+                    "a step has `at` or `on`, not both: at a time, or on a status change",
+                ));
+            }
+            (None, Some(_)) => Duration::ZERO,
+            (Some(toml::Value::String(text)), None) => {
                 crate::duration_serde::parse(&text).map_err(D::Error::custom)?
             }
-            Some(other) => {
+            (Some(other), None) => {
                 return Err(D::Error::custom(format!(
                     "`at` must be a duration string like \"10s\", not {}",
                     other.type_str()
                 )));
             }
-            None => {
+            (None, None) => {
                 return Err(D::Error::custom(
-                    "missing `at`: when the step happens, e.g. at = \"10s\"",
+                    "missing `at`: when the step happens, e.g. at = \"10s\" (or `on = \"connected\"` for a client action fired by a status change)",
                 ));
             }
         };
@@ -254,7 +360,12 @@ impl<'de> Deserialize<'de> for Step {
         let action = toml::Value::Table(table)
             .try_into::<Action>()
             .map_err(|e| D::Error::custom(e.message()))?;
-        Ok(Step { at, action, span })
+        Ok(Step {
+            at,
+            on,
+            action,
+            span,
+        })
     }
 }
 
@@ -263,7 +374,12 @@ impl<'de> Deserialize<'de> for Step {
 #[allow(dead_code)]
 struct StepDoc {
     /// Simulated time, e.g. "10s".
-    at: String,
+    at: Option<String>,
+    /// For a client action: fire on this status change of each client it names instead of
+    /// at a time (`connecting`, `connected`, `disconnected`, `failed`, `closed`).
+    on: Option<StatusName>,
+    /// With `on`: which time the client reaches that status (from 1). Default 1.
+    nth: Option<u32>,
     #[serde(flatten)]
     action: Action,
 }

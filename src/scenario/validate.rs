@@ -164,6 +164,21 @@ fn timeline(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
     let mut windows: Vec<(Duration, Duration, usize)> = Vec::new();
     for step in steps {
         let fail = |msg: String, help: Option<String>| src.at(step.span.start, msg, help);
+        if let Some(trigger) = &step.on {
+            if step.action.client().is_none() {
+                return Err(fail(
+                    format!(
+                        "`on` fires client actions only, not `{}`",
+                        step.action.verb()
+                    ),
+                    Some("faults happen at a time: use `at`".into()),
+                ));
+            }
+            if trigger.nth == 0 {
+                return Err(fail("`nth` counts from 1".into(), None));
+            }
+            continue;
+        }
         if step.at > s.duration {
             return Err(fail(
                 format!(

@@ -9,12 +9,14 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use futures::StreamExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::recorder::Recorder;
+use super::trigger::Hook;
 use crate::client::{
     Client, ClientBuilder, Delivery, Policy, RawClient, ServerEvent, Status, Subscription,
     TopicEvent,
@@ -67,13 +69,15 @@ pub struct ClientEnv {
 pub struct Probe {
     client: String,
     recorder: Recorder,
+    hook: Option<Arc<Hook>>,
 }
 
 impl Probe {
-    pub(crate) fn new(client: &str, recorder: Recorder) -> Self {
+    pub(crate) fn new(client: &str, recorder: Recorder, hook: Option<Arc<Hook>>) -> Self {
         Probe {
             client: client.to_string(),
             recorder,
+            hook,
         }
     }
 
@@ -87,6 +91,9 @@ impl Probe {
             client,
             status: status.clone(),
         });
+        if let Some(hook) = &self.hook {
+            hook.on_status(&self.client, status);
+        }
     }
 
     /// A message arrived on a subscription.

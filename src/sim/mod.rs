@@ -11,12 +11,14 @@
 mod client;
 mod plan;
 mod recorder;
+mod trigger;
 
 pub use client::{ClientEnv, ClientUnderTest, Probe, ReferenceClient, SimConnector};
 pub use recorder::Recorder;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use thiserror::Error;
@@ -89,8 +91,12 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
     let (knobs, controls) = server::controls();
     add_server(&mut sim, scenario.server.clone(), controls, &recorder);
     let mut hosts = BTreeMap::new();
+    let mut armed = plan::armed(scenario);
     for (index, host) in client_hosts(scenario).into_iter().enumerate() {
         let (tx, rx) = mpsc::unbounded_channel();
+        let hook = armed
+            .remove(&host)
+            .map(|steps| Arc::new(trigger::Hook::new(steps, tx.clone())));
         let groups: Vec<Group> = scenario
             .clients
             .iter()
@@ -98,7 +104,7 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
             .cloned()
             .collect();
         let host_seed = derive(seed, index as u64 + 1);
-        add_client_host::<C>(&mut sim, &host, groups, rx, host_seed, &recorder);
+        add_client_host::<C>(&mut sim, &host, groups, (rx, hook), host_seed, &recorder);
         hosts.insert(host, tx);
     }
     let mut world = World {
@@ -187,7 +193,7 @@ fn add_server(
 }
 
 /// A client action delivered into the host that carries the client.
-struct Command {
+pub(crate) struct Command {
     client: String,
     action: Action,
 }
@@ -196,7 +202,7 @@ fn add_client_host<C: ClientUnderTest>(
     sim: &mut turmoil::Sim<'_>,
     host: &str,
     groups: Vec<Group>,
-    mut commands: mpsc::UnboundedReceiver<Command>,
+    (mut commands, hook): (mpsc::UnboundedReceiver<Command>, Option<Arc<trigger::Hook>>),
     seed: u64,
     recorder: &Recorder,
 ) {
@@ -205,7 +211,7 @@ fn add_client_host<C: ClientUnderTest>(
         let mut clients: BTreeMap<String, Rc<C>> = BTreeMap::new();
         for g in &groups {
             for name in g.client_names() {
-                let probe = Probe::new(&name, recorder.clone());
+                let probe = Probe::new(&name, recorder.clone(), hook.clone());
                 let env = ClientEnv {
                     name: name.clone(),
                     url: format!("ws://server:{PORT}/"),

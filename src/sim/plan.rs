@@ -3,10 +3,11 @@
 //! A `restart` becomes a crash and a start, a `graceful_restart` a shutdown order and a start; a fault with `for` becomes its beginning and its
 //! healing; a client action naming a group becomes one action per client.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::history::{Fault, Heal, Link};
-use crate::scenario::{Action, Scenario};
+use crate::scenario::{Action, Scenario, Trigger};
 
 /// One thing the step loop does between two `sim.step()` calls.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,7 +26,7 @@ pub(crate) enum Effect {
 
 pub(crate) fn effects(s: &Scenario) -> Vec<(Duration, Effect)> {
     let mut out = Vec::new();
-    for step in &s.timeline {
+    for step in s.timeline.iter().filter(|st| st.on.is_none()) {
         expand(s, step.at, &step.action, &mut out);
     }
     // Stable: effects at the same time keep the file's order.
@@ -131,6 +132,32 @@ fn expand(s: &Scenario, at: Duration, action: &Action, out: &mut Vec<(Duration, 
     }
     out.extend(faults);
     out.extend(heals.into_iter().map(|(t, h)| (t, Effect::Heal(h))));
+}
+
+/// A client action armed to fire on a status change of one client.
+#[derive(Debug, Clone)]
+pub(crate) struct Armed {
+    pub(crate) client: String,
+    pub(crate) trigger: Trigger,
+    pub(crate) action: Action,
+}
+
+/// The steps fired by status changes, one per client they name, by host.
+pub(crate) fn armed(s: &Scenario) -> BTreeMap<String, Vec<Armed>> {
+    let mut out: BTreeMap<String, Vec<Armed>> = BTreeMap::new();
+    for step in &s.timeline {
+        let (Some(trigger), Some(target)) = (&step.on, step.action.client()) else {
+            continue;
+        };
+        for (host, client) in clients_named(s, target) {
+            out.entry(host).or_default().push(Armed {
+                client,
+                trigger: trigger.clone(),
+                action: step.action.clone(),
+            });
+        }
+    }
+    out
 }
 
 /// The (host, client) pairs a client reference names: a whole group, or `GROUP-INDEX`.
