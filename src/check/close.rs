@@ -1,11 +1,11 @@
 //! Invariant 5: after `close()`: status `Closed` at once, then nothing at all from that
 //! client (no dial, no status, no delivery), whatever time passes.
 
-use super::view::{clients, closed_at, slack};
+use super::view::{clients, closed_at, ms, slack};
 use super::{Checker, Violation};
 use crate::client::Status;
-use crate::history::{Event, History};
-use crate::scenario::Scenario;
+use crate::history::{Event, Fault, History};
+use crate::scenario::{Group, Scenario};
 use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -16,7 +16,7 @@ pub(super) const CHECKER: Checker = Checker {
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
-    for (client, _) in clients(s) {
+    for (client, g) in clients(s) {
         let Some(t_close) = closed_at(h, &client) else {
             continue;
         };
@@ -42,9 +42,11 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
             ));
             continue;
         };
-        // The server's side: a dial still in flight at close() must not open afterwards.
+        // The server's side: a dial still in flight at close() must not open afterwards,
+        // beyond what was already on the wire (an upgrade request sent before close()).
+        let on_wire = on_the_wire_until(s, h, &client, g, t_close);
         let late = h.records.iter().enumerate().find(|(_, r)| {
-            r.t > t_close + slack(s)
+            r.t > on_wire
                 && matches!(&r.event, Event::Server { event: server::Event::Connected { client: c, .. }, .. } if *c == client)
         });
         if let Some((k, r)) = late {
@@ -90,6 +92,44 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     out
 }
 
+/// Until when bytes `client` sent before `close()` at `t_close` may still reach the server:
+/// one trip at the latency its link had then (plus ticks), or, when a black hole began on its
+/// link after its last dial and held it at `t_close`, one trip after the release. (A hold
+/// that began before the dial held the dial itself: nothing could be sent through it.)
+fn on_the_wire_until(s: &Scenario, h: &History, client: &str, g: &Group, t_close: u64) -> u64 {
+    let windows = h.fault_windows();
+    let on_link = |f: &Fault| match f {
+        Fault::Latency { link, .. } | Fault::Hold { link } => link.joins_server_and(&g.host),
+        _ => false,
+    };
+    let during = |from: u64, to: Option<u64>| from <= t_close && to.is_none_or(|e| e >= t_close);
+    let latency = windows
+        .iter()
+        .filter(|w| on_link(&w.fault) && during(w.from, w.to))
+        .filter_map(|w| match &w.fault {
+            Fault::Latency { latency, .. } => Some(ms(*latency)),
+            _ => None,
+        })
+        .chain([ms(s.network.latency)])
+        .max()
+        .unwrap_or(0)
+        + ms(s.network.jitter);
+    let last_dial = h
+        .of(client)
+        .filter(|(_, r)| r.t <= t_close && matches!(r.event, Event::Dial { .. }))
+        .map(|(_, r)| r.t)
+        .last()
+        .unwrap_or(0);
+    let released = windows
+        .iter()
+        .filter(|w| matches!(w.fault, Fault::Hold { .. }) && on_link(&w.fault))
+        .filter(|w| w.from > last_dial && during(w.from, w.to))
+        .map(|w| w.to.unwrap_or(u64::MAX))
+        .max()
+        .unwrap_or(t_close);
+    released.max(t_close).saturating_add(latency + slack(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +173,22 @@ mod tests {
         );
         // Within a tick of close() the handshake may already have been on the wire.
         assert!(check(&simple(1, ""), &closing().open(12, 1, 1, "c-0").build()).is_empty());
+    }
+
+    #[test]
+    fn an_upgrade_already_on_a_slow_wire_at_close_may_still_open() {
+        let slow = closing()
+            .fault(
+                0,
+                Fault::Latency {
+                    link: Link::new(SERVER_HOST, "clients", false),
+                    latency: std::time::Duration::from_millis(700),
+                },
+            )
+            .open(500, 1, 1, "c-0")
+            .build();
+        assert!(check(&simple(1, ""), &slow).is_empty());
+        let fast = check(&simple(1, ""), &closing().open(500, 1, 1, "c-0").build());
+        assert_eq!(fast.len(), 1, "{fast:?}");
     }
 }
