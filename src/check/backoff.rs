@@ -273,7 +273,6 @@ fn show(d: Duration) -> String {
 mod tests {
     use super::*;
     use crate::check::testkit::*;
-    use crate::server;
 
     #[test]
     fn waiting_the_announced_delay_passes() {
@@ -314,16 +313,10 @@ mod tests {
         let mut b = Builder::default();
         let mut t = 0;
         for k in 1..=n {
-            b = b.dial(t, "c-0").open(t + 5, 1, k.into(), "c-0").server(
-                t + 10,
-                1,
-                server::Event::Disconnected {
-                    conn: k.into(),
-                    client: "c-0".into(),
-                    reason: "flap".into(),
-                    online: 0,
-                },
-            );
+            b = b
+                .dial(t, "c-0")
+                .open(t + 5, 1, k.into(), "c-0")
+                .close(t + 10, 1, k.into(), "c-0");
             t += 10 + wait(k);
         }
         b.dial(t, "c-0").build()
@@ -366,16 +359,10 @@ mod tests {
         let mut b = Builder::default();
         let mut t = 0;
         for k in 1..=20u64 {
-            b = b.dial(t, "c-0").open(t + 5, 1, k, "c-0").server(
-                t + 11_000,
-                1,
-                server::Event::Disconnected {
-                    conn: k,
-                    client: "c-0".into(),
-                    reason: "kicked".into(),
-                    online: 0,
-                },
-            );
+            b = b
+                .dial(t, "c-0")
+                .open(t + 5, 1, k, "c-0")
+                .close(t + 11_000, 1, k, "c-0");
             t += 11_000 + 300;
         }
         assert!(escalates(&simple(1, ""), &b.dial(t, "c-0").build()).is_empty());
@@ -407,16 +394,7 @@ mod tests {
                     .dial(t, "c-0")
                     .open(t + 5, 1, k, "c-0")
                     .fault(t + 11_000, Fault::Kick { code: 1012 })
-                    .server(
-                        t + 11_000,
-                        1,
-                        server::Event::Disconnected {
-                            conn: k,
-                            client: "c-0".into(),
-                            reason: "kicked".into(),
-                            online: 0,
-                        },
-                    );
+                    .close(t + 11_000, 1, k, "c-0");
                 t += 11_000 + wait;
             }
             b.dial(t, "c-0").build()

@@ -52,18 +52,13 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     if !kicked {
                         continue;
                     }
-                    let what = format!("close code {code}");
                     let judge = Judge {
                         h,
                         client: &client,
                         policy: &g.policy,
-                        what,
+                        what: format!("close code {code}"),
                     };
-                    if terminal_code(&g.policy, *code) {
-                        judge.gave_up(k, r.t, &mut out);
-                    } else {
-                        judge.kept_trying(k, &mut out);
-                    }
+                    judge.answer(terminal_code(&g.policy, *code), (k, r.t), &mut out);
                 }
             }
             Fault::Reject { status } => {
@@ -86,18 +81,13 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     else {
                         continue;
                     };
-                    let what = format!("HTTP {status} at the handshake");
                     let judge = Judge {
                         h,
                         client: &client,
                         policy: &g.policy,
-                        what,
+                        what: format!("HTTP {status} at the handshake"),
                     };
-                    if terminal_status(&g.policy, *status) {
-                        judge.gave_up(d, t, &mut out);
-                    } else {
-                        judge.kept_trying(d, &mut out);
-                    }
+                    judge.answer(terminal_status(&g.policy, *status), (d, t), &mut out);
                 }
             }
             _ => {}
@@ -115,6 +105,15 @@ struct Judge<'a> {
 }
 
 impl Judge<'_> {
+    /// Judges the answer to a code or status received after record `at.0` (at time `at.1`).
+    fn answer(&self, terminal: bool, at: (usize, u64), out: &mut Vec<Violation>) {
+        if terminal {
+            self.gave_up(at.0, at.1, out);
+        } else {
+            self.kept_trying(at.0, out);
+        }
+    }
+
     fn violation(&self, t: u64, msg: String, events: Vec<usize>) -> Violation {
         Violation::new(CHECKER.name, Some(self.client), t, msg, events)
     }

@@ -88,6 +88,20 @@ impl Builder {
         )
     }
 
+    /// The server ends connection `conn` of `client`.
+    pub(crate) fn close(self, t: u64, epoch: u64, conn: u64, client: &str) -> Self {
+        self.server(
+            t,
+            epoch,
+            server::Event::Disconnected {
+                conn,
+                client: client.into(),
+                reason: "closed".into(),
+                online: 0,
+            },
+        )
+    }
+
     pub(crate) fn fault(self, t: u64, fault: Fault) -> Self {
         self.at(t, Event::Fault { fault })
     }

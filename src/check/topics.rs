@@ -82,7 +82,9 @@ fn one_connection(
                 format!("topic {topic:?} subscribed twice on one connection"),
                 vec![c.open_index, k],
             ));
-        } else if !intents.before(&c.client, k).contains(topic) {
+        } else if !intents.before(&c.client, k).contains(topic)
+            && !let_go(h, c, subs, (k, topic, window))
+        {
             out.push(v(
                 t,
                 format!("topic {topic:?} revived: the client had unsubscribed from it"),
@@ -110,6 +112,19 @@ fn one_connection(
         );
         out.push(v(c.open_t + window, msg, vec![c.open_index]));
     }
+}
+
+/// True when the connection drops `topic` again within the restore window after record `k`
+/// subscribed it (or ends first): the subscribe was on its way before the client
+/// unsubscribed, and the client's unsubscribe followed it, as it should.
+fn let_go(h: &History, c: &Conn, subs: &Subscriptions, at: (usize, &str, u64)) -> bool {
+    let (k, topic, window) = at;
+    let by = h.records[k].t + window;
+    c.close_t.is_some_and(|end| end <= by)
+        || subs
+            .of(c.epoch, c.conn)
+            .iter()
+            .any(|(j, t, on)| *j > k && !on && t == topic && h.records[*j].t <= by)
 }
 
 /// The server's topics shrink when the client's do: an `unsubscribe` while this connection
@@ -267,5 +282,25 @@ mod tests {
         let found = check(&simple(1, ""), &story(false));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].message.contains("still held it"), "{found:?}");
+    }
+
+    #[test]
+    fn a_subscribe_already_sent_when_the_client_unsubscribed_is_not_a_revival() {
+        let h = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .status(11, "c-0", crate::client::Status::Connected)
+            .action(11, "c-0", ClientAction::Unsubscribe { topic: "t".into() })
+            .subscribed(12, 1, 1, "c-0", "t")
+            .server(
+                13,
+                1,
+                crate::server::Event::Unsubscribed {
+                    conn: 1,
+                    client: "c-0".into(),
+                    topic: "t".into(),
+                },
+            )
+            .build();
+        assert!(check(&simple(1, ""), &h).is_empty());
     }
 }

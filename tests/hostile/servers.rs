@@ -181,14 +181,16 @@ async fn the_policy_bounds_the_messages_a_client_accepts() {
     }
 }
 
+/// A WebSocket server that is not a wschaos server: it greets, then says nothing more.
+async fn not_a_wschaos_server(stream: tokio::net::TcpStream) {
+    let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+    let _ = ws.send(Message::text("hello, I am an echo server")).await;
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
 #[tokio::test]
 async fn a_server_that_does_not_speak_the_protocol_is_reported_as_such() {
-    let url = hostile(|stream| async move {
-        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
-        let _ = ws.send(Message::text("hello, I am an echo server")).await;
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    })
-    .await;
+    let url = hostile(not_a_wschaos_server).await;
     let seen = two_failures(&url).await;
     assert!(
         !seen.contains(&Status::Connected),
@@ -212,12 +214,7 @@ async fn a_server_that_does_not_speak_the_protocol_is_reported_as_such() {
 
 #[tokio::test]
 async fn a_server_that_never_welcomes_is_given_up_on_after_max_attempts() {
-    let url = hostile(|stream| async move {
-        let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
-        let _ = ws.send(Message::text("hello, I am an echo server")).await;
-        tokio::time::sleep(Duration::from_secs(60)).await;
-    })
-    .await;
+    let url = hostile(not_a_wschaos_server).await;
     let policy = Policy {
         max_attempts: Some(2),
         ..policy()
