@@ -412,3 +412,25 @@ fn log_lines_of_a_simulated_run_carry_simulated_time() {
     assert!(line.starts_with("sim "), "{line}");
     assert!(!logs.contains('\u{1b}'), "no colour codes off a terminal");
 }
+
+#[test]
+fn explore_names_every_failing_seed() {
+    let wrong = TINY.replace("seeds = [5]\n", "") + "[expect]\nfinal = { subs = \"failed\" }\n";
+    let dir = scenario_dir("explore-seeds", &[("wrong.toml", &wrong)]);
+    let out = wschaos(&[
+        "explore",
+        dir.join("wrong.toml").to_str().unwrap(),
+        "--seeds",
+        "4",
+        "--no-shrink",
+        "--jobs",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &stderr(&out);
+    assert!(text.contains("4 cases in"), "{text}");
+    assert!(
+        text.contains("4 seeds break [expect_final] in ") && text.contains(": 1, 2, 3, 4"),
+        "{text}"
+    );
+}

@@ -114,6 +114,8 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
     let (tx, rx) = mpsc::channel::<Found>();
     let started = Instant::now();
     let mut failures: BTreeMap<(PathBuf, &'static str), Failure> = BTreeMap::new();
+    // Every failing seed, by file and invariant (the first of each is shrunk).
+    let mut seeds: BTreeMap<(PathBuf, &'static str), Vec<u64>> = BTreeMap::new();
     let mut done = 0u64;
     let mut trouble = 0usize;
     std::thread::scope(|scope| {
@@ -141,6 +143,10 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
                 Found::Clean => {}
                 Found::Failed(f) => {
                     trouble += 1;
+                    seeds
+                        .entry((f.case.file.clone(), f.violation.invariant))
+                        .or_default()
+                        .push(f.case.seed);
                     failures
                         .entry((f.case.file.clone(), f.violation.invariant))
                         .or_insert(*f);
@@ -174,8 +180,26 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
         "{done} cases in {secs:.1}s ({:.0} seeds/min), {trouble} failed",
         done as f64 * 60.0 / secs.max(1e-9)
     );
-    for failure in failures.values() {
+    for (key, failure) in &failures {
         report_failure(failure, args);
+        let mut all = seeds.get(key).cloned().unwrap_or_default();
+        all.sort_unstable();
+        if all.len() > 1 {
+            let shown: Vec<String> = all.iter().take(20).map(u64::to_string).collect();
+            let more = all.len().saturating_sub(20);
+            say!(
+                "{} seeds break [{}] in {}: {}{}",
+                all.len(),
+                key.1,
+                key.0.display(),
+                shown.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
     if trouble == 0 {
         Exit::Ok
