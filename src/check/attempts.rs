@@ -1,7 +1,8 @@
-//! Invariant 4: exactly `max_attempts` failed dials in a row, then one `Failed`, then
-//! silence until `reconnect()`; never `Failed` when attempts are unlimited.
+//! Invariant 4: exactly `max_attempts` failed attempts in a row (a failed dial, or a
+//! connection lost before `stable_after`), then one `Failed`, then silence until
+//! `reconnect()`; never `Failed` when attempts are unlimited.
 
-use super::view::{clients, statuses};
+use super::view::{clients, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{ClientAction, Event, History};
@@ -19,39 +20,62 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         let max = g.policy.max_attempts;
         let v =
             |t, msg: String, events| Violation::new(CHECKER.name, Some(&client), t, msg, events);
-        let mut failures = 0u32;
-        let mut previous: Option<&Status> = None;
+        // A connection counts as a failed attempt when it ended before `stable_after`; one
+        // that ended too near that line to tell leaves the count unknown until it starts over.
+        let near = slack(s) + ms(s.server.welcome_delay);
+        let stable_after = ms(g.policy.stable_after);
+        let mut failures = Some(0u32);
+        let mut previous: Option<(u64, &Status)> = None;
         let mut run_start = None;
         for (i, t, status) in statuses(h, &client) {
-            match (previous, status) {
-                (_, Status::Connected) => failures = 0,
-                (Some(Status::Connecting { .. }), Status::Disconnected { .. }) => {
-                    failures += 1;
-                    run_start.get_or_insert(i);
-                    if max.is_some_and(|m| failures >= m) {
-                        let msg = format!(
-                            "still retrying after {failures} failed dials; max_attempts is {}",
-                            max.unwrap_or(0)
-                        );
-                        out.push(v(t, msg, vec![run_start.unwrap_or(i), i]));
-                        failures = 0;
+            let failed_attempt = match (previous, status) {
+                (Some((_, Status::Connecting { .. })), Status::Disconnected { .. }) => true,
+                (
+                    Some((up, Status::Connected)),
+                    Status::Disconnected { .. } | Status::Failed { .. },
+                ) => {
+                    let lasted = t - up;
+                    if lasted >= stable_after + near {
+                        failures = Some(0);
+                        false
+                    } else if lasted + near < stable_after {
+                        true
+                    } else {
+                        failures = None;
+                        false
                     }
                 }
+                _ => false,
+            };
+            if failed_attempt && matches!(status, Status::Disconnected { .. }) {
+                failures = failures.map(|f| f + 1);
+                run_start.get_or_insert(i);
+                if let (Some(m), Some(f)) = (max, failures.filter(|f| max.is_some_and(|m| *f >= m)))
+                {
+                    let msg = format!(
+                        "still retrying after {f} failed attempts (dials, or connections lost before stable_after); max_attempts is {m}"
+                    );
+                    out.push(v(t, msg, vec![run_start.unwrap_or(i), i]));
+                    failures = Some(0);
+                }
+            }
+            match (previous.map(|(_, s)| s), status) {
                 // Given up on a terminal close code or status: `close_codes` judges it.
                 (_, Status::Failed { reason }) if super::codes::terminal(&g.policy, reason) => {
-                    failures = 0;
+                    failures = Some(0);
                 }
                 (_, Status::Failed { .. }) => {
-                    let dials = failures + 1;
-                    match max {
-                        None => out.push(v(
+                    match (max, failures.map(|f| f + 1)) {
+                        (None, _) => out.push(v(
                             t,
                             "gave up although max_attempts is unlimited".into(),
                             vec![i],
                         )),
-                        Some(m) if dials != m => out.push(v(
+                        (Some(m), Some(attempts)) if attempts != m => out.push(v(
                             t,
-                            format!("gave up after {dials} failed dials; max_attempts is {m}"),
+                            format!(
+                                "gave up after {attempts} failed attempts; max_attempts is {m}"
+                            ),
                             vec![i],
                         )),
                         _ => {}
@@ -63,14 +87,14 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                             vec![i, k],
                         ));
                     }
-                    failures = 0;
+                    failures = Some(0);
                 }
                 _ => {}
             }
-            if matches!(status, Status::Connected | Status::Failed { .. }) {
+            if matches!(status, Status::Failed { .. }) || failures == Some(0) {
                 run_start = None;
             }
-            previous = Some(status);
+            previous = Some((t, status));
         }
     }
     out
@@ -149,5 +173,44 @@ mod tests {
                 .any(|v| v.message.contains("dialed while Failed")),
             "{found:?}"
         );
+    }
+
+    /// `n` connections that each open and drop after `up_ms`, the last one ending in
+    /// `Failed` when `end_failed`.
+    fn flaps(n: u32, up_ms: u64, end_failed: bool) -> History {
+        let mut b = Builder::default();
+        let mut t = 0;
+        for k in 1..=n {
+            b = b.status(t, "c-0", connecting(k)).status(
+                t + 10,
+                "c-0",
+                crate::client::Status::Connected,
+            );
+            t += 10 + up_ms;
+            b = if k == n && end_failed {
+                b.status(t, "c-0", failed())
+            } else {
+                b.status(t, "c-0", disconnected(k + 1, 5))
+            };
+            t += 5;
+        }
+        b.build()
+    }
+
+    #[test]
+    fn connections_lost_before_stable_after_count_as_failed_attempts() {
+        // Default stable_after is 10 s: 100 ms connections are failed attempts.
+        assert!(check(&budget(3), &flaps(3, 100, true)).is_empty());
+        let found = check(&budget(3), &flaps(5, 100, false));
+        assert!(
+            found[0]
+                .message
+                .contains("still retrying after 3 failed attempts"),
+            "{found:?}"
+        );
+        // Connections that lasted start the count over: never out of attempts.
+        assert!(check(&budget(3), &flaps(6, 20_000, false)).is_empty());
+        // Too near stable_after to tell: no verdict either way.
+        assert!(check(&budget(3), &flaps(5, 10_000, false)).is_empty());
     }
 }

@@ -180,13 +180,16 @@ impl Judge<'_> {
         });
         let Some(n) = next else { return };
         let (i, at, st) = seen[n];
-        let budget_spent = match (
-            n.checked_sub(1).map(|p| seen[p].2),
-            self.policy.max_attempts,
-        ) {
-            (Some(Status::Connecting { attempt }), Some(max)) => *attempt >= max,
-            _ => false,
-        };
+        // The attempt budget is spent when the dial before was the last one allowed (a failed
+        // dial, or a connection lost before `stable_after`, ends it): `attempt_budget`'s case.
+        let last_dial = seen[..n].iter().rev().find_map(|(_, _, st)| match st {
+            Status::Connecting { attempt } => Some(*attempt),
+            _ => None,
+        });
+        let budget_spent = matches!(
+            (last_dial, self.policy.max_attempts),
+            (Some(attempt), Some(max)) if attempt >= max
+        );
         if matches!(st, Status::Failed { .. }) && !budget_spent && i < self.user_acts(k) {
             let msg = format!("gave up on {}, which the policy says to retry", self.what);
             out.push(self.violation(at, msg, vec![k, i]));

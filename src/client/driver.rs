@@ -4,10 +4,11 @@
 //! wake-up so that `close()` stops it promptly wherever it is: after `close()` there is no
 //! dial, no timer and no task.
 //!
-//! Two counters drive it. `failures` counts consecutive failed dials and decides when to
-//! give up (`max_attempts`); any completed handshake resets it. `step` picks the backoff
-//! bound and is reset only after a connection stayed up for `stable_after`, so a server
-//! that accepts and drops at once sees the delays grow instead of a tight loop.
+//! Two counters drive it. `failures` counts consecutive failed attempts (a failed dial, or
+//! a connection lost before it stayed up for `stable_after`) and decides when to give up
+//! (`max_attempts`); `step` picks the backoff bound. Both start over only after a
+//! connection that lasted, so a server that accepts and drops at once sees the delays grow
+//! and the attempt number climb, and `max_attempts` ends it.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -75,38 +76,38 @@ impl<C: Connector, S: Session> Driver<C, S> {
             }) {
                 return;
             }
-            let reason = match self.connect_and_serve().await {
+            // A failed dial, or a connection lost before `stable_after`, is one more failed
+            // attempt (so a server that accepts and drops ends in `Failed` too); a
+            // connection that lasted starts both counters over.
+            let (reason, opened, stable) = match self.connect_and_serve().await {
                 Ended::Closed => return,
-                Ended::Failed(reason) | Ended::Lost { reason, .. } if self.terminal(&reason) => {
-                    if !self.give_up(reason).await {
-                        return;
-                    }
-                    (failures, step) = (0, 0);
-                    continue;
-                }
-                Ended::Failed(reason) => {
-                    failures += 1;
-                    step += 1;
-                    let budget = self
-                        .policy
-                        .max_attempts
-                        .filter(|_| !self.defects.has(Defect::IgnoresMaxAttempts));
-                    if budget.is_some_and(|max| failures >= max) {
-                        if !self.give_up(reason).await {
-                            return;
-                        }
-                        (failures, step) = (0, 0);
-                        continue;
-                    }
-                    reason
-                }
-                Ended::Lost { reason, stable } => {
-                    failures = 0;
-                    let reset = stable || self.defects.has(Defect::ResetsBackoffOnOpen);
-                    step = if reset { 1 } else { step + 1 };
-                    reason
-                }
+                Ended::Failed(reason) => (reason, false, false),
+                Ended::Lost { reason, stable } => (reason, true, stable),
             };
+            if self.terminal(&reason) {
+                if !self.give_up(reason).await {
+                    return;
+                }
+                (failures, step) = (0, 0);
+                continue;
+            }
+            (failures, step) =
+                if stable || (opened && self.defects.has(Defect::ResetsBackoffOnOpen)) {
+                    (0, 1)
+                } else {
+                    (failures + 1, step + 1)
+                };
+            let budget = self
+                .policy
+                .max_attempts
+                .filter(|_| !self.defects.has(Defect::IgnoresMaxAttempts));
+            if budget.is_some_and(|max| failures >= max) {
+                if !self.give_up(reason).await {
+                    return;
+                }
+                (failures, step) = (0, 0);
+                continue;
+            }
             let unit = if self.defects.has(Defect::NoJitter) {
                 0.0
             } else {

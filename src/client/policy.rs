@@ -30,7 +30,8 @@ pub struct Policy {
     /// Fraction of the bound drawn at random: the delay is uniform in
     /// `[bound * (1 - jitter), bound]`. 1.0 is full jitter (the default), 0.0 none.
     pub jitter: f64,
-    /// Consecutive failed dials before giving up with `Failed`; `None` never gives up.
+    /// Consecutive failed attempts before giving up with `Failed`: a failed dial, or a
+    /// connection lost before it stayed up for `stable_after`. `None` never gives up.
     /// Default `None`.
     pub max_attempts: Option<u32>,
     /// Time allowed for the TCP dial. Default 5 s.
@@ -54,9 +55,9 @@ pub struct Policy {
     #[serde(with = "crate::duration_serde")]
     #[schemars(with = "String")]
     pub pong_timeout: Duration,
-    /// A connection must stay up this long before the backoff starts from the beginning
-    /// again, so a server that accepts and then drops at once sees escalating delays.
-    /// Default 10 s.
+    /// A connection must stay up this long before the backoff and the attempt count start
+    /// from the beginning again, so a server that accepts and then drops at once sees
+    /// escalating delays and, with `max_attempts`, a `Failed` in the end. Default 10 s.
     #[serde(with = "crate::duration_serde")]
     #[schemars(with = "String")]
     pub stable_after: Duration,

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Status {
-    /// Dialing and handshaking; `attempt` counts the dials of this outage, from 1.
+    /// Dialing and handshaking; `attempt` counts the attempts of this outage, from 1 (a
+    /// connection lost before `stable_after` does not end the outage).
     Connecting {
         /// Dial number within the current outage.
         attempt: u32,

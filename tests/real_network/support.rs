@@ -34,6 +34,9 @@ pub fn fast_policy() -> Policy {
         max_delay: Duration::from_millis(200),
         connect_timeout: Duration::from_secs(2),
         handshake_timeout: Duration::from_secs(2),
+        // These tests stop servers milliseconds after a client connects: a connection
+        // counts as having lasted at once, so each loss starts a new outage at attempt 1.
+        stable_after: Duration::ZERO,
         ..Policy::default()
     }
 }
