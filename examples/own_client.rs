@@ -117,7 +117,7 @@ async fn run(env: ClientEnv, mut commands: mpsc::UnboundedReceiver<Command>) {
                                 Some(Ok(Message::Text(text))) => match serde_json::from_str(&text) {
                                     Ok(ServerFrame::Welcome { epoch: e, .. }) => epoch = e,
                                     Ok(ServerFrame::Message { topic, seq, from, id, data }) => {
-                                        env.probe.delivered(&Delivery { topic, epoch, seq, from, id, data });
+                                        env.probe.delivered(&Delivery { topic, epoch, seq, from, id, data, conn: 0 });
                                     }
                                     _ => {}
                                 },

@@ -81,6 +81,10 @@ pub enum ServerFrame {
         client: String,
         /// Clients online, this one included.
         online: u64,
+        /// The server's number for this connection, unique within the epoch (0 for one it
+        /// never registered, such as a flap's).
+        #[serde(default)]
+        conn: u64,
     },
     /// A client connected (sent to every connected client, the new one included).
     Joined {
@@ -216,6 +220,7 @@ mod tests {
                 epoch: 7,
                 client: "a".into(),
                 online: 2,
+                conn: 3,
             },
             ServerFrame::Gap {
                 topic: "t".into(),

@@ -191,8 +191,15 @@ caught!(
     "backoff_escalates"
 );
 
+caught!(
+    stale_frames,
+    Defect::StaleFrames,
+    "restarts/short-restart.toml",
+    "stale_frames"
+);
+
 #[test]
 fn the_table_covers_every_defect() {
     // Keep in step with the `caught!` lines above and the README's table.
-    assert_eq!(Defect::ALL.len(), 22);
+    assert_eq!(Defect::ALL.len(), 23);
 }

@@ -414,6 +414,7 @@ mod tests {
             seq,
             from: "p".into(),
             id: seq,
+            conn: 1,
         }
     }
 
@@ -443,6 +444,7 @@ mod tests {
             seq,
             from: "p".into(),
             id,
+            conn: 1,
         }
     }
 

@@ -17,6 +17,7 @@ mod outbox;
 mod presence;
 mod settle;
 mod single;
+mod stale;
 mod status;
 mod topics;
 mod view;
@@ -82,6 +83,7 @@ pub const CHECKERS: &[Checker] = &[
     topics::CHECKER,
     order::CHECKER,
     delivery::CHECKER,
+    stale::CHECKER,
     outbox::CHECKER,
     heartbeat::CHECKER,
     herd::CHECKER,
@@ -104,6 +106,7 @@ pub const NAMES: &[&str] = &[
     "topics_restored",
     "restore_order",
     "delivery",
+    "stale_frames",
     "outbox",
     "heartbeat_detection",
     "herd_spread",

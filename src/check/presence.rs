@@ -316,6 +316,7 @@ mod tests {
             seq: 1,
             from: "p".into(),
             id: 1,
+            conn: 1,
         };
         let published = crate::server::Event::Published {
             conn: 2,

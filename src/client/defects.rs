@@ -55,11 +55,13 @@ pub enum Defect {
     HeartbeatLeaks,
     /// Redials at once after a 1012 (service restart) close, with no backoff.
     RedialsAtOnceOn1012,
+    /// Surfaces the last message of a lost connection after the next one is up.
+    StaleFrames,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 22] = [
+    pub const ALL: [Defect; 23] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -82,6 +84,7 @@ impl Defect {
         Defect::DialOutlivesClose,
         Defect::HeartbeatLeaks,
         Defect::RedialsAtOnceOn1012,
+        Defect::StaleFrames,
     ];
 }
 

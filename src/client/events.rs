@@ -27,6 +27,9 @@ pub struct Delivery {
     pub id: u64,
     /// The payload.
     pub data: String,
+    /// The server's number for the connection it arrived on (from its welcome; 0 when
+    /// unknown). With `epoch` it names one connection at the server.
+    pub conn: u64,
 }
 
 /// One item of a [`Subscription`]: a message, or an explicit notice that messages were missed.

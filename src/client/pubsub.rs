@@ -43,6 +43,10 @@ pub(crate) struct PubSub {
     again: Option<Message>,
     /// Whether this connection's server said welcome (it speaks the protocol).
     welcomed: bool,
+    /// The server's number for the current connection (from its welcome).
+    conn: u64,
+    /// `Defect::StaleFrames`: the last message of a connection, held back until the next.
+    stale: Option<Delivery>,
 }
 
 struct Topic {
@@ -77,6 +81,8 @@ impl PubSub {
             ghosts: BTreeSet::new(),
             again: None,
             welcomed: false,
+            conn: 0,
+            stale: None,
         }
     }
 
@@ -164,8 +170,13 @@ impl PubSub {
                 epoch,
                 client,
                 online,
+                conn,
             } => {
                 self.epoch = epoch;
+                self.conn = conn;
+                if let Some(stale) = self.stale.take() {
+                    self.deliver(stale);
+                }
                 self.emit(ServerEvent::Welcome {
                     epoch,
                     client,
@@ -197,6 +208,7 @@ impl PubSub {
                 from,
                 id,
                 data,
+                conn: self.conn,
             }),
             ServerFrame::Gap {
                 topic,
@@ -213,7 +225,18 @@ impl PubSub {
     }
 
     fn deliver(&mut self, d: Delivery) {
-        let epoch = self.epoch;
+        if self.defects.has(Defect::StaleFrames) && d.conn == self.conn {
+            // Hold this one back; let the one held before through (late, by one message).
+            match self.stale.replace(d) {
+                Some(earlier) => return self.deliver_now(earlier),
+                None => return,
+            }
+        }
+        self.deliver_now(d);
+    }
+
+    fn deliver_now(&mut self, d: Delivery) {
+        let epoch = d.epoch;
         let Some(t) = self.topics.get_mut(&d.topic) else {
             return;
         };
@@ -492,6 +515,7 @@ mod tests {
                 epoch: 5,
                 client: "c".into(),
                 online: 1,
+                conn: 1,
             },
         );
         server(
@@ -523,6 +547,7 @@ mod tests {
                 epoch: 6,
                 client: "c".into(),
                 online: 1,
+                conn: 1,
             },
         );
         server(
@@ -561,6 +586,7 @@ mod tests {
             epoch,
             client: "c".into(),
             online: 1,
+            conn: 1,
         };
         let msg = |seq| ServerFrame::Message {
             topic: "t".into(),
@@ -624,6 +650,7 @@ mod tests {
                 epoch: 1,
                 client: "c".into(),
                 online: 1,
+                conn: 1,
             },
         );
         let mut events = s.server_events();

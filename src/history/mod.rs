@@ -60,6 +60,8 @@ pub enum Event {
         from: String,
         /// The publisher's message id.
         id: u64,
+        /// The server's number for the connection it arrived on (0: unknown).
+        conn: u64,
     },
     /// A subscriber received a gap notice.
     Gap {

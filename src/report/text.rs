@@ -100,6 +100,7 @@ pub fn describe(r: &Record) -> String {
             seq,
             from,
             id,
+            ..
         } => format!("{t} {client:<10} got {topic} #{seq} (epoch {epoch}) from {from} id {id}"),
         Event::Gap {
             client,

@@ -60,6 +60,7 @@ pub(crate) async fn serve<S: ByteStream>(
             epoch: config.epoch,
             client: identity.client.clone().unwrap_or_default(),
             online: 0,
+            conn: 0,
         };
         let _ = ws.send(Message::text(welcome.to_json())).await;
         close(&mut ws, CloseCode::Error, "flapping", &config).await;

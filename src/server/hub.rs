@@ -105,6 +105,7 @@ impl Hub {
                 epoch,
                 client: client.clone(),
                 online,
+                conn,
             },
         );
         self.broadcast_all(&ServerFrame::Joined {

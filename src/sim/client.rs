@@ -105,6 +105,7 @@ impl Probe {
             seq: d.seq,
             from: d.from.clone(),
             id: d.id,
+            conn: d.conn,
         });
     }
 
