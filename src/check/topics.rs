@@ -46,6 +46,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         };
         let stalled = stalled(&stalls, host, c.open_t, c.open_t + window);
         one_connection(s, h, &c, (&subs, &intents, stalled), &mut out);
+        zombies(h, &c, (&subs, window, &stalls, host), &mut out);
     }
     out
 }
@@ -95,7 +96,6 @@ fn one_connection(
             restored.insert(topic);
         }
     }
-    zombies(h, c, (subs, window), out);
     if stalled || c.lifetime(end(s)) < window || !client_saw_it_open(h, c, window) {
         return;
     }
@@ -131,8 +131,13 @@ fn let_go(h: &History, c: &Conn, subs: &Subscriptions, at: (usize, &str, u64)) -
 /// holds the topic reaches the server within the restore window, unless the connection ends
 /// first or the client wants the topic back by then. (A hold or partition of the link in
 /// that window excuses it: the frame may be stuck.)
-fn zombies(h: &History, c: &Conn, facts: (&Subscriptions, u64), out: &mut Vec<Violation>) {
-    let (subs, window) = facts;
+fn zombies(
+    h: &History,
+    c: &Conn,
+    facts: (&Subscriptions, u64, &[FaultWindow], &str),
+    out: &mut Vec<Violation>,
+) {
+    let (subs, window, stalls, host) = facts;
     for (a, r) in h.of(&c.client) {
         let Event::Action {
             action: ClientAction::Unsubscribe { topic },
@@ -149,9 +154,7 @@ fn zombies(h: &History, c: &Conn, facts: (&Subscriptions, u64), out: &mut Vec<Vi
         {
             continue;
         }
-        let stuck = h.fault_windows().iter().any(|w| {
-            w.fault.isolates().is_some() && w.from <= deadline && w.to.is_none_or(|e| e >= r.t)
-        });
+        let stuck = stalled(stalls, host, r.t, deadline);
         let wanted_back = h.of(&c.client).any(|(j, x)| {
             j > a
                 && x.t <= deadline
