@@ -79,7 +79,7 @@ pub(crate) const FALSE_ALARM: f64 = 1e-9;
 /// The checker's own model of the policy's bound before retry `step` (1 = the first):
 /// `initial_delay * multiplier^(step - 1)`, capped at `max_delay`. It reads the policy's
 /// numbers, never the client's code, so a bug in the client's backoff cannot move it.
-fn bound(p: &crate::client::Policy, step: u32) -> f64 {
+pub(super) fn bound(p: &crate::client::Policy, step: u32) -> f64 {
     let growth = p
         .multiplier
         .max(1.0)

@@ -12,6 +12,7 @@ mod delivery;
 mod expect;
 mod heartbeat;
 mod herd;
+mod ontime;
 mod order;
 mod outbox;
 mod presence;
@@ -76,6 +77,7 @@ pub const CHECKERS: &[Checker] = &[
     status::CHECKER,
     backoff::BOUNDS,
     backoff::ESCALATES,
+    ontime::CHECKER,
     attempts::CHECKER,
     codes::CHECKER,
     close::CHECKER,
@@ -99,6 +101,7 @@ pub const NAMES: &[&str] = &[
     "status_moves",
     "backoff_bounds",
     "backoff_escalates",
+    "redial_on_time",
     "attempt_budget",
     "close_codes",
     "silence_after_close",

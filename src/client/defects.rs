@@ -57,11 +57,15 @@ pub enum Defect {
     RedialsAtOnceOn1012,
     /// Surfaces the last message of a lost connection after the next one is up.
     StaleFrames,
+    /// Never starts the backoff over after a stable connection: the attempt count resets,
+    /// the delay keeps the step it had reached, so a client that once rode out a long
+    /// outage waits its longest delay after every later blip.
+    NeverResetsBackoff,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 23] = [
+    pub const ALL: [Defect; 24] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -85,6 +89,7 @@ impl Defect {
         Defect::HeartbeatLeaks,
         Defect::RedialsAtOnceOn1012,
         Defect::StaleFrames,
+        Defect::NeverResetsBackoff,
     ];
 }
 

@@ -91,12 +91,13 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 (failures, step) = (0, 0);
                 continue;
             }
-            (failures, step) =
-                if stable || (opened && self.defects.has(Defect::ResetsBackoffOnOpen)) {
-                    (0, 1)
-                } else {
-                    (failures + 1, step + 1)
-                };
+            (failures, step) = if stable && self.defects.has(Defect::NeverResetsBackoff) {
+                (0, step + 1)
+            } else if stable || (opened && self.defects.has(Defect::ResetsBackoffOnOpen)) {
+                (0, 1)
+            } else {
+                (failures + 1, step + 1)
+            };
             let budget = self
                 .policy
                 .max_attempts
