@@ -169,3 +169,16 @@ found_by_swarm!(
     Defect::ResendsAcknowledged,
     "scenarios/swarm/deploys.toml"
 );
+
+// A client that retries a close code or a handshake status its policy calls terminal is
+// found once such codes are among the drawn kicks and rejections.
+found_by_swarm!(
+    swarm_finds_retries_terminal_among_give_ups,
+    Defect::RetriesTerminal,
+    "scenarios/swarm/give-ups.toml"
+);
+found_by_swarm!(
+    swarm_finds_never_resets_backoff_among_give_ups,
+    Defect::NeverResetsBackoff,
+    "scenarios/swarm/give-ups.toml"
+);

@@ -6,10 +6,10 @@
 //! server's connections and the recorded dials; the classification is the checker's own
 //! reading of the policy's numbers (`terminal_close_codes`, `terminal_http_statuses`).
 
-use super::view::{clients, conns, slack, statuses};
+use super::view::{clients, conns, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::{Policy, Reason, Status};
-use crate::history::{ClientAction, Event, Fault, History};
+use crate::history::{ClientAction, Event, Fault, FaultWindow, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -48,8 +48,15 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         match fault {
             Fault::Kick { code } => {
                 for (client, g) in clients(s) {
-                    let kicked = all.iter().any(|c| c.client == client && c.open_before(k));
-                    if !kicked {
+                    let Some(c) = all.iter().find(|c| c.client == client && c.open_before(k))
+                    else {
+                        continue;
+                    };
+                    // A close frame sent into a partition or a hold never arrives: the
+                    // client can only notice by its heartbeat, and retrying is right. Nor
+                    // does one on a connection whose handshake answer was lost: for the
+                    // client it never opened. So the link must be clear from the opening.
+                    if !clear(s, &windows, &g.host, c.open_t, r.t + slack(s)) {
                         continue;
                     }
                     let judge = Judge {
@@ -68,13 +75,17 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     .and_then(|w| w.to)
                     .unwrap_or(u64::MAX);
                 for (client, g) in clients(s) {
-                    // The first dial well inside the window was answered with the status.
+                    // The first dial well inside the window that reached the handshake
+                    // (a clear link to a running server) was answered with the status.
+                    let p = &g.policy;
+                    let reach = ms(p.connect_timeout + p.handshake_timeout) + slack(s);
                     let Some((d, t)) = h
                         .of(&client)
                         .filter(|(i, x)| {
                             *i > k
                                 && matches!(x.event, Event::Dial { .. })
-                                && x.t.saturating_add(slack(s)) < to
+                                && x.t.saturating_add(reach) < to
+                                && clear(s, &windows, &g.host, x.t, x.t + reach)
                         })
                         .map(|(i, x)| (i, x.t))
                         .next()
@@ -94,6 +105,23 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// True when nothing stood between `host` and a running server from `from` to `to` (with
+/// the run's slack either side): no partition, hold or latency change on its link, no
+/// crash, stop or death of the server, no flap.
+fn clear(s: &Scenario, windows: &[FaultWindow], host: &str, from: u64, to: u64) -> bool {
+    let slack = slack(s);
+    !windows.iter().any(|w| {
+        let touches = match &w.fault {
+            Fault::Partition { link } | Fault::Hold { link } | Fault::Latency { link, .. } => {
+                link.joins_server_and(host)
+            }
+            Fault::Crash | Fault::Shutdown | Fault::Die | Fault::Flap => true,
+            Fault::Reject { .. } | Fault::Kick { .. } => false,
+        };
+        touches && w.from <= to + slack && w.to.is_none_or(|end| end + slack >= from)
+    })
 }
 
 /// One client's answer to one close code or status, received after record `k`.
@@ -201,6 +229,7 @@ impl Judge<'_> {
 mod tests {
     use super::*;
     use crate::check::testkit::*;
+    use crate::history::{Heal, Link};
 
     fn closed(code: u16) -> Reason {
         Reason::ServerClosed {
@@ -250,6 +279,38 @@ mod tests {
                 .message
                 .contains("dialed again 300ms after close code 4500")
         );
+    }
+
+    #[test]
+    fn a_code_or_status_that_cannot_reach_the_client_is_not_judged() {
+        // The close frame goes into a partition; the 401 window covers dials that fail at
+        // TCP: the client never hears either, and retrying is right.
+        let s = simple(1, "");
+        let link = Link::new("server", "clients", false);
+        let partitioned = |b: Builder| {
+            b.fault(900, Fault::Partition { link: link.clone() })
+                .heal(9000, Heal::Repair { link: link.clone() })
+        };
+        let kick = partitioned(
+            Builder::default()
+                .status(0, "c-0", connecting(1))
+                .dial(0, "c-0")
+                .open(5, 1, 1, "c-0")
+                .status(6, "c-0", Status::Connected),
+        )
+        .fault(1000, Fault::Kick { code: 4500 })
+        .status(5000, "c-0", lost(1006))
+        .dial(5300, "c-0")
+        .build();
+        assert!(check(&s, &kick).is_empty(), "{:?}", check(&s, &kick));
+        let reject = partitioned(Builder::default().status(0, "c-0", connecting(1)))
+            .fault(1000, Fault::Reject { status: 401 })
+            .dial(2000, "c-0")
+            .status(2001, "c-0", lost(1006))
+            .dial(2300, "c-0")
+            .heal(20_000, Heal::Admit)
+            .build();
+        assert!(check(&s, &reject).is_empty(), "{:?}", check(&s, &reject));
     }
 
     #[test]

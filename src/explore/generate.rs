@@ -121,6 +121,14 @@ fn span(base: &Scenario, bounds: &Swarm) -> (u64, u64) {
     (first, last.max(first + 1))
 }
 
+/// One of `list` from the draws `pick` (0..3) and `window`: `list[pick]` for a list of
+/// three (the defaults, so older swarm files keep drawing the same schedules), spread over
+/// longer lists by the window, which is drawn uniformly too.
+fn choose(list: &[u16], pick: usize, window: Duration) -> u16 {
+    let salt = window.as_millis() as usize;
+    list[(pick + 3 * salt) % list.len().max(1)]
+}
+
 fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
     let (first, last) = span(base, bounds);
     let max_window = (bounds.max_window.as_millis() as u64).max(100);
@@ -130,6 +138,7 @@ fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
         h
     };
     let faults = bounds.faults.clone();
+    let (codes, statuses) = (bounds.kick_codes.clone(), bounds.reject_statuses.clone());
     let fault = (
         0..faults.len().max(1),
         first..last,
@@ -163,10 +172,10 @@ fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
                 "flap" => Action::Flap { for_: window },
                 "reject" => Action::Reject {
                     for_: window,
-                    status: [503, 502, 429][pick],
+                    status: choose(&statuses, pick, window),
                 },
                 "kick" => Action::Kick {
-                    code: [1001, 1012, 1000][pick],
+                    code: choose(&codes, pick, window),
                 },
                 "graceful_restart" => Action::GracefulRestart { down: window },
                 _ => Action::Restart { down: window },

@@ -85,6 +85,12 @@ pub struct Swarm {
     pub max_window: Duration,
     /// Topics the drawn subscribe, unsubscribe and publish actions use. Default `["news"]`.
     pub topics: Vec<String>,
+    /// Close codes a drawn `kick` sends. Default `[1001, 1012, 1000]`; add codes the
+    /// client's policy calls terminal (e.g. 4501) to draw give-ups too.
+    pub kick_codes: Vec<u16>,
+    /// HTTP statuses a drawn `reject` answers. Default `[503, 502, 429]`; add 401 or 403 to
+    /// draw rejected credentials.
+    pub reject_statuses: Vec<u16>,
 }
 
 /// The fault verbs swarm mode can draw (self-healing ones). It draws all but the last,
@@ -120,6 +126,8 @@ impl Default for Swarm {
             from: Duration::from_secs(2),
             max_window: Duration::from_secs(15),
             topics: vec!["news".into()],
+            kick_codes: vec![1001, 1012, 1000],
+            reject_statuses: vec![503, 502, 429],
         }
     }
 }

@@ -308,19 +308,15 @@ fn action(a: &Action, s: &Scenario, src: &Source<'_>, step: &Step) -> Result<(),
                 ));
             }
         }
-        Action::Kick { code }
-            if !(1000..=4999).contains(code) || [1004, 1005, 1006, 1015].contains(code) =>
-        {
-            return Err(fail(
-                format!("close code {code} cannot be sent"),
-                Some("use 1000-1003, 1007-1014 or 3000-4999".into()),
-            ));
+        Action::Kick { code } => {
+            if let Err((msg, help)) = close_code(*code) {
+                return Err(fail(msg, Some(help)));
+            }
         }
-        Action::Reject { status, .. } if !(400..=599).contains(status) => {
-            return Err(fail(
-                format!("HTTP status {status} is not an error"),
-                Some("use 400-599, e.g. 503".into()),
-            ));
+        Action::Reject { status, .. } => {
+            if let Err((msg, help)) = http_error(*status) {
+                return Err(fail(msg, Some(help)));
+            }
         }
         _ => {}
     }
@@ -446,6 +442,32 @@ fn swarm(sw: &super::Swarm, s: &Scenario, src: &Source<'_>) -> Result<(), Scenar
             None,
         ));
     }
+    if sw.kick_codes.is_empty() || sw.reject_statuses.is_empty() {
+        return Err(fail(
+            if sw.kick_codes.is_empty() {
+                "kick_codes"
+            } else {
+                "reject_statuses"
+            },
+            "`kick_codes` and `reject_statuses` need at least one entry each".into(),
+            None,
+        ));
+    }
+    for (key, &n) in sw
+        .kick_codes
+        .iter()
+        .map(|c| ("kick_codes", c))
+        .chain(sw.reject_statuses.iter().map(|c| ("reject_statuses", c)))
+    {
+        let bad = if key == "kick_codes" {
+            close_code(n)
+        } else {
+            http_error(n)
+        };
+        if let Err((msg, help)) = bad {
+            return Err(fail(&n.to_string(), format!("`{key}`: {msg}"), Some(help)));
+        }
+    }
     for topic in &sw.topics {
         validate_topic(topic).map_err(|why| {
             fail(
@@ -454,6 +476,31 @@ fn swarm(sw: &super::Swarm, s: &Scenario, src: &Source<'_>) -> Result<(), Scenar
                 None,
             )
         })?;
+    }
+    Ok(())
+}
+
+/// A close code a server can send: 1000-1003, 1007-1014 or 3000-4999.
+fn close_code(code: u16) -> Result<(), (String, String)> {
+    if !(1000..=4999).contains(&code)
+        || [1004, 1005, 1006, 1015].contains(&code)
+        || (1016..3000).contains(&code)
+    {
+        return Err((
+            format!("close code {code} cannot be sent"),
+            "use 1000-1003, 1007-1014 or 3000-4999".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// An HTTP error status: 400-599.
+fn http_error(status: u16) -> Result<(), (String, String)> {
+    if !(400..=599).contains(&status) {
+        return Err((
+            format!("HTTP status {status} is not an error"),
+            "use 400-599, e.g. 503".into(),
+        ));
     }
     Ok(())
 }
