@@ -97,7 +97,8 @@ impl Args {
     }
 }
 
-/// Connects and narrates until Ctrl-C, or until the client gives up (exit 1).
+/// Connects and narrates until Ctrl-C or SIGTERM (exit 0, after a last `closed` status),
+/// or until the client gives up (exit 1).
 pub async fn run(args: Args) -> Exit {
     let publish = match args.check() {
         Ok(p) => p,
@@ -180,12 +181,15 @@ struct Watched {
     _ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
+/// Prints every status until the client ends. Ctrl-C or SIGTERM closes it: the last line
+/// is then `closed`, and the exit code 0.
 async fn watch_status(mut watched: Watched) -> Exit {
-    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut stop = std::pin::pin!(super::stop_signal());
     loop {
         tokio::select! {
             biased;
-            _ = &mut ctrl_c => {
+            // Once fired, the signal future is done: never poll it again.
+            () = &mut stop, if watched.close.is_some() => {
                 if let Some(close) = watched.close.take() {
                     close();
                 }

@@ -52,7 +52,8 @@ pub enum Command {
     Replay(replay::Args),
     /// Print the scenario file format as a JSON Schema (for editor completion).
     Schema,
-    /// Run the broadcast server until Ctrl-C, then close every connection with 1012.
+    /// Run the broadcast server until Ctrl-C or SIGTERM, then close every connection with
+    /// 1012 (service restart).
     Serve(serve::Args),
     /// Connect a reconnecting client and print every status change, message, gap and
     /// presence event as one JSON object per line.
@@ -130,6 +131,32 @@ impl tracing_subscriber::fmt::time::FormatTime for SimOrWallTime {
                 humantime::format_rfc3339_millis(std::time::SystemTime::now())
             ),
         }
+    }
+}
+
+/// Resolves at the first Ctrl-C (SIGINT) or SIGTERM: what `timeout`, systemd, `docker stop`
+/// and a test harness send. A signal that cannot be watched is logged, never a panic, and
+/// the other still works.
+pub async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => Some(s),
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM");
+                None
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = tokio::signal::ctrl_c() => {}
+            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => None } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

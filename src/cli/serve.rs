@@ -76,9 +76,7 @@ pub async fn run(args: Args) -> Exit {
         Some("listening"),
         &json!({ "addr": addr.to_string(), "url": format!("{scheme}://{addr}/"), "epoch": epoch }),
     );
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let shutdown = super::stop_signal();
     server::run_observed(listener, config, shutdown, |event| {
         output::line(None, event)
     })
