@@ -151,7 +151,15 @@ fn outcome(file: &str) -> (wschaos::cases::Case, wschaos::cases::Outcome) {
     let history =
         wschaos::sim::run_with::<Naive>(&case.scenario, case.seed).expect("the simulation runs");
     let verdict = wschaos::check::check(&case.scenario, &history);
-    (case, wschaos::cases::Outcome { history, verdict })
+    (
+        case,
+        wschaos::cases::Outcome {
+            history,
+            verdict,
+            not_applicable: Vec::new(),
+            logs: Default::default(),
+        },
+    )
 }
 
 fn main() {

@@ -26,6 +26,42 @@ pub struct Outcome {
     pub history: History,
     /// What the checkers said.
     pub verdict: Verdict,
+    /// A real run only: checkers that could not judge some clients, because those printed
+    /// no probe lines: (checker, clients). Never counted as a pass for them.
+    pub not_applicable: Vec<(&'static str, Vec<String>)>,
+    /// A real run only: what each client process printed that was not a probe line, and
+    /// how it ended when it did so before the run stopped it.
+    pub logs: std::collections::BTreeMap<String, crate::real::Log>,
+}
+
+/// A case that could not be run (as opposed to one that found a violation).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The simulation failed.
+    #[error(transparent)]
+    Sim(#[from] SimError),
+    /// A real-network run could not be set up.
+    #[error("{file}: {error}")]
+    Real {
+        /// The scenario file.
+        file: String,
+        /// What went wrong.
+        error: crate::real::RealError,
+    },
+}
+
+/// Runs `f` to completion: on the current runtime from one of its blocking threads, or on
+/// a runtime of its own from a plain thread (a test).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.block_on(f),
+        Err(_) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime for the real-network run")
+            .block_on(f),
+    }
 }
 
 /// Where two runs of the same case parted ways.
@@ -76,11 +112,41 @@ impl Case {
         }
     }
 
-    /// Runs the case against the reference client and checks it.
-    pub fn run(&self) -> Result<Outcome, SimError> {
+    /// Runs the case and checks it: in the simulation against the reference client, or,
+    /// when the file names client processes (`command`), on the real network
+    /// ([`crate::real`]) in real time.
+    pub fn run(&self) -> Result<Outcome, RunError> {
+        if crate::real::is_real(&self.scenario) {
+            return self.run_real();
+        }
         let history = sim::run(&self.scenario, self.seed)?;
         let verdict = check::check(&self.scenario, &history);
-        Ok(Outcome { history, verdict })
+        Ok(Outcome {
+            history,
+            verdict,
+            not_applicable: Vec::new(),
+            logs: Default::default(),
+        })
+    }
+
+    /// True when the file names client processes: it runs in real time, not simulated.
+    pub fn is_real(&self) -> bool {
+        crate::real::is_real(&self.scenario)
+    }
+
+    fn run_real(&self) -> Result<Outcome, RunError> {
+        let dir = crate::real::dir_of(&self.file);
+        let run =
+            block_on(crate::real::run(&self.scenario, &dir)).map_err(|error| RunError::Real {
+                file: self.file.display().to_string(),
+                error,
+            })?;
+        Ok(Outcome {
+            history: run.history,
+            verdict: run.verdict,
+            not_applicable: run.not_applicable,
+            logs: run.logs,
+        })
     }
 
     /// Runs the case twice and returns the first history line where the runs differ
@@ -108,6 +174,13 @@ impl Case {
 
     /// The command that replays exactly this case.
     pub fn replay_command(&self) -> String {
+        if self.is_real() {
+            // Real time does not replay: it runs again (and `seeds` says how often).
+            return format!(
+                "cargo run --release -- run {}   (a real-network run: it runs again, it does not replay)",
+                self.file.display()
+            );
+        }
         format!(
             "cargo run --release -- run {} --seed {}",
             self.file.display(),

@@ -14,6 +14,9 @@
 //! - [`net`]: the transport seam. Client and server never dial or listen themselves; they
 //!   run over a [`net::Connector`] / [`net::Listener`]: real TCP with [`net::TokioNet`], or
 //!   turmoil's simulated TCP with [`net::TurmoilNet`].
+//! - [`real`]: the same scenario files on the real network: client processes (any
+//!   language) behind one fault-injecting proxy each, the built-in server on loopback, the
+//!   history judged by the same checkers ([`real::run`]).
 //! - [`tls`]: `wss://` for both, through rustls: [`tls::ServerTls`] in
 //!   [`server::ServerConfig::tls`], [`tls::ClientTls`] in [`client::ClientBuilder::tls`].
 //!
@@ -58,6 +61,7 @@ pub(crate) mod heartbeat;
 pub mod history;
 pub mod net;
 pub mod protocol;
+pub mod real;
 pub mod report;
 pub mod scenario;
 pub mod server;

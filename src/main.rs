@@ -19,5 +19,9 @@ fn main() -> std::process::ExitCode {
             return cli::Exit::Trouble.into();
         }
     };
-    runtime.block_on(cli::dispatch(args.command)).into()
+    let exit = runtime.block_on(cli::dispatch(args.command));
+    // A blocking read still waiting (stdin of `connect`, which reads action lines) must
+    // not keep the process alive once the command is done.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    exit.into()
 }

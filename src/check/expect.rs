@@ -1,6 +1,6 @@
 //! The scenario's own expectations: final status per group, exact status sequences.
 
-use super::view::{clients, closed_at, end, ms, statuses};
+use super::view::{clients, closed_at, conns, end, ms, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{Event, Fault, History};
@@ -29,6 +29,7 @@ fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
         return Vec::new();
     };
     let mut out = Vec::new();
+    let server_conns = conns(h);
     for (k, r) in h.records.iter().enumerate() {
         let healed = match &r.event {
             Event::Heal { .. } => true,
@@ -44,6 +45,28 @@ fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
                 continue;
             }
             let seen = statuses(h, &client);
+            if seen.is_empty() {
+                // A client that reports no status (a process without probe lines) is
+                // judged by the server's record: a connection of it opened after the heal,
+                // or one open throughout, by the deadline.
+                let back = server_conns.iter().any(|c| {
+                    c.client == client
+                        && ((c.open_t >= r.t && c.open_t <= deadline) || c.open_at(deadline))
+                });
+                if !back {
+                    out.push(Violation::new(
+                        RECONNECT.name,
+                        Some(&client),
+                        deadline,
+                        format!(
+                            "no connection of it at the server {within}ms after the heal at {}ms; expected one within {within}ms",
+                            r.t
+                        ),
+                        vec![k],
+                    ));
+                }
+                continue;
+            }
             let at_deadline = seen
                 .iter()
                 .take_while(|(_, t, _)| *t <= deadline)

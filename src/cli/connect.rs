@@ -137,6 +137,7 @@ pub async fn run(args: Args) -> Exit {
             let c = client.clone();
             repeat(args.every, move |n| client_send(&c, &text, n))
         });
+        tokio::spawn(obey(Obeyed::Raw(client.clone())));
         watch_status(Watched {
             status,
             close: Some(Box::new(move || client.close())),
@@ -165,6 +166,7 @@ pub async fn run(args: Args) -> Exit {
             let c = client.clone();
             repeat(args.every, move |n| client_publish(&c, &topic, &text, n))
         });
+        tokio::spawn(obey(Obeyed::PubSub(client.clone())));
         watch_status(Watched {
             status,
             close: Some(Box::new(move || client.close())),
@@ -203,6 +205,56 @@ async fn watch_status(mut watched: Watched) -> Exit {
                 }
                 None => return Exit::Ok,
             },
+        }
+    }
+}
+
+enum Obeyed {
+    PubSub(Client),
+    Raw(RawClient),
+}
+
+/// The action protocol of real-network runs: one action per stdin line (`close`,
+/// `reconnect`, `subscribe TOPIC`, `unsubscribe TOPIC`, `publish TOPIC DATA`, or for a raw
+/// client `send TEXT`). Anything else is reported as an `action_refused` line; the end of
+/// stdin ends nothing.
+async fn obey(client: Obeyed) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let line = line.trim();
+        let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let refused = |why: &str| {
+            output::line(
+                Some("action_refused"),
+                &json!({ "line": line, "error": why }),
+            )
+        };
+        match (&client, verb, rest) {
+            (_, "", _) => {}
+            (Obeyed::PubSub(c), "close", "") => c.close(),
+            (Obeyed::Raw(c), "close", "") => c.close(),
+            (Obeyed::PubSub(c), "reconnect", "") => c.reconnect(),
+            (Obeyed::Raw(c), "reconnect", "") => c.reconnect(),
+            (Obeyed::PubSub(c), "subscribe", topic) if !topic.is_empty() => {
+                match c.subscribe(topic) {
+                    Ok(sub) => {
+                        tokio::spawn(
+                            sub.for_each(|event| async move { output::line(None, &event) }),
+                        );
+                    }
+                    Err(e) => refused(&e.to_string()),
+                };
+            }
+            (Obeyed::PubSub(c), "unsubscribe", topic) if !topic.is_empty() => {
+                c.unsubscribe(topic);
+            }
+            (Obeyed::PubSub(c), "publish", spec) if !spec.is_empty() => {
+                let (topic, data) = spec.split_once(' ').unwrap_or((spec, ""));
+                client_publish(c, topic, data, 0);
+            }
+            (Obeyed::Raw(c), "send", text) => client_send(c, text, 0),
+            _ => refused("unknown action"),
         }
     }
 }

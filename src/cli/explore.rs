@@ -90,13 +90,28 @@ fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>, String> {
     let files = files
         .into_iter()
         .filter(|f| !default || !f.components().any(|c| c.as_os_str() == "regressions"));
-    files
+    let loaded: Vec<(PathBuf, Scenario)> = files
         .map(|f| {
             wschaos::scenario::load(&f)
                 .map(|s| (f, s))
                 .map_err(|e| e.to_string())
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // Exploring is simulating: files of client processes run in real time and are left out
+    // (said once each, so nothing is skipped in silence).
+    let (real, simulated): (Vec<_>, Vec<_>) = loaded
+        .into_iter()
+        .partition(|(_, s)| wschaos::real::is_real(s));
+    for (f, _) in &real {
+        eprintln!(
+            "wschaos: skipping {}: it names client processes (real time); explore simulates",
+            f.display()
+        );
+    }
+    if simulated.is_empty() && !real.is_empty() {
+        return Err("nothing to explore: every file names client processes".into());
+    }
+    Ok(simulated)
 }
 
 fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {

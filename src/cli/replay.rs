@@ -33,6 +33,13 @@ pub async fn run(args: Args) -> Exit {
     let Some(case) = cases.into_iter().next() else {
         return bad_input("the scenario lists no seed");
     };
+    if case.is_real() {
+        return bad_input(format!(
+            "{} names client processes: a real-network run does not replay; run it again with `wschaos run {}`",
+            args.file.display(),
+            args.file.display()
+        ));
+    }
     let outcome = match tokio::task::spawn_blocking(move || case.run().map(|o| (case, o))).await {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => {

@@ -43,6 +43,12 @@ struct Result {
     wall: f64,
     detail: String,
     violations: Vec<serde_json::Value>,
+    /// A real-network run (in real time), not a simulation.
+    real: bool,
+    /// Checkers that could not judge some clients (a real run): (checker, clients).
+    not_applicable: Vec<(&'static str, Vec<String>)>,
+    /// What client processes did that the reader must know (exited early, output cut).
+    notes: Vec<String>,
 }
 
 impl Result {
@@ -136,6 +142,9 @@ fn run_case(case: &Case, args: &Args) -> Result {
         wall,
         detail: String::new(),
         violations: Vec::new(),
+        real: case.is_real(),
+        not_applicable: Vec::new(),
+        notes: Vec::new(),
     };
     let o = match outcome {
         Ok(o) => o,
@@ -158,6 +167,8 @@ fn run_case(case: &Case, args: &Args) -> Result {
         .iter()
         .map(|v| json!({ "invariant": v.invariant, "client": v.client, "t": v.t, "message": v.message, "events": v.events }))
         .collect();
+    result.not_applicable = o.not_applicable.clone();
+    result.notes = notes(&o);
     (result.outcome, result.detail) = match case.judge(&o) {
         Judgement::Pass => ("pass", String::new()),
         Judgement::KnownFailure(invariant) => ("xfail", format!("known failure: {invariant}")),
@@ -169,10 +180,26 @@ fn run_case(case: &Case, args: &Args) -> Result {
         ),
         Judgement::Fail => ("fail", report::failure(case, &o)),
     };
-    if args.check_determinism && result.green() {
+    if args.check_determinism && result.green() && !result.real {
         determinism(case, &mut result);
     }
     result
+}
+
+/// What the reader of a real run must know about its client processes beyond the verdict
+/// (an early exit is a violation, `process_exited`): whose log lost lines.
+fn notes(o: &wschaos::cases::Outcome) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, log) in &o.logs {
+        if log.dropped > 0 {
+            out.push(format!(
+                "client {name}: {} log lines dropped (only the last {} are kept)",
+                log.dropped,
+                wschaos::real::MAX_LOG
+            ));
+        }
+    }
+    out
 }
 
 /// Runs the case twice; a difference fails it with the first differing history line.
@@ -194,20 +221,34 @@ fn determinism(case: &Case, result: &mut Result) {
 }
 
 fn show(r: &Result, as_json: bool) {
+    let not_applicable: Vec<serde_json::Value> = r
+        .not_applicable
+        .iter()
+        .map(|(check, clients)| json!({ "invariant": check, "clients": clients }))
+        .collect();
     if as_json {
-        let value = json!({
+        let mut value = json!({
             "file": r.file, "seed": r.seed, "outcome": r.outcome, "simulated_s": r.simulated,
             "wall_s": r.wall, "violations": r.violations, "detail": r.detail,
         });
+        if r.real {
+            value["real"] = json!(true);
+            value["not_applicable"] = json!(not_applicable);
+            value["notes"] = json!(r.notes);
+        }
         say!("{value}");
         return;
     }
-    let speed = format!(
-        "{:.1}s simulated in {:.2}s ({:.0}x)",
-        r.simulated,
-        r.wall,
-        r.simulated / r.wall.max(1e-9)
-    );
+    let speed = if r.real {
+        format!("{:.1}s real time (real network)", r.wall)
+    } else {
+        format!(
+            "{:.1}s simulated in {:.2}s ({:.0}x)",
+            r.simulated,
+            r.wall,
+            r.simulated / r.wall.max(1e-9)
+        )
+    };
     let label = format!(
         "{:<5}",
         r.outcome.to_uppercase().chars().take(5).collect::<String>()
@@ -215,6 +256,25 @@ fn show(r: &Result, as_json: bool) {
     let label = paint(&label, if r.green() { "32" } else { "31" });
     let name = format!("{} seed {}", r.file, r.seed);
     say!("{label} {name:<60} {speed}");
+    for note in &r.notes {
+        say!("      note: {note}");
+    }
+    if !r.not_applicable.is_empty() {
+        let mut by_clients: Vec<(&Vec<String>, Vec<&str>)> = Vec::new();
+        for (check, clients) in &r.not_applicable {
+            match by_clients.iter_mut().find(|(c, _)| *c == clients) {
+                Some((_, checks)) => checks.push(check),
+                None => by_clients.push((clients, vec![check])),
+            }
+        }
+        for (clients, checks) in by_clients {
+            say!(
+                "      not applicable to {} (no probe lines): {}",
+                clients.join(", "),
+                checks.join(", ")
+            );
+        }
+    }
     if !r.detail.is_empty() {
         say!(
             "{}\n",

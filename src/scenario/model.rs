@@ -192,6 +192,21 @@ pub struct Group {
     /// A steady publish workload, per client.
     #[serde(default)]
     pub publish: Option<Workload>,
+    /// A real client process instead of the built-in client: a shell command (run through
+    /// `sh -c`, so `$VARS` work) with placeholders `{url}` (this client's own address: a
+    /// proxy that attributes every dial to it), `{name}`, `{port}` (the proxy's) and
+    /// `{topics}` (the group's topics, comma-separated). A file with one runs on the real
+    /// network (loopback), in real time. `count` starts that many processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Working directory of `command`. Relative to the scenario file. Default: the current
+    /// directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub cwd: Option<std::path::PathBuf>,
+    /// Extra environment for `command`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 /// Each client of the group publishes to `topic` every `every`, from `start` to `stop`.

@@ -85,6 +85,19 @@ fn header(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
             None,
         ));
     }
+    if let Some(why) = crate::real::unsupported(s).filter(|_| crate::real::is_real(s)) {
+        return Err(key("command", why));
+    }
+    if let Some(g) = s
+        .clients
+        .iter()
+        .find(|g| g.command.as_deref().is_some_and(|c| c.trim().is_empty()))
+    {
+        return Err(key(
+            "command",
+            format!("group {:?}: `command` is empty", g.name),
+        ));
+    }
     Ok(())
 }
 

@@ -37,6 +37,7 @@ pub(crate) struct Signals {
 /// Serves one accepted stream until it ends or the server stops.
 pub(crate) async fn serve<S: ByteStream>(
     stream: S,
+    peer: std::net::SocketAddr,
     hub: SharedHub,
     config: Arc<ServerConfig>,
     mut signals: Signals,
@@ -47,9 +48,12 @@ pub(crate) async fn serve<S: ByteStream>(
     let Some(stream) = secure(stream, &hub, &config).await else {
         return;
     };
-    let Some((mut ws, identity)) = handshake(stream, &hub, &config, admission).await else {
+    let Some((mut ws, mut identity)) = handshake(stream, &hub, &config, admission).await else {
         return;
     };
+    if let Some(name) = signals.controls.namer.as_ref().and_then(|n| n.name(peer)) {
+        identity.client = Some(name);
+    }
     if admission == Admission::Flap {
         // Accepted, welcomed, and dropped at once: the session opened, so a client's
         // "reset the backoff on open" bug shows. Nobody else is told (no presence).

@@ -28,7 +28,39 @@ pub struct Controls {
     /// Graceful shutdown orders, counted: a server stops at the first order given after it
     /// started.
     pub(crate) shutdowns: watch::Receiver<u64>,
+    /// Names a connection by its peer address, over whatever identity its query gives
+    /// (a real-network run knows which client each of its proxies' connections is).
+    pub(crate) namer: Option<Namer>,
     _inert: Option<Arc<ControlHandle>>,
+}
+
+/// Tells which client a peer address belongs to.
+#[derive(Clone)]
+pub(crate) struct Namer(Arc<dyn Fn(std::net::SocketAddr) -> Option<String> + Send + Sync>);
+
+impl std::fmt::Debug for Namer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Namer")
+    }
+}
+
+impl Namer {
+    pub(crate) fn name(&self, peer: std::net::SocketAddr) -> Option<String> {
+        (self.0)(peer)
+    }
+}
+
+impl Controls {
+    /// Names each connection by its peer address when `namer` knows it, instead of by the
+    /// `client=` of its query: for a real-network run, where every client dials through its
+    /// own proxy and the proxy's address says who it is.
+    pub fn name_peers(
+        mut self,
+        namer: impl Fn(std::net::SocketAddr) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.namer = Some(Namer(Arc::new(namer)));
+        self
+    }
 }
 
 /// A kick order: close every connection with `code`. `serial` tells repeated kicks apart.
@@ -69,6 +101,7 @@ pub fn controls() -> (ControlHandle, Controls) {
             admission: admission_rx,
             kicks: kicks_rx,
             shutdowns: shutdowns_rx,
+            namer: None,
             _inert: None,
         },
     )

@@ -35,6 +35,12 @@ use tokio::sync::watch;
 use self::hub::Hub;
 use crate::net::Listener;
 
+/// The shortest and longest rest of the accept loop after a failed accept.
+pub const ACCEPT_REST: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_millis(5),
+    std::time::Duration::from_secs(1),
+);
+
 /// Serves clients on `listener` until `shutdown` resolves, then closes every connection
 /// with 1012 and returns.
 ///
@@ -100,18 +106,30 @@ pub async fn run_with<L: Listener>(
     // An order given before this server started is not for it.
     let mut orders = controls.shutdowns.clone();
     orders.borrow_and_update();
+    // After a failed accept (out of file descriptors, say) the listener rests, doubling
+    // from 5 ms to 1 s, instead of spinning; connections are served meanwhile.
+    let mut rest = std::time::Duration::ZERO;
+    let mut resting = false;
+    let mut wake = std::pin::pin!(tokio::time::sleep(rest));
     loop {
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
             Ok(()) = orders.changed() => break,
             Some(()) = connections.next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
+            () = &mut wake, if resting => resting = false,
+            accepted = listener.accept(), if !resting => match accepted {
+                Ok((stream, peer)) => {
+                    rest = std::time::Duration::ZERO;
                     let signals = connection::Signals { stop: stopped.clone(), controls: controls.clone() };
-                    connections.push(connection::serve(stream, hub.clone(), config.clone(), signals));
+                    connections.push(connection::serve(stream, peer, hub.clone(), config.clone(), signals));
                 }
-                Err(error) => tracing::warn!(%error, "accept failed"),
+                Err(error) => {
+                    rest = (rest * 2).clamp(ACCEPT_REST.0, ACCEPT_REST.1);
+                    tracing::warn!(%error, rest_ms = rest.as_millis() as u64, "accept failed; resting");
+                    wake.as_mut().reset(tokio::time::Instant::now() + rest);
+                    resting = true;
+                }
             },
         }
     }
@@ -119,4 +137,39 @@ pub async fn run_with<L: Listener>(
     connection::lock(&hub).close_all();
     let _ = stop.send(true);
     while connections.next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A listener whose every accept fails, as with EMFILE; counts the attempts.
+    struct Exhausted(Arc<AtomicUsize>);
+
+    impl Listener for Exhausted {
+        type Stream = tokio::net::TcpStream;
+
+        async fn accept(&mut self) -> std::io::Result<(Self::Stream, SocketAddr)> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Err(std::io::Error::other("Too many open files (os error 24)"))
+        }
+
+        fn local_addr(&self) -> std::io::Result<SocketAddr> {
+            Ok(SocketAddr::from(([127, 0, 0, 1], 9)))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_accept_rests_instead_of_spinning() {
+        let tries = Arc::new(AtomicUsize::new(0));
+        let stop = tokio::time::sleep(Duration::from_secs(10));
+        run(Exhausted(tries.clone()), ServerConfig::default(), stop).await;
+        // 5 ms doubling to 1 s: 5+10+...+640 ms is 1.3 s in 8 tries, then one a second.
+        let n = tries.load(Ordering::SeqCst);
+        assert!((15..=20).contains(&n), "{n} accepts in 10 s");
+    }
 }

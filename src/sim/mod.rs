@@ -9,7 +9,7 @@
 //! per-client seeds derived from the run's seed, ordered collections, `spawn_local` only.
 
 mod client;
-mod plan;
+pub(crate) mod plan;
 mod recorder;
 mod trigger;
 

@@ -1,7 +1,8 @@
 //! The shared, append-only record of a run.
 //!
 //! An `Arc<Mutex<..>>` only because the server's observer must be `Send`: a simulation has
-//! no threads, so the order of records is the order in which things happened.
+//! no threads, so the order of records is the order in which things happened. A real-network
+//! run ([`crate::real`]) records with the same type on a wall clock started with it.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -12,12 +13,31 @@ use crate::history::{Event, Record};
 #[derive(Clone, Default)]
 pub struct Recorder {
     records: Arc<Mutex<Vec<Record>>>,
+    /// `None` in a simulation (simulated time); the start of a real run otherwise.
+    origin: Option<std::time::Instant>,
 }
 
 impl Recorder {
-    /// Records `event` at the current host's simulated time (call inside a turmoil host).
+    /// A recorder for a real-network run: times are milliseconds since now.
+    pub fn real() -> Self {
+        Recorder {
+            records: Arc::default(),
+            origin: Some(std::time::Instant::now()),
+        }
+    }
+
+    /// Records `event` at the current host's simulated time (call inside a turmoil host),
+    /// or, for a real run, at the time elapsed since it started.
     pub fn record(&self, event: Event) {
-        self.record_at(turmoil::elapsed(), event);
+        self.record_at(self.now(), event);
+    }
+
+    /// The time `record` would stamp now.
+    pub fn now(&self) -> Duration {
+        match self.origin {
+            Some(start) => start.elapsed(),
+            None => turmoil::elapsed(),
+        }
     }
 
     /// Records `event` at `t` (the step loop, outside any host, knows the time itself).
@@ -29,7 +49,8 @@ impl Recorder {
             .push(Record { t, event });
     }
 
-    pub(crate) fn take(&self) -> Vec<Record> {
+    /// Everything recorded so far, in order, leaving the recorder empty.
+    pub fn take(&self) -> Vec<Record> {
         std::mem::take(&mut *self.records.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }

@@ -1,0 +1,129 @@
+//! The probe protocol: JSON lines a client process may print on stdout so that wschaos can
+//! judge what only the client knows (its status, what it received). The format is the one
+//! `wschaos connect` prints; any other line is the client's log, kept, never an error.
+//!
+//! ```text
+//! {"event":"status","state":"connecting","attempt":1}
+//! {"event":"status","state":"connected"}
+//! {"event":"status","state":"disconnected","attempt":2,"retry_in":"750ms","reason":{"kind":"eof"}}
+//! {"event":"message","topic":"news","epoch":3,"seq":17,"from":"pub-0","id":9,"conn":2}
+//! {"event":"gap","topic":"news","reason":"history","epoch":4,"next_seq":1}
+//! ```
+//!
+//! Other fields (`ts`, `data`, ...) are ignored.
+
+use serde::Deserialize;
+
+use crate::client::Status;
+use crate::history::Event;
+use crate::protocol::GapReason;
+
+#[derive(Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+enum Line {
+    Status(Status),
+    Message {
+        topic: String,
+        epoch: u64,
+        seq: u64,
+        from: String,
+        id: u64,
+        #[serde(default)]
+        conn: u64,
+    },
+    Gap {
+        topic: String,
+        reason: GapReason,
+        #[serde(default)]
+        epoch: u64,
+        #[serde(default)]
+        next_seq: u64,
+    },
+}
+
+/// The history event a stdout line of `client` reports, or `None` for a log line.
+pub fn parse(client: &str, line: &str) -> Option<Event> {
+    let line: Line = serde_json::from_str(line.trim()).ok()?;
+    let client = client.to_string();
+    Some(match line {
+        Line::Status(status) => Event::Status { client, status },
+        Line::Message {
+            topic,
+            epoch,
+            seq,
+            from,
+            id,
+            conn,
+        } => Event::Delivered {
+            client,
+            topic,
+            epoch,
+            seq,
+            from,
+            id,
+            conn,
+        },
+        Line::Gap {
+            topic,
+            reason,
+            epoch,
+            next_seq,
+        } => Event::Gap {
+            client,
+            topic,
+            reason,
+            epoch,
+            next_seq,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lines_wschaos_connect_prints_are_probe_lines() {
+        let status = parse(
+            "c",
+            r#"{"ts":"2026-11-28T10:00:00.000Z","event":"status","state":"disconnected","attempt":2,"retry_in":"750ms","reason":{"kind":"eof"}}"#,
+        );
+        assert!(matches!(
+            status,
+            Some(Event::Status {
+                status: Status::Disconnected { attempt: 2, .. },
+                ..
+            })
+        ));
+        let message = parse(
+            "c",
+            r#"{"ts":"x","event":"message","topic":"news","epoch":3,"seq":17,"from":"p","id":9,"data":"hi","conn":2}"#,
+        );
+        assert!(matches!(
+            message,
+            Some(Event::Delivered {
+                seq: 17,
+                conn: 2,
+                ..
+            })
+        ));
+        let gap = parse(
+            "c",
+            r#"{"event":"gap","topic":"news","reason":"history","epoch":4,"next_seq":1}"#,
+        );
+        assert!(matches!(gap, Some(Event::Gap { next_seq: 1, .. })));
+    }
+
+    #[test]
+    fn anything_else_is_a_log_line() {
+        for line in [
+            "hello",
+            "{}",
+            r#"{"event":"status","state":"dancing"}"#,
+            "[1,2]",
+            "",
+        ] {
+            assert!(parse("c", line).is_none(), "{line}");
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Client processes of a real-network run: started through `sh -c` in their own process
+//! group, their stdout read line by line (probe lines into the history, the rest kept as
+//! the client's log), client actions written to their stdin, and every one of them (and
+//! everything they started) stopped when the run ends: SIGTERM to the group, SIGKILL after
+//! a grace period. A process that exits early is recorded, never waited for.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{ChildStdin, Command};
+use tokio::sync::watch;
+
+use crate::sim::Recorder;
+
+/// Longest stdout line kept; a longer one is cut (a flood never grows memory unbounded).
+pub const MAX_LINE: usize = 64 * 1024;
+/// Log lines kept per client; the oldest go first, and the count of dropped lines is kept.
+pub const MAX_LOG: usize = 2_000;
+
+/// What a client process printed that was not a probe line, and how it ended.
+#[derive(Debug, Default, Clone)]
+pub struct Log {
+    /// The last [`MAX_LOG`] lines (stdout lines that are not probe lines, and stderr).
+    pub lines: Vec<String>,
+    /// Lines dropped because there were more than [`MAX_LOG`].
+    pub dropped: u64,
+    /// The run has begun to stop it, or told it to `close`: an exit from now on is not its
+    /// own doing.
+    stopping: bool,
+    /// When (ms since the start) and how it exited, when it did before the run stopped it
+    /// (`exit 3`, `killed by signal 9`).
+    pub exited: Option<(u64, String)>,
+}
+
+impl Log {
+    fn push(&mut self, line: String) {
+        if self.lines.len() == MAX_LOG {
+            self.lines.remove(0);
+            self.dropped += 1;
+        }
+        self.lines.push(line);
+    }
+}
+
+/// How one client process is started.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The client's name (`GROUP-INDEX`).
+    pub name: String,
+    /// The shell command, placeholders already filled in.
+    pub command: String,
+    /// Working directory; default: the current one.
+    pub cwd: Option<std::path::PathBuf>,
+    /// Extra environment.
+    pub env: BTreeMap<String, String>,
+}
+
+/// A running client process.
+pub struct ClientProcess {
+    name: String,
+    /// Its pid, which is also its process group's id; `None` once stopped.
+    pid: Option<u32>,
+    /// Set when it exits; a task owns the child and waits for it.
+    exit: watch::Receiver<bool>,
+    stdin: Option<ChildStdin>,
+    log: Arc<Mutex<Log>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ClientProcess {
+    /// Starts `spec` in a new process group; its probe lines go to `recorder`.
+    pub fn start(spec: &Spec, recorder: &Recorder) -> std::io::Result<ClientProcess> {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(&spec.command)
+            .envs(&spec.env)
+            .env("WSCHAOS_CLIENT", &spec.name)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        #[cfg(unix)]
+        cmd.process_group(0);
+        let mut child = cmd.spawn()?;
+        let log = Arc::new(Mutex::new(Log::default()));
+        let mut readers = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            let (name, recorder, log) = (spec.name.clone(), recorder.clone(), log.clone());
+            readers.push(tokio::spawn(async move {
+                read_lines(out, |line| match super::probe::parse(&name, &line) {
+                    Some(event) => recorder.record(event),
+                    None => lock(&log).push(line),
+                })
+                .await;
+            }));
+        }
+        if let Some(err) = child.stderr.take() {
+            let log = log.clone();
+            readers.push(tokio::spawn(async move {
+                read_lines(err, |line| lock(&log).push(line)).await;
+            }));
+        }
+        let pid = child.id();
+        let stdin = child.stdin.take();
+        let (done, exit) = watch::channel(false);
+        {
+            let (log, recorder) = (log.clone(), recorder.clone());
+            tokio::spawn(async move {
+                let how = child
+                    .wait()
+                    .await
+                    .map_or_else(|e| format!("lost: {e}"), describe);
+                let mut log = lock(&log);
+                if !log.stopping {
+                    log.exited = Some((recorder.now().as_millis() as u64, how));
+                }
+                drop(log);
+                let _ = done.send(true);
+            });
+        }
+        Ok(ClientProcess {
+            name: spec.name.clone(),
+            pid,
+            exit,
+            stdin,
+            log,
+            readers,
+        })
+    }
+
+    /// The client's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Writes one action line (`close`, `subscribe news`, ...) to its stdin. A client that
+    /// does not read stdin ignores it; one that has exited or closed stdin is noted in the
+    /// log, and the run goes on.
+    pub async fn tell(&mut self, line: &str) {
+        if line == "close" {
+            lock(&self.log).stopping = true;
+        }
+        let Some(stdin) = self.stdin.as_mut() else {
+            return;
+        };
+        let sent = tokio::time::timeout(Duration::from_secs(1), async {
+            stdin.write_all(format!("{line}\n").as_bytes()).await?;
+            stdin.flush().await
+        })
+        .await;
+        if !matches!(sent, Ok(Ok(()))) {
+            lock(&self.log).push(format!("wschaos: could not write {line:?} to its stdin"));
+            self.stdin = None;
+        }
+    }
+
+    /// True once the process has exited.
+    pub fn exited(&self) -> bool {
+        *self.exit.borrow()
+    }
+
+    async fn wait(&mut self, bound: Duration) -> bool {
+        tokio::time::timeout(bound, self.exit.wait_for(|done| *done))
+            .await
+            .is_ok()
+    }
+
+    /// Stops it and everything it started: SIGTERM to its process group, SIGKILL to the
+    /// group after `grace`. Returns its log once its output is read to the end (bounded).
+    pub async fn stop(mut self, grace: Duration) -> Log {
+        self.stdin = None;
+        lock(&self.log).stopping = true;
+        if let Some(pid) = self.pid.take() {
+            signal_group(pid, Signal::Term);
+            if !self.exited() && !self.wait(grace).await {
+                lock(&self.log).push(format!(
+                    "wschaos: still running {}ms after SIGTERM: killed",
+                    grace.as_millis()
+                ));
+            }
+            // Whatever is left in its group (the leader, or what it started) goes now.
+            signal_group(pid, Signal::Kill);
+            self.wait(grace).await;
+        }
+        for reader in self.readers.drain(..) {
+            if tokio::time::timeout(grace, reader).await.is_err() {
+                lock(&self.log).push("wschaos: output still open after the stop".into());
+            }
+        }
+        lock(&self.log).clone()
+    }
+}
+
+impl Drop for ClientProcess {
+    fn drop(&mut self) {
+        // Interrupted (a panic, Ctrl-C): never leave the group behind.
+        if let Some(pid) = self.pid.take() {
+            signal_group(pid, Signal::Kill);
+        }
+        for reader in &self.readers {
+            reader.abort();
+        }
+    }
+}
+
+fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn describe(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(sig) = status.signal() {
+            return format!("killed by signal {sig}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit {code}"),
+        None => "exited".into(),
+    }
+}
+
+/// Calls `each` for every line, lines longer than [`MAX_LINE`] cut there.
+async fn read_lines(from: impl tokio::io::AsyncRead + Unpin, mut each: impl FnMut(String)) {
+    let mut reader = BufReader::new(from);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let mut long = false;
+        loop {
+            let chunk = match reader.fill_buf().await {
+                Ok([]) | Err(_) => {
+                    if !buf.is_empty() {
+                        each(String::from_utf8_lossy(&buf).into_owned());
+                    }
+                    return;
+                }
+                Ok(chunk) => chunk,
+            };
+            let (take, end) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            let room = MAX_LINE.saturating_sub(buf.len());
+            buf.extend_from_slice(&chunk[..take.min(room)]);
+            long |= take > room;
+            reader.consume(take);
+            if end {
+                break;
+            }
+        }
+        let mut line = String::from_utf8_lossy(&buf).trim_end().to_string();
+        if long {
+            line.push_str(" [cut]");
+        }
+        each(line);
+    }
+}
+
+enum Signal {
+    Term,
+    Kill,
+}
+
+fn signal_group(pid: u32, signal: Signal) {
+    let name = match signal {
+        Signal::Term => "TERM",
+        Signal::Kill => "KILL",
+    };
+    // The shell's own `kill`: a negative pid names the process group (no `unsafe` here,
+    // and no dependency on procps). Bounded: it returns at once.
+    let sent = std::process::Command::new("sh")
+        .args(["-c", "kill -s \"$1\" -- \"-$2\" 2>/dev/null", "sh", name])
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if let Err(error) = sent {
+        tracing::warn!(%error, pid, "could not signal a client's process group");
+    }
+}

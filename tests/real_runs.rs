@@ -1,0 +1,256 @@
+//! Real-network runs: scenario files whose clients are processes (`command`), run on
+//! loopback in real time through one proxy per client, judged by the same checkers. The
+//! clients here are `wschaos connect` (our own client as a process) and small shell
+//! commands. Every wait is bounded by the scenario's duration; every process is stopped.
+#![cfg(unix)]
+
+use wschaos::cases::{self, Outcome};
+use wschaos::history::Event;
+
+/// Writes `text` as a scenario file in a folder of its own and runs it once.
+fn run(name: &str, text: &str) -> Outcome {
+    let dir = std::env::temp_dir().join(format!("wschaos-real-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).unwrap();
+    let case = cases::cases(&file, None).unwrap().remove(0);
+    assert!(case.is_real());
+    case.run().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn fired(o: &Outcome, client: &str) -> Vec<&'static str> {
+    o.verdict
+        .violations
+        .iter()
+        .filter(|v| v.client.as_deref() == Some(client))
+        .map(|v| v.invariant)
+        .collect()
+}
+
+/// Our own client, told to reconnect quickly.
+const CONNECT: &str =
+    r#""$WSCHAOS" connect {url} --subscribe news --initial-delay 200ms --max-delay 1s"#;
+
+#[test]
+fn a_client_that_comes_back_passes_and_one_that_gives_up_fails() {
+    let o = run(
+        "gives-up",
+        &format!(
+            r#"
+name = "gives-up"
+duration = "7s"
+settle = "3s"
+seeds = [1]
+
+[[clients]]
+name = "quitter"
+topics = ["news"]
+command = '"$WSCHAOS" connect {{url}} --subscribe news --max-attempts 1 >/dev/null'
+
+[[clients]]
+name = "stayer"
+topics = ["news"]
+policy = {{ initial_delay = "200ms", max_delay = "1s" }}
+command = '{CONNECT}'
+
+[[timeline]]
+at = "2s"
+do = "restart"
+down = "1s"
+"#
+        ),
+    );
+    assert_eq!(
+        fired(&o, "stayer-0"),
+        Vec::<&str>::new(),
+        "{:#?}",
+        o.verdict
+    );
+    let quitter = fired(&o, "quitter-0");
+    assert!(quitter.contains(&"expect_reconnect"), "{quitter:?}");
+    assert!(
+        quitter.contains(&"process_exited"),
+        "{quitter:?} {:?}",
+        o.logs
+    );
+    // It printed nothing: what needs its word is not applicable to it, never a pass.
+    let na = o.not_applicable.iter().find(|(c, _)| *c == "status_moves");
+    assert_eq!(
+        na.map(|(_, who)| who.clone()),
+        Some(vec!["quitter-0".to_string()])
+    );
+    // The proxy told whose dials were whose, with no `client=` in anybody's URL.
+    let dials = |who: &str| {
+        o.history
+            .records
+            .iter()
+            .filter(|r| matches!(&r.event, Event::Dial { client } if client == who))
+            .count()
+    };
+    assert!(dials("stayer-0") >= 2 && dials("quitter-0") >= 1);
+}
+
+#[test]
+fn a_cut_link_is_silence_and_the_heartbeat_notices() {
+    let o = run(
+        "partition",
+        &format!(
+            r#"
+name = "partition"
+duration = "8s"
+settle = "3s"
+seeds = [1]
+
+[[clients]]
+name = "subs"
+host = "edge"
+topics = ["news"]
+policy = {{ initial_delay = "200ms", max_delay = "1s", ping_interval = "500ms", pong_timeout = "500ms" }}
+command = '{CONNECT} --ping-interval 500ms --pong-timeout 500ms'
+
+[[timeline]]
+at = "2s"
+do = "partition"
+between = ["server", "edge"]
+for = "2500ms"
+"#
+        ),
+    );
+    assert!(o.verdict.passed(), "{:#?}", o.verdict);
+    let noticed = o.history.records.iter().any(|r| {
+        r.t > 2000
+            && r.t < 4500
+            && matches!(&r.event, Event::Status { status, .. }
+                if format!("{status:?}").contains("HeartbeatTimeout"))
+    });
+    assert!(noticed, "no heartbeat timeout during the cut");
+}
+
+#[test]
+fn every_process_is_stopped_even_one_that_ignores_sigterm() {
+    let marker = format!("29{}.5", std::process::id() % 1000);
+    let o = run(
+        "cleanup",
+        &format!(
+            r#"
+name = "cleanup"
+duration = "3s"
+settle = "1s"
+seeds = [1]
+
+[[clients]]
+name = "stubborn"
+command = "trap '' TERM; sleep {marker} & sleep {marker}"
+
+[[clients]]
+name = "parent"
+command = 'sleep {marker} & {CONNECT}'
+"#
+        ),
+    );
+    assert!(
+        o.verdict
+            .violations
+            .iter()
+            .all(|v| v.invariant != "process_exited")
+    );
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&marker))
+        .collect();
+    assert!(left.is_empty(), "left running: {left:?}");
+    let stubborn = &o.logs["stubborn-0"];
+    assert!(
+        stubborn
+            .lines
+            .iter()
+            .any(|l| l.contains("after SIGTERM: killed")),
+        "{stubborn:?}"
+    );
+}
+
+#[test]
+fn a_missing_command_and_a_flood_are_named_not_hung() {
+    let o = run(
+        "bad-clients",
+        r#"
+name = "bad-clients"
+duration = "3s"
+settle = "1s"
+seeds = [1]
+
+[[clients]]
+name = "missing"
+command = "no-such-client-wschaos {url}"
+
+[[clients]]
+name = "flood"
+command = "seq 1 5000; head -c 200000 /dev/zero | tr '\\0' x; echo; sleep 100"
+"#,
+    );
+    let missing = o
+        .verdict
+        .violations
+        .iter()
+        .find(|v| v.client.as_deref() == Some("missing-0") && v.invariant == "process_exited")
+        .expect("the missing command is reported");
+    assert!(missing.message.contains("exit 127"), "{}", missing.message);
+    assert!(missing.message.contains("not found"), "{}", missing.message);
+    let flood = &o.logs["flood-0"];
+    assert_eq!(flood.lines.len(), wschaos::real::MAX_LOG);
+    assert!(flood.dropped >= 3000, "{}", flood.dropped);
+    let long = flood
+        .lines
+        .iter()
+        .find(|l| l.ends_with("[cut]"))
+        .expect("cut line");
+    assert!(long.len() <= wschaos::real::MAX_LINE + 6);
+}
+
+#[test]
+fn client_actions_reach_the_process_on_stdin() {
+    let o = run(
+        "actions",
+        &format!(
+            r#"
+name = "actions"
+duration = "4s"
+settle = "1s"
+seeds = [1]
+
+[[clients]]
+name = "subs"
+topics = ["news"]
+policy = {{ initial_delay = "200ms", max_delay = "1s" }}
+command = '{CONNECT}'
+
+[[timeline]]
+at = "1s"
+do = "subscribe"
+client = "subs"
+topic = "alerts"
+
+[[timeline]]
+at = "2s"
+do = "close"
+client = "subs"
+"#
+        ),
+    );
+    assert!(o.verdict.passed(), "{:#?}", o.verdict);
+    let subscribed = o.history.records.iter().any(|r| {
+        matches!(&r.event, Event::Server { event: wschaos::server::Event::Subscribed { topic, .. }, .. } if topic == "alerts")
+    });
+    assert!(
+        subscribed,
+        "the server never saw the subscribe sent on stdin"
+    );
+    let last = o
+        .history
+        .statuses("subs-0")
+        .last()
+        .map(|(_, _, s)| s.name());
+    assert_eq!(last, Some("closed"));
+}
