@@ -1,8 +1,14 @@
 //! Every scenario file under `scenarios/`, for each of its seeds, is its own test:
 //! `cargo test --test scenarios -- restarts/short` runs a subset, `-- --list` lists them.
 //! A failure prints the violation, a short timeline around it and the replay command.
+//!
+//! Files of client processes (`scenarios/real/`) run on the real network in real time, one
+//! at a time (a busy machine is a noisy clock). One whose `needs` this machine lacks (Node,
+//! the example clients' `npm ci`) is skipped, and says so, unless `WSCHAOS_REQUIRE_NEEDS=1`
+//! (CI), where it fails instead.
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use wschaos::cases::{self, Case, Judgement};
@@ -34,8 +40,27 @@ fn main() {
     libtest_mimic::run(&args, trials).exit();
 }
 
+/// Real-time runs take turns.
+static REAL: Mutex<()> = Mutex::new(());
+
 fn trial(name: &str, case: Case) -> Trial {
+    let missing = wschaos::real::missing_needs(&case.scenario, &wschaos::real::dir_of(&case.file));
+    let required = std::env::var_os("WSCHAOS_REQUIRE_NEEDS").is_some_and(|v| v == "1");
+    let skip = !missing.is_empty() && !required;
+    if skip {
+        eprintln!(
+            "skipping {name}: needs {} (install it, or set WSCHAOS_REQUIRE_NEEDS=1 to fail instead)",
+            missing
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     Trial::test(format!("{name}::seed_{}", case.seed), move || {
+        let _turn = case
+            .is_real()
+            .then(|| REAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let outcome = case.run().map_err(|e| Failed::from(e.to_string()))?;
         match case.judge(&outcome) {
             Judgement::Pass | Judgement::KnownFailure(_) => Ok(()),
@@ -46,4 +71,5 @@ fn trial(name: &str, case: Case) -> Trial {
             Judgement::Fail => Err(Failed::from(report::failure(&case, &outcome))),
         }
     })
+    .with_ignored_flag(skip)
 }

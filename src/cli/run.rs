@@ -54,7 +54,7 @@ struct Result {
 impl Result {
     /// Passed, or failed only as a known, still open failure.
     fn green(&self) -> bool {
-        matches!(self.outcome, "pass" | "xfail")
+        matches!(self.outcome, "pass" | "xfail" | "skip")
     }
 }
 
@@ -91,10 +91,17 @@ pub async fn run(args: Args) -> Exit {
 fn run_files(files: &[PathBuf], args: &Args) -> Exit {
     let mut results = Vec::new();
     let mut bad = 0;
+    let mut real_left_out = 0;
     for file in files {
         match cases::cases(file, args.seed) {
             Ok(cases) => {
                 for case in cases {
+                    // The default run is the simulated library; files of client processes
+                    // take real time and run when named (`wschaos run scenarios/real/`).
+                    if args.paths.is_empty() && case.is_real() {
+                        real_left_out += 1;
+                        continue;
+                    }
                     let result = run_case(&case, args);
                     show(&result, args.json);
                     results.push(result);
@@ -107,7 +114,7 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
         }
     }
     let failed = results.iter().filter(|r| !r.green()).count();
-    let passed = results.len() - failed;
+    let passed = results.iter().filter(|r| r.outcome != "skip").count() - failed;
     if let Some(path) = &args.junit {
         if let Err(e) = std::fs::write(path, junit(&results)) {
             eprintln!("wschaos: cannot write {}: {e}", path.display());
@@ -121,7 +128,18 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
         } else {
             String::new()
         };
-        say!("\n{passed} passed, {failed} failed{bad_files}");
+        let skipped = results.iter().filter(|r| r.outcome == "skip").count();
+        let skipped = if skipped > 0 {
+            format!(", {skipped} skipped (missing `needs`)")
+        } else {
+            String::new()
+        };
+        say!("\n{passed} passed, {failed} failed{skipped}{bad_files}");
+        if real_left_out > 0 {
+            say!(
+                "({real_left_out} real-network runs left out: they take real time; run them with `wschaos run scenarios/real/`)"
+            );
+        }
     }
     match (bad, failed) {
         (0, 0) => Exit::Ok,
@@ -131,6 +149,25 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
 }
 
 fn run_case(case: &Case, args: &Args) -> Result {
+    let missing = wschaos::real::missing_needs(&case.scenario, &wschaos::real::dir_of(&case.file));
+    if !missing.is_empty() {
+        let what: Vec<String> = missing
+            .iter()
+            .map(|(group, need)| format!("group {group:?} needs {need:?}"))
+            .collect();
+        return Result {
+            file: case.file.display().to_string(),
+            seed: case.seed,
+            outcome: "skip",
+            simulated: 0.0,
+            wall: 0.0,
+            detail: format!("skipped: {}, which is not here", what.join("; ")),
+            violations: Vec::new(),
+            real: true,
+            not_applicable: Vec::new(),
+            notes: Vec::new(),
+        };
+    }
     let started = Instant::now();
     let outcome = case.run();
     let wall = started.elapsed().as_secs_f64();
@@ -349,7 +386,13 @@ fn junit(results: &[Result]) -> String {
                 r.seed,
                 r.wall
             );
-            if r.green() {
+            if r.outcome == "skip" {
+                let _ = write!(
+                    xml,
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
+                    report::escape_markup(&r.detail)
+                );
+            } else if r.green() {
                 xml.push_str("/>\n");
             } else {
                 let message = r

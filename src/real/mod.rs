@@ -43,7 +43,7 @@ use crate::sim::plan::{self, Effect};
 
 /// The timing tolerance of a real run: the `tick` its checks judge with (a process is
 /// scheduled, a socket read, a line printed, with that much slack on a busy machine).
-pub const TOLERANCE: Duration = Duration::from_millis(100);
+pub const TOLERANCE: Duration = Duration::from_millis(250);
 
 /// The finding of a client process that ended by itself before the run stopped it.
 pub const PROCESS_EXITED: &str = "process_exited";
@@ -154,6 +154,11 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
     if let Some(why) = unsupported(scenario) {
         return Err(RealError::Unsupported(why));
     }
+    if let Some((group, missing)) = missing_needs(scenario, dir).into_iter().next() {
+        return Err(RealError::Unsupported(format!(
+            "group {group:?} needs {missing:?}, which is not here (`needs` in the file)"
+        )));
+    }
     let recorder = Recorder::real();
     let io = |what: &str| {
         let what = what.to_string();
@@ -182,6 +187,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
             let mut env = g.env.clone();
             env.insert("WSCHAOS_URL".into(), url);
             env.insert("WSCHAOS_NAME".into(), name.clone());
+            env.insert("WSCHAOS_TOPICS".into(), g.topics.join(","));
             if let Some(me) = &me {
                 env.entry("WSCHAOS".into())
                     .or_insert_with(|| me.display().to_string());
@@ -520,6 +526,27 @@ fn latency_on(link: &Link, proxies: &BTreeMap<String, (String, Proxy)>, latency:
             proxy.set(|l| l.latency = latency);
         }
     }
+}
+
+/// What the groups of `s` need (`needs`) and this machine lacks: (group, need). Programs
+/// are looked up on `PATH`; a need with a `/` is a path relative to `dir`.
+pub fn missing_needs(s: &Scenario, dir: &Path) -> Vec<(String, String)> {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
+    };
+    s.clients
+        .iter()
+        .flat_map(|g| g.needs.iter().map(move |n| (g, n)))
+        .filter(|(_, need)| {
+            if need.contains('/') {
+                !dir.join(need).exists()
+            } else {
+                !on_path(need)
+            }
+        })
+        .map(|(g, need)| (g.name.clone(), need.clone()))
+        .collect()
 }
 
 /// The `wschaos` binary commands reach as `$WSCHAOS`: the `WSCHAOS` environment variable

@@ -207,6 +207,11 @@ pub struct Group {
     /// Extra environment for `command`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// What `command` needs beyond a shell: programs on `PATH` (`"node"`), or, with a `/`,
+    /// paths relative to the scenario file (`"../../examples/clients/node_modules"`). A run
+    /// where one is missing stops before it starts, naming it; the test suite skips it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
 }
 
 /// Each client of the group publishes to `topic` every `every`, from `start` to `stop`.
