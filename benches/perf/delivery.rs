@@ -24,7 +24,7 @@ const WINDOW: usize = 100;
 const PAYLOAD: usize = 100;
 
 /// A server process, killed when dropped.
-struct Server(Child);
+pub struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -33,7 +33,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -57,7 +57,7 @@ fn start(mut command: Command, port: u16) -> Result<Server, String> {
     Ok(server)
 }
 
-fn ours(port: u16) -> Result<Server, String> {
+pub fn ours(port: u16) -> Result<Server, String> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wschaos"));
     command.args(["serve", "--bind", &format!("127.0.0.1:{port}")]);
     start(command, port)
@@ -111,7 +111,7 @@ fn aiohttp(port: u16) -> Result<Server, String> {
     start(command, port)
 }
 
-async fn connect(port: u16, client: &str) -> Result<WebSocketStream<TcpStream>, String> {
+pub async fn connect(port: u16, client: &str) -> Result<WebSocketStream<TcpStream>, String> {
     let stream = TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| e.to_string())?;
@@ -121,7 +121,7 @@ async fn connect(port: u16, client: &str) -> Result<WebSocketStream<TcpStream>, 
 }
 
 /// Deliveries per second: `MESSAGES` publishes, each to `SUBSCRIBERS` subscribers.
-async fn load(port: u16) -> Result<f64, String> {
+pub async fn load(port: u16) -> Result<f64, String> {
     let delivered = Arc::new(Semaphore::new(0));
     for i in 0..SUBSCRIBERS {
         let ws = connect(port, &format!("sub-{i}")).await?;

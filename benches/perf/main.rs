@@ -1,12 +1,14 @@
 //! The performance suite: `cargo bench` (release build). Measures, side by side in one run,
 //! simulation speed (W10, W100, W1000 against the bare turmoil floor), sweep throughput,
-//! memory, the real server's delivery rate against an aiohttp server, and how fast 1,000
+//! memory, the real server's delivery rate against an aiohttp server, what the real-run
+//! proxy costs (rate and added latency, against direct), and how fast 1,000
 //! real clients recover from a server restart. Prints a results table with each target.
 //!
 //! `cargo bench -- sim` runs only the figures whose key contains `sim` (keys: `sim`,
-//! `floor`, `sweep`, `memory`, `delivery`, `recovery`).
+//! `floor`, `sweep`, `memory`, `delivery`, `proxy`, `recovery`).
 
 mod delivery;
+mod proxy;
 mod recovery;
 mod sim;
 mod table;
@@ -29,11 +31,12 @@ fn main() {
         .collect();
     let wanted = |key: &str| only.is_empty() || only.iter().any(|o| key.contains(o));
     let mut table = Table::default();
-    let sections: [(&str, Measure); 5] = [
+    let sections: [(&str, Measure); 6] = [
         ("sim", sim::speed),
         ("sweep", sim::sweep),
         ("memory", sim::memory),
         ("delivery", delivery::compare),
+        ("proxy", proxy::measure),
         ("recovery", recovery::measure),
     ];
     for (key, measure) in sections {

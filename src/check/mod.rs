@@ -118,6 +118,8 @@ pub const NAMES: &[&str] = &[
     "expect_final",
     "expect_sequence",
     "expect_reconnect",
+    // Real-network runs only: a client process that exited by itself (`real::run`).
+    "process_exited",
 ];
 
 /// Runs every checker the scenario does not skip.
@@ -162,7 +164,8 @@ mod tests {
 
     #[test]
     fn names_and_checkers_agree() {
-        let names: Vec<&str> = CHECKERS.iter().map(|c| c.name).collect();
+        let mut names: Vec<&str> = CHECKERS.iter().map(|c| c.name).collect();
+        names.push(crate::real::PROCESS_EXITED);
         assert_eq!(names, NAMES);
     }
 }

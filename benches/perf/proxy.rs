@@ -1,0 +1,105 @@
+//! Real network, loopback: what the real-network runs' proxy costs a client. The same load
+//! as the delivery figure (100 subscribers), straight to the server and through a proxy, in
+//! one run; and the median round trip of a publish to one's own subscription, both ways.
+
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use wschaos::real::{Names, Proxy};
+use wschaos::sim::Recorder;
+
+use crate::delivery::{connect, free_port, load, ours};
+use crate::table::Table;
+
+const PINGS: usize = 2_000;
+
+/// The median round trip of a publish to the client's own subscription, in microseconds:
+/// the path every message takes (up to the server, sequenced, down to a subscriber).
+async fn round_trip(port: u16) -> Result<f64, String> {
+    let mut ws = connect(port, "pinger").await?;
+    ws.send(Message::text(r#"{"type":"subscribe","topic":"rtt"}"#))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut times = Vec::with_capacity(PINGS);
+    for id in 1..=PINGS {
+        let frame = format!(r#"{{"type":"publish","topic":"rtt","id":{id},"data":"x"}}"#);
+        let start = Instant::now();
+        ws.send(Message::text(frame))
+            .await
+            .map_err(|e| e.to_string())?;
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.contains("\"message\"") => break,
+                Some(Ok(_)) => {}
+                other => return Err(format!("no delivery of publish {id}: {other:?}")),
+            }
+        }
+        times.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// (deliveries per second, median ping round trip in µs) straight to `port` or through a
+/// proxy in front of it.
+async fn both(port: u16, proxied: bool) -> Result<(f64, f64), String> {
+    let proxy = if proxied {
+        let upstream = ([127, 0, 0, 1], port).into();
+        Some(
+            Proxy::start("bench", upstream, Recorder::real(), Names::default())
+                .await
+                .map_err(|e| e.to_string())?,
+        )
+    } else {
+        None
+    };
+    let at = proxy.as_ref().map_or(port, |p| p.addr().port());
+    let limit = Duration::from_secs(90);
+    let rate = tokio::time::timeout(limit, load(at))
+        .await
+        .map_err(|_| format!("the load did not finish (proxied: {proxied})"))??;
+    let rtt = tokio::time::timeout(limit, round_trip(at))
+        .await
+        .map_err(|_| format!("the round trips did not finish (proxied: {proxied})"))??;
+    Ok((rate, rtt))
+}
+
+/// One server process per measurement: the load's publisher reuses its ids, which a server
+/// that saw them already drops as duplicates.
+fn on_fresh_server(proxied: bool) -> Result<(f64, f64), String> {
+    let port = free_port();
+    let _server = ours(port)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(both(port, proxied))
+}
+
+pub fn measure(table: &mut Table) {
+    let result = on_fresh_server(false)
+        .and_then(|direct| on_fresh_server(true).map(|proxied| (direct, proxied)));
+    let figure = "real network: through the real-run proxy";
+    match result {
+        Ok(((rate, rtt), (prate, prtt))) => {
+            let share = prate / rate;
+            table.add(
+                &format!("{figure}, messages/s to 100 subscribers"),
+                "≥ 0.5x direct",
+                format!("{prate:.0}/s ({share:.2}x the direct {rate:.0}/s)"),
+                Some(share >= 0.5),
+            );
+            // A round trip crosses the proxy twice: half the added time is per frame.
+            let added = (prtt - rtt) / 2.0;
+            table.add(
+                &format!("{figure}, median time added per frame (publish round trip / 2)"),
+                "< 200 µs",
+                format!("{added:.0} µs (round trip {prtt:.0} µs vs direct {rtt:.0} µs)"),
+                Some(added < 200.0),
+            );
+        }
+        Err(e) => table.add(figure, "–", format!("not measured: {e}"), None),
+    }
+}
