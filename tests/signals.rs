@@ -12,12 +12,14 @@ use std::time::Duration;
 struct Proc {
     child: Child,
     lines: mpsc::Receiver<serde_json::Value>,
+    stdin: Option<std::process::ChildStdin>,
 }
 
 impl Proc {
     fn start(args: &[&str]) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wschaos"))
             .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -33,7 +35,21 @@ impl Proc {
                 }
             }
         });
-        Proc { child, lines }
+        let stdin = child.stdin.take();
+        Proc {
+            child,
+            lines,
+            stdin,
+        }
+    }
+
+    /// Writes one line to its stdin.
+    fn tell(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .expect("write to stdin");
     }
 
     /// The next line that satisfies `want`, within 10 s.
@@ -119,4 +135,32 @@ fn serve_stops_gracefully_on_sigterm_and_ctrl_c_with_1012() {
         let lost = client.until("disconnected", |l| state(l) == "disconnected");
         assert_eq!(lost["reason"]["code"], 1012, "SIG{sig}: {lost}");
     }
+}
+
+#[test]
+fn serve_takes_fault_commands_on_stdin() {
+    let mut server = Proc::start(&["serve", "--bind", "127.0.0.1:0"]);
+    let url = server.until("listening", |l| l["event"] == "listening")["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client = Proc::start(&["connect", &url, "--initial-delay", "100ms"]);
+    client.until("connected", |l| state(l) == "connected");
+    server.tell("kick 4000");
+    server.until("control", |l| {
+        l["event"] == "control" && l["line"] == "kick 4000"
+    });
+    let lost = client.until("disconnected", |l| state(l) == "disconnected");
+    assert_eq!(lost["reason"]["code"], 4000, "{lost}");
+    client.until("connected again", |l| state(l) == "connected");
+    server.tell("kick 1005");
+    let refused = server.until("control_refused", |l| l["event"] == "control_refused");
+    assert!(
+        refused["error"].as_str().unwrap().contains("1005"),
+        "{refused}"
+    );
+    server.tell("stop");
+    let (status, rest) = server.exit();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert!(rest.iter().any(|l| l["event"] == "stopped"), "{rest:?}");
 }

@@ -53,7 +53,8 @@ pub enum Command {
     /// Print the scenario file format as a JSON Schema (for editor completion).
     Schema,
     /// Run the broadcast server until Ctrl-C or SIGTERM, then close every connection with
-    /// 1012 (service restart).
+    /// 1012 (service restart). Fault commands on stdin, one per line: kick CODE, reject
+    /// STATUS, flap, admit, stop.
     Serve(serve::Args),
     /// Connect a reconnecting client and print every status change, message, gap and
     /// presence event as one JSON object per line.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use wschaos::server::{self, ServerConfig};
+use wschaos::server::{self, Admission, ControlHandle, ServerConfig};
 use wschaos::tls::ServerTls;
 
 use super::{Exit, bad_input, output};
@@ -76,11 +76,80 @@ pub async fn run(args: Args) -> Exit {
         Some("listening"),
         &json!({ "addr": addr.to_string(), "url": format!("{scheme}://{addr}/"), "epoch": epoch }),
     );
+    let (knobs, controls) = server::controls();
+    tokio::spawn(control(knobs));
     let shutdown = super::stop_signal();
-    server::run_observed(listener, config, shutdown, |event| {
-        output::line(None, event)
-    })
+    server::run_with(
+        listener,
+        config,
+        shutdown,
+        |event| output::line(None, event),
+        controls,
+    )
     .await;
     output::line(Some("stopped"), &json!({}));
     Exit::Ok
+}
+
+/// The control channel: the simulation's fault commands, typed on stdin by a person or
+/// written by a script, one per line: `kick CODE`, `flap`, `reject STATUS`, `admit`,
+/// `stop` (graceful: drain, 1012). Each is answered with a `control` line, or a
+/// `control_refused` line saying why. The end of stdin ends nothing.
+async fn control(knobs: ControlHandle) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match command(line) {
+            Ok(Control::Kick(code)) => knobs.kick(code),
+            Ok(Control::Admit(admission)) => knobs.admit(admission),
+            Ok(Control::Stop) => knobs.shut_down(),
+            Err(why) => {
+                output::line(
+                    Some("control_refused"),
+                    &json!({ "line": line, "error": why }),
+                );
+                continue;
+            }
+        }
+        output::line(Some("control"), &json!({ "line": line }));
+    }
+}
+
+enum Control {
+    Kick(u16),
+    Admit(Admission),
+    Stop,
+}
+
+fn command(line: &str) -> Result<Control, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let number = |w: Option<&&str>, what: &str| -> Result<u16, String> {
+        w.ok_or(format!("{what} missing"))?
+            .parse()
+            .map_err(|_| format!("{what} must be a number"))
+    };
+    match words.first().copied() {
+        Some("kick") => {
+            let code = number(words.get(1), "close code")?;
+            if !(1000..=4999).contains(&code) || [1004, 1005, 1006, 1015].contains(&code) {
+                return Err(format!("close code {code} cannot be sent"));
+            }
+            Ok(Control::Kick(code))
+        }
+        Some("reject") => {
+            let status = number(words.get(1), "HTTP status")?;
+            if !(400..=599).contains(&status) {
+                return Err(format!("HTTP status {status} is not an error"));
+            }
+            Ok(Control::Admit(Admission::Reject { status }))
+        }
+        Some("flap") => Ok(Control::Admit(Admission::Flap)),
+        Some("admit") => Ok(Control::Admit(Admission::Accept)),
+        Some("stop") => Ok(Control::Stop),
+        _ => Err("commands: kick CODE, reject STATUS, flap, admit, stop".into()),
+    }
 }
