@@ -2,7 +2,7 @@
 //! within `ping_interval + pong_timeout`: every client that was connected across it leaves
 //! `Connected` by then, unless the fault healed first.
 
-use super::view::{clients, ms, slack, statuses};
+use super::view::{clients, conns, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::{Reason, Status};
 use crate::history::{Event, Fault, History};
@@ -17,6 +17,7 @@ pub(super) const CHECKER: Checker = Checker {
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     false_alarms(s, h, &mut out);
+    let server_conns = conns(h);
     for (k, r) in h.records.iter().enumerate() {
         let Event::Fault { fault } = &r.event else {
             continue;
@@ -40,6 +41,31 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 continue;
             }
             let seen = statuses(h, &client);
+            if seen.is_empty() {
+                // A client that reports no status (a process without probe lines) is
+                // judged by what the proxy and the server saw: connected across the cut,
+                // it must have dialed again within the bound.
+                let was_connected = server_conns
+                    .iter()
+                    .any(|c| c.client == client && c.open_at(r.t));
+                let redialed = h.of(&client).any(|(j, x)| {
+                    j > k && x.t <= r.t + bound && matches!(x.event, Event::Dial { .. })
+                });
+                if was_connected && !redialed {
+                    let msg = format!(
+                        "no new dial {bound}ms after the {} ({fault}) while its connection was silent: nothing noticed the dead link (judged from its dials; it reports no status)",
+                        fault.verb()
+                    );
+                    out.push(Violation::new(
+                        CHECKER.name,
+                        Some(&client),
+                        r.t + bound,
+                        msg,
+                        vec![k],
+                    ));
+                }
+                continue;
+            }
             let was_connected = seen
                 .iter()
                 .take_while(|(_, t, _)| *t <= r.t)
@@ -115,6 +141,27 @@ fn false_alarms(s: &Scenario, h: &History, out: &mut Vec<Violation>) {
 mod tests {
     use super::*;
     use crate::check::testkit::*;
+
+    #[test]
+    fn a_client_without_statuses_is_judged_by_its_dials() {
+        let link = crate::history::Link::new("server", "clients", false);
+        let cut = |redial: Option<u64>| {
+            let mut b = Builder::default()
+                .dial(0, "c-0")
+                .open(5, 1, 1, "c-0")
+                .fault(1_000, Fault::Partition { link: link.clone() });
+            if let Some(t) = redial {
+                b = b.dial(t, "c-0");
+            }
+            b.build()
+        };
+        let s = simple(1, "");
+        // The default policy notices within 10 s + 5 s.
+        assert!(check(&s, &cut(Some(14_000))).is_empty());
+        let found = check(&s, &cut(None));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("nothing noticed the dead link"));
+    }
 
     fn partitioned(detect_at: Option<u64>) -> History {
         let mut b = Builder::default()

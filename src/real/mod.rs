@@ -63,7 +63,6 @@ pub const NEED_PROBES: &[&str] = &[
     "delivery",
     "stale_frames",
     "outbox",
-    "heartbeat_detection",
     "settles",
     "presence",
     "expect_final",
