@@ -434,3 +434,12 @@ fn explore_names_every_failing_seed() {
         "{text}"
     );
 }
+
+#[test]
+fn help_shows_the_counter_placeholder() {
+    // clap turns a literal `{n}` into a line break: the help must show one that survives.
+    let out = wschaos(&["connect", "--help"]);
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("{count} in TEXT becomes a counter"), "{help}");
+    assert!(!help.contains("--every; `"), "{help}");
+}

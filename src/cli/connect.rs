@@ -21,10 +21,10 @@ pub struct Args {
     /// Subscribe to a topic (repeatable).
     #[arg(long = "subscribe", value_name = "TOPIC")]
     subscribe: Vec<String>,
-    /// Publish TEXT to TOPIC, once or with --every; `{n}` in TEXT becomes a counter.
+    /// Publish TEXT to TOPIC, once or with --every; {count} in TEXT becomes a counter.
     #[arg(long, value_name = "TOPIC:TEXT")]
     publish: Option<String>,
-    /// With --raw: send TEXT as a text frame, once or with --every; `{n}` becomes a counter.
+    /// With --raw: send TEXT as a text frame, once or with --every; {count} becomes a counter.
     #[arg(long, value_name = "TEXT")]
     send: Option<String>,
     /// Repeat --publish / --send at this interval (e.g. 1s, 500ms).
@@ -209,6 +209,12 @@ async fn watch_status(mut watched: Watched) -> Exit {
     }
 }
 
+/// `{count}` (and the older `{n}`, which clap's help cannot show) become the counter.
+fn counted(text: &str, n: u64) -> String {
+    let n = n.to_string();
+    text.replace("{count}", &n).replace("{n}", &n)
+}
+
 enum Obeyed {
     PubSub(Client),
     Raw(RawClient),
@@ -291,7 +297,7 @@ fn repeat(
 }
 
 fn client_publish(client: &Client, topic: &str, text: &str, n: u64) {
-    let data = text.replace("{n}", &n.to_string());
+    let data = counted(text, n);
     match client.publish(topic, data.clone()) {
         Ok(id) => output::line(
             Some("published"),
@@ -305,9 +311,18 @@ fn client_publish(client: &Client, topic: &str, text: &str, n: u64) {
 }
 
 fn client_send(client: &RawClient, text: &str, n: u64) {
-    let data = text.replace("{n}", &n.to_string());
+    let data = counted(text, n);
     match client.send(data.clone()) {
         Ok(()) => output::line(Some("sent"), &json!({ "text": data })),
         Err(e) => output::line(Some("send_refused"), &json!({ "error": e.to_string() })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_counter_placeholder_is_filled_in() {
+        assert_eq!(super::counted("m{count}/{n}", 7), "m7/7");
+        assert_eq!(super::counted("plain", 7), "plain");
     }
 }

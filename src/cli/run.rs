@@ -124,7 +124,7 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
     if !args.json {
         summary(&results);
         let bad_files = if bad > 0 {
-            format!(", {bad} bad files")
+            format!(", {}", report::count(bad, "bad file"))
         } else {
             String::new()
         };

@@ -273,9 +273,9 @@ fn summary_lane(h: &History, names: &[String], end: u64, faults: &str) -> String
 
 fn violation_list(h: &History, verdict: &Verdict) -> String {
     let mut out = format!(
-        "<h2>{} invariants checked, {} violations</h2><ol class=violations>",
-        verdict.checked.len(),
-        verdict.violations.len()
+        "<h2>{} checked, {}</h2><ol class=violations>",
+        super::count(verdict.checked.len(), "invariant"),
+        super::count(verdict.violations.len(), "violation")
     );
     for (k, v) in verdict.violations.iter().enumerate() {
         let events: Vec<String> = v

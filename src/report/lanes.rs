@@ -67,9 +67,9 @@ pub fn story(scenario: &Scenario, history: &History, verdict: &Verdict) -> Strin
     }
     let _ = writeln!(
         out,
-        "\nVerdict: {} invariants checked, {} violations",
-        verdict.checked.len(),
-        verdict.violations.len()
+        "\nVerdict: {} checked, {}",
+        super::count(verdict.checked.len(), "invariant"),
+        super::count(verdict.violations.len(), "violation")
     );
     for v in &verdict.violations {
         let who = v.client.as_deref().unwrap_or("-");

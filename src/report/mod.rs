@@ -9,4 +9,4 @@ mod text;
 pub use files::{verdict_json, write};
 pub use html::{esc as escape_markup, timeline};
 pub use lanes::story;
-pub use text::{describe, failure};
+pub use text::{count, describe, failure};

@@ -14,6 +14,20 @@ const CONTEXT_MS: u64 = 3000;
 /// Most lines of timeline per violation.
 const MAX_LINES: usize = 30;
 
+/// `n` things, in the singular for one: `count(1, "violation")` is `1 violation`.
+///
+/// ```
+/// assert_eq!(wschaos::report::count(1, "bad file"), "1 bad file");
+/// assert_eq!(wschaos::report::count(2, "violation"), "2 violations");
+/// ```
+pub fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("1 {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
 /// The failure report of a case: each violation, the timeline around it, the replay command.
 pub fn failure(case: &Case, outcome: &Outcome) -> String {
     let mut out = String::new();
