@@ -51,22 +51,22 @@ fn unknown_keys_wrong_types_and_bad_durations_are_located() {
         ),
         (
             ("down = \"2s\"", "dwn = \"2s\""),
-            "s.toml:9:1: unknown field `dwn`",
+            "s.toml:12:1: unknown field `dwn`",
             Some("did you mean `down`?"),
         ),
         (
             ("do = \"restart\"", "do = \"restrat\""),
-            "s.toml:9:1: unknown variant `restrat`",
+            "s.toml:11:7: unknown variant `restrat`",
             Some("did you mean `restart`?"),
         ),
         (
             ("do = \"restart\"", "do = \"reboot\""),
-            "s.toml:9:1: unknown variant `reboot`, expected one of `restart`, `graceful_restart`, `crash`",
+            "s.toml:11:7: unknown variant `reboot`, expected one of `restart`, `graceful_restart`, `crash`",
             None,
         ),
         (
             ("at = \"5s\"", "at = 5"),
-            "s.toml:9:1: `at` must be a duration string",
+            "s.toml:10:1: `at` must be a duration string",
             None,
         ),
     ];
