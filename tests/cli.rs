@@ -174,7 +174,7 @@ fn run_passes_fails_and_refuses_with_the_documented_exit_codes() {
     let out = wschaos(&["run", broken.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("broken.toml:7:1: unknown field `dwon`"),
+        stderr(&out).contains("broken.toml:10:1: unknown field `dwon`"),
         "{}",
         stderr(&out)
     );
@@ -442,4 +442,38 @@ fn help_shows_the_counter_placeholder() {
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("{count} in TEXT becomes a counter"), "{help}");
     assert!(!help.contains("--every; `"), "{help}");
+}
+
+#[test]
+fn explore_writes_regressions_into_the_files_own_library_from_anywhere() {
+    let dir = scenario_dir("explore-anywhere", &[]);
+    let library = dir.join("project/scenarios/swarm");
+    std::fs::create_dir_all(&library).unwrap();
+    std::fs::write(library.join("calm.toml"), doomed_calm()).unwrap();
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_wschaos"))
+        .args(["explore", "--swarm", "--seeds", "2", "--jobs", "1"])
+        .arg(library.join("calm.toml"))
+        .current_dir(&elsewhere)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        !elsewhere.join("scenarios").exists(),
+        "nothing lands where it ran"
+    );
+    let written: Vec<_> = std::fs::read_dir(dir.join("project/scenarios/regressions"))
+        .expect("the project's scenarios/regressions/")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!written.is_empty());
+    // Right after explore writes them, each is a known failure, not a failure.
+    for file in written {
+        let run = wschaos(&["run", file.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+        assert_eq!(run.status.code(), Some(0), "{}:\n{stdout}", file.display());
+        assert!(stdout.contains("XFAIL"), "{stdout}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -36,9 +36,10 @@ pub struct Args {
     /// First seed.
     #[arg(long, default_value_t = 1)]
     start: u64,
-    /// Where regression files go.
-    #[arg(long, default_value = "scenarios/regressions")]
-    out: PathBuf,
+    /// Where regression files go. Default: the regressions/ folder of the scenarios/ folder
+    /// the file is in (the project's, wherever you run from), else next to the file.
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Report failures without shrinking them or writing files.
     #[arg(long)]
     no_shrink: bool,
@@ -275,7 +276,11 @@ fn report_failure(failure: &Failure, args: &Args) {
         shrunk.invariant,
         failure.case.seed,
     );
-    let path = args.out.join(name);
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| regressions_for(&failure.case.file));
+    let path = out_dir.join(name);
     let origin = format!(
         "{}{}",
         failure.case.file.display(),
@@ -283,14 +288,14 @@ fn report_failure(failure: &Failure, args: &Args) {
     );
     let text = explore::render(
         &shrunk.scenario,
-        shrunk.invariant,
+        (shrunk.invariant, &shrunk.also),
         failure.case.seed,
         &origin,
         &commit(),
         &today(),
         &path.display().to_string(),
     );
-    let written = std::fs::create_dir_all(&args.out).and_then(|()| std::fs::write(&path, text));
+    let written = std::fs::create_dir_all(&out_dir).and_then(|()| std::fs::write(&path, text));
     let (before, after) = (
         failure.case.scenario.timeline.len(),
         shrunk.scenario.timeline.len(),
@@ -381,5 +386,36 @@ impl Progress {
         if self.tty {
             eprint!("\r{:60}\r", "");
         }
+    }
+}
+
+/// Where a regression of the scenario `file` goes: `regressions/` in the nearest folder
+/// named `scenarios` above it (the project's library), else beside the file.
+fn regressions_for(file: &Path) -> PathBuf {
+    let folder = file.parent().unwrap_or(Path::new("."));
+    folder
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "scenarios"))
+        .unwrap_or(folder)
+        .join("regressions")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn regressions_land_in_the_library_of_the_file() {
+        let at = |f: &str| super::regressions_for(Path::new(f));
+        assert_eq!(
+            at("/work/p/scenarios/swarm/calm.toml"),
+            PathBuf::from("/work/p/scenarios/regressions")
+        );
+        assert_eq!(
+            at("scenarios/calm.toml"),
+            PathBuf::from("scenarios/regressions")
+        );
+        assert_eq!(at("/tmp/x/calm.toml"), PathBuf::from("/tmp/x/regressions"));
+        assert_eq!(at("calm.toml"), PathBuf::from("regressions"));
     }
 }

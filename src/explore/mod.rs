@@ -59,12 +59,19 @@ pub fn try_seed<C: ClientUnderTest>(
 
 /// True when `scenario` with `seed` still breaks `invariant` with client `C`.
 pub fn still_fails<C: ClientUnderTest>(scenario: &Scenario, seed: u64, invariant: &str) -> bool {
-    sim::run_with::<C>(scenario, seed)
-        .map(|h| {
-            check::check(scenario, &h)
-                .violations
-                .iter()
-                .any(|v| v.invariant == invariant)
-        })
-        .unwrap_or(false)
+    fired::<C>(scenario, seed).is_some_and(|f| f.contains(invariant))
+}
+
+/// The invariants a run of `scenario` with `seed` breaks; `None` when it could not run.
+pub fn fired<C: ClientUnderTest>(
+    scenario: &Scenario,
+    seed: u64,
+) -> Option<std::collections::BTreeSet<&'static str>> {
+    sim::run_with::<C>(scenario, seed).ok().map(|h| {
+        check::check(scenario, &h)
+            .violations
+            .iter()
+            .map(|v| v.invariant)
+            .collect()
+    })
 }

@@ -8,7 +8,7 @@ use crate::scenario::Scenario;
 /// `origin` names the file and mode it was found from; `commit` and `date` go in the header.
 pub fn render(
     scenario: &Scenario,
-    invariant: &str,
+    (invariant, also): (&str, &[&str]),
     seed: u64,
     origin: &str,
     commit: &str,
@@ -19,6 +19,19 @@ pub fn render(
     s.seeds = vec![seed];
     s.swarm = None;
     s.expect.failing = Some(invariant.to_string());
+    for other in also {
+        if !s.expect.skip.iter().any(|k| k == other) {
+            s.expect.skip.push(other.to_string());
+        }
+    }
+    let also_line = if also.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "# also broken: {} (skipped here, so that this file tests one bug)\n",
+            also.join(", ")
+        )
+    };
     s.description = format!(
         "Shrunk from {origin}, seed {seed}: breaks {invariant}. {}",
         scenario.description
@@ -29,7 +42,7 @@ pub fn render(
         toml::to_string(&s).unwrap_or_else(|e| format!("# could not write the scenario: {e}\n"));
     format!(
         "# Regression found by `wschaos explore` on {date}.\n\
-         # invariant: {invariant}\n\
+         # invariant: {invariant}\n{also_line}\
          # original:  {origin}, seed {seed}\n\
          # commit:    {commit}\n\
          # replay:    cargo run --release -- replay {path} --seed {seed}\n\
