@@ -31,7 +31,7 @@ pub fn timeline(scenario: &Scenario, history: &History, verdict: &Verdict) -> St
     let _ = write!(body, "<p>{}</p>", esc(&scenario.description));
     let _ = write!(
         body,
-        "<p class=legend><b class=connected>connected</b> <b class=connecting>connecting</b> <b class=disconnected>waiting to retry</b> <b class=failed>failed</b> <b class=closed>closed</b> <b class=fault>fault</b> &#9650; gap &#9679; violation, ticks: messages (top) and presence events (bottom) | wheel: zoom, drag: pan, double-click: reset</p>"
+        "<p class=legend><b class=connected>connected</b> <b class=connecting>connecting</b> <b class=disconnected>waiting to retry</b> <b class=failed>failed</b> <b class=closed>closed</b> <b class=fault>fault</b> &#9650; gap &#9670; the scenario's client action &#9679; violation, ticks: messages (top) and presence events (bottom) | wheel: zoom, drag: pan, double-click: reset</p>"
     );
     body.push_str(&axis(end));
     let faults = fault_bands(history, &x);
@@ -171,6 +171,19 @@ fn client_lane(
                     svg,
                     "<line class=dial data-event=\"{i}\" x1=\"{0:.2}\" x2=\"{0:.2}\" y1=\"0\" y2=\"3\"/>",
                     x(r.t)
+                );
+            }
+            Event::Action { action, .. } => {
+                let topic = action
+                    .topic()
+                    .map(|t| format!(" {}", esc(t)))
+                    .unwrap_or_default();
+                let _ = write!(
+                    svg,
+                    "<text class=action data-event=\"{i}\" x=\"{:.2}\" y=\"11\">&#9670;<title>{}(){topic} at {} ms (the scenario's step)</title></text>",
+                    x(r.t),
+                    action.verb(),
+                    r.t
                 );
             }
             Event::Gap { topic, reason, .. } => {
@@ -316,7 +329,7 @@ const STYLE: &str = "body{font:13px system-ui,sans-serif;margin:16px;color:#222}
 svg.lanes{flex:1;height:14px;cursor:grab;shape-rendering:crispEdges}svg.axis{height:16px}svg.axis text{font:8px sans-serif}svg.axis line{stroke:#999;stroke-width:.5}
 .connected{fill:#2e9b4f;background:#2e9b4f}.connecting{fill:#e8b830;background:#e8b830}.disconnected{fill:#e07b39;background:#e07b39}
 .failed{fill:#c0392b;background:#c0392b}.closed{fill:#bbb;background:#bbb}.fault{fill:#7b2cbf;fill-opacity:.18;background:#d9c4ef}
-.share{fill:#2e9b4f}.msg{fill:#0b6e2e}.presence{fill:#888}.dial{stroke:#333;stroke-width:.6}.gap{font-size:8px;fill:#1f5fbf}.violation{fill:#d0021b;stroke:#fff;stroke-width:1}
+.share{fill:#2e9b4f}.msg{fill:#0b6e2e}.presence{fill:#888}.dial{stroke:#333;stroke-width:.6}.gap{font-size:8px;fill:#1f5fbf}.action{font-size:8px;fill:#7a3fb0}.violation{fill:#d0021b;stroke:#fff;stroke-width:1}
 .violation.flash{fill:#000}.legend b{padding:0 6px;color:#fff;font-weight:normal}details{margin:4px 0}summary{cursor:pointer;font-weight:bold}";
 
 const SCRIPT: &str = r#"
@@ -339,3 +352,36 @@ function flash(k) { const m = document.getElementById('marker-' + k); if (!m) re
 document.body.dataset.lanes = document.querySelectorAll('svg.lane').length;
 document.body.dataset.ready = 'yes';
 "#;
+
+#[cfg(test)]
+mod tests {
+    use crate::history::{ClientAction, Event, History, Record};
+
+    #[test]
+    fn the_scenarios_client_actions_are_on_their_lanes() {
+        let h = History::new(
+            "s",
+            1,
+            vec![Record {
+                t: 1_000,
+                event: Event::Action {
+                    client: "subs-0".into(),
+                    action: ClientAction::Unsubscribe {
+                        topic: "news".into(),
+                    },
+                },
+            }],
+        );
+        let s = crate::scenario::parse(
+            "name = \"s\"\nduration = \"30s\"\n[[clients]]\nname = \"subs\"\n",
+            "s.toml",
+        )
+        .unwrap();
+        let page = super::timeline(&s, &h, &crate::check::check(&s, &h));
+        assert!(
+            page.contains("class=action data-event=\"0\"")
+                && page.contains("unsubscribe() news at 1000 ms"),
+            "{page}"
+        );
+    }
+}

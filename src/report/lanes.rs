@@ -142,6 +142,7 @@ fn notable(e: &Event) -> bool {
         | Event::Heal { .. }
         | Event::Status { .. }
         | Event::Gap { .. }
+        | Event::Action { .. }
         | Event::ServerUp { .. } => true,
         Event::Server { event, .. } => matches!(
             event,
@@ -173,4 +174,42 @@ fn message_counts(h: &History) -> BTreeMap<&str, (usize, usize, usize)> {
 
 fn truncate(name: &str) -> String {
     name.chars().take(12).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::history::{ClientAction, Event, History, Record};
+
+    #[test]
+    fn the_story_shows_the_scenarios_own_client_actions() {
+        let at = |t, action| Record {
+            t,
+            event: Event::Action {
+                client: "subs-0".into(),
+                action,
+            },
+        };
+        let h = History::new(
+            "s",
+            1,
+            vec![
+                at(
+                    1_000,
+                    ClientAction::Subscribe {
+                        topic: "alerts".into(),
+                    },
+                ),
+                at(2_000, ClientAction::Close),
+            ],
+        );
+        let s = crate::scenario::parse(
+            "name = \"s\"\nduration = \"30s\"\n[[clients]]\nname = \"subs\"\n",
+            "s.toml",
+        )
+        .unwrap();
+        let verdict = crate::check::check(&s, &h);
+        let story = super::story(&s, &h, &verdict);
+        assert!(story.contains("subs-0     subscribe() alerts"), "{story}");
+        assert!(story.contains("subs-0     close()"), "{story}");
+    }
 }
