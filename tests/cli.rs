@@ -366,6 +366,9 @@ fn run_speaks_json_and_junit_for_ci() {
     );
     assert_eq!(lines[0]["outcome"], "pass");
     assert_eq!(lines[0]["seed"], 5);
+    // Versioned, with the version first (docs/outputs.md).
+    assert_eq!(lines[0]["wschaos_result"], wschaos::report::RESULT_VERSION);
+    assert!(stdout.starts_with("{\"wschaos_result\":"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(
         xml.contains("<testsuites name=\"wschaos\" tests=\"1\" failures=\"0\""),
@@ -475,5 +478,27 @@ fn explore_writes_regressions_into_the_files_own_library_from_anywhere() {
         assert_eq!(run.status.code(), Some(0), "{}:\n{stdout}", file.display());
         assert!(stdout.contains("XFAIL"), "{stdout}");
     }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn report_files_carry_their_format_versions() {
+    let dir = scenario_dir("versions", &[("tiny.toml", TINY)]);
+    let report = dir.join("report");
+    let out = wschaos(&[
+        "run",
+        dir.join("tiny.toml").to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let case = report.join("tiny/seed-5");
+    let verdict = std::fs::read_to_string(case.join("verdict.json")).unwrap();
+    assert!(
+        verdict.starts_with("{\n  \"wschaos_verdict\": 1,"),
+        "{verdict}"
+    );
+    let history = std::fs::read_to_string(case.join("history.jsonl")).unwrap();
+    assert!(history.starts_with("{\"wschaos_history\":2,"), "{history}");
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -265,6 +265,7 @@ fn show(r: &Result, as_json: bool) {
         .collect();
     if as_json {
         let mut value = json!({
+            "wschaos_result": report::RESULT_VERSION,
             "file": r.file, "seed": r.seed, "outcome": r.outcome, "simulated_s": r.simulated,
             "wall_s": r.wall, "violations": r.violations, "detail": r.detail,
         });

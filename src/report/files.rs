@@ -23,6 +23,14 @@ pub fn write(dir: &Path, case: &Case, outcome: &Outcome) -> io::Result<PathBuf> 
     Ok(folder)
 }
 
+/// The version of `verdict.json`'s format (its first field, `wschaos_verdict`); it grows
+/// when a field changes meaning or goes away, not when one is added. `docs/outputs.md`.
+pub const VERDICT_VERSION: u32 = 1;
+
+/// The version of the objects `wschaos run --json` prints (their first field,
+/// `wschaos_result`), on the same terms.
+pub const RESULT_VERSION: u32 = 1;
+
 /// The verdict as JSON: the case, the invariants checked, each violation with its events.
 pub fn verdict_json(case: &Case, outcome: &Outcome) -> String {
     let violations: Vec<serde_json::Value> = outcome
@@ -38,13 +46,20 @@ pub fn verdict_json(case: &Case, outcome: &Outcome) -> String {
             json!({ "invariant": v.invariant, "client": v.client, "t": v.t, "message": v.message, "events": events })
         })
         .collect();
+    let not_applicable: Vec<serde_json::Value> = outcome
+        .not_applicable
+        .iter()
+        .map(|(check, clients)| json!({ "invariant": check, "clients": clients }))
+        .collect();
     let value = json!({
+        "wschaos_verdict": VERDICT_VERSION,
         "scenario": case.scenario.name,
         "file": case.file.display().to_string(),
         "seed": case.seed,
         "passed": outcome.verdict.passed(),
         "checked": outcome.verdict.checked,
         "violations": violations,
+        "not_applicable": not_applicable,
         "replay": case.replay_command(),
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
