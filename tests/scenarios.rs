@@ -1,75 +1,11 @@
-//! Every scenario file under `scenarios/`, for each of its seeds, is its own test:
+//! Every simulated scenario file under `scenarios/`, for each of its seeds, is its own test:
 //! `cargo test --test scenarios -- restarts/short` runs a subset, `-- --list` lists them.
 //! A failure prints the violation, a short timeline around it and the replay command.
-//!
-//! Files of client processes (`scenarios/real/`) run on the real network in real time, one
-//! at a time (a busy machine is a noisy clock). One whose `needs` this machine lacks (Node,
-//! the example clients' `npm ci`) is skipped, and says so, unless `WSCHAOS_REQUIRE_NEEDS=1`
-//! (CI), where it fails instead.
+//! The real-network files run in `tests/real_scenarios.rs`.
 
-use std::path::PathBuf;
-use std::sync::Mutex;
-
-use libtest_mimic::{Arguments, Failed, Trial};
-use wschaos::cases::{self, Case, Judgement};
-use wschaos::report;
+#[path = "shared/library.rs"]
+mod library;
 
 fn main() {
-    let args = Arguments::from_args();
-    // cargo runs integration tests from the package root; relative paths keep the
-    // replay commands short.
-    let root = PathBuf::from("scenarios");
-    let files = cases::discover(std::slice::from_ref(&root)).expect("scenarios/ is readable");
-    let mut trials = Vec::new();
-    for file in files {
-        let name = file
-            .strip_prefix(&root)
-            .unwrap_or(&file)
-            .display()
-            .to_string();
-        match cases::cases(&file, None) {
-            Ok(cases) => trials.extend(cases.into_iter().map(|case| trial(&name, case))),
-            Err(e) => {
-                let message = e.to_string();
-                trials.push(Trial::test(format!("{name}::parse"), move || {
-                    Err(Failed::from(message))
-                }));
-            }
-        }
-    }
-    libtest_mimic::run(&args, trials).exit();
-}
-
-/// Real-time runs take turns.
-static REAL: Mutex<()> = Mutex::new(());
-
-fn trial(name: &str, case: Case) -> Trial {
-    let missing = wschaos::real::missing_needs(&case.scenario, &wschaos::real::dir_of(&case.file));
-    let required = std::env::var_os("WSCHAOS_REQUIRE_NEEDS").is_some_and(|v| v == "1");
-    let skip = !missing.is_empty() && !required;
-    if skip {
-        eprintln!(
-            "skipping {name}: needs {} (install it, or set WSCHAOS_REQUIRE_NEEDS=1 to fail instead)",
-            missing
-                .iter()
-                .map(|(_, n)| n.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
-    Trial::test(format!("{name}::seed_{}", case.seed), move || {
-        let _turn = case
-            .is_real()
-            .then(|| REAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        let outcome = case.run().map_err(|e| Failed::from(e.to_string()))?;
-        match case.judge(&outcome) {
-            Judgement::Pass | Judgement::KnownFailure(_) => Ok(()),
-            Judgement::Fixed(invariant) => Err(Failed::from(format!(
-                "{}: the known failure ({invariant}) no longer happens: the bug is fixed; delete `failing` from the file",
-                case.file.display()
-            ))),
-            Judgement::Fail => Err(Failed::from(report::failure(&case, &outcome))),
-        }
-    })
-    .with_ignored_flag(skip)
+    library::run(false);
 }
