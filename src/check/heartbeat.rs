@@ -41,7 +41,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 continue;
             }
             let seen = statuses(h, &client);
-            if seen.is_empty() {
+            let missed = if seen.is_empty() {
                 // A client that reports no status (a process without probe lines) is
                 // judged by what the proxy and the server saw: connected across the cut,
                 // it must have dialed again within the bound.
@@ -51,34 +51,25 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 let redialed = h.of(&client).any(|(j, x)| {
                     j > k && x.t <= r.t + bound && matches!(x.event, Event::Dial { .. })
                 });
-                if was_connected && !redialed {
-                    let msg = format!(
-                        "no new dial {bound}ms after the {} ({fault}) while its connection was silent: nothing noticed the dead link (judged from its dials; it reports no status)",
-                        fault.verb()
-                    );
-                    out.push(Violation::new(
-                        CHECKER.name,
-                        Some(&client),
-                        r.t + bound,
-                        msg,
-                        vec![k],
-                    ));
-                }
-                continue;
-            }
-            let was_connected = seen
-                .iter()
-                .take_while(|(_, t, _)| *t <= r.t)
-                .last()
-                .is_some_and(|(_, _, st)| **st == Status::Connected);
-            let left = seen
-                .iter()
-                .any(|(_, t, st)| *t > r.t && *t <= r.t + bound && **st != Status::Connected);
-            if was_connected && !left {
-                let msg = format!(
+                (was_connected && !redialed).then(|| format!(
+                    "no new dial {bound}ms after the {} ({fault}) while its connection was silent: nothing noticed the dead link (judged from its dials; it reports no status)",
+                    fault.verb()
+                ))
+            } else {
+                let was_connected = seen
+                    .iter()
+                    .take_while(|(_, t, _)| *t <= r.t)
+                    .last()
+                    .is_some_and(|(_, _, st)| **st == Status::Connected);
+                let left = seen
+                    .iter()
+                    .any(|(_, t, st)| *t > r.t && *t <= r.t + bound && **st != Status::Connected);
+                (was_connected && !left).then(|| format!(
                     "still connected {bound}ms after the {} ({fault}); the heartbeat should have noticed",
                     fault.verb()
-                );
+                ))
+            };
+            if let Some(msg) = missed {
                 out.push(Violation::new(
                     CHECKER.name,
                     Some(&client),

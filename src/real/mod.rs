@@ -35,7 +35,7 @@ use thiserror::Error;
 use tokio::task::JoinHandle;
 
 use crate::check::{self, Verdict};
-use crate::history::{ClientAction, Event, Fault, Heal, History, Link, SERVER_HOST};
+use crate::history::{Event, Fault, Heal, History, Link, SERVER_HOST};
 use crate::scenario::{Action, Scenario};
 use crate::server::{self, Admission, ControlHandle, ServerConfig};
 use crate::sim::Recorder;
@@ -225,7 +225,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                 else {
                     continue;
                 };
-                if let Some(a) = client_action(&action) {
+                if let Some(a) = action.recorded() {
                     recorder.record(Event::Action {
                         client: client.clone(),
                         action: a,
@@ -340,20 +340,6 @@ pub fn judge(
         });
     }
     (judged, verdict, not_applicable)
-}
-
-fn client_action(action: &Action) -> Option<ClientAction> {
-    Some(match action {
-        Action::Subscribe { topic, .. } => ClientAction::Subscribe {
-            topic: topic.clone(),
-        },
-        Action::Unsubscribe { topic, .. } => ClientAction::Unsubscribe {
-            topic: topic.clone(),
-        },
-        Action::Close { .. } => ClientAction::Close,
-        Action::Reconnect { .. } => ClientAction::Reconnect,
-        _ => return None,
-    })
 }
 
 /// The built-in server on 127.0.0.1, restartable on the same port.

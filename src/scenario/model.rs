@@ -654,6 +654,23 @@ impl Action {
         }
     }
 
+    /// The client action the history records for this step (`publish` is recorded as a
+    /// `publish` record of its own); `None` for a fault and for `publish`.
+    pub fn recorded(&self) -> Option<crate::history::ClientAction> {
+        use crate::history::ClientAction;
+        Some(match self {
+            Action::Subscribe { topic, .. } => ClientAction::Subscribe {
+                topic: topic.clone(),
+            },
+            Action::Unsubscribe { topic, .. } => ClientAction::Unsubscribe {
+                topic: topic.clone(),
+            },
+            Action::Close { .. } => ClientAction::Close,
+            Action::Reconnect { .. } => ClientAction::Reconnect,
+            _ => return None,
+        })
+    }
+
     /// How long the fault lasts when it heals by itself.
     pub fn window(&self) -> Option<Duration> {
         match self {

@@ -25,7 +25,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use self::plan::Effect;
-use crate::history::{ClientAction, Event, Fault, Heal, History, SERVER_HOST};
+use crate::history::{Event, Fault, Heal, History, SERVER_HOST};
 use crate::scenario::{Action, Group, Scenario};
 use crate::server::{self, Admission, ControlHandle, Controls, ServerConfig};
 
@@ -244,39 +244,23 @@ fn add_client_host<C: ClientUnderTest>(
 }
 
 fn act<C: ClientUnderTest>(c: &C, name: &str, action: &Action, recorder: &Recorder) {
-    let note = |action: ClientAction| {
+    if let Some(recorded) = action.recorded() {
         recorder.record(Event::Action {
             client: name.into(),
-            action,
-        })
-    };
+            action: recorded,
+        });
+    }
     match action {
-        Action::Subscribe { topic, .. } => {
-            note(ClientAction::Subscribe {
-                topic: topic.clone(),
-            });
-            c.subscribe(topic);
-        }
-        Action::Unsubscribe { topic, .. } => {
-            note(ClientAction::Unsubscribe {
-                topic: topic.clone(),
-            });
-            c.unsubscribe(topic);
-        }
+        Action::Subscribe { topic, .. } => c.subscribe(topic),
+        Action::Unsubscribe { topic, .. } => c.unsubscribe(topic),
         Action::Publish { topic, data, .. } => {
             let data = data
                 .clone()
                 .unwrap_or_else(|| format!("{name}@{}", turmoil::elapsed().as_millis()));
             publish(c, name, topic, data, recorder);
         }
-        Action::Close { .. } => {
-            note(ClientAction::Close);
-            c.close();
-        }
-        Action::Reconnect { .. } => {
-            note(ClientAction::Reconnect);
-            c.reconnect();
-        }
+        Action::Close { .. } => c.close(),
+        Action::Reconnect { .. } => c.reconnect(),
         // The plan sends client actions only.
         Action::Restart { .. }
         | Action::GracefulRestart { .. }
