@@ -140,38 +140,15 @@ async fn run(env: ClientEnv, mut commands: mpsc::UnboundedReceiver<Command>) {
     }
 }
 
-/// Runs the naive client through `file` with seed 1.
-fn outcome(file: &str) -> (wschaos::cases::Case, wschaos::cases::Outcome) {
-    let scenario = wschaos::scenario::load(file.as_ref()).unwrap_or_else(|e| panic!("{e}"));
-    let case = wschaos::cases::Case {
-        file: file.into(),
-        scenario,
-        seed: 1,
-    };
-    let history =
-        wschaos::sim::run_with::<Naive>(&case.scenario, case.seed).expect("the simulation runs");
-    let verdict = wschaos::check::check(&case.scenario, &history);
-    (
-        case,
-        wschaos::cases::Outcome {
-            history,
-            verdict,
-            not_applicable: Vec::new(),
-            logs: Default::default(),
-        },
-    )
-}
-
 fn main() {
     let file = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "scenarios/restarts/short-restart.toml".into());
-    let (case, outcome) = outcome(&file);
-    if outcome.verdict.passed() {
-        println!("{} (seed 1): passed", case.file.display());
-    } else {
-        println!("{}", wschaos::report::failure(&case, &outcome));
-    }
+    // For a whole folder of files as named `cargo test` cases, see `wschaos::testing::Suite`.
+    println!(
+        "{}",
+        wschaos::testing::check_file::<Naive>(&file, 1).report()
+    );
 }
 
 #[cfg(test)]
@@ -184,7 +161,8 @@ mod tests {
             "scenarios/restarts/repeated-restarts.toml",
             "scenarios/restarts/graceful-restart.toml",
         ] {
-            let (_, outcome) = super::outcome(file);
+            let checked = wschaos::testing::check_file::<super::Naive>(file, 1);
+            let outcome = checked.outcome().expect("the simulation runs");
             let delivery: Vec<_> = outcome
                 .verdict
                 .violations

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::check::{self, Verdict};
 use crate::history::History;
 use crate::scenario::{self, Scenario, ScenarioError};
-use crate::sim::{self, SimError};
+use crate::sim::{self, ClientUnderTest, ReferenceClient, SimError};
 
 /// One scenario file with one seed.
 #[derive(Debug, Clone)]
@@ -40,6 +40,15 @@ pub enum RunError {
     /// The simulation failed.
     #[error(transparent)]
     Sim(#[from] SimError),
+    /// A real-network file was given to run a client of your own: it runs the client
+    /// processes it names instead.
+    #[error(
+        "{file} names client processes (`command`): it runs those on the real network, not a client under test"
+    )]
+    RealFile {
+        /// The scenario file.
+        file: String,
+    },
     /// A real-network run could not be set up.
     #[error("{file}: {error}")]
     Real {
@@ -119,7 +128,19 @@ impl Case {
         if crate::real::is_real(&self.scenario) {
             return self.run_real();
         }
-        let history = sim::run(&self.scenario, self.seed)?;
+        self.run_with::<ReferenceClient>()
+    }
+
+    /// Runs the case in the simulation against your own client `C` and checks it. A file
+    /// that names client processes runs those processes, not `C`: it is refused
+    /// ([`RunError::RealFile`]).
+    pub fn run_with<C: ClientUnderTest>(&self) -> Result<Outcome, RunError> {
+        if self.is_real() {
+            return Err(RunError::RealFile {
+                file: self.file.display().to_string(),
+            });
+        }
+        let history = sim::run_with::<C>(&self.scenario, self.seed)?;
         let verdict = check::check(&self.scenario, &history);
         Ok(Outcome {
             history,

@@ -17,6 +17,9 @@
 //! - [`real`]: the same scenario files on the real network: client processes (any
 //!   language) behind one fault-injecting proxy each, the built-in server on loopback, the
 //!   history judged by the same checkers ([`real::run`]).
+//! - [`testing`]: your own client under `cargo test`: [`testing::Suite`] turns scenario
+//!   files (yours and the bundled library) into named tests of your
+//!   [`sim::ClientUnderTest`]; [`testing::check_file`] checks one file and seed.
 //! - [`tls`]: `wss://` for both, through rustls: [`tls::ServerTls`] in
 //!   [`server::ServerConfig::tls`], [`tls::ClientTls`] in [`client::ClientBuilder::tls`].
 //!
@@ -66,4 +69,5 @@ pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod sim;
+pub mod testing;
 pub mod tls;

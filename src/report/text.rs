@@ -30,6 +30,12 @@ pub fn count(n: usize, thing: &str) -> String {
 
 /// The failure report of a case: each violation, the timeline around it, the replay command.
 pub fn failure(case: &Case, outcome: &Outcome) -> String {
+    failure_with_replay(case, outcome, &case.replay_command())
+}
+
+/// [`failure`] with another replay line: the command that reruns this case for the client
+/// that failed it (a user's own client replays through its own test, not the CLI).
+pub fn failure_with_replay(case: &Case, outcome: &Outcome, replay: &str) -> String {
     let mut out = String::new();
     let n = outcome.verdict.violations.len();
     let _ = writeln!(
@@ -48,7 +54,7 @@ pub fn failure(case: &Case, outcome: &Outcome) -> String {
     if n > 5 {
         let _ = writeln!(out, "\n... and {} more", n - 5);
     }
-    let _ = write!(out, "\nreplay: {}", case.replay_command());
+    let _ = write!(out, "\nreplay: {replay}");
     out
 }
 

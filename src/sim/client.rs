@@ -64,6 +64,14 @@ pub struct ClientEnv {
     pub probe: Probe,
 }
 
+impl ClientEnv {
+    /// A random number generator seeded from [`ClientEnv::seed`]: the only randomness a
+    /// client under test may draw (jitter, ids), so a run stays a function of its seed.
+    pub fn rng(&self) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(self.seed)
+    }
+}
+
 /// Reports a client's events into the run's history.
 #[derive(Clone)]
 pub struct Probe {
@@ -120,6 +128,20 @@ impl Probe {
             epoch,
             next_seq,
         });
+    }
+
+    /// An event of a subscription's stream: a message ([`Probe::delivered`]) or a gap
+    /// notice ([`Probe::gap`]).
+    pub fn topic_event(&self, event: &TopicEvent) {
+        match event {
+            TopicEvent::Message(d) => self.delivered(d),
+            TopicEvent::Gap {
+                topic,
+                reason,
+                epoch,
+                next_seq,
+            } => self.gap(topic, *reason, *epoch, *next_seq),
+        }
     }
 
     /// A server-wide event arrived (welcome, joined, left, error).
@@ -181,11 +203,11 @@ impl ReferenceClient {
     }
 
     fn start_with(env: ClientEnv, configure: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Self {
+        let rng = env.rng();
         let builder = ClientBuilder::new(&env.url)
             .expect("the harness's URL is valid")
             .policy(env.policy);
         let builder = configure(builder);
-        let rng = ChaCha8Rng::seed_from_u64(env.seed);
         let probe = env.probe.clone();
         let layer = match env.mode {
             Mode::Pubsub => {
@@ -287,14 +309,6 @@ fn record_status(mut changes: crate::client::StatusChanges, probe: &Probe) {
 /// the topic at once, so a later subscribe records its new stream.
 async fn record_topic(mut sub: Subscription, probe: Probe) {
     while let Some(event) = sub.next().await {
-        match event {
-            TopicEvent::Message(d) => probe.delivered(&d),
-            TopicEvent::Gap {
-                topic,
-                reason,
-                epoch,
-                next_seq,
-            } => probe.gap(&topic, reason, epoch, next_seq),
-        }
+        probe.topic_event(&event);
     }
 }

@@ -44,6 +44,9 @@ pub struct SimError {
     pub message: String,
 }
 
+/// Why a build without `--cfg tokio_unstable` runs no simulation, and how to fix it.
+pub const NO_TOKIO_UNSTABLE: &str = "this build lacks `--cfg tokio_unstable`, without which a simulated run is not a pure function of its seed (tokio's `select!` draws from an unseeded RNG). Add to the crate's `.cargo/config.toml`:\n\n    [build]\n    rustflags = [\"--cfg\", \"tokio_unstable\"]\n\n(and do not set RUSTFLAGS in the environment: it replaces that list)";
+
 /// Runs `scenario` with `seed` against the reference client.
 ///
 /// ```
@@ -67,7 +70,18 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
 
 /// Runs `scenario` with `seed` against any [`ClientUnderTest`]. A panic inside the
 /// simulation (in turmoil, the server or the client under test) becomes a [`SimError`].
+///
+/// A build without `--cfg tokio_unstable` cannot be deterministic (tokio's `select!` RNG
+/// goes unseeded, a panic in a spawned task goes unseen), so there every run is refused
+/// with [`NO_TOKIO_UNSTABLE`] as the message: never a silently unrepeatable run.
 pub fn run_with<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
+    if !cfg!(tokio_unstable) {
+        return Err(SimError {
+            scenario: scenario.name.clone(),
+            seed,
+            message: NO_TOKIO_UNSTABLE.into(),
+        });
+    }
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         simulate::<C>(scenario, seed)
     }))
