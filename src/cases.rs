@@ -260,3 +260,99 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+/// One share of a sweep split over `count` machines: share `index` (1-based) takes every
+/// case whose position in the unsplit order leaves remainder `index - 1` when divided by
+/// `count`. The shares are disjoint and together cover the sweep exactly, and each is
+/// spread evenly over files and seeds.
+///
+/// ```
+/// use wschaos::cases::Shard;
+/// let shard: Shard = "2/3".parse().unwrap();
+/// assert_eq!((0..7).filter(|&i| shard.has(i)).collect::<Vec<_>>(), [1, 4]);
+/// assert_eq!(shard.to_string(), "2/3");
+/// assert!("0/3".parse::<Shard>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Shard {
+    /// Which share, 1 to `count`.
+    pub index: u64,
+    /// How many shares.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole sweep.
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+
+    /// True when the case at `position` (0-based, in the unsplit order) is in this share.
+    pub fn has(&self, position: u64) -> bool {
+        position % self.count == self.index - 1
+    }
+
+    /// The position (in the unsplit order) of this share's `k`-th case (0-based).
+    pub fn position(&self, k: u64) -> u64 {
+        k.saturating_mul(self.count).saturating_add(self.index - 1)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let shape = || format!("{s:?}: expected K/N, share K of N (1 <= K <= N), e.g. 3/20");
+        let (k, n) = s.trim().split_once('/').ok_or_else(shape)?;
+        let (index, count): (u64, u64) = match (k.trim().parse(), n.trim().parse()) {
+            (Ok(k), Ok(n)) => (k, n),
+            _ => return Err(shape()),
+        };
+        if count == 0 || index == 0 || index > count {
+            return Err(shape());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Shard;
+
+    #[test]
+    fn shards_are_disjoint_and_cover_every_position_exactly_once() {
+        for count in 1..=7u64 {
+            let shards: Vec<Shard> = (1..=count).map(|index| Shard { index, count }).collect();
+            for position in 0..200u64 {
+                let owners = shards.iter().filter(|s| s.has(position)).count();
+                assert_eq!(owners, 1, "position {position} of {count} shards");
+            }
+            for s in &shards {
+                // The k-th case of a share is at `position(k)`, and those are exactly the
+                // positions it has, in order.
+                let mine: Vec<u64> = (0..200).filter(|&p| s.has(p)).collect();
+                let listed: Vec<u64> = (0..mine.len() as u64).map(|k| s.position(k)).collect();
+                assert_eq!(mine, listed, "shard {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_shards_are_refused_with_the_expected_shape() {
+        for bad in ["", "3", "0/2", "3/2", "1/0", "a/b", "1/2/3", "-1/2"] {
+            let e = bad.parse::<Shard>().unwrap_err();
+            assert!(e.contains("expected K/N"), "{bad}: {e}");
+        }
+        assert_eq!(
+            " 20/20 ".parse::<Shard>(),
+            Ok(Shard {
+                index: 20,
+                count: 20
+            })
+        );
+    }
+}

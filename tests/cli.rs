@@ -361,10 +361,21 @@ fn run_speaks_json_and_junit_for_ci() {
     let lines = json_lines(&stdout);
     assert_eq!(
         lines.len(),
-        1,
-        "one object per scenario and seed, nothing else: {stdout}"
+        2,
+        "one object per scenario and seed, then the summary, nothing else: {stdout}"
     );
     assert_eq!(lines[0]["outcome"], "pass");
+    let summary = &lines[1]["summary"];
+    assert_eq!(lines[1]["wschaos_result"], wschaos::report::RESULT_VERSION);
+    assert_eq!(
+        (&summary["shard"], &summary["planned"], &summary["cases"]),
+        (&"1/1".into(), &1.into(), &1.into()),
+        "{summary}"
+    );
+    assert_eq!(
+        (&summary["passed"], &summary["failed"]),
+        (&1.into(), &0.into())
+    );
     assert_eq!(lines[0]["seed"], 5);
     // Versioned, with the version first (docs/outputs.md).
     assert_eq!(lines[0]["wschaos_result"], wschaos::report::RESULT_VERSION);

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
-use wschaos::cases;
+use serde_json::json;
+use wschaos::cases::{self, Shard};
 use wschaos::explore::{self, Failure};
 use wschaos::report;
 use wschaos::scenario::Scenario;
@@ -52,6 +53,26 @@ pub struct Args {
     /// Write history.jsonl, verdict.json and timeline.html of each shrunk failure here.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Sweep only share K of N of the (file, seed) cases (a CI job matrix): the N shares
+    /// are disjoint and together are exactly the unsplit sweep; `wschaos merge` joins their
+    /// `--json` output.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Print one JSON object per failing case and a summary last, on stdout; the text
+    /// for people goes to stderr.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The version of the objects `explore --json` prints (their first field,
+/// `wschaos_explore`). `docs/outputs.md`.
+pub const EXPLORE_VERSION: u32 = 1;
+
+/// Text for people: stdout, or stderr when stdout carries JSON.
+macro_rules! tell {
+    ($args:expr, $($arg:tt)*) => {
+        if $args.json { eprintln!($($arg)*) } else { say!($($arg)*) }
+    };
 }
 
 /// What one worker found for one (scenario, seed).
@@ -125,6 +146,7 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
     } else {
         args.seeds.saturating_mul(scenarios.len() as u64)
     };
+    let shard = args.shard.unwrap_or(Shard::ALL);
     let deadline = args.for_.map(|d| Instant::now() + d);
     let next = AtomicU64::new(0);
     let (tx, rx) = mpsc::channel::<Found>();
@@ -139,7 +161,14 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
             let (tx, next) = (tx.clone(), &next);
             scope.spawn(move || {
                 loop {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    // A shard takes every N-th seed, each with every file: its k-th case
+                    // is case `k` of the unsplit sweep (seed-major, file-minor).
+                    let mine = next.fetch_add(1, Ordering::Relaxed);
+                    let files = scenarios.len() as u64;
+                    let k = shard
+                        .position(mine / files)
+                        .saturating_mul(files)
+                        .saturating_add(mine % files);
                     if k >= total || deadline.is_some_and(|d| Instant::now() >= d) {
                         return;
                     }
@@ -159,6 +188,23 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
                 Found::Clean => {}
                 Found::Failed(f) => {
                     trouble += 1;
+                    if args.json {
+                        let v = &f.violation;
+                        say!(
+                            "{}",
+                            json!({
+                                "wschaos_explore": EXPLORE_VERSION,
+                                "file": f.case.file.display().to_string(),
+                                "seed": f.case.seed,
+                                "outcome": "fail",
+                                "invariant": v.invariant,
+                                "client": v.client,
+                                "t": v.t,
+                                "message": v.message,
+                                "replay": replay(&f, args),
+                            })
+                        );
+                    }
                     seeds
                         .entry((f.case.file.clone(), f.violation.invariant))
                         .or_default()
@@ -176,15 +222,41 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
                 } => {
                     trouble += 1;
                     progress.clear();
-                    say!(
-                        "NONDETERMINISTIC {} seed {seed}: the runs differ at history line {line}\n  first:  {first}\n  second: {second}",
+                    let detail = format!(
+                        "the runs differ at history line {line}\n  first:  {first}\n  second: {second}"
+                    );
+                    if args.json {
+                        say!(
+                            "{}",
+                            json!({
+                                "wschaos_explore": EXPLORE_VERSION,
+                                "file": file.display().to_string(),
+                                "seed": seed,
+                                "outcome": "nondeterministic",
+                                "detail": detail,
+                            })
+                        );
+                    }
+                    tell!(
+                        args,
+                        "NONDETERMINISTIC {} seed {seed}: {detail}",
                         file.display()
                     );
                 }
                 Found::Broken(e) => {
                     trouble += 1;
                     progress.clear();
-                    say!("ERROR {e}");
+                    if args.json {
+                        say!(
+                            "{}",
+                            json!({
+                                "wschaos_explore": EXPLORE_VERSION,
+                                "outcome": "error",
+                                "detail": e,
+                            })
+                        );
+                    }
+                    tell!(args, "ERROR {e}");
                 }
             }
             progress.show(done, started.elapsed(), trouble);
@@ -192,9 +264,15 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
         progress.clear();
     });
     let secs = started.elapsed().as_secs_f64();
-    say!(
-        "{done} cases in {secs:.1}s ({:.0} seeds/min), {trouble} failed",
-        done as f64 * 60.0 / secs.max(1e-9)
+    let rate = done as f64 * 60.0 / secs.max(1e-9);
+    tell!(
+        args,
+        "{done} cases in {secs:.1}s ({rate:.0} seeds/min), {trouble} failed{}",
+        if shard == Shard::ALL {
+            String::new()
+        } else {
+            format!(" (shard {shard})")
+        }
     );
     for (key, failure) in &failures {
         report_failure(failure, args);
@@ -203,7 +281,8 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
         if all.len() > 1 {
             let shown: Vec<String> = all.iter().take(20).map(u64::to_string).collect();
             let more = all.len().saturating_sub(20);
-            say!(
+            tell!(
+                args,
                 "{} seeds break [{}] in {}: {}{}",
                 all.len(),
                 key.1,
@@ -217,10 +296,46 @@ fn sweep(args: &Args, scenarios: &[(PathBuf, Scenario)]) -> Exit {
             );
         }
     }
+    if args.json {
+        let files = scenarios.len() as u64;
+        let planned = (args.for_.is_none())
+            .then(|| (0..args.seeds).filter(|&s| shard.has(s)).count() as u64 * files);
+        say!(
+            "{}",
+            json!({
+                "wschaos_explore": EXPLORE_VERSION,
+                "summary": {
+                    "shard": shard.to_string(),
+                    "planned": planned,
+                    "cases": done,
+                    "failed": trouble,
+                    "seeds_per_min": rate.round(),
+                    "sweep": {
+                        "command": "explore",
+                        "files": scenarios.iter().map(|(f, _)| f.display().to_string()).collect::<Vec<_>>(),
+                        "start": args.start,
+                        "seeds": args.for_.is_none().then_some(args.seeds),
+                        "swarm": args.swarm,
+                    },
+                }
+            })
+        );
+    }
     if trouble == 0 {
         Exit::Ok
     } else {
         Exit::Trouble
+    }
+}
+
+/// The command that replays a failure found by this sweep.
+fn replay(failure: &Failure, args: &Args) -> String {
+    let command = failure.case.replay_command();
+    if args.swarm {
+        // The drawn schedule comes from the seed; `run --swarm` draws the same one.
+        format!("{command} --swarm")
+    } else {
+        command
     }
 }
 
@@ -259,7 +374,8 @@ fn one(file: &Path, scenario: &Scenario, seed: u64, args: &Args) -> Found {
 
 fn report_failure(failure: &Failure, args: &Args) {
     let v = &failure.violation;
-    say!(
+    tell!(
+        args,
         "\nFAIL {} seed {}: [{}] {}",
         failure.case.file.display(),
         failure.case.seed,
@@ -267,7 +383,7 @@ fn report_failure(failure: &Failure, args: &Args) {
         v.message
     );
     if args.no_shrink {
-        say!("replay: {}", failure.case.replay_command());
+        tell!(args, "replay: {}", replay(failure, args));
         return;
     }
     let shrunk = explore::shrink::<ReferenceClient>(failure, args.shrink_budget);
@@ -301,12 +417,14 @@ fn report_failure(failure: &Failure, args: &Args) {
         shrunk.scenario.timeline.len(),
     );
     match written {
-        Ok(()) => say!(
+        Ok(()) => tell!(
+            args,
             "shrunk in {} runs: {before} steps -> {after}; wrote {}",
             shrunk.runs,
             path.display()
         ),
-        Err(e) => say!(
+        Err(e) => tell!(
+            args,
             "shrunk in {} runs: {before} steps -> {after}; could not write {}: {e}",
             shrunk.runs,
             path.display()
@@ -320,13 +438,24 @@ fn report_failure(failure: &Failure, args: &Args) {
     if let Ok(outcome) = case.run() {
         if let Some(dir) = &args.report {
             match report::write(dir, &case, &outcome) {
-                Ok(folder) => say!("report: {}", folder.join("timeline.html").display()),
-                Err(e) => say!("could not write the report under {}: {e}", dir.display()),
+                Ok(folder) => tell!(args, "report: {}", folder.join("timeline.html").display()),
+                Err(e) => tell!(
+                    args,
+                    "could not write the report under {}: {e}",
+                    dir.display()
+                ),
             }
         }
-        say!(
+        // The regression file carries its drawn steps: `replay` shows it, no `--swarm`.
+        let replay = format!(
+            "cargo run --release -- replay {} --seed {}",
+            case.file.display(),
+            case.seed
+        );
+        tell!(
+            args,
             "{}",
-            report::failure(&case, &outcome).replace("-- run ", "-- replay ")
+            report::failure_with_replay(&case, &outcome, &replay)
         );
     }
 }

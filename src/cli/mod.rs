@@ -15,6 +15,7 @@ macro_rules! say_raw {
 mod connect;
 mod demo;
 mod explore;
+mod merge;
 mod output;
 mod replay;
 mod run;
@@ -47,6 +48,10 @@ pub enum Command {
     /// Sweep seeds (and, with --swarm, random fault schedules) in parallel; shrink each
     /// failure to a small scenario under scenarios/regressions/. Exit 1 when something failed.
     Explore(explore::Args),
+    /// Join the `--json` outputs of the shards of one `run --shard` or `explore --shard`
+    /// sweep into one verdict; refuse a missing or doubled shard. Exit 1 when a case
+    /// failed, 2 when the shards do not make one whole sweep.
+    Merge(merge::Args),
     /// Re-run one scenario and seed and print the whole story: status lanes, faults,
     /// messages, violations. Identical output on every run.
     Replay(replay::Args),
@@ -90,6 +95,7 @@ pub async fn dispatch(command: Command) -> Exit {
     match command {
         Command::Run(args) => run::run(args).await,
         Command::Explore(args) => explore::run(args).await,
+        Command::Merge(args) => merge::run(args),
         Command::Replay(args) => replay::run(args).await,
         Command::Schema => schema::run(),
         Command::Serve(args) => serve::run(args).await,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::json;
-use wschaos::cases::{self, Case, Judgement};
+use wschaos::cases::{self, Case, Judgement, Shard};
 use wschaos::report;
 
 use super::Exit;
@@ -32,6 +32,14 @@ pub struct Args {
     /// Also write the results as JUnit XML to this file.
     #[arg(long)]
     junit: Option<PathBuf>,
+    /// Run only share K of N of the cases (a CI job matrix): the N shares are disjoint and
+    /// together are exactly the unsplit run; `wschaos merge` joins their `--json` output.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+    /// Add each case's drawn faults and client actions from the file's [swarm] bounds, as
+    /// `explore --swarm` does for that seed (this replays a swarm failure).
+    #[arg(long)]
+    swarm: bool,
 }
 
 /// One case's result, in every output format.
@@ -92,15 +100,25 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
     let mut results = Vec::new();
     let mut bad = 0;
     let mut real_left_out = 0;
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    // Each case's position in the unsplit run, which decides its shard.
+    let mut position = 0u64;
     for file in files {
         match cases::cases(file, args.seed) {
             Ok(cases) => {
-                for case in cases {
+                for mut case in cases {
                     // The default run is the simulated library; files of client processes
                     // take real time and run when named (`wschaos run scenarios/real/`).
                     if args.paths.is_empty() && case.is_real() {
                         real_left_out += 1;
                         continue;
+                    }
+                    position += 1;
+                    if !shard.has(position - 1) {
+                        continue;
+                    }
+                    if args.swarm && !case.is_real() {
+                        case.scenario = wschaos::explore::swarm(&case.scenario, case.seed);
                     }
                     let result = run_case(&case, args);
                     show(&result, args.json);
@@ -121,7 +139,25 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
             bad += 1;
         }
     }
-    if !args.json {
+    if args.json {
+        let count = |o: &str| results.iter().filter(|r| r.outcome == o).count();
+        say!(
+            "{}",
+            json!({
+                "wschaos_result": report::RESULT_VERSION,
+                "summary": {
+                    "shard": shard.to_string(),
+                    "planned": (0..position).filter(|&p| shard.has(p)).count(),
+                    "cases": results.len(),
+                    "passed": count("pass") + count("xfail"),
+                    "failed": failed,
+                    "skipped": count("skip"),
+                    "bad_files": bad,
+                    "sweep": sweep_key(files, args),
+                }
+            })
+        );
+    } else {
         summary(&results);
         let bad_files = if bad > 0 {
             format!(", {}", report::count(bad, "bad file"))
@@ -146,6 +182,17 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
         (0, _) => Exit::Trouble,
         _ => Exit::BadInput,
     }
+}
+
+/// What makes two shards parts of the same run: the files and how their seeds were chosen.
+/// `wschaos merge` refuses to join shards whose keys differ.
+fn sweep_key(files: &[PathBuf], args: &Args) -> serde_json::Value {
+    json!({
+        "command": "run",
+        "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        "seed": args.seed,
+        "swarm": args.swarm,
+    })
 }
 
 fn run_case(case: &Case, args: &Args) -> Result {

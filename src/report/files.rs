@@ -28,8 +28,8 @@ pub fn write(dir: &Path, case: &Case, outcome: &Outcome) -> io::Result<PathBuf> 
 pub const VERDICT_VERSION: u32 = 1;
 
 /// The version of the objects `wschaos run --json` prints (their first field,
-/// `wschaos_result`), on the same terms.
-pub const RESULT_VERSION: u32 = 1;
+/// `wschaos_result`), on the same terms. 2: a last line, `summary`, closes the output.
+pub const RESULT_VERSION: u32 = 2;
 
 /// The verdict as JSON: the case, the invariants checked, each violation with its events.
 pub fn verdict_json(case: &Case, outcome: &Outcome) -> String {
