@@ -74,6 +74,7 @@ fn caught_by(defect: Defect) -> (&'static str, &'static str) {
         Defect::RedialsAtOnceOn1012 => ("restarts/service-restart-kicks.toml", "backoff_escalates"),
         Defect::StaleFrames => ("restarts/short-restart.toml", "stale_frames"),
         Defect::NeverResetsBackoff => ("restarts/repeated-restarts.toml", "redial_on_time"),
+        Defect::ReusesSession => ("basics/client-restart.toml", "outbox"),
     }
 }
 
@@ -125,10 +126,11 @@ caught!(redials_at_once_on_1012, Defect::RedialsAtOnceOn1012);
 
 caught!(stale_frames, Defect::StaleFrames);
 caught!(never_resets_backoff, Defect::NeverResetsBackoff);
+caught!(reuses_session, Defect::ReusesSession);
 
 #[test]
 fn the_table_covers_every_defect() {
     // `caught_by` is exhaustive; this keeps `Defect::ALL` and the `caught!` lines in step.
     let scenarios: Vec<_> = Defect::ALL.iter().map(|d| caught_by(*d)).collect();
-    assert_eq!(scenarios.len(), 24, "a `caught!` line per defect");
+    assert_eq!(scenarios.len(), 25, "a `caught!` line per defect");
 }

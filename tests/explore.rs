@@ -193,3 +193,11 @@ found_by_swarm!(
     Defect::NeverResetsBackoff,
     "scenarios/swarm/give-ups.toml"
 );
+
+// A client that keeps its session across a process restart is found once client processes
+// are restarted among the drawn actions.
+found_by_swarm!(
+    swarm_finds_reuses_session_among_reloads,
+    Defect::ReusesSession,
+    "scenarios/swarm/reloads.toml"
+);

@@ -60,7 +60,8 @@ fn renamed(original: &Scenario) -> Scenario {
             | Action::Unsubscribe { client: c, .. }
             | Action::Publish { client: c, .. }
             | Action::Close { client: c }
-            | Action::Reconnect { client: c } => *c = client(original, c),
+            | Action::Reconnect { client: c }
+            | Action::RestartClient { client: c, .. } => *c = client(original, c),
             Action::Restart { .. }
             | Action::GracefulRestart { .. }
             | Action::Crash

@@ -2,7 +2,7 @@
 //! connection lost before `stable_after`), then one `Failed`, then silence until
 //! `reconnect()`; never `Failed` when attempts are unlimited.
 
-use super::view::{clients, ms, slack, statuses};
+use super::view::{by_life, clients, exits, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{ClientAction, Event, History};
@@ -24,77 +24,82 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         // that ended too near that line to tell leaves the count unknown until it starts over.
         let near = slack(s) + ms(s.server.welcome_delay);
         let stable_after = ms(g.policy.stable_after);
-        let mut failures = Some(0u32);
-        let mut previous: Option<(u64, &Status)> = None;
-        let mut run_start = None;
-        for (i, t, status) in statuses(h, &client) {
-            let failed_attempt = match (previous, status) {
-                (Some((_, Status::Connecting { .. })), Status::Disconnected { .. }) => true,
-                (
-                    Some((up, Status::Connected)),
-                    Status::Disconnected { .. } | Status::Failed { .. },
-                ) => {
-                    let lasted = t - up;
-                    if lasted >= stable_after + near {
+        let exits = exits(h, &client);
+        // Each process counts its own attempts.
+        for life in by_life(statuses(h, &client), &exits, |(i, _, _)| *i) {
+            let mut failures = Some(0u32);
+            let mut previous: Option<(u64, &Status)> = None;
+            let mut run_start = None;
+            for (i, t, status) in life {
+                let failed_attempt = match (previous, status) {
+                    (Some((_, Status::Connecting { .. })), Status::Disconnected { .. }) => true,
+                    (
+                        Some((up, Status::Connected)),
+                        Status::Disconnected { .. } | Status::Failed { .. },
+                    ) => {
+                        let lasted = t - up;
+                        if lasted >= stable_after + near {
+                            failures = Some(0);
+                            false
+                        } else if lasted + near < stable_after {
+                            true
+                        } else {
+                            failures = None;
+                            false
+                        }
+                    }
+                    _ => false,
+                };
+                if failed_attempt && matches!(status, Status::Disconnected { .. }) {
+                    failures = failures.map(|f| f + 1);
+                    run_start.get_or_insert(i);
+                    if let (Some(m), Some(f)) =
+                        (max, failures.filter(|f| max.is_some_and(|m| *f >= m)))
+                    {
+                        let msg = format!(
+                            "still retrying after {f} failed attempts (dials, or connections lost before stable_after); max_attempts is {m}"
+                        );
+                        out.push(v(t, msg, vec![run_start.unwrap_or(i), i]));
                         failures = Some(0);
-                        false
-                    } else if lasted + near < stable_after {
-                        true
-                    } else {
-                        failures = None;
-                        false
                     }
                 }
-                _ => false,
-            };
-            if failed_attempt && matches!(status, Status::Disconnected { .. }) {
-                failures = failures.map(|f| f + 1);
-                run_start.get_or_insert(i);
-                if let (Some(m), Some(f)) = (max, failures.filter(|f| max.is_some_and(|m| *f >= m)))
-                {
-                    let msg = format!(
-                        "still retrying after {f} failed attempts (dials, or connections lost before stable_after); max_attempts is {m}"
-                    );
-                    out.push(v(t, msg, vec![run_start.unwrap_or(i), i]));
-                    failures = Some(0);
-                }
-            }
-            match (previous.map(|(_, s)| s), status) {
-                // Given up on a terminal close code or status: `close_codes` judges it.
-                (_, Status::Failed { reason }) if super::codes::terminal(&g.policy, reason) => {
-                    failures = Some(0);
-                }
-                (_, Status::Failed { .. }) => {
-                    match (max, failures.map(|f| f + 1)) {
-                        (None, _) => out.push(v(
-                            t,
-                            "gave up although max_attempts is unlimited".into(),
-                            vec![i],
-                        )),
-                        (Some(m), Some(attempts)) if attempts != m => out.push(v(
-                            t,
-                            format!(
-                                "gave up after {attempts} failed attempts; max_attempts is {m}"
-                            ),
-                            vec![i],
-                        )),
-                        _ => {}
+                match (previous.map(|(_, s)| s), status) {
+                    // Given up on a terminal close code or status: `close_codes` judges it.
+                    (_, Status::Failed { reason }) if super::codes::terminal(&g.policy, reason) => {
+                        failures = Some(0);
                     }
-                    if let Some(k) = dial_while_failed(h, &client, i) {
-                        out.push(v(
-                            h.records[k].t,
-                            "dialed while Failed, before any reconnect()".into(),
-                            vec![i, k],
-                        ));
+                    (_, Status::Failed { .. }) => {
+                        match (max, failures.map(|f| f + 1)) {
+                            (None, _) => out.push(v(
+                                t,
+                                "gave up although max_attempts is unlimited".into(),
+                                vec![i],
+                            )),
+                            (Some(m), Some(attempts)) if attempts != m => out.push(v(
+                                t,
+                                format!(
+                                    "gave up after {attempts} failed attempts; max_attempts is {m}"
+                                ),
+                                vec![i],
+                            )),
+                            _ => {}
+                        }
+                        if let Some(k) = dial_while_failed(h, &client, i) {
+                            out.push(v(
+                                h.records[k].t,
+                                "dialed while Failed, before any reconnect()".into(),
+                                vec![i, k],
+                            ));
+                        }
+                        failures = Some(0);
                     }
-                    failures = Some(0);
+                    _ => {}
                 }
-                _ => {}
+                if matches!(status, Status::Failed { .. }) || failures == Some(0) {
+                    run_start = None;
+                }
+                previous = Some((t, status));
             }
-            if matches!(status, Status::Failed { .. }) || failures == Some(0) {
-                run_start = None;
-            }
-            previous = Some((t, status));
         }
     }
     out
@@ -108,7 +113,7 @@ fn dial_while_failed(h: &History, client: &str, failed: usize) -> Option<usize> 
             !matches!(
                 &r.event,
                 Event::Action {
-                    action: ClientAction::Reconnect | ClientAction::Close,
+                    action: ClientAction::Reconnect | ClientAction::Close | ClientAction::Exit,
                     ..
                 }
             )

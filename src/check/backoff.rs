@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::view::{Conn, clients, conns, end, ms, slack, statuses};
+use super::view::{Conn, by_life, clients, conns, end, exits, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{ClientAction, Event, Fault, History};
@@ -25,47 +25,51 @@ fn bounds(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     let slack = slack(s);
     for (client, g) in clients(s) {
-        let seen = statuses(h, &client);
-        for pair in seen.windows(2) {
-            let ((i, t, a), (j, t2, b)) = (pair[0], pair[1]);
-            let Status::Disconnected { retry_in, .. } = a else {
-                continue;
-            };
-            let v = |msg: String| Violation::new(BOUNDS.name, Some(&client), t2, msg, vec![i, j]);
-            if *retry_in > g.policy.max_delay + Duration::from_millis(1) {
-                out.push(v(format!(
-                    "announced a {} wait, above max_delay {}",
-                    show(*retry_in),
-                    show(g.policy.max_delay)
-                )));
-            }
-            if !matches!(b, Status::Connecting { .. }) {
-                continue;
-            }
-            let waited = t2 - t;
-            // A `reconnect()` that landed on the failure itself (same instant, recorded
-            // just before it) cuts the wait short too.
-            let manual = h.of(&client).any(|(k, r)| {
-                (k > i || r.t >= t)
-                    && k < j
-                    && matches!(
-                        &r.event,
-                        Event::Action {
-                            action: ClientAction::Reconnect,
-                            ..
-                        }
-                    )
-            });
-            if waited + slack < ms(*retry_in) && !manual {
-                out.push(v(format!(
-                    "dialed after {waited}ms, before the announced {}",
-                    show(*retry_in)
-                )));
-            } else if waited > ms(*retry_in) + slack {
-                out.push(v(format!(
-                    "dialed after {waited}ms, later than the announced {}",
-                    show(*retry_in)
-                )));
+        let exits = exits(h, &client);
+        // A new process owes its predecessor's wait nothing.
+        for seen in by_life(statuses(h, &client), &exits, |(i, _, _)| *i) {
+            for pair in seen.windows(2) {
+                let ((i, t, a), (j, t2, b)) = (pair[0], pair[1]);
+                let Status::Disconnected { retry_in, .. } = a else {
+                    continue;
+                };
+                let v =
+                    |msg: String| Violation::new(BOUNDS.name, Some(&client), t2, msg, vec![i, j]);
+                if *retry_in > g.policy.max_delay + Duration::from_millis(1) {
+                    out.push(v(format!(
+                        "announced a {} wait, above max_delay {}",
+                        show(*retry_in),
+                        show(g.policy.max_delay)
+                    )));
+                }
+                if !matches!(b, Status::Connecting { .. }) {
+                    continue;
+                }
+                let waited = t2 - t;
+                // A `reconnect()` that landed on the failure itself (same instant, recorded
+                // just before it) cuts the wait short too.
+                let manual = h.of(&client).any(|(k, r)| {
+                    (k > i || r.t >= t)
+                        && k < j
+                        && matches!(
+                            &r.event,
+                            Event::Action {
+                                action: ClientAction::Reconnect,
+                                ..
+                            }
+                        )
+                });
+                if waited + slack < ms(*retry_in) && !manual {
+                    out.push(v(format!(
+                        "dialed after {waited}ms, before the announced {}",
+                        show(*retry_in)
+                    )));
+                } else if waited > ms(*retry_in) + slack {
+                    out.push(v(format!(
+                        "dialed after {waited}ms, later than the announced {}",
+                        show(*retry_in)
+                    )));
+                }
             }
         }
     }
@@ -157,11 +161,15 @@ fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
                     && matches!(
                         r.event,
                         Event::Action {
-                            action: ClientAction::Reconnect | ClientAction::Close,
+                            action: ClientAction::Reconnect
+                                | ClientAction::Close
+                                | ClientAction::Exit
+                                | ClientAction::Start,
                             ..
                         }
                     )
             });
+            // A manual reconnect, a close or a new process starts the backoff over.
             if asked {
                 (streak, step) = (Streak::default(), 0);
                 continue;

@@ -1,10 +1,10 @@
 //! Invariant 5: after `close()`: status `Closed` at once, then nothing at all from that
 //! client (no dial, no status, no delivery), whatever time passes.
 
-use super::view::{clients, closed_at, ms, slack};
+use super::view::{by_life, clients, exits, ms, slack};
 use super::{Checker, Violation};
 use crate::client::Status;
-use crate::history::{Event, Fault, History};
+use crate::history::{ClientAction, Event, Fault, History, Record};
 use crate::scenario::{Group, Scenario};
 use crate::server;
 
@@ -17,79 +17,111 @@ pub(super) const CHECKER: Checker = Checker {
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (client, g) in clients(s) {
-        let Some(t_close) = closed_at(h, &client) else {
-            continue;
-        };
-        let after: Vec<(usize, &crate::history::Record)> =
-            h.of(&client).filter(|(_, r)| r.t >= t_close).collect();
-        let closed = after.iter().position(|(_, r)| {
-            matches!(
-                &r.event,
-                Event::Status {
-                    status: Status::Closed,
-                    ..
-                }
-            )
-        });
-        let Some(closed) = closed else {
-            let msg = "close() was called but the status never became closed".to_string();
-            out.push(Violation::new(
-                CHECKER.name,
-                Some(&client),
-                t_close,
-                msg,
-                vec![],
-            ));
-            continue;
-        };
-        // The server's side: a dial still in flight at close() must not open afterwards,
-        // beyond what was already on the wire (an upgrade request sent before close()).
-        let on_wire = on_the_wire_until(s, h, &client, g, t_close);
-        let late = h.records.iter().enumerate().find(|(_, r)| {
-            r.t > on_wire
-                && matches!(&r.event, Event::Server { event: server::Event::Connected { client: c, .. }, .. } if *c == client)
-        });
-        if let Some((k, r)) = late {
-            let msg = format!(
-                "the server accepted a connection from it {}ms after close(): a dial in flight was not cancelled",
-                r.t - t_close
-            );
-            out.push(Violation::new(
-                CHECKER.name,
-                Some(&client),
-                r.t,
-                msg,
-                vec![after[closed].0, k],
-            ));
-        }
-        for (i, r) in &after[closed + 1..] {
-            let noisy = matches!(
-                r.event,
-                Event::Dial { .. }
-                    | Event::Status { .. }
-                    | Event::Delivered { .. }
-                    | Event::Gap { .. }
-                    | Event::Presence { .. }
-                    | Event::Frame { .. }
-            );
-            if noisy {
-                let what = serde_json::to_value(&r.event)
-                    .ok()
-                    .and_then(|v| v["kind"].as_str().map(String::from))
-                    .unwrap_or_default();
-                let msg = format!("{what} after close()");
-                out.push(Violation::new(
-                    CHECKER.name,
-                    Some(&client),
-                    r.t,
-                    msg,
-                    vec![after[closed].0, *i],
-                ));
-                break;
-            }
+        let exits = exits(h, &client);
+        // Each process that was closed stays silent until it exits (`restart_client`).
+        for (k, life) in by_life(h.of(&client).collect(), &exits, |(i, _)| *i)
+            .into_iter()
+            .enumerate()
+        {
+            let ends = exits.get(k).copied().unwrap_or(usize::MAX);
+            judge(s, h, (&client, g), (&life, ends), &mut out);
         }
     }
     out
+}
+
+/// One process's records (`life`, up to record `ends`, its exit).
+fn judge(
+    s: &Scenario,
+    h: &History,
+    (client, g): (&str, &Group),
+    (life, ends): (&[(usize, &Record)], usize),
+    out: &mut Vec<Violation>,
+) {
+    let Some(t_close) = life.iter().find_map(|(_, r)| {
+        matches!(
+            r.event,
+            Event::Action {
+                action: ClientAction::Close,
+                ..
+            }
+        )
+        .then_some(r.t)
+    }) else {
+        return;
+    };
+    let after: Vec<&(usize, &Record)> = life.iter().filter(|(_, r)| r.t >= t_close).collect();
+    let closed = after.iter().position(|(_, r)| {
+        matches!(
+            &r.event,
+            Event::Status {
+                status: Status::Closed,
+                ..
+            }
+        )
+    });
+    let Some(closed) = closed else {
+        // A process that exited right after close() had no time to say it.
+        let exited = (ends != usize::MAX).then(|| h.records[ends].t);
+        if exited.is_some_and(|t| t <= t_close + slack(s)) {
+            return;
+        }
+        let msg = "close() was called but the status never became closed".to_string();
+        out.push(Violation::new(
+            CHECKER.name,
+            Some(client),
+            t_close,
+            msg,
+            vec![],
+        ));
+        return;
+    };
+    // The server's side: a dial still in flight at close() must not open afterwards,
+    // beyond what was already on the wire (an upgrade request sent before close()).
+    let on_wire = on_the_wire_until(s, h, client, g, t_close);
+    let late = h.records.iter().enumerate().take(ends).find(|(_, r)| {
+        r.t > on_wire
+            && matches!(&r.event, Event::Server { event: server::Event::Connected { client: c, .. }, .. } if c == client)
+    });
+    if let Some((k, r)) = late {
+        let msg = format!(
+            "the server accepted a connection from it {}ms after close(): a dial in flight was not cancelled",
+            r.t - t_close
+        );
+        out.push(Violation::new(
+            CHECKER.name,
+            Some(client),
+            r.t,
+            msg,
+            vec![after[closed].0, k],
+        ));
+    }
+    for (i, r) in &after[closed + 1..] {
+        let noisy = matches!(
+            r.event,
+            Event::Dial { .. }
+                | Event::Status { .. }
+                | Event::Delivered { .. }
+                | Event::Gap { .. }
+                | Event::Presence { .. }
+                | Event::Frame { .. }
+        );
+        if noisy {
+            let what = serde_json::to_value(&r.event)
+                .ok()
+                .and_then(|v| v["kind"].as_str().map(String::from))
+                .unwrap_or_default();
+            let msg = format!("{what} after close()");
+            out.push(Violation::new(
+                CHECKER.name,
+                Some(client),
+                r.t,
+                msg,
+                vec![after[closed].0, *i],
+            ));
+            break;
+        }
+    }
 }
 
 /// Until when bytes `client` sent before `close()` at `t_close` may still reach the server:
@@ -190,5 +222,22 @@ mod tests {
         assert!(check(&simple(1, ""), &slow).is_empty());
         let fast = check(&simple(1, ""), &closing().open(500, 1, 1, "c-0").build());
         assert_eq!(fast.len(), 1, "{fast:?}");
+    }
+
+    #[test]
+    fn a_process_that_exits_as_it_closes_owes_no_closed_status_but_one_that_lives_on_does() {
+        let exits_at = |t: u64| {
+            Builder::default()
+                .status(0, "c-0", connecting(1))
+                .action(10, "c-0", ClientAction::Close)
+                .action(t, "c-0", ClientAction::Exit)
+                .action(t, "c-0", ClientAction::Start)
+                .status(t, "c-0", connecting(1))
+                .build()
+        };
+        assert!(check(&simple(1, ""), &exits_at(10)).is_empty());
+        let found = check(&simple(1, ""), &exits_at(5_000));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("never became closed"));
     }
 }

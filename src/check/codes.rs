@@ -156,7 +156,9 @@ impl Judge<'_> {
                     && matches!(
                         r.event,
                         Event::Action {
-                            action: ClientAction::Reconnect | ClientAction::Close,
+                            action: ClientAction::Reconnect
+                                | ClientAction::Close
+                                | ClientAction::Exit,
                             ..
                         }
                     )

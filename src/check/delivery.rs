@@ -36,11 +36,12 @@ type Pos = (u64, u64);
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     let published = published(h);
-    let confirmed = confirmed(h);
+    let processes = Processes::new(h);
+    let confirmed = confirmed(h, &processes);
     let horizon = end(s).saturating_sub(ms(s.settle));
     for (client, g) in pubsub_clients(s) {
         order(h, &client, &mut out);
-        again(h, &client, &mut out);
+        again(h, &client, &processes, &mut out);
         let connected_at_end = status_at(h, &client, u64::MAX) == Some(&Status::Connected);
         for seg in subscriptions(h, &client, &g.topics) {
             let seen = Seen::collect(h, &client, &seg);
@@ -99,13 +100,20 @@ fn subscriptions(h: &History, client: &str, initial: &[String]) -> Vec<Subscript
                     });
                 }
             }
-            ClientAction::Close => {
+            // A process that exits takes its subscriptions with it.
+            ClientAction::Close | ClientAction::Exit => {
                 for (topic, from) in std::mem::take(&mut open) {
                     done.push(Subscription {
                         topic,
                         from,
                         to: Some(i),
                     });
+                }
+            }
+            // A new process subscribes afresh to its group's topics.
+            ClientAction::Start => {
+                for topic in initial {
+                    open.entry(topic.clone()).or_insert(i);
                 }
             }
             ClientAction::Reconnect => {}
@@ -306,22 +314,36 @@ fn published(h: &History) -> BTreeMap<&str, Vec<Published>> {
     out
 }
 
-/// The records where the server confirmed a subscription, by (client, topic).
-fn confirmed(h: &History) -> BTreeMap<(&str, &str), Vec<usize>> {
+/// The records where the server confirmed a subscription, by (client, topic). A
+/// confirmation on a connection of a process that has since exited is left out: it was
+/// that process's, not the next one's (the server may confirm it after the exit).
+fn confirmed<'a>(
+    h: &'a History,
+    processes: &Processes<'_>,
+) -> BTreeMap<(&'a str, &'a str), Vec<usize>> {
     let mut out: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (index, r) in h.records.iter().enumerate() {
         if let Event::Server {
-            event: server::Event::Subscribed { client, topic, .. },
-            ..
+            epoch,
+            event:
+                server::Event::Subscribed {
+                    client,
+                    topic,
+                    conn,
+                    ..
+                },
         } = &r.event
         {
-            out.entry((client, topic)).or_default().push(index);
+            if processes.of_conn(client, (*epoch, *conn)) == processes.of_record(client, index) {
+                out.entry((client, topic)).or_default().push(index);
+            }
         }
     }
     out
 }
 
-/// Deliveries of each topic must be strictly increasing in (epoch, seq).
+/// Deliveries of each topic must be strictly increasing in (epoch, seq), within each
+/// process of the client.
 fn order(h: &History, client: &str, out: &mut Vec<Violation>) {
     let mut last: std::collections::BTreeMap<&str, (u64, u64, usize)> = Default::default();
     for (i, r) in h.of(client) {
@@ -329,6 +351,15 @@ fn order(h: &History, client: &str, out: &mut Vec<Violation>) {
             topic, epoch, seq, ..
         } = &r.event
         else {
+            if matches!(
+                r.event,
+                Event::Action {
+                    action: ClientAction::Start,
+                    ..
+                }
+            ) {
+                last.clear();
+            }
             continue;
         };
         if let Some((e, q, j)) = last.get(topic.as_str()) {
@@ -357,17 +388,25 @@ fn order(h: &History, client: &str, out: &mut Vec<Violation>) {
 /// the server's clean 1012 close (a crash, a silent death, a cut link), so it rightly sent
 /// the message again to the next server. A graceful shutdown sends every acknowledgement
 /// before its 1012.
-fn again(h: &History, client: &str, out: &mut Vec<Violation>) {
-    let mut first: std::collections::BTreeMap<(&str, u64), (u64, usize)> = Default::default();
+fn again(h: &History, client: &str, processes: &Processes<'_>, out: &mut Vec<Violation>) {
+    let mut first: std::collections::BTreeMap<(&str, usize, u64), (u64, usize)> =
+        Default::default();
     for (i, r) in h.of(client) {
         let Event::Delivered {
-            from, id, epoch, ..
+            from,
+            id,
+            epoch,
+            topic,
+            seq,
+            ..
         } = &r.event
         else {
             continue;
         };
-        let Some(&(was, j)) = first.get(&(from.as_str(), *id)) else {
-            first.insert((from, *id), (*epoch, i));
+        // A publisher's new process numbers its messages from 1 again.
+        let process = processes.of_message(from, (*epoch, topic, *seq));
+        let Some(&(was, j)) = first.get(&(from.as_str(), process, *id)) else {
+            first.insert((from, process, *id), (*epoch, i));
             continue;
         };
         if was != *epoch && closed_cleanly_after(h, from, j) {
@@ -382,6 +421,88 @@ fn again(h: &History, client: &str, out: &mut Vec<Violation>) {
                 vec![j, i],
             ));
         }
+    }
+}
+
+/// Which process of its publisher sent each message, for runs with `restart_client`.
+struct Processes<'a> {
+    /// Each client's exit records.
+    exits: BTreeMap<&'a str, Vec<usize>>,
+    /// (epoch, topic, seq) -> the connection it was published on.
+    on: BTreeMap<(u64, &'a str, u64), u64>,
+    /// (epoch, conn) -> the record that opened it.
+    opened: BTreeMap<(u64, u64), usize>,
+}
+
+impl<'a> Processes<'a> {
+    fn new(h: &'a History) -> Processes<'a> {
+        let mut me = Processes {
+            exits: BTreeMap::new(),
+            on: BTreeMap::new(),
+            opened: BTreeMap::new(),
+        };
+        for (i, r) in h.records.iter().enumerate() {
+            if let Event::Action {
+                client,
+                action: ClientAction::Exit,
+            } = &r.event
+            {
+                me.exits.entry(client).or_default().push(i);
+            }
+        }
+        if me.exits.is_empty() {
+            return me; // one process each: nothing to tell apart
+        }
+        for (i, r) in h.records.iter().enumerate() {
+            match &r.event {
+                Event::Server {
+                    epoch,
+                    event:
+                        server::Event::Published {
+                            topic,
+                            seq: Some(seq),
+                            conn,
+                            ..
+                        },
+                } => {
+                    me.on.insert((*epoch, topic, *seq), *conn);
+                }
+                Event::Server {
+                    epoch,
+                    event: server::Event::Connected { conn, .. },
+                } => {
+                    me.opened.insert((*epoch, *conn), i);
+                }
+                _ => {}
+            }
+        }
+        me
+    }
+
+    /// The process (0: the first) of `client` that opened connection `(epoch, conn)`.
+    fn of_conn(&self, client: &str, at: (u64, u64)) -> usize {
+        match (self.exits.get(client), self.opened.get(&at)) {
+            (Some(exits), Some(&opened)) => super::view::life(exits, opened),
+            _ => 0,
+        }
+    }
+
+    /// The process (0: the first) of `client` that record `index` belongs to.
+    fn of_record(&self, client: &str, index: usize) -> usize {
+        self.exits
+            .get(client)
+            .map_or(0, |exits| super::view::life(exits, index))
+    }
+
+    /// The process (0: the first) of `publisher` that sent the message at `pos`.
+    fn of_message(&self, publisher: &str, (epoch, topic, seq): (u64, &str, u64)) -> usize {
+        let Some(exits) = self.exits.get(publisher) else {
+            return 0;
+        };
+        self.on
+            .get(&(epoch, topic, seq))
+            .and_then(|conn| self.opened.get(&(epoch, *conn)))
+            .map_or(0, |&opened| super::view::life(exits, opened))
     }
 }
 
@@ -477,7 +598,7 @@ mod tests {
 
     fn again_only(h: &History) -> Vec<Violation> {
         let mut out = Vec::new();
-        again(h, "c-0", &mut out);
+        again(h, "c-0", &Processes::new(h), &mut out);
         out
     }
 

@@ -1,6 +1,6 @@
 //! The scenario's own expectations: final status per group, exact status sequences.
 
-use super::view::{clients, closed_at, conns, end, ms, statuses};
+use super::view::{between_processes, clients, closed_at, conns, end, ms, statuses};
 use super::{Checker, Violation};
 use crate::client::Status;
 use crate::history::{Event, Fault, History};
@@ -41,7 +41,9 @@ fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
             continue;
         }
         for (client, _) in clients(s) {
-            if closed_at(h, &client).is_some_and(|t| t <= deadline) {
+            if closed_at(h, &client).is_some_and(|t| t <= deadline)
+                || between_processes(h, &client, deadline)
+            {
                 continue;
             }
             let seen = statuses(h, &client);

@@ -5,7 +5,7 @@
 use super::view::{clients, conns, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::{Reason, Status};
-use crate::history::{Event, Fault, History};
+use crate::history::{ClientAction, Event, Fault, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -63,7 +63,19 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     .is_some_and(|(_, _, st)| **st == Status::Connected);
                 let left = seen
                     .iter()
-                    .any(|(_, t, st)| *t > r.t && *t <= r.t + bound && **st != Status::Connected);
+                    .any(|(_, t, st)| *t > r.t && *t <= r.t + bound && **st != Status::Connected)
+                    // A process that exited took its connection with it.
+                    || h.of(&client).any(|(_, x)| {
+                        x.t > r.t
+                            && x.t <= r.t + bound
+                            && matches!(
+                                x.event,
+                                Event::Action {
+                                    action: ClientAction::Exit,
+                                    ..
+                                }
+                            )
+                    });
                 (was_connected && !left).then(|| format!(
                     "still connected {bound}ms after the {} ({fault}); the heartbeat should have noticed",
                     fault.verb()

@@ -43,7 +43,8 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 .filter(|(_, gg)| gg.name == g.name)
                 .map(|(n, _)| n)
                 .collect();
-            // A client told to `reconnect` dials at once, by request: not the jitter's doing.
+            // A client told to `reconnect`, or a new process, dials at once, by request:
+            // not the jitter's doing.
             let mut firsts: Vec<(u64, usize)> = names
                 .iter()
                 .filter_map(|n| {
@@ -52,7 +53,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                         .find_map(|(j, x)| match &x.event {
                             Event::Dial { .. } => Some(Some((x.t, j))),
                             Event::Action {
-                                action: ClientAction::Reconnect,
+                                action: ClientAction::Reconnect | ClientAction::Start,
                                 ..
                             } => Some(None),
                             _ => None,

@@ -6,7 +6,7 @@
 use super::view::{clients, end, slack};
 use super::{Checker, Violation};
 use crate::client::{Policy, Status};
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -55,6 +55,11 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     }
                     Status::Connecting { .. } => {}
                 },
+                // The process is gone: it owes no dial; the next one starts afresh.
+                Event::Action {
+                    action: ClientAction::Exit,
+                    ..
+                } => (step, owed, connected) = (0, None, None),
                 Event::Dial { .. } => {
                     if let Some(o) = owed.take() {
                         let allowed = allowed(p, o.step, slack);

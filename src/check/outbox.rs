@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::view::{closed_at, end, ms, pubsub_clients, status_at};
+use super::view::{by_life, closed_at, conns, end, exits, life, ms, pubsub_clients, status_at};
 use super::{Checker, Violation};
 use crate::client::Status;
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, History, Record};
 use crate::scenario::Scenario;
 use crate::server;
 
@@ -29,14 +29,23 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
             arrivals.entry(client).or_default().push(k);
         }
     }
+    // Which process of its client each connection belonged to: a process's ids are its
+    // own (a new process numbers from 1 again, under a new session).
+    let all = conns(h);
     for (client, _) in pubsub_clients(s) {
         let v =
             |t, msg: String, events| Violation::new(CHECKER.name, Some(&client), t, msg, events);
-        // Server side, per epoch: ids in increasing order, each once.
-        let mut last: BTreeMap<u64, (u64, usize)> = BTreeMap::new();
-        let mut arrived: BTreeMap<u64, usize> = BTreeMap::new();
-        // (epoch, id) -> (conn, record) of its first arrival
-        let mut first: BTreeMap<(u64, u64), (u64, usize)> = BTreeMap::new();
+        let exits = exits(h, &client);
+        let life_of = |epoch: u64, conn: u64| {
+            all.iter()
+                .find(|c| c.epoch == epoch && c.conn == conn)
+                .map_or(0, |c| life(&exits, c.open_index))
+        };
+        // Server side, per epoch and process: ids in increasing order, each once.
+        let mut last: BTreeMap<(u64, usize), (u64, usize)> = BTreeMap::new();
+        let mut arrived: BTreeMap<(usize, u64), usize> = BTreeMap::new();
+        // (epoch, process, id) -> (conn, record) of its first arrival
+        let mut first: BTreeMap<(u64, usize, u64), (u64, usize)> = BTreeMap::new();
         let mine = arrivals.get(client.as_str()).map_or(&[][..], Vec::as_slice);
         for &k in mine {
             let r = &h.records[k];
@@ -47,7 +56,8 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
             else {
                 continue;
             };
-            match (seq, first.get(&(*epoch, *id))) {
+            let process = life_of(*epoch, *conn);
+            match (seq, first.get(&(*epoch, process, *id))) {
                 (None, Some((original, j))) if original == conn => {
                     let msg = format!("message {id} sent twice on one connection (conn {conn})");
                     out.push(v(r.t, msg, vec![*j, k]));
@@ -55,10 +65,10 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 }
                 (None, _) => continue,
                 (Some(_), _) => {
-                    first.insert((*epoch, *id), (*conn, k));
+                    first.insert((*epoch, process, *id), (*conn, k));
                 }
             }
-            if let Some((prev, j)) = last.get(epoch) {
+            if let Some((prev, j)) = last.get(&(*epoch, process)) {
                 if id <= prev {
                     let what = if id == prev {
                         "delivered twice"
@@ -72,30 +82,66 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     ));
                 }
             }
-            last.insert(*epoch, (*id, k));
-            arrived.entry(*id).or_insert(k);
+            last.insert((*epoch, process), (*id, k));
+            arrived.entry((process, *id)).or_insert(k);
         }
-        // Client side: accepted sends must arrive, if the client was still trying at the end.
-        if closed_at(h, &client).is_some()
-            || status_at(h, &client, u64::MAX) != Some(&Status::Connected)
-        {
-            continue;
-        }
-        let horizon = end(s).saturating_sub(ms(s.settle));
-        for (k, r) in h.of(&client) {
-            let Event::Publish { id: Some(id), .. } = &r.event else {
-                continue;
+        // Client side: accepted sends must arrive, from each process that was still trying
+        // at its end: the last one connected at the end of the run (and not closed), an
+        // earlier one connected throughout its last `settle` before it exited. A send
+        // accepted less than `settle` before that end may still have been on its way.
+        let settle = ms(s.settle);
+        let horizon = end(s).saturating_sub(settle);
+        let last_owes = closed_at(h, &client).is_none()
+            && status_at(h, &client, u64::MAX) == Some(&Status::Connected);
+        let records = by_life(h.of(&client).collect(), &exits, |(k, _)| *k);
+        for (process, mine) in records.iter().enumerate() {
+            let until = match exits.get(process) {
+                None if last_owes => horizon,
+                None => continue,
+                Some(&exit) => match steady_until(mine, h.records[exit].t, settle) {
+                    Some(until) => until,
+                    None => continue,
+                },
             };
-            if r.t <= horizon && !arrived.contains_key(id) {
-                out.push(v(
-                    r.t,
-                    format!("message {id} was accepted and never reached the server"),
-                    vec![k],
-                ));
+            for (k, r) in mine {
+                let Event::Publish { id: Some(id), .. } = &r.event else {
+                    continue;
+                };
+                if r.t <= until && !arrived.contains_key(&(process, *id)) {
+                    out.push(v(
+                        r.t,
+                        format!("message {id} was accepted and never reached the server"),
+                        vec![*k],
+                    ));
+                }
             }
         }
     }
     out
+}
+
+/// For a process that exited at `exit`: when it had been connected without a break for
+/// `settle` by then (and never closed), the last moment a send it owed was accepted
+/// (`exit - settle`); `None` otherwise.
+fn steady_until(mine: &[(usize, &Record)], exit: u64, settle: u64) -> Option<u64> {
+    let closed = mine.iter().any(|(_, r)| {
+        matches!(
+            r.event,
+            Event::Action {
+                action: ClientAction::Close,
+                ..
+            }
+        )
+    });
+    let last = mine.iter().rev().find_map(|(_, r)| match &r.event {
+        Event::Status { status, .. } => Some((r.t, status)),
+        _ => None,
+    });
+    let until = exit.checked_sub(settle)?;
+    match last {
+        Some((since, Status::Connected)) if !closed && since <= until => Some(until),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -178,5 +224,64 @@ mod tests {
                 .message
                 .contains("sent twice on one connection")
         );
+    }
+
+    /// Message `id` of the process on connection `conn` reached the server, or was
+    /// dropped as a repeat (`seq` `None`).
+    fn arrived_on(conn: u64, id: u64, new: bool) -> server::Event {
+        server::Event::Published {
+            conn,
+            client: "c-0".into(),
+            topic: "t".into(),
+            id,
+            seq: new.then_some(100 * conn + id),
+        }
+    }
+
+    /// A process that sends 1 and 2, exits at 20 s; the next one sends 1 and 2 again.
+    fn two_processes(second_taken_for_repeats: bool) -> History {
+        base()
+            .open(5, 1, 1, "c-0")
+            .at(1_000, accepted(1))
+            .server(1_010, 1, arrived_on(1, 1, true))
+            .at(2_000, accepted(2))
+            .server(2_010, 1, arrived_on(1, 2, true))
+            .action(20_000, "c-0", ClientAction::Exit)
+            .action(20_000, "c-0", ClientAction::Start)
+            .status(20_000, "c-0", connecting(1))
+            .open(20_020, 1, 2, "c-0")
+            .status(20_030, "c-0", Status::Connected)
+            .at(21_000, accepted(1))
+            .server(21_010, 1, arrived_on(2, 1, !second_taken_for_repeats))
+            .at(22_000, accepted(2))
+            .server(22_010, 1, arrived_on(2, 2, !second_taken_for_repeats))
+            .build()
+    }
+
+    #[test]
+    fn a_new_process_numbers_its_messages_afresh() {
+        let s = simple(1, "");
+        assert!(check(&s, &two_processes(false)).is_empty());
+        // The server took the new process's messages for repeats of the old one's.
+        let found = check(&s, &two_processes(true));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].message.contains("never reached the server"));
+    }
+
+    #[test]
+    fn an_exit_takes_unsent_messages_with_it_but_not_what_it_had_time_to_send() {
+        let s = simple(1, "");
+        let lost = |sent_at: u64| {
+            base()
+                .open(5, 1, 1, "c-0")
+                .at(sent_at, accepted(1))
+                .action(20_000, "c-0", ClientAction::Exit)
+                .build()
+        };
+        // Accepted 1 s before the exit: it may have died in the queue.
+        assert!(check(&s, &lost(19_000)).is_empty());
+        // Accepted 15 s before an exit from a steady connection: it should have arrived.
+        let found = check(&s, &lost(5_000));
+        assert_eq!(found.len(), 1, "{found:?}");
     }
 }

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::view::{
-    Intents, Subscriptions, clients, closed_at, conns, end, ms, pubsub_clients, status_at,
+    Intents, Subscriptions, between_processes, clients, closed_at, conns, end, ms, pubsub_clients,
+    status_at,
 };
 use super::{Checker, Violation};
 use crate::client::Status;
@@ -34,7 +35,8 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let (all, subs, intents) = (conns(h), Subscriptions::new(h), Intents::new(s, h));
     let mut out = Vec::new();
     for (client, _) in clients(s) {
-        if closed_at(h, &client).is_some_and(|t| t <= at) {
+        // Closed, or its process gone and not yet started again: not trying.
+        if closed_at(h, &client).is_some_and(|t| t <= at) || between_processes(h, &client, at) {
             continue;
         }
         let v = |msg: String, events| Violation::new(CHECKER.name, Some(&client), at, msg, events);
@@ -88,7 +90,7 @@ fn quiet_from(h: &History) -> Option<u64> {
         return None;
     }
     let faults = windows.iter().map(|w| w.to.unwrap_or(w.from));
-    // A manual reconnect starts the clock again for the client that asked.
+    // A manual reconnect, or a new process, starts the clock again for that client.
     let reconnects = h
         .records
         .iter()
@@ -96,7 +98,7 @@ fn quiet_from(h: &History) -> Option<u64> {
             matches!(
                 &r.event,
                 Event::Action {
-                    action: ClientAction::Reconnect,
+                    action: ClientAction::Reconnect | ClientAction::Start,
                     ..
                 }
             )

@@ -18,8 +18,12 @@ fn check(_s: &Scenario, h: &History) -> Vec<Violation> {
     let all = conns(h);
     let mut out = Vec::new();
     for (k, new) in all.iter().enumerate() {
+        // A connection of a process that has exited is not the client's any more.
         let older = all[..k].iter().find(|old| {
-            old.client == new.client && old.open_at(new.open_t) && old.open_t < new.open_t
+            old.client == new.client
+                && old.open_at(new.open_t)
+                && old.open_t < new.open_t
+                && old.exited.is_none_or(|e| e > new.open_index)
         });
         let Some(old) = older else { continue };
         let lost_since = statuses(h, &new.client).iter().any(|(_, t, s)| {
@@ -78,5 +82,24 @@ mod tests {
             .open(600, 2, 1, "c-0")
             .build();
         assert!(check(&simple(1, ""), &h).is_empty());
+    }
+
+    #[test]
+    fn a_dead_processs_connection_the_server_still_holds_is_not_a_second_socket() {
+        use crate::history::ClientAction;
+        let restarted = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .action(600, "c-0", ClientAction::Exit)
+            .action(600, "c-0", ClientAction::Start)
+            .open(620, 1, 2, "c-0")
+            .build();
+        assert!(check(&simple(1, ""), &restarted).is_empty());
+        // The same overlap without the exit is a second socket.
+        let alive = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .action(600, "c-0", ClientAction::Start)
+            .open(620, 1, 2, "c-0")
+            .build();
+        assert_eq!(check(&simple(1, ""), &alive).len(), 1);
     }
 }

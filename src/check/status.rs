@@ -1,7 +1,7 @@
 //! Invariant 1: status moves only along legal edges, each change exactly once, starting
 //! from `Connecting { attempt: 1 }`.
 
-use super::view::{clients, statuses};
+use super::view::{by_life, clients, exits, statuses};
 use super::{Checker, Violation};
 use crate::client::{Reason, Status};
 use crate::history::History;
@@ -16,9 +16,18 @@ pub(super) const CHECKER: Checker = Checker {
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (client, _) in clients(s) {
-        let seen = statuses(h, &client);
-        let v =
-            |t, msg: String, events| Violation::new(CHECKER.name, Some(&client), t, msg, events);
+        let exits = exits(h, &client);
+        // Each process starts its own status story.
+        for seen in by_life(statuses(h, &client), &exits, |(i, _, _)| *i) {
+            judge(&client, &seen, &mut out);
+        }
+    }
+    out
+}
+
+fn judge(client: &str, seen: &[(usize, u64, &Status)], out: &mut Vec<Violation>) {
+    {
+        let v = |t, msg: String, events| Violation::new(CHECKER.name, Some(client), t, msg, events);
         match seen.first() {
             Some((i, t, first)) if **first != (Status::Connecting { attempt: 1 }) => {
                 out.push(v(
@@ -57,7 +66,6 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
             }
         }
     }
-    out
 }
 
 /// Attempt numbers run on: a failed dial announces the next number, and the dial that
@@ -160,5 +168,30 @@ mod tests {
         let found = check(&simple(1, ""), &h);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].message.contains("handshake had not completed"));
+    }
+
+    #[test]
+    fn each_process_starts_its_own_story() {
+        use crate::history::ClientAction;
+        let h = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .action(900, "c-0", ClientAction::Exit)
+            .action(900, "c-0", ClientAction::Start)
+            .status(900, "c-0", connecting(1))
+            .status(905, "c-0", Status::Connected)
+            .build();
+        assert!(check(&simple(1, ""), &h).is_empty());
+        // A new process that picks up where the old one was is caught.
+        let h = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .action(900, "c-0", ClientAction::Exit)
+            .action(900, "c-0", ClientAction::Start)
+            .status(905, "c-0", Status::Connected)
+            .build();
+        let found = check(&simple(1, ""), &h);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("first status"), "{found:?}");
     }
 }

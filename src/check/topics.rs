@@ -71,7 +71,13 @@ fn one_connection(
     let v = |t, msg: String, events| Violation::new(CHECKER.name, Some(&c.client), t, msg, events);
     let mut held: BTreeSet<&str> = BTreeSet::new();
     let mut restored: BTreeSet<&str> = BTreeSet::new();
-    for (k, topic, on) in subs.of(c.epoch, c.conn) {
+    // What the server does on a dead process's connection says nothing about the client.
+    let alive = |k: usize| c.exited.is_none_or(|e| k < e);
+    for (k, topic, on) in subs
+        .of(c.epoch, c.conn)
+        .iter()
+        .filter(|(k, _, _)| alive(*k))
+    {
         let (k, t) = (*k, h.records[*k].t);
         if !on {
             held.remove(topic.as_str());
@@ -99,7 +105,10 @@ fn one_connection(
     if stalled || c.lifetime(end(s)) < window || !client_saw_it_open(h, c, window) {
         return;
     }
-    let window_end = h.records.partition_point(|r| r.t <= c.open_t + window);
+    let window_end = deadline_index(h, c.open_t + window);
+    if c.exited.is_some_and(|e| e < window_end) {
+        return; // the process exited before it had to be restored
+    }
     let wanted: BTreeSet<String> = intents
         .before(&c.client, c.open_index)
         .intersection(&intents.before(&c.client, window_end))
@@ -148,6 +157,7 @@ fn zombies(
         };
         let deadline = r.t + window;
         if !c.open_before(a)
+            || c.exited.is_some_and(|e| e < deadline_index(h, deadline))
             || c.close_t.is_some_and(|end| end <= deadline)
             || deadline > h.records.last().map_or(0, |l| l.t)
             || !subs.held_before(c.epoch, c.conn, a).contains(topic)
@@ -178,6 +188,11 @@ fn zombies(
             ));
         }
     }
+}
+
+/// The index of the first record after time `t`.
+fn deadline_index(h: &History, t: u64) -> usize {
+    h.records.partition_point(|r| r.t <= t)
 }
 
 /// True when the client itself reached `Connected` on this connection: a connection the

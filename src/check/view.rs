@@ -29,13 +29,78 @@ pub(crate) fn statuses<'a>(h: &'a History, client: &str) -> Vec<(usize, u64, &'a
     h.statuses(client).collect()
 }
 
-/// The status a client is in at time `t` (its last change at or before `t`).
+/// The record indices where `client`'s processes exited (`restart_client`), in order: the
+/// records up to and including the first belong to its first process, and so on.
+pub(crate) fn exits(h: &History, client: &str) -> Vec<usize> {
+    h.of(client)
+        .filter(|(_, r)| {
+            matches!(
+                r.event,
+                Event::Action {
+                    action: ClientAction::Exit,
+                    ..
+                }
+            )
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Which process (0: the first) of a client with `exits` record `index` belongs to.
+pub(crate) fn life(exits: &[usize], index: usize) -> usize {
+    exits.partition_point(|&e| e < index)
+}
+
+/// `items` (each with its record index first) split by process: one list per life.
+pub(crate) fn by_life<T>(
+    items: Vec<T>,
+    exits: &[usize],
+    index: impl Fn(&T) -> usize,
+) -> Vec<Vec<T>> {
+    let mut out: Vec<Vec<T>> = (0..=exits.len()).map(|_| Vec::new()).collect();
+    for item in items {
+        let k = life(exits, index(&item));
+        out[k].push(item);
+    }
+    out
+}
+
+/// The status a client is in at time `t` (its last change at or before `t`); `None` before
+/// its first and while it has no process (between a `restart_client`'s exit and the new
+/// process's first status).
 pub(crate) fn status_at<'a>(h: &'a History, client: &str, t: u64) -> Option<&'a Status> {
-    statuses(h, client)
-        .into_iter()
-        .take_while(|(_, at, _)| *at <= t)
+    let mut now = None;
+    for (_, r) in h.of(client).take_while(|(_, r)| r.t <= t) {
+        match &r.event {
+            Event::Status { status, .. } => now = Some(status),
+            Event::Action {
+                action: ClientAction::Exit | ClientAction::Start,
+                ..
+            } => now = None,
+            _ => {}
+        }
+    }
+    now
+}
+
+/// True when at time `t` `client` has no process: a `restart_client` ended one and the
+/// next has not started.
+pub(crate) fn between_processes(h: &History, client: &str, t: u64) -> bool {
+    h.of(client)
+        .take_while(|(_, r)| r.t <= t)
+        .filter_map(|(_, r)| match &r.event {
+            Event::Action {
+                action: ClientAction::Exit,
+                ..
+            } => Some(true),
+            Event::Action {
+                action: ClientAction::Start,
+                ..
+            } => Some(false),
+            _ => None,
+        })
         .last()
-        .map(|(_, _, s)| s)
+        .unwrap_or(false)
 }
 
 /// One connection as the server saw it.
@@ -50,6 +115,10 @@ pub(crate) struct Conn {
     pub(crate) close_t: Option<u64>,
     /// The record that ended it.
     pub(crate) close_index: Option<usize>,
+    /// The record where its client's process exited (`restart_client`) while the server
+    /// still held it: from there on the connection is a dead process's, which the server
+    /// has not noticed yet, and says nothing about the client.
+    pub(crate) exited: Option<usize>,
 }
 
 impl Conn {
@@ -83,7 +152,19 @@ pub(crate) fn conns(h: &History) -> Vec<Conn> {
                 open_t: r.t,
                 close_t: None,
                 close_index: None,
+                exited: None,
             }),
+            Event::Action {
+                client,
+                action: ClientAction::Exit,
+            } => {
+                for c in all
+                    .iter_mut()
+                    .filter(|c| c.client == *client && c.close_t.is_none() && c.exited.is_none())
+                {
+                    c.exited = Some(i);
+                }
+            }
             Event::Server {
                 epoch,
                 event: server::Event::Disconnected { conn, .. },
@@ -118,11 +199,19 @@ fn end_all(all: &mut [Conn], t: u64, index: usize) {
 }
 
 /// What each client wants over time: its group's topics, then the timeline's subscribe
-/// and unsubscribe actions, indexed once.
+/// and unsubscribe actions, indexed once. A process that exits wants nothing; a new one
+/// starts with its group's topics.
 pub(crate) struct Intents {
     initial: BTreeMap<String, BTreeSet<String>>,
-    /// client -> (record index, topic, subscribed?)
-    changes: BTreeMap<String, Vec<(usize, String, bool)>>,
+    /// client -> (record index, change)
+    changes: BTreeMap<String, Vec<(usize, Change)>>,
+}
+
+enum Change {
+    Subscribe(String),
+    Unsubscribe(String),
+    Exit,
+    Start,
 }
 
 impl Intents {
@@ -131,38 +220,43 @@ impl Intents {
             .into_iter()
             .map(|(n, g)| (n, g.topics.iter().cloned().collect()))
             .collect();
-        let mut changes: BTreeMap<String, Vec<(usize, String, bool)>> = BTreeMap::new();
+        let mut changes: BTreeMap<String, Vec<(usize, Change)>> = BTreeMap::new();
         for (i, r) in h.records.iter().enumerate() {
             let Event::Action { client, action } = &r.event else {
                 continue;
             };
-            let (topic, on) = match action {
-                ClientAction::Subscribe { topic } => (topic, true),
-                ClientAction::Unsubscribe { topic } => (topic, false),
+            let change = match action {
+                ClientAction::Subscribe { topic } => Change::Subscribe(topic.clone()),
+                ClientAction::Unsubscribe { topic } => Change::Unsubscribe(topic.clone()),
+                ClientAction::Exit => Change::Exit,
+                ClientAction::Start => Change::Start,
                 ClientAction::Close | ClientAction::Reconnect => continue,
             };
-            changes
-                .entry(client.clone())
-                .or_default()
-                .push((i, topic.clone(), on));
+            changes.entry(client.clone()).or_default().push((i, change));
         }
         Intents { initial, changes }
     }
 
     /// The topics `client` wants just before record `index`.
     pub(crate) fn before(&self, client: &str, index: usize) -> BTreeSet<String> {
-        let mut topics = self.initial.get(client).cloned().unwrap_or_default();
-        for (_, topic, on) in self
+        let initial = self.initial.get(client).cloned().unwrap_or_default();
+        let mut topics = initial.clone();
+        for (_, change) in self
             .changes
             .get(client)
             .into_iter()
             .flatten()
-            .take_while(|(i, _, _)| *i < index)
+            .take_while(|(i, _)| *i < index)
         {
-            if *on {
-                topics.insert(topic.clone());
-            } else {
-                topics.remove(topic);
+            match change {
+                Change::Subscribe(topic) => {
+                    topics.insert(topic.clone());
+                }
+                Change::Unsubscribe(topic) => {
+                    topics.remove(topic);
+                }
+                Change::Exit => topics.clear(),
+                Change::Start => topics = initial.clone(),
             }
         }
         topics
@@ -220,18 +314,22 @@ impl Subscriptions {
     }
 }
 
-/// Time of the first `close` action of `client`, if any.
+/// Time of the first `close` action of `client`'s last process, if any (an earlier process
+/// that was closed and then restarted is not closed any more).
 pub(crate) fn closed_at(h: &History, client: &str) -> Option<u64> {
-    h.of(client).find_map(|(_, r)| {
-        matches!(
-            &r.event,
-            Event::Action {
-                action: ClientAction::Close,
-                ..
-            }
-        )
-        .then_some(r.t)
-    })
+    let last = exits(h, client).last().copied();
+    h.of(client)
+        .filter(|(i, _)| last.is_none_or(|e| *i > e))
+        .find_map(|(_, r)| {
+            matches!(
+                &r.event,
+                Event::Action {
+                    action: ClientAction::Close,
+                    ..
+                }
+            )
+            .then_some(r.t)
+        })
 }
 
 /// Slack for timing comparisons: two ticks and two one-way latencies, plus a millisecond.

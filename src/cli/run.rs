@@ -262,7 +262,13 @@ fn run_case(case: &Case, args: &Args) -> Result {
                 "the known failure ({invariant}) no longer happens: delete `failing` from the file"
             ),
         ),
-        Judgement::Fail => ("fail", report::failure(case, &o)),
+        Judgement::Fail => {
+            let mut replay = case.replay_command();
+            if args.swarm && !case.is_real() {
+                replay.push_str(" --swarm");
+            }
+            ("fail", report::failure_with_replay(case, &o, &replay))
+        }
     };
     if args.check_determinism && result.green() && !result.real {
         determinism(case, &mut result);

@@ -61,11 +61,15 @@ pub enum Defect {
     /// the delay keeps the step it had reached, so a client that once rode out a long
     /// outage waits its longest delay after every later blip.
     NeverResetsBackoff,
+    /// Keeps its session across process restarts (as if stored on disk) while its message
+    /// ids start again at 1: the server takes the new process's first messages for
+    /// repeats of the old one's and drops them.
+    ReusesSession,
 }
 
 impl Defect {
     /// Every defect.
-    pub const ALL: [Defect; 24] = [
+    pub const ALL: [Defect; 25] = [
         Defect::ForgetsResubscribe,
         Defect::ResubscribesTwice,
         Defect::RevivesUnsubscribed,
@@ -90,6 +94,7 @@ impl Defect {
         Defect::RedialsAtOnceOn1012,
         Defect::StaleFrames,
         Defect::NeverResetsBackoff,
+        Defect::ReusesSession,
     ];
 }
 

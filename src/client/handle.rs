@@ -164,7 +164,18 @@ impl ClientBuilder {
             .unwrap_or_else(|| format!("c-{:016x}", rng.next_u64()));
         // The session tells this process's ids apart from an earlier process's under the
         // same client id, whose ids also started at 1.
-        let session = format!("{:016x}", rng.next_u64());
+        let drawn = rng.next_u64();
+        let session = if self.defects.has(super::defects::Defect::ReusesSession) {
+            // What a client that stored its session would send: the same every time.
+            format!(
+                "{:016x}",
+                id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                })
+            )
+        } else {
+            format!("{drawn:016x}")
+        };
         let target = self
             .target
             .with_query("client", &id)

@@ -63,7 +63,7 @@ fn triggered(base: &Scenario, bounds: &Swarm, seed: u64) -> Vec<Step> {
             let client = clients[rng.random_range(0..clients.len())].clone();
             let topic = topics[rng.random_range(0..topics.len())].clone();
             let verb = bounds.actions[rng.random_range(0..bounds.actions.len())].as_str();
-            let action = client_action(verb, client, topic);
+            let action = client_action(verb, client, topic, 0);
             Step {
                 at: Duration::ZERO,
                 on: Some(Trigger {
@@ -77,9 +77,15 @@ fn triggered(base: &Scenario, bounds: &Swarm, seed: u64) -> Vec<Step> {
         .collect()
 }
 
-/// The client action `verb` names, for `client` and `topic`.
-fn client_action(verb: &str, client: String, topic: String) -> Action {
+/// The client action `verb` names, for `client` and `topic`; `salt` (a number drawn for
+/// the step anyway, its time) picks a restarted process's downtime, so that adding the verb
+/// to a file's list leaves the draws of its other steps as they were.
+fn client_action(verb: &str, client: String, topic: String, salt: u64) -> Action {
     match verb {
+        "restart_client" => Action::RestartClient {
+            client,
+            down: Duration::from_millis(salt % 4 * 750),
+        },
         "subscribe" => Action::Subscribe { client, topic },
         "unsubscribe" => Action::Unsubscribe { client, topic },
         "publish" => Action::Publish {
@@ -201,7 +207,7 @@ fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
             let client = clients.get(who).cloned().unwrap_or_default();
             let topic = topics.get(topic).cloned().unwrap_or_else(|| "news".into());
             let verb = actions.get(verb).map_or("reconnect", String::as_str);
-            let action = client_action(verb, client, topic);
+            let action = client_action(verb, client, topic, at);
             (
                 Step {
                     at: Duration::from_millis(at),

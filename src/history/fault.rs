@@ -264,16 +264,35 @@ pub enum ClientAction {
     Close,
     /// `reconnect()`.
     Reconnect,
+    /// The client's process ended at once (`restart_client`): every later record of this
+    /// name belongs to the next process, which starts with a [`ClientAction::Start`].
+    Exit,
+    /// A new process started under this name, with its group's topics.
+    Start,
+}
+
+/// `subscribe(news)`, `close()`, `process exited`, as reports show it.
+impl std::fmt::Display for ClientAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientAction::Exit => write!(f, "process exited (restart_client)"),
+            ClientAction::Start => write!(f, "new process started"),
+            _ => write!(f, "{}({})", self.verb(), self.topic().unwrap_or("")),
+        }
+    }
 }
 
 impl ClientAction {
-    /// The verb, as a scenario file writes it.
+    /// The verb, as a scenario file writes it (`exit` and `start` are the two halves of
+    /// `restart_client`).
     pub fn verb(&self) -> &'static str {
         match self {
             ClientAction::Subscribe { .. } => "subscribe",
             ClientAction::Unsubscribe { .. } => "unsubscribe",
             ClientAction::Close => "close",
             ClientAction::Reconnect => "reconnect",
+            ClientAction::Exit => "exit",
+            ClientAction::Start => "start",
         }
     }
 
@@ -281,7 +300,10 @@ impl ClientAction {
     pub fn topic(&self) -> Option<&str> {
         match self {
             ClientAction::Subscribe { topic } | ClientAction::Unsubscribe { topic } => Some(topic),
-            ClientAction::Close | ClientAction::Reconnect => None,
+            ClientAction::Close
+            | ClientAction::Reconnect
+            | ClientAction::Exit
+            | ClientAction::Start => None,
         }
     }
 }

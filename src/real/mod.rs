@@ -120,6 +120,16 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
             g.name
         ));
     }
+    if let Some(step) = s
+        .timeline
+        .iter()
+        .find(|st| matches!(st.action, Action::RestartClient { .. }))
+    {
+        return Some(format!(
+            "the step at {:?} restarts a client process: real runs cannot yet restart one",
+            step.at
+        ));
+    }
     if let Some(step) = s.timeline.iter().find(|st| st.on.is_some()) {
         return Some(format!(
             "the step at {:?} fires `on` a status change: real runs cannot yet fire steps on a client's status",

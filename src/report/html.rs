@@ -174,15 +174,11 @@ fn client_lane(
                 );
             }
             Event::Action { action, .. } => {
-                let topic = action
-                    .topic()
-                    .map(|t| format!(" {}", esc(t)))
-                    .unwrap_or_default();
                 let _ = write!(
                     svg,
-                    "<text class=action data-event=\"{i}\" x=\"{:.2}\" y=\"11\">&#9670;<title>{}(){topic} at {} ms (the scenario's step)</title></text>",
+                    "<text class=action data-event=\"{i}\" x=\"{:.2}\" y=\"11\">&#9670;<title>{} at {} ms (the scenario's step)</title></text>",
                     x(r.t),
-                    action.verb(),
+                    esc(&action.to_string()),
                     r.t
                 );
             }
@@ -380,7 +376,7 @@ mod tests {
         let page = super::timeline(&s, &h, &crate::check::check(&s, &h));
         assert!(
             page.contains("class=action data-event=\"0\"")
-                && page.contains("unsubscribe() news at 1000 ms"),
+                && page.contains("unsubscribe(news) at 1000 ms"),
             "{page}"
         );
     }

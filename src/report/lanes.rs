@@ -209,7 +209,7 @@ mod tests {
         .unwrap();
         let verdict = crate::check::check(&s, &h);
         let story = super::story(&s, &h, &verdict);
-        assert!(story.contains("subs-0     subscribe() alerts"), "{story}");
+        assert!(story.contains("subs-0     subscribe(alerts)"), "{story}");
         assert!(story.contains("subs-0     close()"), "{story}");
     }
 }

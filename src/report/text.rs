@@ -148,11 +148,7 @@ pub fn describe(r: &Record) -> String {
             "{t} {client:<10} publish {topic} refused: {}",
             refused.as_deref().unwrap_or("")
         ),
-        Event::Action { client, action } => format!(
-            "{t} {client:<10} {}() {}",
-            action.verb(),
-            action.topic().unwrap_or("")
-        ),
+        Event::Action { client, action } => format!("{t} {client:<10} {action}"),
         Event::Server { epoch, event } => format!(
             "{t} {:<10} {}",
             format!("server#{epoch}"),

@@ -108,7 +108,14 @@ pub const SWARM_FAULTS: [&str; 8] = [
 ];
 
 /// The client actions swarm mode can draw.
-pub const SWARM_ACTIONS: [&str; 5] = ["subscribe", "unsubscribe", "publish", "close", "reconnect"];
+pub const SWARM_ACTIONS: [&str; 6] = [
+    "subscribe",
+    "unsubscribe",
+    "publish",
+    "close",
+    "reconnect",
+    "restart_client",
+];
 
 impl Default for Swarm {
     fn default() -> Self {
@@ -545,6 +552,18 @@ pub enum Action {
         /// The client or group.
         client: String,
     },
+    /// The client's process ends at once (a crash, a killed app, a reloaded page: its
+    /// sockets close without a close frame, its memory is gone) and a new process starts
+    /// under the same name after `down`, with its group's topics, as at the start of the
+    /// run.
+    RestartClient {
+        /// The client or group.
+        client: String,
+        /// How long no process runs. Default 0 (a reload).
+        #[serde(default, with = "crate::duration_serde")]
+        #[schemars(with = "Option<String>")]
+        down: Duration,
+    },
 }
 
 /// What must hold at the end of the run, beyond the built-in invariants.
@@ -639,6 +658,7 @@ impl Action {
             Action::Publish { .. } => "publish",
             Action::Close { .. } => "close",
             Action::Reconnect { .. } => "reconnect",
+            Action::RestartClient { .. } => "restart_client",
         }
     }
 
@@ -649,7 +669,8 @@ impl Action {
             | Action::Unsubscribe { client, .. }
             | Action::Publish { client, .. }
             | Action::Close { client }
-            | Action::Reconnect { client } => Some(client),
+            | Action::Reconnect { client }
+            | Action::RestartClient { client, .. } => Some(client),
             _ => None,
         }
     }

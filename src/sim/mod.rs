@@ -16,7 +16,7 @@ mod trigger;
 pub use client::{ClientEnv, ClientUnderTest, Probe, ReferenceClient, SimConnector};
 pub use recorder::Recorder;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -25,7 +25,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 
 use self::plan::Effect;
-use crate::history::{Event, Fault, Heal, History, SERVER_HOST};
+use crate::history::{ClientAction, Event, Fault, Heal, History, SERVER_HOST};
 use crate::scenario::{Action, Group, Scenario};
 use crate::server::{self, Admission, ControlHandle, Controls, ServerConfig};
 
@@ -118,7 +118,15 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
             .cloned()
             .collect();
         let host_seed = derive(seed, index as u64 + 1);
-        add_client_host::<C>(&mut sim, &host, groups, (rx, hook), host_seed, &recorder);
+        let me = tx.clone();
+        add_client_host::<C>(
+            &mut sim,
+            &host,
+            groups,
+            (rx, hook, me, plan::restartable(scenario)),
+            host_seed,
+            &recorder,
+        );
         hosts.insert(host, tx);
     }
     let mut world = World {
@@ -206,51 +214,176 @@ fn add_server(
     });
 }
 
-/// A client action delivered into the host that carries the client.
-pub(crate) struct Command {
-    client: String,
-    action: Action,
+/// What the host that carries a client is told to do.
+pub(crate) enum Command {
+    /// A timeline step for one of its clients.
+    Act {
+        /// The client.
+        client: String,
+        /// The step's action.
+        action: Action,
+    },
+    /// A restarted client's new process starts (its `down` is over).
+    Start {
+        /// The client.
+        client: String,
+    },
+}
+
+/// One process of a client. A client that the timeline may restart runs with every task
+/// it spawned in a `LocalSet` of its own, so that ending the process ends all of them at
+/// once, as an exit would: its sockets close without a close frame, its queues and timers
+/// vanish. Other clients spawn straight onto the host (one poll less per wake-up).
+struct Life<C> {
+    client: Rc<C>,
+    own: Option<(Rc<tokio::task::LocalSet>, tokio::task::JoinHandle<()>)>,
+}
+
+impl<C: ClientUnderTest> Life<C> {
+    fn start(env: ClientEnv, group: &Group, recorder: &Recorder, restartable: bool) -> Life<C> {
+        let name = env.name.clone();
+        let tasks = restartable.then(|| Rc::new(tokio::task::LocalSet::new()));
+        let client = {
+            let _inside = tasks.as_ref().map(|t| t.enter());
+            let client = Rc::new(C::start(env));
+            if let Some(w) = &group.publish {
+                tokio::task::spawn_local(workload(
+                    client.clone(),
+                    name,
+                    w.clone(),
+                    recorder.clone(),
+                ));
+            }
+            client
+        };
+        let own = tasks.map(|tasks| {
+            let set = tasks.clone();
+            let runner =
+                tokio::task::spawn_local(
+                    async move { set.run_until(std::future::pending()).await },
+                );
+            (tasks, runner)
+        });
+        Life { client, own }
+    }
+
+    /// Runs a client action inside the process (what it spawns belongs to it).
+    fn act(&self, name: &str, action: &Action, recorder: &Recorder) {
+        let _inside = self.own.as_ref().map(|(tasks, _)| tasks.enter());
+        act(self.client.as_ref(), name, action, recorder);
+    }
+
+    /// The process exits: its tasks are dropped, none runs again.
+    fn end(self) {
+        if let Some((_, runner)) = self.own {
+            runner.abort();
+        }
+    }
+}
+
+/// Each client's group and its seed in this host.
+struct Spec {
+    group: Group,
+    seed: u64,
 }
 
 fn add_client_host<C: ClientUnderTest>(
     sim: &mut turmoil::Sim<'_>,
     host: &str,
     groups: Vec<Group>,
-    (mut commands, hook): (mpsc::UnboundedReceiver<Command>, Option<Arc<trigger::Hook>>),
+    (mut commands, hook, me, restartable): (
+        mpsc::UnboundedReceiver<Command>,
+        Option<Arc<trigger::Hook>>,
+        mpsc::UnboundedSender<Command>,
+        BTreeSet<String>,
+    ),
     seed: u64,
     recorder: &Recorder,
 ) {
     let recorder = recorder.clone();
     sim.client(host, async move {
-        let mut clients: BTreeMap<String, Rc<C>> = BTreeMap::new();
+        let mut specs: BTreeMap<String, Spec> = BTreeMap::new();
+        let mut lives: BTreeMap<String, Life<C>> = BTreeMap::new();
+        // How many processes each client has had.
+        let mut born: BTreeMap<String, u64> = BTreeMap::new();
+        let env = |name: &str, spec: &Spec, life: u64| {
+            let probe = Probe::new(name, recorder.clone(), hook.clone());
+            ClientEnv {
+                name: name.to_string(),
+                url: format!("ws://server:{PORT}/"),
+                policy: spec.group.policy.clone(),
+                mode: spec.group.mode,
+                topics: spec.group.topics.clone(),
+                // A new process draws afresh (its session, its jitter).
+                seed: if life == 0 {
+                    spec.seed
+                } else {
+                    derive(spec.seed, life)
+                },
+                connector: SimConnector::new(probe.clone()),
+                probe,
+            }
+        };
         for g in &groups {
             for name in g.client_names() {
-                let probe = Probe::new(&name, recorder.clone(), hook.clone());
-                let env = ClientEnv {
-                    name: name.clone(),
-                    url: format!("ws://server:{PORT}/"),
-                    policy: g.policy.clone(),
-                    mode: g.mode,
-                    topics: g.topics.clone(),
-                    seed: derive(seed, clients.len() as u64),
-                    connector: SimConnector::new(probe.clone()),
-                    probe,
+                let spec = Spec {
+                    group: g.clone(),
+                    seed: derive(seed, specs.len() as u64),
                 };
-                let client = Rc::new(C::start(env));
-                if let Some(w) = &g.publish {
-                    tokio::task::spawn_local(workload(
-                        client.clone(),
-                        name.clone(),
-                        w.clone(),
-                        recorder.clone(),
-                    ));
-                }
-                clients.insert(name, client);
+                let own = restartable.contains(&name);
+                lives.insert(
+                    name.clone(),
+                    Life::start(env(&name, &spec, 0), g, &recorder, own),
+                );
+                born.insert(name.clone(), 1);
+                specs.insert(name, spec);
             }
         }
-        while let Some(Command { client, action }) = commands.recv().await {
-            if let Some(c) = clients.get(&client) {
-                act(c.as_ref(), &client, &action, &recorder);
+        while let Some(command) = commands.recv().await {
+            match command {
+                Command::Act {
+                    client,
+                    action: Action::RestartClient { down, .. },
+                } => {
+                    // A client already between processes has nothing to restart.
+                    let Some(life) = lives.remove(&client) else {
+                        continue;
+                    };
+                    life.end();
+                    recorder.record(Event::Action {
+                        client: client.clone(),
+                        action: ClientAction::Exit,
+                    });
+                    if down.is_zero() {
+                        let _ = me.send(Command::Start { client });
+                    } else {
+                        let me = me.clone();
+                        tokio::task::spawn_local(async move {
+                            tokio::time::sleep(down).await;
+                            let _ = me.send(Command::Start { client });
+                        });
+                    }
+                }
+                // A step for a client between processes: nobody is there to take it.
+                Command::Act { client, action } => {
+                    if let Some(life) = lives.get(&client) {
+                        life.act(&client, &action, &recorder);
+                    }
+                }
+                Command::Start { client } => {
+                    let (Some(spec), Some(n)) = (specs.get(&client), born.get_mut(&client)) else {
+                        continue;
+                    };
+                    recorder.record(Event::Action {
+                        client: client.clone(),
+                        action: ClientAction::Start,
+                    });
+                    lives.insert(
+                        client.clone(),
+                        Life::start(env(&client, spec, *n), &spec.group, &recorder, true),
+                    );
+                    *n += 1;
+                }
             }
         }
         Ok(())
@@ -288,7 +421,9 @@ fn act<C: ClientUnderTest>(c: &C, name: &str, action: &Action, recorder: &Record
         | Action::Latency { .. }
         | Action::Flap { .. }
         | Action::Reject { .. }
-        | Action::Kick { .. } => {}
+        | Action::Kick { .. }
+        // The host ends and starts processes itself.
+        | Action::RestartClient { .. } => {}
     }
 }
 
@@ -354,7 +489,7 @@ impl World {
                 client,
                 action,
             } => {
-                let command = Command {
+                let command = Command::Act {
                     client: client.clone(),
                     action: action.clone(),
                 };

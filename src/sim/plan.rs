@@ -117,7 +117,8 @@ fn expand(s: &Scenario, at: Duration, action: &Action, out: &mut Vec<(Duration, 
         | Action::Unsubscribe { client, .. }
         | Action::Publish { client, .. }
         | Action::Close { client }
-        | Action::Reconnect { client } => {
+        | Action::Reconnect { client }
+        | Action::RestartClient { client, .. } => {
             for (host, client) in clients_named(s, client) {
                 out.push((
                     at,
@@ -158,6 +159,18 @@ pub(crate) fn armed(s: &Scenario) -> BTreeMap<String, Vec<Armed>> {
         }
     }
     out
+}
+
+/// Every client a `restart_client` step may restart (at a time or on a status change).
+pub(crate) fn restartable(s: &Scenario) -> std::collections::BTreeSet<String> {
+    s.timeline
+        .iter()
+        .filter_map(|step| match &step.action {
+            Action::RestartClient { client, .. } => Some(client),
+            _ => None,
+        })
+        .flat_map(|target| clients_named(s, target).into_iter().map(|(_, c)| c))
+        .collect()
 }
 
 /// The (host, client) pairs a client reference names: a whole group, or `GROUP-INDEX`.

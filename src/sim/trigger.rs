@@ -35,7 +35,7 @@ impl Hook {
             *seen += 1;
             if *seen == armed.trigger.nth {
                 // The host's loop runs it in this instant; a host that stopped takes nothing.
-                let _ = self.commands.send(Command {
+                let _ = self.commands.send(Command::Act {
                     client: armed.client.clone(),
                     action: armed.action.clone(),
                 });
