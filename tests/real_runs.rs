@@ -254,3 +254,78 @@ client = "subs"
         .map(|(_, _, s)| s.name());
     assert_eq!(last, Some("closed"));
 }
+
+#[test]
+fn a_restarted_client_process_is_killed_started_again_and_judged_per_process() {
+    let o = run(
+        "reload",
+        &format!(
+            r#"
+name = "reload"
+duration = "7s"
+settle = "3s"
+seeds = [1]
+
+[[clients]]
+name = "subs"
+count = 2
+topics = ["news"]
+policy = {{ initial_delay = "200ms", max_delay = "1s" }}
+command = '{CONNECT}'
+
+[[timeline]]
+at = "1500ms"
+do = "restart_client"
+client = "subs-0"
+
+[[timeline]]
+at = "2s"
+do = "restart_client"
+client = "subs-1"
+down = "1s"
+"#
+        ),
+    );
+    assert!(o.verdict.passed(), "{:#?}", o.verdict.violations);
+    use wschaos::history::ClientAction;
+    for (client, step, down) in [("subs-0", 1_500, 0), ("subs-1", 2_000, 1_000)] {
+        let mine: Vec<(u64, &Event)> = o.history.of(client).map(|(_, r)| (r.t, &r.event)).collect();
+        let at = |want: &ClientAction| {
+            mine.iter()
+                .find(|(_, e)| matches!(e, Event::Action { action, .. } if action == want))
+                .map(|(t, _)| *t)
+                .unwrap_or_else(|| panic!("{client}: no {want:?} in {mine:#?}"))
+        };
+        let (exit, start) = (at(&ClientAction::Exit), at(&ClientAction::Start));
+        // Killed at the step (the exit is recorded once its output is read to the end),
+        // started again `down` after the step.
+        assert!(
+            exit >= step && start >= step + down && start >= exit,
+            "{client}: exit {exit}, start {start}"
+        );
+        // Nothing of it while no process runs, and the new one connects again.
+        assert!(
+            mine.iter().all(|(t, _)| *t <= exit || *t >= start),
+            "{client}: {mine:#?}"
+        );
+        let back = mine.iter().any(|(t, e)| {
+            *t > start
+                && matches!(
+                    e,
+                    Event::Status {
+                        status: wschaos::client::Status::Connected,
+                        ..
+                    }
+                )
+        });
+        assert!(back, "{client}: the new process connected: {mine:#?}");
+        let log = &o.logs[client];
+        assert!(
+            log.lines
+                .iter()
+                .any(|l| l.contains("restarted (restart_client)")),
+            "{log:?}"
+        );
+        assert!(log.exited.is_none(), "a kill is not an exit of its own");
+    }
+}

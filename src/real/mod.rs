@@ -35,7 +35,7 @@ use thiserror::Error;
 use tokio::task::JoinHandle;
 
 use crate::check::{self, Verdict};
-use crate::history::{Event, Fault, Heal, History, Link, SERVER_HOST};
+use crate::history::{ClientAction, Event, Fault, Heal, History, Link, SERVER_HOST};
 use crate::scenario::{Action, Scenario};
 use crate::server::{self, Admission, ControlHandle, ServerConfig};
 use crate::sim::Recorder;
@@ -120,16 +120,6 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
             g.name
         ));
     }
-    if let Some(step) = s
-        .timeline
-        .iter()
-        .find(|st| matches!(st.action, Action::RestartClient { .. }))
-    {
-        return Some(format!(
-            "the step at {:?} restarts a client process: real runs cannot yet restart one",
-            step.at
-        ));
-    }
     if let Some(step) = s.timeline.iter().find(|st| st.on.is_some()) {
         return Some(format!(
             "the step at {:?} fires `on` a status change: real runs cannot yet fire steps on a client's status",
@@ -179,6 +169,9 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
         .map_err(io("starting the server on 127.0.0.1"))?;
     let mut proxies: BTreeMap<String, (String, Proxy)> = BTreeMap::new();
     let mut clients: BTreeMap<String, ClientProcess> = BTreeMap::new();
+    let mut specs: BTreeMap<String, Spec> = BTreeMap::new();
+    // The logs of restarted clients' earlier processes.
+    let mut earlier: BTreeMap<String, Log> = BTreeMap::new();
     let me = wschaos_binary();
     for g in &scenario.clients {
         for name in g.client_names() {
@@ -210,11 +203,45 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
             let process = ClientProcess::start(&spec, &recorder)
                 .map_err(io(&format!("starting {name} ({})", spec.command)))?;
             clients.insert(name.clone(), process);
+            specs.insert(name.clone(), spec);
             proxies.insert(name, (g.host.clone(), proxy));
         }
     }
     let start = tokio::time::Instant::now() - recorder.now();
-    for (at, effect) in plan::effects(scenario) {
+    // Restarted clients' next processes, by when they start.
+    let mut pending: BTreeMap<(Duration, String), ()> = BTreeMap::new();
+    let mut effects = plan::effects(scenario).into_iter().peekable();
+    loop {
+        let next_effect = effects.peek().map(|(at, _)| *at);
+        let next_start = pending.keys().next().map(|(at, _)| *at);
+        let start_first = match (next_start, next_effect) {
+            (Some(s), Some(e)) => s <= e,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if start_first {
+            let Some(((at, client), ())) = pending.pop_first() else {
+                break;
+            };
+            if at > scenario.duration {
+                continue;
+            }
+            tokio::time::sleep_until(start + at).await;
+            let Some(spec) = specs.get(&client) else {
+                continue;
+            };
+            recorder.record(Event::Action {
+                client: client.clone(),
+                action: ClientAction::Start,
+            });
+            let process = ClientProcess::start(spec, &recorder)
+                .map_err(io(&format!("restarting {client} ({})", spec.command)))?;
+            clients.insert(client, process);
+            continue;
+        }
+        let Some((at, effect)) = effects.next() else {
+            break;
+        };
         tokio::time::sleep_until(start + at).await;
         match effect {
             Effect::Fault(fault) => {
@@ -229,6 +256,27 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                     .await
                     .map_err(io("restarting the server"))?;
                 recorder.record(Event::Heal { heal });
+            }
+            Effect::Client {
+                client,
+                action: Action::RestartClient { down, .. },
+                ..
+            } => {
+                // A client between processes has nothing to restart.
+                let Some(process) = clients.remove(&client) else {
+                    continue;
+                };
+                let log = process.kill(GRACE).await;
+                let log = match earlier.remove(&client) {
+                    Some(before) => before.then(log),
+                    None => log,
+                };
+                earlier.insert(client.clone(), log);
+                recorder.record(Event::Action {
+                    client: client.clone(),
+                    action: ClientAction::Exit,
+                });
+                pending.insert((at + down, client), ());
             }
             Effect::Client { client, action, .. } => {
                 let (Some(process), Some(line)) = (clients.get_mut(&client), action_line(&action))
@@ -248,8 +296,15 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
     tokio::time::sleep_until(start + scenario.duration).await;
     let mut logs = BTreeMap::new();
     for (name, process) in std::mem::take(&mut clients) {
-        logs.insert(name, process.stop(GRACE).await);
+        let log = process.stop(GRACE).await;
+        let log = match earlier.remove(&name) {
+            Some(before) => before.then(log),
+            None => log,
+        };
+        logs.insert(name, log);
     }
+    // Clients whose last process was killed and never started again (down past the end).
+    logs.extend(earlier);
     drop(proxies);
     server.stop().await;
     let records: Vec<_> = recorder

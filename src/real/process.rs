@@ -197,6 +197,43 @@ impl ClientProcess {
     }
 }
 
+impl ClientProcess {
+    /// Ends it at once, as a crash or a killed app ends: SIGKILL to its process group, no
+    /// warning (its sockets close without a close frame). Returns its log once its output
+    /// is read to the end (bounded), so nothing it printed is taken for its successor's.
+    pub async fn kill(mut self, grace: Duration) -> Log {
+        self.stdin = None;
+        lock(&self.log).stopping = true;
+        if let Some(pid) = self.pid.take() {
+            signal_group(pid, Signal::Kill);
+            if !self.wait(grace).await {
+                lock(&self.log).push("wschaos: still running after SIGKILL".into());
+            }
+        }
+        for reader in self.readers.drain(..) {
+            if tokio::time::timeout(grace, reader).await.is_err() {
+                lock(&self.log).push("wschaos: output still open after the kill".into());
+            }
+        }
+        lock(&self.log).clone()
+    }
+}
+
+impl Log {
+    /// This log followed by `next`'s (a restarted client's next process), with a line
+    /// between them; `exited` is the last process's.
+    pub fn then(mut self, next: Log) -> Log {
+        self.push("wschaos: the process was restarted (restart_client)".into());
+        for line in next.lines {
+            self.push(line);
+        }
+        self.dropped += next.dropped;
+        self.exited = next.exited;
+        self.stopping = next.stopping;
+        self
+    }
+}
+
 impl Drop for ClientProcess {
     fn drop(&mut self) {
         // Interrupted (a panic, Ctrl-C): never leave the group behind.
