@@ -513,3 +513,29 @@ fn report_files_carry_their_format_versions() {
     assert!(history.starts_with("{\"wschaos_history\":2,"), "{history}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_fault_that_touched_nothing_is_a_warning_and_strict_makes_it_a_failure() {
+    // A flap window while everyone is connected: it affects only new handshakes.
+    let flap = TINY.replace(
+        "do = \"restart\"\ndown = \"1s\"\n",
+        "do = \"flap\"\nfor = \"3s\"\n",
+    );
+    let dir = scenario_dir("untouched", &[("flap.toml", &flap)]);
+    let d = dir.to_str().unwrap();
+    let out = wschaos(&["run", d]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("warning: the flap at 5000ms (server closes right after each welcome) touched no connection"),
+        "{text}"
+    );
+    let strict = wschaos(&["run", d, "--strict"]);
+    let text = String::from_utf8_lossy(&strict.stdout).into_owned();
+    assert_eq!(strict.status.code(), Some(1), "{text}");
+    assert!(text.contains("1 warning under --strict"), "{text}");
+    let json = wschaos(&["run", d, "--json"]);
+    let lines = json_lines(&String::from_utf8(json.stdout).unwrap());
+    assert_eq!(lines[0]["warnings"][0]["t"], 5000, "{:?}", lines[0]);
+    let _ = std::fs::remove_dir_all(dir);
+}

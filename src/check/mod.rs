@@ -21,12 +21,15 @@ mod single;
 mod stale;
 mod status;
 mod topics;
+mod untouched;
 mod view;
 
 #[cfg(test)]
 mod testkit;
 
 use serde::Serialize;
+
+pub use untouched::Warning;
 
 use crate::history::History;
 use crate::scenario::Scenario;
@@ -53,6 +56,9 @@ pub struct Verdict {
     pub checked: Vec<&'static str>,
     /// What they found, in order of time.
     pub violations: Vec<Violation>,
+    /// Faults that touched no connection (the run tested less than it seems to): not a
+    /// failure unless `run --strict`.
+    pub warnings: Vec<Warning>,
 }
 
 impl Verdict {
@@ -137,6 +143,7 @@ pub fn check(scenario: &Scenario, history: &History) -> Verdict {
     Verdict {
         checked,
         violations,
+        warnings: untouched::warnings(scenario, history),
     }
 }
 

@@ -36,6 +36,10 @@ pub struct Args {
     /// together are exactly the unsplit run; `wschaos merge` joins their `--json` output.
     #[arg(long, value_name = "K/N")]
     shard: Option<Shard>,
+    /// Fail a case whose run has warnings (a fault that touched no connection tested
+    /// nothing), not only one that broke an invariant.
+    #[arg(long)]
+    strict: bool,
     /// Add each case's drawn faults and client actions from the file's [swarm] bounds, as
     /// `explore --swarm` does for that seed (this replays a swarm failure).
     #[arg(long)]
@@ -57,6 +61,8 @@ struct Result {
     not_applicable: Vec<(&'static str, Vec<String>)>,
     /// What client processes did that the reader must know (exited early, output cut).
     notes: Vec<String>,
+    /// Faults that touched no connection: (ms, message).
+    warnings: Vec<(u64, String)>,
 }
 
 impl Result {
@@ -213,6 +219,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
             real: true,
             not_applicable: Vec::new(),
             notes: Vec::new(),
+            warnings: Vec::new(),
         };
     }
     let started = Instant::now();
@@ -229,6 +236,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
         real: case.is_real(),
         not_applicable: Vec::new(),
         notes: Vec::new(),
+        warnings: Vec::new(),
     };
     let o = match outcome {
         Ok(o) => o,
@@ -253,6 +261,12 @@ fn run_case(case: &Case, args: &Args) -> Result {
         .collect();
     result.not_applicable = o.not_applicable.clone();
     result.notes = notes(&o);
+    result.warnings = o
+        .verdict
+        .warnings
+        .iter()
+        .map(|w| (w.t, w.message.clone()))
+        .collect();
     (result.outcome, result.detail) = match case.judge(&o) {
         Judgement::Pass => ("pass", String::new()),
         Judgement::KnownFailure(invariant) => ("xfail", format!("known failure: {invariant}")),
@@ -272,6 +286,13 @@ fn run_case(case: &Case, args: &Args) -> Result {
     };
     if args.check_determinism && result.green() && !result.real {
         determinism(case, &mut result);
+    }
+    if args.strict && result.green() && result.outcome != "skip" && !result.warnings.is_empty() {
+        result.outcome = "fail";
+        result.detail = format!(
+            "{} under --strict (a fault that touched no connection tested nothing)",
+            report::count(result.warnings.len(), "warning")
+        );
     }
     result
 }
@@ -321,6 +342,7 @@ fn show(r: &Result, as_json: bool) {
             "wschaos_result": report::RESULT_VERSION,
             "file": r.file, "seed": r.seed, "outcome": r.outcome, "simulated_s": r.simulated,
             "wall_s": r.wall, "violations": r.violations, "detail": r.detail,
+            "warnings": r.warnings.iter().map(|(t, m)| json!({ "t": t, "message": m })).collect::<Vec<_>>(),
         });
         if r.real {
             value["real"] = json!(true);
@@ -349,6 +371,9 @@ fn show(r: &Result, as_json: bool) {
     say!("{label} {name:<60} {speed}");
     for note in &r.notes {
         say!("      note: {note}");
+    }
+    for (_, warning) in &r.warnings {
+        say!("      {}: {warning}", paint("warning", "33"));
     }
     if !r.not_applicable.is_empty() {
         let mut by_clients: Vec<(&Vec<String>, Vec<&str>)> = Vec::new();

@@ -60,6 +60,7 @@ pub fn verdict_json(case: &Case, outcome: &Outcome) -> String {
         "checked": outcome.verdict.checked,
         "violations": violations,
         "not_applicable": not_applicable,
+        "warnings": outcome.verdict.warnings,
         "replay": case.replay_command(),
     });
     serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
