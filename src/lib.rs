@@ -59,6 +59,7 @@ pub mod cases;
 pub mod check;
 pub mod client;
 pub(crate) mod duration_serde;
+#[cfg(feature = "explore")]
 pub mod explore;
 pub(crate) mod heartbeat;
 pub mod history;
@@ -69,5 +70,6 @@ pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod sim;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod tls;

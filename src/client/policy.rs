@@ -14,16 +14,17 @@ use serde::{Deserialize, Serialize};
 /// let policy = Policy { max_attempts: Some(5), initial_delay: Duration::from_millis(100), ..Policy::default() };
 /// assert_eq!(policy.multiplier, 2.0);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// Upper bound of the first retry delay. Default 500 ms.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub initial_delay: Duration,
     /// The bound never grows past this. Default 30 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub max_delay: Duration,
     /// Growth of the bound per consecutive failure. Default 2.0; values below 1.0 act as 1.0.
     pub multiplier: f64,
@@ -36,30 +37,30 @@ pub struct Policy {
     pub max_attempts: Option<u32>,
     /// Time allowed for the TCP dial. Default 5 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub connect_timeout: Duration,
     /// Time allowed for the WebSocket handshake after the dial. Default 5 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub handshake_timeout: Duration,
     /// Time allowed for one frame to be written. Default 5 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub write_timeout: Duration,
     /// Quiet time after which the client sends a ping. Default 10 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub ping_interval: Duration,
     /// Time a ping may go unanswered (by any frame) before the connection is declared dead.
     /// Default 5 s. A dead connection is thus noticed within `ping_interval + pong_timeout`.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub pong_timeout: Duration,
     /// A connection must stay up this long before the backoff and the attempt count start
     /// from the beginning again, so a server that accepts and then drops at once sees
     /// escalating delays and, with `max_attempts`, a `Failed` in the end. Default 10 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub stable_after: Duration,
     /// Sends held while offline (and unacknowledged publishes). A send past this is refused
     /// with an error, never dropped silently. Default 1024.

@@ -22,6 +22,7 @@ pub use validate::{MAX_CLIENTS, MAX_DURATION, MAX_SEEDS};
 /// let schema = wschaos::scenario::schema();
 /// assert!(schema.contains("\"timeline\""));
 /// ```
+#[cfg(feature = "schema")]
 pub fn schema() -> String {
     let schema = schemars::schema_for!(Scenario);
     serde_json::to_string_pretty(&schema).expect("a schema always serialises")

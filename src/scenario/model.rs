@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+#[cfg(feature = "schema")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +14,8 @@ use crate::client::Policy;
 use crate::server::ServerConfig;
 
 /// One scenario: a server, groups of clients, a timeline of faults and actions, expectations.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// A short name, used in test names and reports.
@@ -26,16 +28,16 @@ pub struct Scenario {
     pub seeds: Vec<u64>,
     /// Simulated time the run lasts.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub duration: Duration,
     /// Time allowed after the last fault heals for every client to be connected again with
     /// its topics restored. Default 10 s.
     #[serde(default = "default_settle", with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub settle: Duration,
     /// Simulation step. Smaller is finer and slower. Default 10 ms.
     #[serde(default = "default_tick", with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub tick: Duration,
     /// Network defaults.
     #[serde(default)]
@@ -47,7 +49,7 @@ pub struct Scenario {
     pub clients: Vec<Group>,
     /// Faults and client actions at simulated times.
     #[serde(default)]
-    #[schemars(with = "Vec<StepDoc>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<StepDoc>"))]
     pub timeline: Vec<Step>,
     /// What must hold.
     #[serde(default)]
@@ -58,7 +60,8 @@ pub struct Scenario {
 }
 
 /// How `explore --swarm` may randomise a run: which verbs, how many, when, how long.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Swarm {
     /// Fault verbs to draw from: `restart`, `partition`, `hold`, `latency`, `flap`,
@@ -77,11 +80,11 @@ pub struct Swarm {
     pub triggered_count: [usize; 2],
     /// Earliest start of a drawn step. Default 2 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub from: Duration,
     /// Longest fault window (downtime, partition, hold, flap, reject). Default 15 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub max_window: Duration,
     /// Topics the drawn subscribe, unsubscribe and publish actions use. Default `["news"]`.
     pub topics: Vec<String>,
@@ -140,16 +143,17 @@ impl Default for Swarm {
 }
 
 /// Network defaults for every link.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Network {
     /// One-way latency of every message. Default 1 ms.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub latency: Duration,
     /// Extra random latency, up to this much (drawn from the run's seed). Default 0.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub jitter: Duration,
 }
 
@@ -163,7 +167,8 @@ impl Default for Network {
 }
 
 /// Which layer of the client a group runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// The pub/sub client: topics, outbox, resume.
@@ -174,7 +179,8 @@ pub enum Mode {
 }
 
 /// A group of identical clients.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Group {
     /// The group's name; clients are named `NAME-0`, `NAME-1`, ...
@@ -209,7 +215,7 @@ pub struct Group {
     /// Working directory of `command`. Relative to the scenario file. Default: the current
     /// directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub cwd: Option<std::path::PathBuf>,
     /// Extra environment for `command`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -222,22 +228,23 @@ pub struct Group {
 }
 
 /// Each client of the group publishes to `topic` every `every`, from `start` to `stop`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     /// The topic.
     pub topic: String,
     /// Interval between publishes.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub every: Duration,
     /// First publish. Default 1 s.
     #[serde(default = "default_start", with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub start: Duration,
     /// No publish after this. Default: the end of the run minus `settle`.
     #[serde(default, with = "crate::duration_serde::option")]
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub stop: Option<Duration>,
 }
 
@@ -292,7 +299,8 @@ impl PartialEq for Step {
 
 /// A client action fired by a status change: the `nth` time (from 1) the client moves to
 /// `on`, the action runs in the same instant, inside the transition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     /// The status that fires it.
@@ -303,9 +311,8 @@ pub struct Trigger {
 }
 
 /// A status, by name.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StatusName {
     /// `Connecting { .. }`.
@@ -405,6 +412,7 @@ impl<'de> Deserialize<'de> for Step {
 }
 
 /// Schema-only mirror of [`Step`] (the parser reads steps by hand for precise errors).
+#[cfg(feature = "schema")]
 #[derive(JsonSchema)]
 #[allow(dead_code)]
 struct StepDoc {
@@ -420,7 +428,8 @@ struct StepDoc {
 }
 
 /// What a step does. Faults first, then client actions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Crash the server and start it again after `down` (clients see EOF at once, then
@@ -428,7 +437,7 @@ pub enum Action {
     Restart {
         /// Downtime.
         #[serde(with = "crate::duration_serde")]
-        #[schemars(with = "String")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         down: Duration,
     },
     /// Stop the server as a deploy does: it stops accepting, sends what it has queued and
@@ -436,7 +445,7 @@ pub enum Action {
     GracefulRestart {
         /// Downtime, from the stop order to the new start.
         #[serde(with = "crate::duration_serde")]
-        #[schemars(with = "String")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         down: Duration,
     },
     /// Crash the server; it stays down until a `start`.
@@ -456,7 +465,7 @@ pub enum Action {
         oneway: bool,
         /// Repair automatically after this long.
         #[serde(default, rename = "for", with = "crate::duration_serde::option")]
-        #[schemars(with = "Option<String>")]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         for_: Option<Duration>,
     },
     /// Repair a partition.
@@ -474,7 +483,7 @@ pub enum Action {
         between: [String; 2],
         /// Release automatically after this long.
         #[serde(default, rename = "for", with = "crate::duration_serde::option")]
-        #[schemars(with = "Option<String>")]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         for_: Option<Duration>,
     },
     /// Release held messages.
@@ -488,25 +497,25 @@ pub enum Action {
         between: [String; 2],
         /// The new one-way latency.
         #[serde(with = "crate::duration_serde")]
-        #[schemars(with = "String")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         latency: Duration,
         /// Back to the network default after this long.
         #[serde(default, rename = "for", with = "crate::duration_serde::option")]
-        #[schemars(with = "Option<String>")]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         for_: Option<Duration>,
     },
     /// For `for`, the server completes each handshake and closes at once (code 1011).
     Flap {
         /// The window.
         #[serde(rename = "for", with = "crate::duration_serde")]
-        #[schemars(with = "String")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         for_: Duration,
     },
     /// For `for`, the server answers every handshake with HTTP `status`.
     Reject {
         /// The window.
         #[serde(rename = "for", with = "crate::duration_serde")]
-        #[schemars(with = "String")]
+        #[cfg_attr(feature = "schema", schemars(with = "String"))]
         for_: Duration,
         /// The HTTP status. Default 503.
         #[serde(default = "default_reject_status")]
@@ -561,13 +570,14 @@ pub enum Action {
         client: String,
         /// How long no process runs. Default 0 (a reload).
         #[serde(default, with = "crate::duration_serde")]
-        #[schemars(with = "Option<String>")]
+        #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
         down: Duration,
     },
 }
 
 /// What must hold at the end of the run, beyond the built-in invariants.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Expect {
     /// Final status per group: `connected`, `failed`, `closed`, `disconnected` or `connecting`.
@@ -581,7 +591,7 @@ pub struct Expect {
     /// Herd spread: within any window of this length after a restart, at most `herd_share`
     /// of the clients may dial. Default 100 ms.
     #[serde(with = "crate::duration_serde::option")]
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub herd_window: Option<Duration>,
     /// See `herd_window`. Default 0.5.
     pub herd_share: Option<f64>,
@@ -593,7 +603,7 @@ pub struct Expect {
     /// After each fault heals (and after each kick), every client that is still trying must
     /// be connected again within this. Default: not checked (`settle` still applies).
     #[serde(with = "crate::duration_serde::option")]
-    #[schemars(with = "Option<String>")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub reconnect_within: Option<Duration>,
 }
 

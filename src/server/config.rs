@@ -13,7 +13,8 @@ use crate::tls::ServerTls;
 /// let config = ServerConfig { epoch: 42, history: 100, ..ServerConfig::default() };
 /// assert_eq!(config.max_message_size, 64 * 1024);
 /// ```
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
     /// Identifies this run of the server; it must differ at every start so clients can tell
@@ -27,19 +28,19 @@ pub struct ServerConfig {
     pub queue: usize,
     /// Time allowed to write one frame; a stuck peer is disconnected. Default 5 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub write_timeout: Duration,
     /// Time allowed for the WebSocket handshake. Default 5 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub handshake_timeout: Duration,
     /// Quiet time after which the server pings a client. Default 10 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub ping_interval: Duration,
     /// Time a ping may go unanswered before the connection is dropped. Default 5 s.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub pong_timeout: Duration,
     /// Largest message (and frame) accepted, in bytes; a larger one closes with 1009.
     /// Default 64 KiB.
@@ -64,12 +65,12 @@ pub struct ServerConfig {
     /// welcome (and before reading anything), like a server slow to set up a session.
     /// Default 0.
     #[serde(with = "crate::duration_serde")]
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub welcome_delay: Duration,
     /// Serve `wss://`: every accepted connection runs the TLS handshake first (bounded by
     /// `handshake_timeout`). Default: none, plain `ws://`. Not part of scenario files.
     #[serde(skip)]
-    #[schemars(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
     pub tls: Option<ServerTls>,
 }
 
