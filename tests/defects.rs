@@ -129,8 +129,19 @@ caught!(never_resets_backoff, Defect::NeverResetsBackoff);
 caught!(reuses_session, Defect::ReusesSession);
 
 #[test]
-fn the_table_covers_every_defect() {
-    // `caught_by` is exhaustive; this keeps `Defect::ALL` and the `caught!` lines in step.
-    let scenarios: Vec<_> = Defect::ALL.iter().map(|d| caught_by(*d)).collect();
-    assert_eq!(scenarios.len(), 25, "a `caught!` line per defect");
+fn every_defect_has_its_scenario() {
+    // `Defect::ALL` is generated with the enum (every variant, by construction) and
+    // `caught_by` is a `match` (a new defect does not compile without its scenario).
+    for &d in Defect::ALL {
+        let (file, invariant) = caught_by(d);
+        assert!(
+            std::path::Path::new("scenarios").join(file).exists(),
+            "{d:?}: {file}"
+        );
+        assert!(
+            wschaos::check::NAMES.contains(&invariant),
+            "{d:?}: {invariant}"
+        );
+    }
+    assert_eq!(Defect::ALL.len(), 25, "and a `caught!` test above for each");
 }

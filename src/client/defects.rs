@@ -5,9 +5,24 @@
 //! constant `false` and the compiler removes the defective paths.
 #![cfg_attr(not(feature = "defects"), allow(dead_code))]
 
-/// A classic reconnect bug the reference client can be told to have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Defect {
+/// Declares [`Defect`] and [`Defect::ALL`] from one list, so that `ALL` holds every
+/// variant by construction.
+macro_rules! defects {
+    ($($(#[$doc:meta])* $name:ident,)*) => {
+        /// A classic reconnect bug the reference client can be told to have.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+        pub enum Defect {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl Defect {
+            /// Every defect, in declaration order (generated with the enum: none is missing).
+            pub const ALL: &'static [Defect] = &[$(Defect::$name,)*];
+        }
+    };
+}
+
+defects! {
     /// Does not restore its topics after a reconnect.
     ForgetsResubscribe,
     /// Restores every topic twice after a reconnect.
@@ -67,49 +82,25 @@ pub enum Defect {
     ReusesSession,
 }
 
-impl Defect {
-    /// Every defect.
-    pub const ALL: [Defect; 25] = [
-        Defect::ForgetsResubscribe,
-        Defect::ResubscribesTwice,
-        Defect::RevivesUnsubscribed,
-        Defect::ResetsBackoffOnOpen,
-        Defect::NoJitter,
-        Defect::IgnoresMaxAttempts,
-        Defect::ReconnectsAfterClose,
-        Defect::ConnectedBeforeHandshake,
-        Defect::DropsOutbox,
-        Defect::SendsOutboxTwice,
-        Defect::NoHeartbeat,
-        Defect::TwoSockets,
-        Defect::ResendsAcknowledged,
-        Defect::NeverResumes,
-        Defect::FixedDelay,
-        Defect::MisnumbersRetries,
-        Defect::RetriesTerminal,
-        Defect::PublishesBeforeResubscribe,
-        Defect::UnsubscribeNeverSent,
-        Defect::DialOutlivesClose,
-        Defect::HeartbeatLeaks,
-        Defect::RedialsAtOnceOn1012,
-        Defect::StaleFrames,
-        Defect::NeverResetsBackoff,
-        Defect::ReusesSession,
-    ];
-}
-
-/// A set of defects (empty in every real client).
+/// A set of defects: zero-sized, and always empty, in a build without the `defects`
+/// feature, where every `has` is a constant `false` the compiler removes with its branch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Defects(u32);
+pub(crate) struct Defects(#[cfg(feature = "defects")] u32);
 
 impl Defects {
     /// True when the client has `defect`; always false without the `defects` feature.
     #[inline]
     pub(crate) fn has(self, defect: Defect) -> bool {
-        cfg!(feature = "defects") && self.0 & (1 << defect as u32) != 0
+        #[cfg(feature = "defects")]
+        return self.0 & (1 << defect as u32) != 0;
+        #[cfg(not(feature = "defects"))]
+        {
+            let _ = defect;
+            false
+        }
     }
 
-    #[cfg_attr(not(feature = "defects"), allow(dead_code))]
+    #[cfg(feature = "defects")]
     pub(crate) fn with(self, defect: Defect) -> Defects {
         Defects(self.0 | 1 << defect as u32)
     }

@@ -38,11 +38,29 @@ pub(crate) struct Driver<C: Connector, S> {
     pub(crate) rng: Box<dyn RngCore + Send + Sync>,
     pub(crate) shared: Arc<Shared<S>>,
     pub(crate) defects: Defects,
+    /// What only a client with deliberate defects keeps; absent from a normal build.
+    #[cfg(feature = "defects")]
+    pub(crate) lab: Lab<C::Stream>,
+}
+
+/// The state of the deliberate defects that need some (the `defects` feature only).
+#[cfg(feature = "defects")]
+pub(crate) struct Lab<T> {
     /// The second socket of a client with `Defect::TwoSockets`, kept open and never read.
     /// (A `Mutex` only so that `&Driver` stays `Send` across awaits.)
-    pub(crate) extra: std::sync::Mutex<Option<WebSocketStream<C::Stream>>>,
+    pub(crate) extra: std::sync::Mutex<Option<WebSocketStream<T>>>,
     /// The heartbeat of the last connection, for a client with `Defect::HeartbeatLeaks`.
     pub(crate) leaked: Option<Heartbeat>,
+}
+
+#[cfg(feature = "defects")]
+impl<T> Default for Lab<T> {
+    fn default() -> Self {
+        Lab {
+            extra: std::sync::Mutex::new(None),
+            leaked: None,
+        }
+    }
 }
 
 /// How a connection ended: `None` when the user closed the client, else why it was lost.
@@ -209,9 +227,10 @@ impl<C: Connector, S: Session> Driver<C, S> {
     }
 
     /// `Defect::TwoSockets`: one more socket, opened once and never read or closed.
+    #[cfg(feature = "defects")]
     async fn open_second_socket(&mut self) {
         if !self.defects.has(Defect::TwoSockets)
-            || self.extra.get_mut().map_or(true, |e| e.is_some())
+            || self.lab.extra.get_mut().map_or(true, |e| e.is_some())
         {
             return;
         }
@@ -220,9 +239,35 @@ impl<C: Connector, S: Session> Driver<C, S> {
         } = &self.target;
         if let Ok(stream) = self.connector.connect(host, *port).await {
             if let Ok((ws, _)) = tokio_tungstenite::client_async(url.as_str(), stream).await {
-                self.extra = std::sync::Mutex::new(Some(ws));
+                self.lab.extra = std::sync::Mutex::new(Some(ws));
             }
         }
+    }
+
+    /// A normal build opens one socket.
+    #[cfg(not(feature = "defects"))]
+    async fn open_second_socket(&mut self) {}
+
+    /// The heartbeat a client with `Defect::HeartbeatLeaks` carried over, if any.
+    fn leaked_heartbeat(&mut self) -> Option<Heartbeat> {
+        #[cfg(feature = "defects")]
+        return self
+            .lab
+            .leaked
+            .take()
+            .filter(|_| self.defects.has(Defect::HeartbeatLeaks));
+        #[cfg(not(feature = "defects"))]
+        None
+    }
+
+    /// Keeps a dead connection's heartbeat for the next one (`Defect::HeartbeatLeaks`).
+    fn leak_heartbeat(&mut self, heartbeat: Heartbeat) {
+        #[cfg(feature = "defects")]
+        if self.defects.has(Defect::HeartbeatLeaks) {
+            self.lab.leaked = Some(heartbeat);
+        }
+        #[cfg(not(feature = "defects"))]
+        let _ = heartbeat;
     }
 
     async fn serve(&mut self, mut ws: WebSocketStream<MaybeTls<C::Stream>>) -> Ended {
@@ -266,13 +311,9 @@ impl<C: Connector, S: Session> Driver<C, S> {
         }
         // The peer has `handshake_timeout` from the upgrade to accept the session.
         let accept_by = opened + self.policy.handshake_timeout;
-        let mut heartbeat = self
-            .leaked
-            .take()
-            .filter(|_| self.defects.has(Defect::HeartbeatLeaks))
-            .unwrap_or_else(|| {
-                Heartbeat::new(opened, self.policy.ping_interval, self.policy.pong_timeout)
-            });
+        let mut heartbeat = self.leaked_heartbeat().unwrap_or_else(|| {
+            Heartbeat::new(opened, self.policy.ping_interval, self.policy.pong_timeout)
+        });
         loop {
             if !*connected && self.shared.with_session(|s| s.ready()) {
                 if !self.shared.set_status(Status::Connected) {
@@ -302,9 +343,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 _ = sleep_until(heartbeat_due(&heartbeat, self.defects)) => match heartbeat.on_deadline(Instant::now()) {
                     Beat::Ping => self.write(ws, Message::Ping(Default::default())).await?,
                     Beat::Dead => {
-                        if self.defects.has(Defect::HeartbeatLeaks) {
-                            self.leaked = Some(heartbeat);
-                        }
+                        self.leak_heartbeat(heartbeat);
                         return Err(Some(Reason::HeartbeatTimeout));
                     }
                 },

@@ -260,8 +260,8 @@ fn start<C: Connector, S: Session>(
         rng: Box::new(rng),
         shared: shared.clone(),
         defects,
-        extra: std::sync::Mutex::new(None),
-        leaked: None,
+        #[cfg(feature = "defects")]
+        lab: Default::default(),
     };
     (
         Handle {
