@@ -75,6 +75,7 @@ fn caught_by(defect: Defect) -> (&'static str, &'static str) {
         Defect::StaleFrames => ("restarts/short-restart.toml", "stale_frames"),
         Defect::NeverResetsBackoff => ("restarts/repeated-restarts.toml", "redial_on_time"),
         Defect::ReusesSession => ("basics/client-restart.toml", "outbox"),
+        Defect::NoConnectTimeout => ("partitions/held-dials.toml", "dial_resolves"),
     }
 }
 
@@ -127,6 +128,7 @@ caught!(redials_at_once_on_1012, Defect::RedialsAtOnceOn1012);
 caught!(stale_frames, Defect::StaleFrames);
 caught!(never_resets_backoff, Defect::NeverResetsBackoff);
 caught!(reuses_session, Defect::ReusesSession);
+caught!(no_connect_timeout, Defect::NoConnectTimeout);
 
 #[test]
 fn every_defect_has_its_scenario() {
@@ -143,5 +145,5 @@ fn every_defect_has_its_scenario() {
             "{d:?}: {invariant}"
         );
     }
-    assert_eq!(Defect::ALL.len(), 25, "and a `caught!` test above for each");
+    assert_eq!(Defect::ALL.len(), 26, "and a `caught!` test above for each");
 }

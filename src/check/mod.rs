@@ -16,6 +16,7 @@ mod ontime;
 mod order;
 mod outbox;
 mod presence;
+mod resolve;
 mod settle;
 mod single;
 mod stale;
@@ -84,6 +85,7 @@ pub const CHECKERS: &[Checker] = &[
     backoff::BOUNDS,
     backoff::ESCALATES,
     ontime::CHECKER,
+    resolve::CHECKER,
     attempts::CHECKER,
     codes::CHECKER,
     close::CHECKER,
@@ -108,6 +110,7 @@ pub const NAMES: &[&str] = &[
     "backoff_bounds",
     "backoff_escalates",
     "redial_on_time",
+    "dial_resolves",
     "attempt_budget",
     "close_codes",
     "silence_after_close",

@@ -80,6 +80,9 @@ defects! {
     /// ids start again at 1: the server takes the new process's first messages for
     /// repeats of the old one's and drops them.
     ReusesSession,
+    /// Puts no time limit on the TCP dial: a dial into a black hole hangs for as long as
+    /// the hole lasts (on a real network, for ever), and no retry is made meanwhile.
+    NoConnectTimeout,
 }
 
 /// A set of defects: zero-sized, and always empty, in a build without the `defects`

@@ -57,6 +57,7 @@ pub const NEED_PROBES: &[&str] = &[
     "status_moves",
     "backoff_bounds",
     "redial_on_time",
+    "dial_resolves",
     "attempt_budget",
     "close_codes",
     "silence_after_close",
