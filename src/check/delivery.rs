@@ -453,27 +453,23 @@ impl<'a> Processes<'a> {
         if me.exits.is_empty() {
             return me; // one process each: nothing to tell apart
         }
-        for (i, r) in h.records.iter().enumerate() {
-            match &r.event {
-                Event::Server {
-                    epoch,
-                    event:
-                        server::Event::Published {
-                            topic,
-                            seq: Some(seq),
-                            conn,
-                            ..
-                        },
-                } => {
-                    me.on.insert((*epoch, topic, *seq), *conn);
-                }
-                Event::Server {
-                    epoch,
-                    event: server::Event::Connected { conn, .. },
-                } => {
-                    me.opened.insert((*epoch, *conn), i);
-                }
-                _ => {}
+        me.opened = super::view::conns(h)
+            .into_iter()
+            .map(|c| ((c.epoch, c.conn), c.open_index))
+            .collect();
+        for r in &h.records {
+            if let Event::Server {
+                epoch,
+                event:
+                    server::Event::Published {
+                        topic,
+                        seq: Some(seq),
+                        conn,
+                        ..
+                    },
+            } = &r.event
+            {
+                me.on.insert((*epoch, topic, *seq), *conn);
             }
         }
         me
