@@ -28,7 +28,11 @@ pub(crate) struct Builder {
 
 impl Builder {
     pub(crate) fn at(mut self, t: u64, event: Event) -> Self {
-        self.records.push(Record { t, event });
+        self.records.push(Record {
+            t,
+            dial: None,
+            event,
+        });
         self
     }
 

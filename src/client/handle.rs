@@ -15,6 +15,7 @@ use super::events::{Broadcast, ServerEvent, StatusChanges, Subscription};
 use super::pubsub::PubSub;
 use super::raw::RawSession;
 use super::shared::{Session, Shared};
+use super::tap::Tap;
 use super::target::Target;
 use super::{ClientError, Policy, Status};
 use crate::net::{Connector, TokioNet};
@@ -36,6 +37,7 @@ pub struct ClientBuilder {
     policy: Policy,
     defects: Defects,
     client_id: Option<String>,
+    tap: Tap,
 }
 
 impl ClientBuilder {
@@ -53,6 +55,7 @@ impl ClientBuilder {
             policy: Policy::default(),
             client_id: None,
             defects: Defects::default(),
+            tap: Tap::default(),
         })
     }
 
@@ -108,6 +111,12 @@ impl ClientBuilder {
     #[cfg(feature = "defects")]
     pub fn defect(mut self, defect: Defect) -> Self {
         self.defects = self.defects.with(defect);
+        self
+    }
+
+    /// Reports every event to `tap` as it is emitted (the harness's causal history).
+    pub(crate) fn tap(mut self, tap: Tap) -> Self {
+        self.tap = tap;
         self
     }
 
@@ -180,8 +189,16 @@ impl ClientBuilder {
             .target
             .with_query("client", &id)
             .with_query("session", &session);
-        let session = PubSub::new(&self.policy, self.defects);
-        let (handle, task) = start(session, connector, target, self.policy, self.defects, rng);
+        let session = PubSub::new(&self.policy, self.defects, self.tap.clone());
+        let (handle, task) = start(
+            session,
+            self.tap,
+            connector,
+            target,
+            self.policy,
+            self.defects,
+            rng,
+        );
         (Client { handle, id }, task)
     }
 
@@ -202,9 +219,10 @@ impl ClientBuilder {
         connector: C,
         rng: impl RngCore + Send + Sync + 'static,
     ) -> (RawClient, impl Future<Output = ()> + Send + 'static) {
-        let session = RawSession::new(&self.policy);
+        let session = RawSession::new(&self.policy, self.tap.clone());
         let (handle, task) = start(
             session,
+            self.tap,
             connector,
             self.target,
             self.policy,
@@ -246,13 +264,14 @@ impl ClientBuilder {
 
 fn start<C: Connector, S: Session>(
     session: S,
+    tap: Tap,
     connector: C,
     target: Target,
     policy: Policy,
     defects: Defects,
     rng: impl RngCore + Send + Sync + 'static,
 ) -> (Handle<S>, impl Future<Output = ()> + Send + 'static) {
-    let shared = Shared::new(session);
+    let shared = Shared::new(session, tap);
     let driver = Driver {
         connector,
         target,

@@ -20,6 +20,7 @@ mod pubsub;
 mod raw;
 mod shared;
 mod status;
+mod tap;
 mod target;
 
 #[cfg(feature = "defects")]
@@ -31,3 +32,4 @@ pub use events::{
 pub use handle::{Client, ClientBuilder, RawClient};
 pub use policy::Policy;
 pub use status::{Reason, Status};
+pub(crate) use tap::{Tap, Tapped};

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::defects::{Defect, Defects};
 use super::events::{Delivery, ServerEvent, TopicEvent};
 use super::shared::Session;
+use super::tap::{Tap, Tapped};
 use super::{ClientError, Policy};
 use crate::protocol::{ClientFrame, GapReason, Position, ServerFrame, validate_topic};
 
@@ -47,6 +48,8 @@ pub(crate) struct PubSub {
     conn: u64,
     /// `Defect::StaleFrames`: the last message of a connection, held back until the next.
     stale: Option<Delivery>,
+    /// Sees every topic and server event as it is emitted.
+    tap: Tap,
 }
 
 struct Topic {
@@ -62,7 +65,7 @@ struct Outgoing {
 }
 
 impl PubSub {
-    pub(crate) fn new(policy: &Policy, defects: Defects) -> Self {
+    pub(crate) fn new(policy: &Policy, defects: Defects, tap: Tap) -> Self {
         PubSub {
             topics: BTreeMap::new(),
             control: VecDeque::new(),
@@ -83,6 +86,7 @@ impl PubSub {
             welcomed: false,
             conn: 0,
             stale: None,
+            tap,
         }
     }
 
@@ -246,17 +250,21 @@ impl PubSub {
             // Sequence numbers skipped, or a new epoch, with no notice from the server: the
             // subscriber hears of the loss rather than never knowing.
             Some(p) if p.epoch != epoch || d.seq > p.seq + 1 => {
-                let _ = t.tx.send(TopicEvent::Gap {
+                let gap = TopicEvent::Gap {
                     topic: d.topic.clone(),
                     reason: GapReason::Missed,
                     epoch,
                     next_seq: d.seq,
-                });
+                };
+                self.tap.see(Tapped::Topic(&gap));
+                let _ = t.tx.send(gap);
             }
             _ => {}
         }
         t.position = Some(Position { epoch, seq: d.seq });
-        let _ = t.tx.send(TopicEvent::Message(d));
+        let message = TopicEvent::Message(d);
+        self.tap.see(Tapped::Topic(&message));
+        let _ = t.tx.send(message);
     }
 
     fn gap(&mut self, topic: String, reason: GapReason, next_seq: u64) {
@@ -268,15 +276,18 @@ impl PubSub {
             epoch,
             seq: next_seq.saturating_sub(1),
         });
-        let _ = t.tx.send(TopicEvent::Gap {
+        let gap = TopicEvent::Gap {
             topic,
             reason,
             epoch,
             next_seq,
-        });
+        };
+        self.tap.see(Tapped::Topic(&gap));
+        let _ = t.tx.send(gap);
     }
 
     fn emit(&self, event: ServerEvent) {
+        self.tap.see(Tapped::Server(&event));
         let _ = self.events.send(event);
     }
 }
@@ -427,6 +438,7 @@ mod tests {
                 ..Policy::default()
             },
             Defects::default(),
+            Tap::default(),
         )
     }
 

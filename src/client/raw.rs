@@ -9,21 +9,25 @@ use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::shared::Session;
+use super::tap::{Tap, Tapped};
 use super::{ClientError, Policy};
 
 pub(crate) struct RawSession {
     outbox: VecDeque<Message>,
     capacity: usize,
     incoming: Option<broadcast::Sender<Message>>,
+    /// Sees every frame as it arrives.
+    tap: Tap,
 }
 
 impl RawSession {
-    pub(crate) fn new(policy: &Policy) -> Self {
+    pub(crate) fn new(policy: &Policy, tap: Tap) -> Self {
         let (tx, _) = broadcast::channel(policy.subscriber_buffer.max(1));
         RawSession {
             outbox: VecDeque::new(),
             capacity: policy.outbox_capacity,
             incoming: Some(tx),
+            tap,
         }
     }
 
@@ -54,6 +58,7 @@ impl Session for RawSession {
 
     fn on_frame(&mut self, frame: Message) -> Result<(), String> {
         if let Some(tx) = &self.incoming {
+            self.tap.see(Tapped::Frame(&frame));
             let _ = tx.send(frame);
         }
         Ok(())

@@ -11,6 +11,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Status;
+use super::tap::{Tap, Tapped};
 
 /// A protocol layer on top of the raw reconnecting socket.
 ///
@@ -38,6 +39,7 @@ pub(crate) struct Shared<S> {
     inner: Mutex<Inner<S>>,
     wake: Notify,
     status: watch::Sender<Status>,
+    tap: Tap,
 }
 
 struct Inner<S> {
@@ -48,8 +50,10 @@ struct Inner<S> {
 }
 
 impl<S: Session> Shared<S> {
-    pub(crate) fn new(session: S) -> Arc<Self> {
-        let (status, _) = watch::channel(Status::Connecting { attempt: 1 });
+    pub(crate) fn new(session: S, tap: Tap) -> Arc<Self> {
+        let first = Status::Connecting { attempt: 1 };
+        tap.see(Tapped::Status(&first));
+        let (status, _) = watch::channel(first);
         let inner = Inner {
             session,
             closed: false,
@@ -60,6 +64,7 @@ impl<S: Session> Shared<S> {
             inner: Mutex::new(inner),
             wake: Notify::new(),
             status,
+            tap,
         })
     }
 
@@ -104,6 +109,7 @@ impl<S: Session> Shared<S> {
             );
         }
         tracing::debug!(from = current.name(), to = next.name(), "status");
+        self.tap.see(Tapped::Status(&next));
         inner.listeners.retain(|l| l.send(next.clone()).is_ok());
         self.status.send_replace(next);
     }

@@ -25,6 +25,12 @@ pub const VERSION: u32 = 2;
 pub struct Record {
     /// Simulated milliseconds since the start of the run.
     pub t: u64,
+    /// For a client's event: how many dials its process had started by then, so every
+    /// status, frame, message and gap names the connection attempt it belongs to (0 before
+    /// the first dial; a dial's own number). Stamped by [`History::new`] from the order of
+    /// the records, which is the order things happened; `None` for anything else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dial: Option<u32>,
     /// What happened.
     #[serde(flatten)]
     pub event: Event,
@@ -162,7 +168,12 @@ impl PartialEq for ClientIndex {
 
 impl History {
     /// A history of `records` from a run of `scenario` with `seed`.
-    pub fn new(scenario: impl Into<String>, seed: u64, records: Vec<Record>) -> History {
+    ///
+    /// It numbers the dials of each client process in order and stamps every client event
+    /// with its process's dial count at that point ([`Record::dial`]); a process starts
+    /// counting again after it exits.
+    pub fn new(scenario: impl Into<String>, seed: u64, mut records: Vec<Record>) -> History {
+        stamp_dials(&mut records);
         History {
             scenario: scenario.into(),
             seed,
@@ -176,8 +187,9 @@ impl History {
     ///
     /// ```
     /// use wschaos::history::{Event, History, Record};
-    /// let h = History::new("s", 7, vec![Record { t: 10, event: Event::Dial { client: "subs-0".into() } }]);
-    /// assert_eq!(h.to_jsonl(), "{\"wschaos_history\":2,\"scenario\":\"s\",\"seed\":7}\n{\"t\":10,\"kind\":\"dial\",\"client\":\"subs-0\"}\n");
+    /// let dial = Event::Dial { client: "subs-0".into() };
+    /// let h = History::new("s", 7, vec![Record { t: 10, dial: None, event: dial }]);
+    /// assert_eq!(h.to_jsonl(), "{\"wschaos_history\":2,\"scenario\":\"s\",\"seed\":7}\n{\"t\":10,\"dial\":1,\"kind\":\"dial\",\"client\":\"subs-0\"}\n");
     /// ```
     pub fn to_jsonl(&self) -> String {
         #[derive(Serialize)]
@@ -252,6 +264,28 @@ impl History {
             .into_iter()
             .flatten()
             .map(|i| (*i, &self.records[*i]))
+    }
+}
+
+/// Sets [`Record::dial`] on every client event: the number of dials its process started up
+/// to and including this record.
+fn stamp_dials(records: &mut [Record]) {
+    let mut dials: BTreeMap<&str, u32> = BTreeMap::new();
+    for r in records.iter_mut() {
+        let Some(client) = r.event.client() else {
+            r.dial = None;
+            continue;
+        };
+        let count = dials.entry(client).or_default();
+        match &r.event {
+            Event::Dial { .. } => *count += 1,
+            Event::Action {
+                action: ClientAction::Start,
+                ..
+            } => *count = 0,
+            _ => {}
+        }
+        r.dial = Some(*count);
     }
 }
 

@@ -360,6 +360,7 @@ mod tests {
             1,
             vec![Record {
                 t: 1_000,
+                dial: None,
                 event: Event::Action {
                     client: "subs-0".into(),
                     action: ClientAction::Unsubscribe {

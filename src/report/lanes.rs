@@ -184,6 +184,7 @@ mod tests {
     fn the_story_shows_the_scenarios_own_client_actions() {
         let at = |t, action| Record {
             t,
+            dial: None,
             event: Event::Action {
                 client: "subs-0".into(),
                 action,

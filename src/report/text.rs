@@ -112,7 +112,10 @@ pub fn describe(r: &Record) -> String {
         Event::Status { client, status } => {
             format!("{t} {client:<10} status {}", status_text(status))
         }
-        Event::Dial { client } => format!("{t} {client:<10} dial"),
+        Event::Dial { client } => match r.dial {
+            Some(n) => format!("{t} {client:<10} dial #{n}"),
+            None => format!("{t} {client:<10} dial"),
+        },
         Event::Delivered {
             client,
             topic,

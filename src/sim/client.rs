@@ -4,21 +4,21 @@
 //! harness is only as deterministic as the client: inside `start` and after it, dial only
 //! with `env.connector`, draw randomness only from `env.seed`, take time only from tokio,
 //! spawn only with `tokio::task::spawn_local`, use `biased;` in every `select!`, no threads,
-//! no `HashMap` iteration where order shows. Report what happens through `env.probe`.
+//! no `HashMap` iteration where order shows. Report what happens through `env.probe`, at
+//! the moment it happens (from the code that emits it, not from a task that reads your
+//! streams later): the history is in the order of the reports, and the checkers read that
+//! order as cause and effect. `env.connector` records each dial itself.
 
-use std::cell::RefCell;
-use std::collections::BTreeSet;
-use std::rc::Rc;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::StreamExt;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::recorder::Recorder;
 use super::trigger::Hook;
 use crate::client::{
-    Client, ClientBuilder, Delivery, Policy, RawClient, ServerEvent, Status, Subscription,
+    Client, ClientBuilder, Delivery, Policy, RawClient, ServerEvent, Status, Tap, Tapped,
     TopicEvent,
 };
 use crate::history::Event;
@@ -78,6 +78,9 @@ pub struct Probe {
     client: String,
     recorder: Recorder,
     hook: Option<Arc<Hook>>,
+    /// Cleared when the process exits: what its teardown emits (a `Closed` from dropping
+    /// its handle) is not something the process did.
+    alive: Arc<AtomicBool>,
 }
 
 impl Probe {
@@ -86,11 +89,19 @@ impl Probe {
             client: client.to_string(),
             recorder,
             hook,
+            alive: Arc::new(AtomicBool::new(true)),
         }
     }
 
+    /// The process exited: nothing more is recorded through this probe or its clones.
+    pub(crate) fn silence(&self) {
+        self.alive.store(false, Ordering::Relaxed);
+    }
+
     fn record(&self, event: impl FnOnce(String) -> Event) {
-        self.recorder.record(event(self.client.clone()));
+        if self.alive.load(Ordering::Relaxed) {
+            self.recorder.record(event(self.client.clone()));
+        }
     }
 
     /// The status changed (report every change, the first status included).
@@ -99,7 +110,11 @@ impl Probe {
             client,
             status: status.clone(),
         });
-        if let Some(hook) = &self.hook {
+        if let Some(hook) = self
+            .hook
+            .as_ref()
+            .filter(|_| self.alive.load(Ordering::Relaxed))
+        {
             hook.on_status(&self.client, status);
         }
     }
@@ -160,6 +175,16 @@ impl Probe {
     fn dial(&self) {
         self.record(|client| Event::Dial { client });
     }
+
+    /// What the reference client's tap saw.
+    fn tapped(&self, event: Tapped<'_>) {
+        match event {
+            Tapped::Status(status) => self.status(status),
+            Tapped::Topic(event) => self.topic_event(event),
+            Tapped::Server(event) => self.server_event(event),
+            Tapped::Frame(frame) => self.frame(frame.len()),
+        }
+    }
 }
 
 /// Simulated TCP that records each dial of its client.
@@ -184,10 +209,12 @@ impl Connector for SimConnector {
 }
 
 /// The reference client ([`crate::client`]) as a client under test.
+///
+/// It reports through a tap the client calls at the moment it emits each event (under its
+/// own lock, in the connection task or in `close()`), not from tasks that read its streams
+/// later: a status, a message and a dial are recorded in the order they happened.
 pub struct ReferenceClient {
     layer: Layer,
-    probe: Probe,
-    recording: Rc<RefCell<BTreeSet<String>>>,
 }
 
 enum Layer {
@@ -204,45 +231,25 @@ impl ReferenceClient {
 
     fn start_with(env: ClientEnv, configure: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Self {
         let rng = env.rng();
+        let probe = env.probe.clone();
         let builder = ClientBuilder::new(&env.url)
             .expect("the harness's URL is valid")
-            .policy(env.policy);
+            .policy(env.policy)
+            .tap(Tap::new(move |event| probe.tapped(event)));
         let builder = configure(builder);
-        let probe = env.probe.clone();
         let layer = match env.mode {
             Mode::Pubsub => {
                 let (client, task) = builder.client_id(&env.name).build(env.connector, rng);
-                record_status(client.status_changes(), &probe);
-                let events = client.server_events();
-                let p = probe.clone();
-                tokio::task::spawn_local(events.for_each(move |e| {
-                    if let Ok(e) = e {
-                        p.server_event(&e);
-                    }
-                    async {}
-                }));
                 tokio::task::spawn_local(task);
                 Layer::PubSub(client)
             }
             Mode::Raw => {
                 let (client, task) = builder.build_raw(env.connector, rng);
-                record_status(client.status_changes(), &probe);
-                let p = probe.clone();
-                tokio::task::spawn_local(client.incoming().for_each(move |f| {
-                    if let Ok(f) = f {
-                        p.frame(f.len());
-                    }
-                    async {}
-                }));
                 tokio::task::spawn_local(task);
                 Layer::Raw(client)
             }
         };
-        let me = ReferenceClient {
-            layer,
-            probe,
-            recording: Rc::default(),
-        };
+        let me = ReferenceClient { layer };
         for topic in &env.topics {
             me.subscribe(topic);
         }
@@ -256,21 +263,15 @@ impl ClientUnderTest for ReferenceClient {
     }
 
     fn subscribe(&self, topic: &str) {
-        let Layer::PubSub(client) = &self.layer else {
-            return;
-        };
-        let Ok(sub) = client.subscribe(topic) else {
-            return;
-        };
-        if self.recording.borrow_mut().insert(topic.to_string()) {
-            tokio::task::spawn_local(record_topic(sub, self.probe.clone()));
+        if let Layer::PubSub(client) = &self.layer {
+            // The stream is not read: the tap has recorded each of its events already.
+            let _ = client.subscribe(topic);
         }
     }
 
     fn unsubscribe(&self, topic: &str) {
         if let Layer::PubSub(client) = &self.layer {
             client.unsubscribe(topic);
-            self.recording.borrow_mut().remove(topic);
         }
     }
 
@@ -293,22 +294,5 @@ impl ClientUnderTest for ReferenceClient {
             Layer::PubSub(c) => c.reconnect(),
             Layer::Raw(c) => c.reconnect(),
         }
-    }
-}
-
-fn record_status(mut changes: crate::client::StatusChanges, probe: &Probe) {
-    let probe = probe.clone();
-    tokio::task::spawn_local(async move {
-        while let Some(status) = changes.next().await {
-            probe.status(&status);
-        }
-    });
-}
-
-/// Records one topic's stream until it ends (unsubscribed or closed). `unsubscribe` forgets
-/// the topic at once, so a later subscribe records its new stream.
-async fn record_topic(mut sub: Subscription, probe: Probe) {
-    while let Some(event) = sub.next().await {
-        probe.topic_event(&event);
     }
 }

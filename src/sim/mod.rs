@@ -237,11 +237,13 @@ pub(crate) enum Command {
 struct Life<C> {
     client: Rc<C>,
     own: Option<(Rc<tokio::task::LocalSet>, tokio::task::JoinHandle<()>)>,
+    probe: Probe,
 }
 
 impl<C: ClientUnderTest> Life<C> {
     fn start(env: ClientEnv, group: &Group, recorder: &Recorder, restartable: bool) -> Life<C> {
         let name = env.name.clone();
+        let probe = env.probe.clone();
         let tasks = restartable.then(|| Rc::new(tokio::task::LocalSet::new()));
         let client = {
             let _inside = tasks.as_ref().map(|t| t.enter());
@@ -264,7 +266,7 @@ impl<C: ClientUnderTest> Life<C> {
                 );
             (tasks, runner)
         });
-        Life { client, own }
+        Life { client, own, probe }
     }
 
     /// Runs a client action inside the process (what it spawns belongs to it).
@@ -275,6 +277,7 @@ impl<C: ClientUnderTest> Life<C> {
 
     /// The process exits: its tasks are dropped, none runs again.
     fn end(self) {
+        self.probe.silence();
         if let Some((_, runner)) = self.own {
             runner.abort();
         }

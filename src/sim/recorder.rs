@@ -28,7 +28,14 @@ impl Recorder {
 
     /// Records `event` at the current host's simulated time (call inside a turmoil host),
     /// or, for a real run, at the time elapsed since it started.
+    ///
+    /// In a simulation, a record made outside it is dropped: that is the teardown after the
+    /// run's last instant (dropping the simulation closes every client that is still open),
+    /// which is not part of the run.
     pub fn record(&self, event: Event) {
+        if self.origin.is_none() && !turmoil::in_simulation() {
+            return;
+        }
         self.record_at(self.now(), event);
     }
 
@@ -46,7 +53,11 @@ impl Recorder {
         self.records
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Record { t, event });
+            .push(Record {
+                t,
+                dial: None,
+                event,
+            });
     }
 
     /// Everything recorded so far, in order, leaving the recorder empty.

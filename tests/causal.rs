@@ -1,0 +1,111 @@
+//! The history is causal: the reference client's events are recorded at the moment it emits
+//! them, so within each client process they read in the order they happened. Checked over
+//! every simulated library scenario and each of its seeds:
+//! - every dial comes right after the `connecting` status that announced it;
+//! - every message and gap arrives while the process is connected, and carries the dial
+//!   number of the connection that is up;
+//! - nothing follows a process's `closed`;
+//! - the dial numbers count each process's dials from 1, and start over in a new process.
+
+use std::path::PathBuf;
+
+use wschaos::client::Status;
+use wschaos::history::{ClientAction, Event, History};
+use wschaos::sim;
+
+/// What one client process has been through so far.
+#[derive(Default)]
+struct Process {
+    last: Option<Event>,
+    status: Option<Status>,
+    connected_on: Option<u32>,
+    dials: u32,
+    closed: bool,
+}
+
+fn check(history: &History, what: &str) -> usize {
+    let mut checked = 0;
+    let clients: std::collections::BTreeSet<&str> = history
+        .records
+        .iter()
+        .filter_map(|r| r.event.client())
+        .collect();
+    for client in clients {
+        let mut p = Process::default();
+        for (i, r) in history.of(client) {
+            let at = || format!("{what}: {client}, record {i} at {} ms: {:?}", r.t, r.event);
+            if let Event::Action {
+                action: ClientAction::Start,
+                ..
+            } = &r.event
+            {
+                p = Process::default();
+            }
+            assert!(!p.closed, "{} comes after closed", at());
+            let dial = r
+                .dial
+                .unwrap_or_else(|| panic!("{} has no dial number", at()));
+            match &r.event {
+                Event::Dial { .. } => {
+                    p.dials += 1;
+                    assert_eq!(dial, p.dials, "{}", at());
+                    assert!(
+                        matches!(
+                            &p.last,
+                            Some(Event::Status {
+                                status: Status::Connecting { .. },
+                                ..
+                            })
+                        ),
+                        "{} does not come right after connecting, but after {:?}",
+                        at(),
+                        p.last
+                    );
+                    checked += 1;
+                }
+                Event::Status { status, .. } => {
+                    assert_eq!(dial, p.dials, "{}", at());
+                    p.connected_on = (*status == Status::Connected).then_some(dial);
+                    p.closed = *status == Status::Closed;
+                    p.status = Some(status.clone());
+                }
+                Event::Delivered { .. } | Event::Gap { .. } => {
+                    assert_eq!(
+                        p.connected_on,
+                        Some(dial),
+                        "{} arrives while {:?}",
+                        at(),
+                        p.status
+                    );
+                    checked += 1;
+                }
+                _ => assert_eq!(dial, p.dials, "{}", at()),
+            }
+            p.last = Some(r.event.clone());
+        }
+    }
+    checked
+}
+
+#[test]
+fn every_library_run_records_each_client_in_causal_order() {
+    let files = wschaos::cases::discover(&[PathBuf::from("scenarios")]).unwrap();
+    let mut checked = 0;
+    let mut runs = 0;
+    for file in files {
+        let scenario = wschaos::scenario::load(&file).unwrap();
+        if wschaos::real::is_real(&scenario) {
+            continue; // real time: records from several processes and pipes
+        }
+        for seed in &scenario.seeds {
+            let history = sim::run(&scenario, *seed).unwrap();
+            checked += check(&history, &format!("{} seed {seed}", file.display()));
+            runs += 1;
+        }
+    }
+    assert!(runs >= 100, "{runs} runs");
+    assert!(
+        checked >= 10_000,
+        "{checked} dials, messages and gaps checked"
+    );
+}
