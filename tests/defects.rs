@@ -76,6 +76,7 @@ fn caught_by(defect: Defect) -> (&'static str, &'static str) {
         Defect::NeverResetsBackoff => ("restarts/repeated-restarts.toml", "redial_on_time"),
         Defect::ReusesSession => ("basics/client-restart.toml", "outbox"),
         Defect::NoConnectTimeout => ("partitions/held-dials.toml", "dial_resolves"),
+        Defect::StaleDeadline => ("restarts/long-restart.toml", "dial_connects"),
     }
 }
 
@@ -129,6 +130,7 @@ caught!(stale_frames, Defect::StaleFrames);
 caught!(never_resets_backoff, Defect::NeverResetsBackoff);
 caught!(reuses_session, Defect::ReusesSession);
 caught!(no_connect_timeout, Defect::NoConnectTimeout);
+caught!(stale_deadline, Defect::StaleDeadline);
 
 #[test]
 fn every_defect_has_its_scenario() {
@@ -145,5 +147,5 @@ fn every_defect_has_its_scenario() {
             "{d:?}: {invariant}"
         );
     }
-    assert_eq!(Defect::ALL.len(), 26, "and a `caught!` test above for each");
+    assert_eq!(Defect::ALL.len(), 27, "and a `caught!` test above for each");
 }

@@ -201,3 +201,11 @@ found_by_swarm!(
     Defect::ReusesSession,
     "scenarios/swarm/reloads.toml"
 );
+
+// A client that sets its connect deadline before its backoff wait fails dials on a healthy
+// network once its waits grow past connect_timeout: the long outages of give-ups show it.
+found_by_swarm!(
+    swarm_finds_stale_deadline,
+    Defect::StaleDeadline,
+    "scenarios/swarm/give-ups.toml"
+);

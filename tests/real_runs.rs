@@ -329,3 +329,96 @@ down = "1s"
         assert!(log.exited.is_none(), "a kill is not an exit of its own");
     }
 }
+
+/// `run --real`: a simulated file (no `command` anywhere) runs on the real network, each
+/// built-in client as `wschaos connect` with its group's policy and workload. The publisher's
+/// messages, named as the simulation names them, reach the subscribers through a restart,
+/// judged by every check including `outbox` and `presence`; a client whose policy gives up
+/// after one attempt gives up (its `max_attempts` reached the process) and stays up, failed,
+/// as the simulated client does (`--stay`), instead of exiting.
+#[test]
+fn a_simulated_file_runs_on_the_real_network_with_its_built_in_clients() {
+    let dir = std::env::temp_dir().join(format!("wschaos-real-{}-as-real", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("both-worlds.toml");
+    std::fs::write(
+        &file,
+        r#"
+name = "both-worlds"
+duration = "7s"
+settle = "3s"
+
+[[clients]]
+name = "subs"
+count = 2
+topics = ["news"]
+policy = { initial_delay = "200ms", max_delay = "1s" }
+
+[[clients]]
+name = "pub"
+topics = ["news"]
+policy = { initial_delay = "200ms", max_delay = "1s" }
+publish = { topic = "news", every = "200ms", start = "500ms" }
+
+[[clients]]
+name = "quitter"
+policy = { initial_delay = "200ms", max_attempts = 1, stable_after = "1s" }
+
+[[timeline]]
+at = "2s"
+do = "restart"
+down = "1s"
+"#,
+    )
+    .unwrap();
+    let mut case = cases::cases(&file, None).unwrap().remove(0);
+    assert!(!case.is_real(), "a simulated file");
+    case.scenario = wschaos::real::on_real_network(&case.scenario).unwrap();
+    let o = case.run().unwrap_or_else(|e| panic!("{e}"));
+    for client in ["subs-0", "subs-1", "pub-0"] {
+        assert_eq!(fired(&o, client), Vec::<&str>::new(), "{:#?}", o.verdict);
+    }
+    let published = o
+        .history
+        .records
+        .iter()
+        .filter(
+            |r| matches!(&r.event, Event::Publish { client, id: Some(_), .. } if client == "pub-0"),
+        )
+        .count();
+    assert!(published >= 15, "{published} publishes reported by pub-0");
+    let delivered = o
+        .history
+        .records
+        .iter()
+        .filter(|r| matches!(&r.event, Event::Delivered { client, from, .. } if client == "subs-0" && from == "pub-0"))
+        .count();
+    assert!(
+        delivered >= 10,
+        "{delivered} of pub-0's messages reached subs-0"
+    );
+    assert!(
+        !o.not_applicable
+            .iter()
+            .any(|(check, who)| *check == "outbox" && who.iter().any(|c| c == "pub-0")),
+        "outbox judged pub-0 from its published lines: {:?}",
+        o.not_applicable
+    );
+    let quitter = fired(&o, "quitter-0");
+    let story: Vec<String> = o
+        .history
+        .of("quitter-0")
+        .map(|(_, r)| wschaos::report::describe(r))
+        .collect();
+    // Its policy allows one attempt: giving up is right, and it stays up, failed.
+    assert_eq!(quitter, Vec::<&str>::new(), "{story:#?}");
+    assert!(
+        story.last().is_some_and(|l| l.contains("status failed")),
+        "{story:#?}"
+    );
+    assert!(
+        o.logs["quitter-0"].exited.is_none(),
+        "{:?}",
+        o.logs["quitter-0"]
+    );
+}

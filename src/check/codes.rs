@@ -6,10 +6,10 @@
 //! server's connections and the recorded dials; the classification is the checker's own
 //! reading of the policy's numbers (`terminal_close_codes`, `terminal_http_statuses`).
 
-use super::view::{clients, conns, ms, slack, statuses};
+use super::view::{clear, clients, conns, ms, slack, statuses};
 use super::{Checker, Violation};
 use crate::client::{Policy, Reason, Status};
-use crate::history::{ClientAction, Event, Fault, FaultWindow, History};
+use crate::history::{ClientAction, Event, Fault, History};
 use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -56,7 +56,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     // client can only notice by its heartbeat, and retrying is right. Nor
                     // does one on a connection whose handshake answer was lost: for the
                     // client it never opened. So the link must be clear from the opening.
-                    if !clear(s, &windows, &g.host, c.open_t, r.t + slack(s)) {
+                    if !clear(s, &windows, &g.host, (c.open_t, r.t + slack(s)), false) {
                         continue;
                     }
                     let judge = Judge {
@@ -85,7 +85,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                             *i > k
                                 && matches!(x.event, Event::Dial { .. })
                                 && x.t.saturating_add(reach) < to
-                                && clear(s, &windows, &g.host, x.t, x.t + reach)
+                                && clear(s, &windows, &g.host, (x.t, x.t + reach), false)
                         })
                         .map(|(i, x)| (i, x.t))
                         .next()
@@ -105,23 +105,6 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         }
     }
     out
-}
-
-/// True when nothing stood between `host` and a running server from `from` to `to` (with
-/// the run's slack either side): no partition, hold or latency change on its link, no
-/// crash, stop or death of the server, no flap.
-fn clear(s: &Scenario, windows: &[FaultWindow], host: &str, from: u64, to: u64) -> bool {
-    let slack = slack(s);
-    !windows.iter().any(|w| {
-        let touches = match &w.fault {
-            Fault::Partition { link } | Fault::Hold { link } | Fault::Latency { link, .. } => {
-                link.joins_server_and(host)
-            }
-            Fault::Crash | Fault::Shutdown | Fault::Die | Fault::Flap => true,
-            Fault::Reject { .. } | Fault::Kick { .. } => false,
-        };
-        touches && w.from <= to + slack && w.to.is_none_or(|end| end + slack >= from)
-    })
 }
 
 /// One client's answer to one close code or status, received after record `k`.

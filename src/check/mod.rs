@@ -8,6 +8,7 @@ mod attempts;
 mod backoff;
 mod close;
 mod codes;
+mod connects;
 mod delivery;
 mod expect;
 mod heartbeat;
@@ -86,6 +87,7 @@ pub const CHECKERS: &[Checker] = &[
     backoff::ESCALATES,
     ontime::CHECKER,
     resolve::CHECKER,
+    connects::CHECKER,
     attempts::CHECKER,
     codes::CHECKER,
     close::CHECKER,
@@ -111,6 +113,7 @@ pub const NAMES: &[&str] = &[
     "backoff_escalates",
     "redial_on_time",
     "dial_resolves",
+    "dial_connects",
     "attempt_budget",
     "close_codes",
     "silence_after_close",

@@ -83,25 +83,31 @@ mod tests {
     use super::*;
     use crate::check::testkit::*;
 
-    /// A dial at 1 s whose outcome comes `after` ms later.
-    fn dial_then(after: u64, outcome: Status) -> History {
-        Builder::default()
-            .status(1_000, "c-0", connecting(1))
-            .dial(1_000, "c-0")
-            .status(1_000 + after, "c-0", outcome)
-            .build()
-    }
-
     #[test]
     fn a_dial_that_ends_within_the_timeouts_passes() {
         // Defaults: 5 s to dial, 5 s for the upgrade, 5 s for the welcome.
-        assert!(check(&simple(1, ""), &dial_then(14_900, Status::Connected)).is_empty());
-        assert!(check(&simple(1, ""), &dial_then(5_000, disconnected(2, 500))).is_empty());
+        assert!(
+            check(
+                &simple(1, ""),
+                &dial_then(14_900, Status::Connected).build()
+            )
+            .is_empty()
+        );
+        assert!(
+            check(
+                &simple(1, ""),
+                &dial_then(5_000, disconnected(2, 500)).build()
+            )
+            .is_empty()
+        );
     }
 
     #[test]
     fn a_dial_that_hangs_past_its_timeouts_is_caught() {
-        let found = check(&simple(1, ""), &dial_then(21_000, Status::Connected));
+        let found = check(
+            &simple(1, ""),
+            &dial_then(21_000, Status::Connected).build(),
+        );
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].message.contains("allow 15000ms"), "{found:?}");
         // Still hanging at the end of the run.

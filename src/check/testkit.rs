@@ -146,3 +146,11 @@ pub(crate) fn failed() -> Status {
         reason: Reason::ConnectTimeout,
     }
 }
+
+/// Client `c-0` dials at 1 s, and `after` ms later says how it went.
+pub(crate) fn dial_then(after: u64, outcome: Status) -> Builder {
+    Builder::default()
+        .status(1_000, "c-0", connecting(1))
+        .dial(1_000, "c-0")
+        .status(1_000 + after, "c-0", outcome)
+}

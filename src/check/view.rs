@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::client::Status;
-use crate::history::{ClientAction, Event, Fault, History};
+use crate::history::{ClientAction, Event, Fault, FaultWindow, History};
 use crate::scenario::{Group, Mode, Scenario};
 use crate::server::{self, ConnId};
 
@@ -330,6 +330,30 @@ pub(crate) fn closed_at(h: &History, client: &str) -> Option<u64> {
             )
             .then_some(r.t)
         })
+}
+
+/// True when nothing stood between `host` and a running server over `(from, to)` (with
+/// the run's slack either side): no partition, hold or latency change on its link, no
+/// crash, stop or death of the server, no flap; with `answers`, no server told to answer
+/// with a status or a close code either (a reject window, a kick).
+pub(crate) fn clear(
+    s: &Scenario,
+    windows: &[FaultWindow],
+    host: &str,
+    (from, to): (u64, u64),
+    answers: bool,
+) -> bool {
+    let slack = slack(s);
+    !windows.iter().any(|w| {
+        let touches = match &w.fault {
+            Fault::Partition { link } | Fault::Hold { link } | Fault::Latency { link, .. } => {
+                link.joins_server_and(host)
+            }
+            Fault::Crash | Fault::Shutdown | Fault::Die | Fault::Flap => true,
+            Fault::Reject { .. } | Fault::Kick { .. } => answers,
+        };
+        touches && w.from <= to + slack && w.to.is_none_or(|end| end + slack >= from)
+    })
 }
 
 /// Slack for timing comparisons: two ticks and two one-way latencies, plus a millisecond.

@@ -58,19 +58,42 @@ pub struct Args {
     /// Time a ping may go unanswered.
     #[arg(long, value_parser = humantime::parse_duration)]
     pong_timeout: Option<Duration>,
+    /// The whole reconnect policy as JSON, with the keys of a scenario's `policy` table,
+    /// e.g. '{"initial_delay":"200ms","jitter":0.5}'; the flags above override it.
+    #[arg(long, env = "WSCHAOS_POLICY", value_name = "JSON")]
+    policy: Option<String>,
+    /// First --publish / --send this long after the start (default: at once).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    start: Option<Duration>,
+    /// No --publish / --send later than this long after the start (default: never stop).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    stop: Option<Duration>,
+    /// After giving up (`failed`), keep running and wait for `reconnect` on stdin instead
+    /// of exiting 1.
+    #[arg(long)]
+    stay: bool,
 }
 
 impl Args {
-    fn policy(&self) -> Policy {
-        let d = Policy::default();
-        Policy {
+    fn policy(&self) -> Result<Policy, String> {
+        let d = match &self.policy {
+            Some(json) => serde_json::from_str::<Policy>(json)
+                .map_err(|e| format!("--policy (or WSCHAOS_POLICY) {json:?}: {e}"))?,
+            None => Policy::default(),
+        };
+        Ok(Policy {
             initial_delay: self.initial_delay.unwrap_or(d.initial_delay),
             max_delay: self.max_delay.unwrap_or(d.max_delay),
-            max_attempts: self.max_attempts,
+            max_attempts: self.max_attempts.or(d.max_attempts),
             ping_interval: self.ping_interval.unwrap_or(d.ping_interval),
             pong_timeout: self.pong_timeout.unwrap_or(d.pong_timeout),
             ..d
-        }
+        })
+    }
+
+    /// When the --publish / --send workload runs: (first, last), from the start.
+    fn window(&self) -> (Duration, Option<Duration>) {
+        (self.start.unwrap_or_default(), self.stop)
     }
 
     fn check(&self) -> Result<Option<(String, String)>, String> {
@@ -84,6 +107,15 @@ impl Args {
         }
         if self.every.is_some_and(|d| d.is_zero()) {
             return Err("--every must be more than zero".into());
+        }
+        if let (start, Some(stop)) = self.window() {
+            if stop < start {
+                return Err(format!(
+                    "--stop {} comes before --start {}",
+                    humantime::format_duration(stop),
+                    humantime::format_duration(start)
+                ));
+            }
         }
         match &self.publish {
             None => Ok(None),
@@ -104,8 +136,12 @@ pub async fn run(args: Args) -> Exit {
         Ok(p) => p,
         Err(e) => return bad_input(e),
     };
+    let policy = match args.policy() {
+        Ok(p) => p,
+        Err(e) => return bad_input(e),
+    };
     let mut builder = match ClientBuilder::new(&args.url) {
-        Ok(b) => b.policy(args.policy()),
+        Ok(b) => b.policy(policy),
         Err(e) => return bad_input(e),
     };
     if let Some(token) = &args.token {
@@ -135,13 +171,16 @@ pub async fn run(args: Args) -> Exit {
         tokio::spawn(print_raw(client.clone()));
         let ticker = args.send.clone().map(|text| {
             let c = client.clone();
-            repeat(args.every, move |n| client_send(&c, &text, n))
+            repeat(args.every, args.window(), move |n| {
+                client_send(&c, &text, n)
+            })
         });
         tokio::spawn(obey(Obeyed::Raw(client.clone())));
         watch_status(Watched {
             status,
             close: Some(Box::new(move || client.close())),
             _ticker: ticker,
+            stay: args.stay,
         })
         .await
     } else {
@@ -164,13 +203,16 @@ pub async fn run(args: Args) -> Exit {
         }));
         let ticker = publish.map(|(topic, text)| {
             let c = client.clone();
-            repeat(args.every, move |n| client_publish(&c, &topic, &text, n))
+            repeat(args.every, args.window(), move |n| {
+                client_publish(&c, &topic, &text, n)
+            })
         });
         tokio::spawn(obey(Obeyed::PubSub(client.clone())));
         watch_status(Watched {
             status,
             close: Some(Box::new(move || client.close())),
             _ticker: ticker,
+            stay: args.stay,
         })
         .await
     }
@@ -181,10 +223,12 @@ struct Watched {
     status: futures::stream::BoxStream<'static, Status>,
     close: Option<Box<dyn FnOnce() + Send>>,
     _ticker: Option<tokio::task::JoinHandle<()>>,
+    /// `--stay`: a `failed` client waits for `reconnect` instead of ending the process.
+    stay: bool,
 }
 
 /// Prints every status until the client ends. Ctrl-C or SIGTERM closes it: the last line
-/// is then `closed`, and the exit code 0.
+/// is then `closed`, and the exit code 0. Giving up ends it with 1, unless `--stay`.
 async fn watch_status(mut watched: Watched) -> Exit {
     let mut stop = std::pin::pin!(super::stop_signal());
     loop {
@@ -199,7 +243,7 @@ async fn watch_status(mut watched: Watched) -> Exit {
             status = watched.status.next() => match status {
                 Some(status) => {
                     output::line(Some("status"), &status);
-                    if matches!(status, Status::Failed { .. }) {
+                    if matches!(status, Status::Failed { .. }) && !watched.stay {
                         return Exit::Trouble;
                     }
                 }
@@ -278,18 +322,25 @@ async fn print_raw(client: RawClient) {
     }
 }
 
+/// Acts once at `start`, then every `every` (if given) until `stop`, all from now.
 fn repeat(
     every: Option<Duration>,
+    (start, stop): (Duration, Option<Duration>),
     mut act: impl FnMut(u64) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
+    let zero = tokio::time::Instant::now();
     tokio::spawn(async move {
+        tokio::time::sleep_until(zero + start).await;
         let mut n = 1;
         act(n);
         let Some(every) = every else { return };
-        let mut ticks = tokio::time::interval(every);
+        let mut ticks = tokio::time::interval_at(zero + start, every);
         ticks.tick().await;
         loop {
-            ticks.tick().await;
+            let at = ticks.tick().await;
+            if stop.is_some_and(|stop| at > zero + stop) {
+                return;
+            }
             n += 1;
             act(n);
         }

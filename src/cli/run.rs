@@ -44,6 +44,12 @@ pub struct Args {
     /// `explore --swarm` does for that seed (this replays a swarm failure).
     #[arg(long)]
     swarm: bool,
+    /// Run simulated files on the real network instead, in real time on 127.0.0.1: every
+    /// built-in client becomes a `wschaos connect` process with its group's policy, topics
+    /// and workload. Each file runs once (its first seed, or --seed), since real time has no
+    /// seed to replay.
+    #[arg(long, conflicts_with_all = ["swarm", "check_determinism"])]
+    real: bool,
 }
 
 /// One case's result, in every output format.
@@ -111,8 +117,24 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
     let mut position = 0u64;
     for file in files {
         match cases::cases(file, args.seed) {
-            Ok(cases) => {
+            Ok(mut cases) => {
+                if args.real {
+                    cases.truncate(1);
+                }
                 for mut case in cases {
+                    if args.real && !case.is_real() {
+                        match wschaos::real::on_real_network(&case.scenario) {
+                            Ok(real) => case.scenario = real,
+                            Err(why) => {
+                                eprintln!(
+                                    "{}: cannot run on the real network: {why}\n",
+                                    file.display()
+                                );
+                                bad += 1;
+                                continue;
+                            }
+                        }
+                    }
                     // The default run is the simulated library; files of client processes
                     // take real time and run when named (`wschaos run scenarios/real/`).
                     if args.paths.is_empty() && case.is_real() {
@@ -198,6 +220,7 @@ fn sweep_key(files: &[PathBuf], args: &Args) -> serde_json::Value {
         "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
         "seed": args.seed,
         "swarm": args.swarm,
+        "real": args.real,
     })
 }
 

@@ -83,6 +83,10 @@ defects! {
     /// Puts no time limit on the TCP dial: a dial into a black hole hangs for as long as
     /// the hole lasts (on a real network, for ever), and no retry is made meanwhile.
     NoConnectTimeout,
+    /// Sets its connect deadline when it schedules a retry, not when it dials: after a
+    /// backoff wait longer than `connect_timeout`, the dial times out the moment it starts,
+    /// even on a healthy network, until a short enough wait is drawn.
+    StaleDeadline,
 }
 
 /// A set of defects: zero-sized, and always empty, in a build without the `defects`

@@ -51,6 +51,8 @@ pub(crate) struct Lab<T> {
     pub(crate) extra: std::sync::Mutex<Option<WebSocketStream<T>>>,
     /// The heartbeat of the last connection, for a client with `Defect::HeartbeatLeaks`.
     pub(crate) leaked: Option<Heartbeat>,
+    /// When the pending retry was scheduled, for a client with `Defect::StaleDeadline`.
+    pub(crate) scheduled: Option<Instant>,
 }
 
 #[cfg(feature = "defects")]
@@ -59,6 +61,7 @@ impl<T> Default for Lab<T> {
         Lab {
             extra: std::sync::Mutex::new(None),
             leaked: None,
+            scheduled: None,
         }
     }
 }
@@ -145,6 +148,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 retry_in,
                 reason,
             };
+            self.note_scheduled();
             if !self.shared.set_status(waiting) || !self.back_off(retry_in).await {
                 return;
             }
@@ -156,7 +160,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
         let limit = if self.defects.has(Defect::NoConnectTimeout) {
             std::time::Duration::from_secs(365 * 24 * 3600)
         } else {
-            self.policy.connect_timeout
+            self.connect_limit()
         };
         let dial = timeout(limit, self.connector.connect(host, *port));
         let stream = match self.dialing(dial).await {
@@ -249,6 +253,29 @@ impl<C: Connector, S: Session> Driver<C, S> {
     /// A normal build opens one socket.
     #[cfg(not(feature = "defects"))]
     async fn open_second_socket(&mut self) {}
+
+    /// `Defect::StaleDeadline`: remembers when the retry was scheduled.
+    #[cfg(feature = "defects")]
+    fn note_scheduled(&mut self) {
+        self.lab.scheduled = Some(Instant::now());
+    }
+
+    #[cfg(not(feature = "defects"))]
+    fn note_scheduled(&mut self) {}
+
+    /// How long the TCP dial may take: `connect_timeout` from now (for a client with
+    /// `Defect::StaleDeadline`, from when the retry was scheduled).
+    fn connect_limit(&self) -> std::time::Duration {
+        #[cfg(feature = "defects")]
+        if let Some(at) = self
+            .lab
+            .scheduled
+            .filter(|_| self.defects.has(Defect::StaleDeadline))
+        {
+            return (at + self.policy.connect_timeout).saturating_duration_since(Instant::now());
+        }
+        self.policy.connect_timeout
+    }
 
     /// The heartbeat a client with `Defect::HeartbeatLeaks` carried over, if any.
     fn leaked_heartbeat(&mut self) -> Option<Heartbeat> {

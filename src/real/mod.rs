@@ -19,10 +19,12 @@
 //! simulation's tick, and a check that needs what a client did not report (it printed no
 //! probe lines) is reported as not applicable to it, never as a pass.
 
+mod builtin;
 mod probe;
 mod process;
 mod proxy;
 
+pub use builtin::on_real_network;
 pub use process::{ClientProcess, Log, MAX_LINE, MAX_LOG, Spec};
 pub use proxy::{Gate, LinkState, Names, Proxy};
 
@@ -58,6 +60,7 @@ pub const NEED_PROBES: &[&str] = &[
     "backoff_bounds",
     "redial_on_time",
     "dial_resolves",
+    "dial_connects",
     "attempt_budget",
     "close_codes",
     "silence_after_close",

@@ -8,13 +8,20 @@
 //! {"event":"status","state":"disconnected","attempt":2,"retry_in":"750ms","reason":{"kind":"eof"}}
 //! {"event":"message","topic":"news","epoch":3,"seq":17,"from":"pub-0","id":9,"conn":2}
 //! {"event":"gap","topic":"news","reason":"history","epoch":4,"next_seq":1}
+//! {"event":"joined","client":"subs-1","online":3}
+//! {"event":"published","topic":"news","id":12}
+//! {"event":"publish_refused","topic":"news","error":"the outbox is full (1024 waiting)"}
 //! ```
+//!
+//! `welcome`, `joined` and `left` are the presence events it saw (the `presence` check);
+//! `published` says the client accepted a publish under that message id (the id it sends
+//! to the server), so the `outbox` check can follow it there.
 //!
 //! Other fields (`ts`, `data`, ...) are ignored.
 
 use serde::Deserialize;
 
-use crate::client::Status;
+use crate::client::{ServerEvent, Status};
 use crate::history::Event;
 use crate::protocol::GapReason;
 
@@ -39,6 +46,17 @@ enum Line {
         #[serde(default)]
         next_seq: u64,
     },
+    Published {
+        topic: String,
+        id: u64,
+    },
+    PublishRefused {
+        topic: String,
+        error: String,
+    },
+    /// Welcome, joined, left, error: what `wschaos connect` prints as it sees them.
+    #[serde(untagged)]
+    Server(ServerEvent),
 }
 
 /// The history event a stdout line of `client` reports, or `None` for a log line.
@@ -74,6 +92,19 @@ pub fn parse(client: &str, line: &str) -> Option<Event> {
             reason,
             epoch,
             next_seq,
+        },
+        Line::Server(event) => Event::Presence { client, event },
+        Line::Published { topic, id } => Event::Publish {
+            client,
+            topic,
+            id: Some(id),
+            refused: None,
+        },
+        Line::PublishRefused { topic, error } => Event::Publish {
+            client,
+            topic,
+            id: None,
+            refused: Some(error),
         },
     })
 }
@@ -112,6 +143,41 @@ mod tests {
             r#"{"event":"gap","topic":"news","reason":"history","epoch":4,"next_seq":1}"#,
         );
         assert!(matches!(gap, Some(Event::Gap { next_seq: 1, .. })));
+        let joined = parse(
+            "c",
+            r#"{"ts":"x","event":"joined","client":"subs-1","online":3}"#,
+        );
+        assert!(matches!(
+            joined,
+            Some(Event::Presence {
+                event: ServerEvent::Joined { online: 3, .. },
+                ..
+            })
+        ));
+        let published = parse(
+            "c",
+            r#"{"ts":"x","event":"published","topic":"news","id":4,"data":"m4"}"#,
+        );
+        assert!(matches!(
+            published,
+            Some(Event::Publish {
+                id: Some(4),
+                refused: None,
+                ..
+            })
+        ));
+        let refused = parse(
+            "c",
+            r#"{"event":"publish_refused","topic":"news","error":"closed"}"#,
+        );
+        assert!(matches!(
+            refused,
+            Some(Event::Publish {
+                id: None,
+                refused: Some(_),
+                ..
+            })
+        ));
     }
 
     #[test]

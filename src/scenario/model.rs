@@ -242,7 +242,7 @@ pub struct Workload {
     #[serde(default = "default_start", with = "crate::duration_serde")]
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub start: Duration,
-    /// No publish after this. Default: the end of the run minus `settle`.
+    /// No publish after this. Default: none, publishing goes on to the end of the run.
     #[serde(default, with = "crate::duration_serde::option")]
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub stop: Option<Duration>,
