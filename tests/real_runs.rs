@@ -422,3 +422,20 @@ down = "1s"
         o.logs["quitter-0"]
     );
 }
+
+/// A library file on the real network: `close()` during a dial held by the proxy. The
+/// client hangs up while its dial is held; when the hold is released, the proxy must not
+/// carry the abandoned dial to the server (a real SYN answered after the client gave up is
+/// refused by the client's end), or `silence_after_close` would blame the client.
+#[test]
+fn a_dial_abandoned_during_a_hold_never_reaches_the_server() {
+    let file = std::path::Path::new("scenarios/basics/close-during-held-dial.toml");
+    let mut case = cases::cases(file, None).unwrap().remove(0);
+    case.scenario = wschaos::real::on_real_network(&case.scenario).unwrap();
+    let o = case.run().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        o.verdict.violations.is_empty(),
+        "{:#?}",
+        o.verdict.violations
+    );
+}

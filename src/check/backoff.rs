@@ -1,6 +1,7 @@
 //! Invariants 2 and 3: every wait before a dial is the announced one and within the
 //! policy; repeated failures (including accept-then-close flaps) escalate the delay.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::view::{Conn, by_life, clients, conns, end, exits, ms, slack, statuses};
@@ -130,13 +131,48 @@ fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     let slack = slack(s) as f64 / 1000.0;
     let all = conns(h);
+    let mut by_client: BTreeMap<&str, Vec<&Conn>> = BTreeMap::new();
+    for c in &all {
+        by_client.entry(c.client.as_str()).or_default().push(c);
+    }
+    // The faults that end connections from the server's side (few): where a loss began.
+    let enders: Vec<(usize, u64)> = (h.records.iter().enumerate())
+        .filter(|(_, r)| {
+            matches!(
+                r.event,
+                Event::Fault {
+                    fault: Fault::Crash | Fault::Shutdown | Fault::Kick { .. },
+                }
+            )
+        })
+        .map(|(i, r)| (i, r.t))
+        .collect();
     for (client, g) in clients(s) {
         let p = &g.policy;
-        let mine: Vec<&Conn> = all.iter().filter(|c| c.client == client).collect();
+        let mine = by_client
+            .get(client.as_str())
+            .map_or(&[][..], Vec::as_slice);
         let dials: Vec<(usize, u64)> = h
             .of(&client)
             .filter(|(_, r)| matches!(r.event, Event::Dial { .. }))
             .map(|(i, r)| (i, r.t))
+            .collect();
+        // What starts the backoff over: a manual reconnect, a close, a new process.
+        let restarts: Vec<usize> = h
+            .of(&client)
+            .filter(|(_, r)| {
+                matches!(
+                    r.event,
+                    Event::Action {
+                        action: ClientAction::Reconnect
+                            | ClientAction::Close
+                            | ClientAction::Exit
+                            | ClientAction::Start,
+                        ..
+                    }
+                )
+            })
+            .map(|(j, _)| j)
             .collect();
         // Evidence since the backoff last rightly started over (flaps, outages), and over
         // the whole run (a redial at once after every restart shows only when added up).
@@ -155,26 +191,11 @@ fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
                 streak = Streak::default();
             }
             let Some((n, t2)) = next else { break };
-            let asked = h.of(&client).any(|(j, r)| {
-                j > i
-                    && j < n
-                    && matches!(
-                        r.event,
-                        Event::Action {
-                            action: ClientAction::Reconnect
-                                | ClientAction::Close
-                                | ClientAction::Exit
-                                | ClientAction::Start,
-                            ..
-                        }
-                    )
-            });
-            // A manual reconnect, a close or a new process starts the backoff over.
-            if asked {
+            if restarts.iter().any(|&j| j > i && j < n) {
                 (streak, step) = (Streak::default(), 0);
                 continue;
             }
-            let from = opened.map_or(t, |c| lost_from(h, &client, c).clamp(t, t2));
+            let from = opened.map_or(t, |c| lost_from(h, &client, c, &enders).clamp(t, t2));
             let waited = (t2 - from) as f64 / 1000.0 + slack;
             let chance = chance_within(p, step, waited);
             streak.add(n, chance, (waited, step));
@@ -220,19 +241,13 @@ fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
 /// The earliest `client` can have lost connection `c`: when a crash, a graceful stop or a
 /// kick ended it (the client hears of it no sooner), or when the client itself said it was
 /// lost, whichever came first; when it opened, without either.
-fn lost_from(h: &History, client: &str, c: &Conn) -> u64 {
+fn lost_from(h: &History, client: &str, c: &Conn, enders: &[(usize, u64)]) -> u64 {
     let Some(close) = c.close_index else {
         return c.open_t;
     };
-    let ended = h.records[c.open_index..=close]
-        .iter()
-        .rev()
-        .find_map(|r| match &r.event {
-            Event::Fault {
-                fault: Fault::Crash | Fault::Shutdown | Fault::Kick { .. },
-            } => Some(r.t),
-            _ => None,
-        });
+    let ended = (enders.iter().rev())
+        .find(|(i, _)| (c.open_index..=close).contains(i))
+        .map(|(_, t)| *t);
     let said = h
         .statuses(client)
         .find(|(i, _, s)| {

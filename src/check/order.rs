@@ -5,11 +5,13 @@
 //! Judged from the server's record of one connection: the hub handles a connection's
 //! frames in the order they arrived.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::view::{Intents, conns, pubsub_clients};
 use super::{Checker, Violation};
 use crate::history::{Event, History};
 use crate::scenario::Scenario;
-use crate::server;
+use crate::server::{self, ConnId};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "restore_order",
@@ -17,33 +19,41 @@ pub(super) const CHECKER: Checker = Checker {
     check,
 };
 
+/// A connection's subscriptions and publishes as the server saw them: (record, time, event).
+type Seen<'a> = Vec<(usize, u64, &'a server::Event)>;
+
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
-    let pubsub: Vec<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
+    let pubsub: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
     let intents = Intents::new(s, h);
+    // One pass over the history, each connection's events under its (epoch, number): a
+    // connection's own events are all it needs, not every record of its lifetime.
+    let mut by_conn: BTreeMap<(u64, ConnId), Seen<'_>> = BTreeMap::new();
+    for (k, r) in h.records.iter().enumerate() {
+        if let Event::Server { epoch, event } = &r.event {
+            if let server::Event::Published { conn, .. } | server::Event::Subscribed { conn, .. } =
+                event
+            {
+                by_conn
+                    .entry((*epoch, *conn))
+                    .or_default()
+                    .push((k, r.t, event));
+            }
+        }
+    }
     let mut out = Vec::new();
     for c in conns(h).iter().filter(|c| pubsub.contains(&c.client)) {
+        let Some(mine) = by_conn.get(&(c.epoch, c.conn)) else {
+            continue;
+        };
         let wanted = intents.before(&c.client, c.open_index);
-        let mine = h.records[c.open_index..]
-            .iter()
-            .enumerate()
-            .map(|(k, r)| (k + c.open_index, r))
-            .take_while(|(k, _)| c.close_index.is_none_or(|end| *k < end))
-            .filter_map(|(k, r)| match &r.event {
-                Event::Server { epoch, event } if *epoch == c.epoch => Some((k, r.t, event)),
-                _ => None,
-            });
-        let mut first_publish: Option<(usize, u64, u64, &str)> = None;
-        for (k, t, event) in mine {
+        let mut first_publish: Option<(usize, u64, &str)> = None;
+        for &(k, t, event) in mine {
             match event {
-                server::Event::Published {
-                    conn, id, topic, ..
-                } if *conn == c.conn && first_publish.is_none() => {
-                    first_publish = Some((k, t, *id, topic));
+                server::Event::Published { id, topic, .. } if first_publish.is_none() => {
+                    first_publish = Some((k, *id, topic));
                 }
-                server::Event::Subscribed { conn, topic, .. }
-                    if *conn == c.conn && wanted.contains(topic) =>
-                {
-                    if let Some((p, _, id, published)) = first_publish {
+                server::Event::Subscribed { topic, .. } if wanted.contains(topic) => {
+                    if let Some((p, id, published)) = first_publish {
                         let msg = format!(
                             "publish {id} (to {published}) went out on connection {} before the subscription to {topic} was restored",
                             c.conn

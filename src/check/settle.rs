@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::view::{
     Intents, Subscriptions, between_processes, clients, closed_at, conns, end, ms, pubsub_clients,
-    status_at,
+    slack, status_since,
 };
 use super::{Checker, Violation};
 use crate::client::Status;
@@ -34,16 +34,27 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let pubsub: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
     let (all, subs, intents) = (conns(h), Subscriptions::new(h), Intents::new(s, h));
     let mut out = Vec::new();
-    for (client, _) in clients(s) {
+    for (client, g) in clients(s) {
         // Closed, or its process gone and not yet started again: not trying.
         if closed_at(h, &client).is_some_and(|t| t <= at) || between_processes(h, &client, at) {
             continue;
         }
         let v = |msg: String, events| Violation::new(CHECKER.name, Some(&client), at, msg, events);
-        match status_at(h, &client, at) {
-            Some(Status::Connected) => {}
-            Some(Status::Failed { .. } | Status::Closed) => continue,
+        let p = &g.policy;
+        match status_since(h, &client, at) {
+            Some((_, Status::Connected)) => {}
+            Some((_, Status::Failed { .. } | Status::Closed)) => continue,
+            // Still waiting out a retry delay its policy allows (`backoff_bounds` judges the
+            // delay): where dials refused during the outage failed at once (a real
+            // network), a correct client's backoff may outlast `settle`. `redial_on_time`,
+            // `dial_resolves` and `dial_connects` bound the rest of its recovery.
+            Some((t, Status::Disconnected { retry_in, .. }))
+                if t + ms(*retry_in).min(ms(p.max_delay)) + slack(s) > at =>
+            {
+                continue;
+            }
             other => {
+                let other = other.map(|(_, status)| status);
                 let name = other.map_or("nothing", Status::name);
                 out.push(v(
                     format!(
@@ -132,6 +143,31 @@ mod tests {
     #[test]
     fn recovered_in_time_passes() {
         assert!(check(&simple(1, ""), &after_restart(true)).is_empty());
+    }
+
+    #[test]
+    fn waiting_out_an_allowed_retry_delay_is_left_to_the_redial_checks() {
+        // Lost at 2.5 s with a 12 s retry announced (within the default max_delay of
+        // 30 s): at 13 s (heal at 3 s + settle 10 s) it is still rightly waiting.
+        let h = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .fault(1000, Fault::Crash)
+            .status(1000, "c-0", disconnected(1, 300))
+            .status(1300, "c-0", connecting(2))
+            .status(2500, "c-0", disconnected(5, 12_000))
+            .at(3000, Event::Heal { heal: Heal::Start })
+            .build();
+        assert!(check(&simple(1, ""), &h).is_empty());
+        // A delay that ended before the check and no dial since is still caught.
+        let h = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .fault(1000, Fault::Crash)
+            .status(2500, "c-0", disconnected(5, 2_000))
+            .at(3000, Event::Heal { heal: Heal::Start })
+            .build();
+        assert_eq!(check(&simple(1, ""), &h).len(), 1);
     }
 
     #[test]

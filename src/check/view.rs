@@ -69,10 +69,15 @@ pub(crate) fn by_life<T>(
 /// its first and while it has no process (between a `restart_client`'s exit and the new
 /// process's first status).
 pub(crate) fn status_at<'a>(h: &'a History, client: &str, t: u64) -> Option<&'a Status> {
+    status_since(h, client, t).map(|(_, status)| status)
+}
+
+/// [`status_at`], with the time the client reported it.
+pub(crate) fn status_since<'a>(h: &'a History, client: &str, t: u64) -> Option<(u64, &'a Status)> {
     let mut now = None;
     for (_, r) in h.of(client).take_while(|(_, r)| r.t <= t) {
         match &r.event {
-            Event::Status { status, .. } => now = Some(status),
+            Event::Status { status, .. } => now = Some((r.t, status)),
             Event::Action {
                 action: ClientAction::Exit | ClientAction::Start,
                 ..

@@ -124,7 +124,17 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
                 for mut case in cases {
                     if args.real && !case.is_real() {
                         match wschaos::real::on_real_network(&case.scenario) {
-                            Ok(real) => case.scenario = real,
+                            Ok(mut real) => {
+                                // This binary is the `wschaos connect` the clients run.
+                                if let Ok(me) = std::env::current_exe() {
+                                    for g in &mut real.clients {
+                                        g.env
+                                            .entry("WSCHAOS".into())
+                                            .or_insert_with(|| me.display().to_string());
+                                    }
+                                }
+                                case.scenario = real;
+                            }
                             Err(why) => {
                                 eprintln!(
                                     "{}: cannot run on the real network: {why}\n",

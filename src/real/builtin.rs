@@ -26,10 +26,12 @@ use crate::scenario::{Mode, Scenario};
 /// assert!(wschaos::real::is_real(&real));
 /// ```
 pub fn on_real_network(s: &Scenario) -> Result<Scenario, String> {
-    if let Some(step) = s.timeline.iter().find(|st| st.on.is_some()) {
+    if let Some((step, on)) = (s.timeline.iter()).find_map(|st| st.on.as_ref().map(|on| (st, on))) {
         return Err(format!(
-            "the step at {:?} fires `on` a status change: real runs cannot yet fire steps on a client's status",
-            step.at
+            "the `{}` step fires on a client's status change (on = {:?}, nth = {}): real runs cannot fire steps on status changes yet",
+            step.action.verb(),
+            format!("{:?}", on.on).to_lowercase(),
+            on.nth
         ));
     }
     let mut real = s.clone();

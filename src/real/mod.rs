@@ -124,10 +124,12 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
             g.name
         ));
     }
-    if let Some(step) = s.timeline.iter().find(|st| st.on.is_some()) {
+    if let Some((step, on)) = (s.timeline.iter()).find_map(|st| st.on.as_ref().map(|on| (st, on))) {
         return Some(format!(
-            "the step at {:?} fires `on` a status change: real runs cannot yet fire steps on a client's status",
-            step.at
+            "the `{}` step fires on a client's status change (on = {:?}, nth = {}): real runs cannot fire steps on status changes yet",
+            step.action.verb(),
+            format!("{:?}", on.on).to_lowercase(),
+            on.nth
         ));
     }
     None
@@ -162,6 +164,17 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
             "group {group:?} needs {missing:?}, which is not here (`needs` in the file)"
         )));
     }
+    let me = wschaos_binary();
+    if let Some(g) = scenario.clients.iter().find(|g| {
+        me.is_none()
+            && !g.env.contains_key("WSCHAOS")
+            && g.command.as_deref().is_some_and(|c| c.contains("$WSCHAOS"))
+    }) {
+        return Err(RealError::Unsupported(format!(
+            "group {:?} runs $WSCHAOS, but no wschaos binary was found: set WSCHAOS to its path",
+            g.name
+        )));
+    }
     let recorder = Recorder::real();
     let io = |what: &str| {
         let what = what.to_string();
@@ -176,7 +189,6 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
     let mut specs: BTreeMap<String, Spec> = BTreeMap::new();
     // The logs of restarted clients' earlier processes.
     let mut earlier: BTreeMap<String, Log> = BTreeMap::new();
-    let me = wschaos_binary();
     for g in &scenario.clients {
         for name in g.client_names() {
             let proxy = Proxy::start(&name, server.addr, recorder.clone(), names.clone())

@@ -163,16 +163,39 @@ async fn relay(
     mut state: watch::Receiver<LinkState>,
     (names, name): (Names, Arc<str>),
 ) {
+    let mut client = client;
     let _ = client.set_nodelay(true);
     // A dial over a cut or held link waits here; over a cut one it is dropped at the heal.
-    if opened(&mut state, |l| l.up).await.is_err() {
-        return;
+    // What the client sends meanwhile (its handshake) is kept for the server; a client that
+    // gives up and hangs up first never reaches the server, as a real SYN answered after
+    // the client gave up is refused by the client's end.
+    let mut early = Vec::new();
+    {
+        let gate = opened(&mut state, |l| l.up);
+        tokio::pin!(gate);
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            tokio::select! {
+                biased;
+                open = &mut gate => match open {
+                    Ok(()) => break,
+                    Err(()) => return,
+                },
+                read = client.read(&mut buf), if early.len() < CHUNK => match read {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => early.extend_from_slice(&buf[..n]),
+                },
+            }
+        }
     }
-    let Ok(server) = TcpStream::connect(upstream).await else {
+    let Ok(mut server) = TcpStream::connect(upstream).await else {
         // The server is down: the client sees its connection end before any answer.
         return;
     };
     let _ = server.set_nodelay(true);
+    if server.write_all(&early).await.is_err() {
+        return;
+    }
     let from = server.local_addr().ok();
     if let Some(from) = from {
         names.lock().insert(from, name.to_string());
