@@ -539,3 +539,63 @@ fn a_fault_that_touched_nothing_is_a_warning_and_strict_makes_it_a_failure() {
     assert_eq!(lines[0]["warnings"][0]["t"], 5000, "{:?}", lines[0]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn run_real_and_connect_refuse_what_they_cannot_do_with_a_reason() {
+    // Real time has no seed to replay and no swarm schedule to draw.
+    let out = wschaos(&["run", "--real", "--swarm", "scenarios/basics/presence.toml"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot be used with"),
+        "{}",
+        stderr(&out)
+    );
+    // A step fired on a status change cannot run on the real network yet: exit 2, named.
+    let out = wschaos(&[
+        "run",
+        "--real",
+        "scenarios/basics/actions-on-transitions.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot run on the real network")
+            && stderr(&out).contains("fires on a client's status change (on = \""),
+        "{}",
+        stderr(&out)
+    );
+    // `connect`'s policy and workload window.
+    for (args, needle) in [
+        (
+            &["connect", "ws://127.0.0.1:1/", "--policy", "{\"jitter\":"][..],
+            "--policy (or WSCHAOS_POLICY)",
+        ),
+        (
+            &[
+                "connect",
+                "ws://127.0.0.1:1/",
+                "--policy",
+                "{\"jiter\":0.5}",
+            ][..],
+            "unknown field",
+        ),
+        (
+            &[
+                "connect",
+                "ws://127.0.0.1:1/",
+                "--publish",
+                "news:x",
+                "--every",
+                "1s",
+                "--start",
+                "2s",
+                "--stop",
+                "1s",
+            ][..],
+            "--stop 1s comes before --start 2s",
+        ),
+    ] {
+        let out = wschaos(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
+    }
+}
