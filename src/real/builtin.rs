@@ -26,13 +26,8 @@ use crate::scenario::{Mode, Scenario};
 /// assert!(wschaos::real::is_real(&real));
 /// ```
 pub fn on_real_network(s: &Scenario) -> Result<Scenario, String> {
-    if let Some((step, on)) = (s.timeline.iter()).find_map(|st| st.on.as_ref().map(|on| (st, on))) {
-        return Err(format!(
-            "the `{}` step fires on a client's status change (on = {:?}, nth = {}): real runs cannot fire steps on status changes yet",
-            step.action.verb(),
-            format!("{:?}", on.on).to_lowercase(),
-            on.nth
-        ));
+    if let Some(why) = super::on_steps(s) {
+        return Err(why);
     }
     let mut real = s.clone();
     // A real run expects every client back within `settle` of each heal unless the file

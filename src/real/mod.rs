@@ -124,15 +124,18 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
             g.name
         ));
     }
-    if let Some((step, on)) = (s.timeline.iter()).find_map(|st| st.on.as_ref().map(|on| (st, on))) {
-        return Some(format!(
-            "the `{}` step fires on a client's status change (on = {:?}, nth = {}): real runs cannot fire steps on status changes yet",
-            step.action.verb(),
-            format!("{:?}", on.on).to_lowercase(),
-            on.nth
-        ));
-    }
-    None
+    on_steps(s)
+}
+
+/// Why `s` cannot run on the real network yet, if it has a step fired on a status change.
+fn on_steps(s: &Scenario) -> Option<String> {
+    let (step, on) = (s.timeline.iter()).find_map(|st| st.on.as_ref().map(|on| (st, on)))?;
+    Some(format!(
+        "the `{}` step fires on a client's status change (on = {:?}, nth = {}): real runs cannot fire steps on status changes yet",
+        step.action.verb(),
+        format!("{:?}", on.on).to_lowercase(),
+        on.nth
+    ))
 }
 
 /// The line a client process reads on stdin for a client action: `close`, `reconnect`,
