@@ -31,6 +31,12 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         .iter()
         .position(|r| r.t > at)
         .unwrap_or(h.records.len());
+    // A subscription asked for in the last moments before the check (a user's call
+    // landing on the settle instant) cannot be at the server yet: it is new, not a
+    // restore, and `topics_restored` gives it its own time.
+    let asked_by = (h.records.iter())
+        .position(|r| r.t + slack(s) > at)
+        .unwrap_or(h.records.len());
     let pubsub: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
     let (all, subs, intents) = (conns(h), Subscriptions::new(h), Intents::new(s, h));
     let mut out = Vec::new();
@@ -77,12 +83,6 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
             continue;
         };
         let held = subs.held_before(conn.epoch, conn.conn, index);
-        // A subscription asked for in the last moments before the check (a user's call
-        // landing on the settle instant) cannot be at the server yet: it is new, not a
-        // restore, and `topics_restored` gives it its own time.
-        let asked_by = (h.records.iter())
-            .position(|r| r.t + slack(s) > at)
-            .unwrap_or(h.records.len());
         for topic in intents.before(&client, asked_by).difference(&held) {
             out.push(v(
                 format!(
