@@ -32,6 +32,8 @@ pub struct Outcome {
     /// A real run only: what each client process printed that was not a probe line, and
     /// how it ended when it did so before the run stopped it.
     pub logs: std::collections::BTreeMap<String, crate::real::Log>,
+    /// A real run with a `[server] command` only: what the server printed.
+    pub server_log: Option<crate::real::Log>,
 }
 
 /// A case that could not be run (as opposed to one that found a violation).
@@ -146,6 +148,7 @@ impl Case {
             history,
             verdict,
             not_applicable: Vec::new(),
+            server_log: None,
             logs: Default::default(),
         })
     }
@@ -167,6 +170,7 @@ impl Case {
             verdict: run.verdict,
             not_applicable: run.not_applicable,
             logs: run.logs,
+            server_log: run.server_log,
         })
     }
 

@@ -202,3 +202,50 @@ fn steps_fired_by_a_status_change_are_checked() {
     );
     scenario::parse(&fine, "s.toml").unwrap();
 }
+
+#[test]
+fn a_server_command_and_its_keys_are_checked() {
+    let server = |keys: &str| error("[[clients]]", &format!("[server]\n{keys}\n\n[[clients]]"));
+    for (keys, says) in [
+        ("command = \" \"", "the server's `command` is empty"),
+        (
+            "ready_line = \"up\"",
+            "`ready_line` in [server] is for a server `command`",
+        ),
+        (
+            "cwd = \"srv\"",
+            "`cwd` in [server] is for a server `command`",
+        ),
+        (
+            "command = \"srv {port}\"\nready_within = \"0s\"",
+            "`ready_within` must be more than 0 and at most 10m",
+        ),
+        (
+            "command = \"srv {port}\"\nstop_grace = \"1h\"",
+            "`stop_grace` must be more than 0 and at most 10m",
+        ),
+        (
+            "command = \"srv {port}\"\nready_line = \"\"",
+            "`ready_line` is empty",
+        ),
+        (
+            "command = \"srv\"\nready = \"port\"",
+            "unknown field `ready`",
+        ),
+    ] {
+        let e = server(keys);
+        assert!(e.contains(says), "{keys}: {e}");
+    }
+    // A good one runs on the real network, its built-in clients as processes.
+    let s = scenario::parse(
+        &GOOD.replacen(
+            "[[clients]]",
+            "[server]\ncommand = \"srv {port}\"\n\n[[clients]]",
+            1,
+        ),
+        "s.toml",
+    )
+    .unwrap();
+    assert!(wschaos::real::is_real(&s));
+    assert_eq!(s.server.ready_within, std::time::Duration::from_secs(10));
+}

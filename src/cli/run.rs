@@ -65,6 +65,8 @@ struct Result {
     real: bool,
     /// Checkers that could not judge some clients (a real run): (checker, clients).
     not_applicable: Vec<(&'static str, Vec<String>)>,
+    /// A real run against a `[server] command`.
+    foreign_server: bool,
     /// What client processes did that the reader must know (exited early, output cut).
     notes: Vec<String>,
     /// Faults that touched no connection: (ms, message).
@@ -251,6 +253,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
             violations: Vec::new(),
             real: true,
             not_applicable: Vec::new(),
+            foreign_server: case.scenario.server.command.is_some(),
             notes: Vec::new(),
             warnings: Vec::new(),
         };
@@ -268,6 +271,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
         violations: Vec::new(),
         real: case.is_real(),
         not_applicable: Vec::new(),
+        foreign_server: case.scenario.server.command.is_some(),
         notes: Vec::new(),
         warnings: Vec::new(),
     };
@@ -334,6 +338,13 @@ fn run_case(case: &Case, args: &Args) -> Result {
 /// (an early exit is a violation, `process_exited`): whose log lost lines.
 fn notes(o: &wschaos::cases::Outcome) -> Vec<String> {
     let mut out = Vec::new();
+    if let Some(log) = o.server_log.as_ref().filter(|l| l.dropped > 0) {
+        out.push(format!(
+            "server command: {} log lines dropped (only the last {} are kept)",
+            log.dropped,
+            wschaos::real::MAX_LOG
+        ));
+    }
     for (name, log) in &o.logs {
         if log.dropped > 0 {
             out.push(format!(
@@ -409,16 +420,24 @@ fn show(r: &Result, as_json: bool) {
         say!("      {}: {warning}", paint("warning", "33"));
     }
     if !r.not_applicable.is_empty() {
-        let mut by_clients: Vec<(&Vec<String>, Vec<&str>)> = Vec::new();
+        let mut by_clients: Vec<(&Vec<String>, &str, Vec<&str>)> = Vec::new();
         for (check, clients) in &r.not_applicable {
-            match by_clients.iter_mut().find(|(c, _)| *c == clients) {
-                Some((_, checks)) => checks.push(check),
-                None => by_clients.push((clients, vec![check])),
+            let why = if r.foreign_server && wschaos::real::NEED_BUILTIN_SERVER.contains(check) {
+                "the server is a command: they read the built-in server's record"
+            } else {
+                "no probe lines"
+            };
+            match by_clients
+                .iter_mut()
+                .find(|(c, w, _)| *c == clients && *w == why)
+            {
+                Some((_, _, checks)) => checks.push(check),
+                None => by_clients.push((clients, why, vec![check])),
             }
         }
-        for (clients, checks) in by_clients {
+        for (clients, why, checks) in by_clients {
             say!(
-                "      not applicable to {} (no probe lines): {}",
+                "      not applicable to {} ({why}): {}",
                 clients.join(", "),
                 checks.join(", ")
             );

@@ -23,25 +23,25 @@ mod builtin;
 mod probe;
 mod process;
 mod proxy;
+mod upstream;
+mod wire;
 
 pub use builtin::on_real_network;
 pub use process::{ClientProcess, Log, MAX_LINE, MAX_LOG, Spec};
-pub use proxy::{Gate, LinkState, Names, Proxy};
+pub use proxy::{Gate, Ledger, LinkState, Names, Proxy};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use thiserror::Error;
-use tokio::task::JoinHandle;
 
 use crate::check::{self, Verdict};
-use crate::history::{ClientAction, Event, Fault, Heal, History, Link, SERVER_HOST};
+use crate::history::{ClientAction, Event, History};
 use crate::scenario::{Action, Scenario};
-use crate::server::{self, Admission, ControlHandle, ServerConfig};
 use crate::sim::Recorder;
 use crate::sim::plan::{self, Effect};
+use upstream::Server;
 
 /// The timing tolerance of a real run: the `tick` its checks judge with (a process is
 /// scheduled, a socket read, a line printed, with that much slack on a busy machine).
@@ -79,6 +79,9 @@ pub enum RealError {
     /// The file cannot run on the real network as it is.
     #[error("{0}")]
     Unsupported(String),
+    /// The server command could not be started, or was not ready in time.
+    #[error("{0}")]
+    Server(String),
     /// A socket or a process could not be set up.
     #[error("{what}: {error}")]
     Io {
@@ -102,23 +105,38 @@ pub struct RealRun {
     pub not_applicable: Vec<(&'static str, Vec<String>)>,
     /// Each client's log (what it printed that was not a probe line) and how it ended.
     pub logs: BTreeMap<String, Log>,
+    /// The server command's log (what it printed, and whether it exited by itself);
+    /// `None` for the built-in server.
+    pub server_log: Option<Log>,
 }
 
-/// True when the scenario names client processes (`command`), so it runs on the real
-/// network.
+/// True when the scenario names processes (a client group's `command`, or the server's),
+/// so it runs on the real network.
 pub fn is_real(s: &Scenario) -> bool {
-    s.clients.iter().any(|g| g.command.is_some())
+    s.server.command.is_some() || s.clients.iter().any(|g| g.command.is_some())
 }
 
-/// Why `s` cannot run on the real network, if it cannot.
+/// The checkers that read the built-in server's own record (subscriptions, publishes,
+/// deliveries): not applicable with a `[server] command`, whose connections the proxies
+/// record but whose protocol they do not read.
+pub const NEED_BUILTIN_SERVER: &[&str] = &[
+    "topics_restored",
+    "restore_order",
+    "delivery",
+    "stale_frames",
+    "outbox",
+    "presence",
+    "settles",
+];
+
+/// Why `s` cannot run on the real network, if it cannot. A group without a `command` runs
+/// as `wschaos connect` processes ([`on_real_network`]).
 pub fn unsupported(s: &Scenario) -> Option<String> {
-    if let Some(g) = s.clients.iter().find(|g| g.command.is_none()) {
-        return Some(format!(
-            "group {:?} has no `command`: a file with client processes runs every client as a process (the built-in client is one: command = '\"$WSCHAOS\" connect {{url}}')",
-            g.name
-        ));
-    }
-    if let Some(g) = s.clients.iter().find(|g| g.publish.is_some()) {
+    if let Some(g) = s
+        .clients
+        .iter()
+        .find(|g| g.command.is_some() && g.publish.is_some())
+    {
         return Some(format!(
             "group {:?}: `publish` drives the built-in client; a client process publishes by itself (e.g. `$WSCHAOS connect {{url}} --publish news:m{{{{n}}}} --every 100ms`)",
             g.name
@@ -178,15 +196,22 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
             g.name
         )));
     }
+    // Built-in groups in a file with processes run as `wschaos connect` processes.
+    let translated;
+    let scenario = if scenario.clients.iter().any(|g| g.command.is_none()) {
+        translated = on_real_network(scenario).map_err(RealError::Unsupported)?;
+        &translated
+    } else {
+        scenario
+    };
     let recorder = Recorder::real();
     let io = |what: &str| {
         let what = what.to_string();
         move |error| RealError::Io { what, error }
     };
     let names = Names::default();
-    let mut server = Server::start(scenario.server.clone(), recorder.clone(), names.clone())
-        .await
-        .map_err(io("starting the server on 127.0.0.1"))?;
+    let mut server = Server::start(&scenario.server, &recorder, &names, dir).await?;
+    let ledger = server.ledger();
     let mut proxies: BTreeMap<String, (String, Proxy)> = BTreeMap::new();
     let mut clients: BTreeMap<String, ClientProcess> = BTreeMap::new();
     let mut specs: BTreeMap<String, Spec> = BTreeMap::new();
@@ -194,9 +219,15 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
     let mut earlier: BTreeMap<String, Log> = BTreeMap::new();
     for g in &scenario.clients {
         for name in g.client_names() {
-            let proxy = Proxy::start(&name, server.addr, recorder.clone(), names.clone())
-                .await
-                .map_err(io(&format!("starting the proxy of {name}")))?;
+            let proxy = Proxy::start_with(
+                &name,
+                server.addr(),
+                recorder.clone(),
+                names.clone(),
+                ledger.clone(),
+            )
+            .await
+            .map_err(io(&format!("starting the proxy of {name}")))?;
             let port = proxy.addr().port();
             let url = format!("ws://127.0.0.1:{port}/");
             let command = g.command.clone().unwrap_or_default();
@@ -218,6 +249,8 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                 command,
                 cwd: g.cwd.as_ref().map(|c| dir.join(c)),
                 env,
+                probes: true,
+                ready_line: None,
             };
             let process = ClientProcess::start(&spec, &recorder)
                 .map_err(io(&format!("starting {name} ({})", spec.command)))?;
@@ -270,10 +303,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                 server.begin(&fault, &proxies).await;
             }
             Effect::Heal(heal) => {
-                server
-                    .heal(&heal, &proxies)
-                    .await
-                    .map_err(io("restarting the server"))?;
+                server.heal(&heal, &proxies).await?;
                 recorder.record(Event::Heal { heal });
             }
             Effect::Client {
@@ -325,7 +355,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
     // Clients whose last process was killed and never started again (down past the end).
     logs.extend(earlier);
     drop(proxies);
-    server.stop().await;
+    let server_log = server.stop().await;
     let records: Vec<_> = recorder
         .take()
         .into_iter()
@@ -362,6 +392,22 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
             });
         }
     }
+    // A server command that ends by itself leaves nothing to judge a client against.
+    if let Some((t, how)) = server_log.as_ref().and_then(|l| l.exited.as_ref()) {
+        verdict.violations.push(check::Violation {
+            invariant: PROCESS_EXITED,
+            client: None,
+            t: *t,
+            message: format!(
+                "the server command exited by itself ({how}){}",
+                server_log
+                    .as_ref()
+                    .map(upstream::last_lines)
+                    .unwrap_or_default()
+            ),
+            events: Vec::new(),
+        });
+    }
     verdict.violations.sort_by_key(|v| v.t);
     if judged_exits && !logs.is_empty() {
         verdict.checked.push(PROCESS_EXITED);
@@ -372,6 +418,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
         verdict,
         not_applicable,
         logs,
+        server_log,
     })
 }
 
@@ -407,6 +454,15 @@ pub fn judge(
         .collect();
     let mut verdict = check::check(&judged, history);
     let mut not_applicable = Vec::new();
+    if judged.server.command.is_some() {
+        for name in NEED_BUILTIN_SERVER {
+            if verdict.checked.contains(name) {
+                not_applicable.push((*name, all.clone()));
+            }
+        }
+        verdict.checked.retain(|c| !NEED_BUILTIN_SERVER.contains(c));
+        (verdict.violations).retain(|v| !NEED_BUILTIN_SERVER.contains(&v.invariant));
+    }
     if !silent.is_empty() {
         for name in NEED_PROBES {
             if verdict.checked.contains(name) {
@@ -424,178 +480,6 @@ pub fn judge(
         });
     }
     (judged, verdict, not_applicable)
-}
-
-/// The built-in server on 127.0.0.1, restartable on the same port.
-struct Server {
-    addr: SocketAddr,
-    config: ServerConfig,
-    recorder: Recorder,
-    knobs: ControlHandle,
-    controls: server::Controls,
-    task: Option<JoinHandle<()>>,
-    epoch: u64,
-    /// `die` cut every link: the start that heals it repairs them.
-    dead: bool,
-}
-
-impl Server {
-    async fn start(
-        config: ServerConfig,
-        recorder: Recorder,
-        names: Names,
-    ) -> std::io::Result<Server> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let (knobs, controls) = server::controls();
-        let controls = controls.name_peers(move |peer| names.get(peer));
-        let mut me = Server {
-            addr: listener.local_addr()?,
-            config,
-            recorder,
-            knobs,
-            controls,
-            task: None,
-            epoch: 0,
-            dead: false,
-        };
-        me.serve(listener);
-        Ok(me)
-    }
-
-    fn serve(&mut self, listener: tokio::net::TcpListener) {
-        self.epoch += 1;
-        let epoch = self.epoch;
-        let config = ServerConfig {
-            epoch,
-            ..self.config.clone()
-        };
-        let recorder = self.recorder.clone();
-        recorder.record(Event::ServerUp { epoch });
-        let observe = move |e: &server::Event| {
-            recorder.record(Event::Server {
-                epoch,
-                event: e.clone(),
-            })
-        };
-        let controls = self.controls.clone();
-        self.task = Some(tokio::spawn(server::run_with(
-            listener,
-            config,
-            std::future::pending(),
-            observe,
-            controls,
-        )));
-    }
-
-    /// Stops it at once: its sockets close as a crashed process's do (and its port is
-    /// free again when this returns).
-    async fn crash(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-
-    async fn begin(&mut self, fault: &Fault, proxies: &BTreeMap<String, (String, Proxy)>) {
-        match fault {
-            Fault::Crash => self.crash().await,
-            Fault::Shutdown => {
-                self.knobs.shut_down();
-                if let Some(task) = self.task.take() {
-                    // Drains within its write timeout; then it is stopped regardless.
-                    let bound = self.config.write_timeout + Duration::from_secs(1);
-                    let mut task = task;
-                    if tokio::time::timeout(bound, &mut task).await.is_err() {
-                        task.abort();
-                    }
-                }
-            }
-            Fault::Die => {
-                for (_, proxy) in proxies.values() {
-                    proxy.set(|l| {
-                        l.up = Gate::Cut;
-                        l.down = Gate::Cut;
-                    });
-                }
-                self.crash().await;
-                self.dead = true;
-            }
-            Fault::Partition { link } => on_link(link, proxies, Gate::Cut),
-            Fault::Hold { link } => on_link(link, proxies, Gate::Held),
-            Fault::Latency { link, latency } => latency_on(link, proxies, *latency),
-            Fault::Flap => self.knobs.admit(Admission::Flap),
-            Fault::Reject { status } => self.knobs.admit(Admission::Reject { status: *status }),
-            Fault::Kick { code } => self.knobs.kick(*code),
-        }
-    }
-
-    async fn heal(
-        &mut self,
-        heal: &Heal,
-        proxies: &BTreeMap<String, (String, Proxy)>,
-    ) -> std::io::Result<()> {
-        match heal {
-            Heal::Start => {
-                if std::mem::take(&mut self.dead) {
-                    for (_, proxy) in proxies.values() {
-                        proxy.set(|l| {
-                            l.up = Gate::Open;
-                            l.down = Gate::Open;
-                        });
-                    }
-                }
-                self.crash().await;
-                let listener = tokio::net::TcpListener::bind(self.addr).await?;
-                self.serve(listener);
-            }
-            Heal::Repair { link } | Heal::Release { link } => on_link(link, proxies, Gate::Open),
-            Heal::Latency { link, latency } => latency_on(link, proxies, *latency),
-            Heal::Admit => self.knobs.admit(Admission::Accept),
-        }
-        Ok(())
-    }
-
-    async fn stop(mut self) {
-        self.crash().await;
-    }
-}
-
-/// Sets the gates a link fault touches on the proxies of the host it names: both ways, or
-/// for a one-way cut only the direction away from its first host.
-fn on_link(link: &Link, proxies: &BTreeMap<String, (String, Proxy)>, gate: Gate) {
-    let Some(host) = link.client_host() else {
-        return;
-    };
-    let (up, down) = if !link.oneway {
-        (true, true)
-    } else if link.a == SERVER_HOST {
-        (false, true)
-    } else {
-        (true, false)
-    };
-    for (h, proxy) in proxies.values() {
-        if h == host {
-            proxy.set(|l| {
-                if up {
-                    l.up = gate;
-                }
-                if down {
-                    l.down = gate;
-                }
-            });
-        }
-    }
-}
-
-fn latency_on(link: &Link, proxies: &BTreeMap<String, (String, Proxy)>, latency: Duration) {
-    let Some(host) = link.client_host() else {
-        return;
-    };
-    for (h, proxy) in proxies.values() {
-        if h == host {
-            proxy.set(|l| l.latency = latency);
-        }
-    }
 }
 
 /// What the groups of `s` need (`needs`) and this machine lacks: (group, need). Programs

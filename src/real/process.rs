@@ -56,6 +56,10 @@ pub struct Spec {
     pub cwd: Option<std::path::PathBuf>,
     /// Extra environment.
     pub env: BTreeMap<String, String>,
+    /// Its stdout carries probe lines (a client); else every line is its log (a server).
+    pub probes: bool,
+    /// A line containing this text (stdout or stderr) makes [`ClientProcess::ready`] true.
+    pub ready_line: Option<String>,
 }
 
 /// A running client process.
@@ -68,6 +72,8 @@ pub struct ClientProcess {
     stdin: Option<ChildStdin>,
     log: Arc<Mutex<Log>>,
     readers: Vec<tokio::task::JoinHandle<()>>,
+    /// Set once it printed its `ready_line`.
+    ready: watch::Receiver<bool>,
 }
 
 impl ClientProcess {
@@ -90,20 +96,38 @@ impl ClientProcess {
         let mut child = cmd.spawn()?;
         let log = Arc::new(Mutex::new(Log::default()));
         let mut readers = Vec::new();
+        let (ready_tx, ready) = watch::channel(false);
+        let ready_tx = Arc::new(ready_tx);
+        let is_ready = {
+            let want = spec.ready_line.clone();
+            move |line: &str, tx: &watch::Sender<bool>| {
+                if want.as_deref().is_some_and(|w| line.contains(w)) {
+                    tx.send_replace(true);
+                }
+            }
+        };
         if let Some(out) = child.stdout.take() {
             let (name, recorder, log) = (spec.name.clone(), recorder.clone(), log.clone());
+            let (probes, is_ready, tx) = (spec.probes, is_ready.clone(), ready_tx.clone());
             readers.push(tokio::spawn(async move {
-                read_lines(out, |line| match super::probe::parse(&name, &line) {
-                    Some(event) => recorder.record(event),
-                    None => lock(&log).push(line),
+                read_lines(out, |line| {
+                    is_ready(&line, &tx);
+                    match super::probe::parse(&name, &line).filter(|_| probes) {
+                        Some(event) => recorder.record(event),
+                        None => lock(&log).push(line),
+                    }
                 })
                 .await;
             }));
         }
         if let Some(err) = child.stderr.take() {
-            let log = log.clone();
+            let (log, tx) = (log.clone(), ready_tx.clone());
             readers.push(tokio::spawn(async move {
-                read_lines(err, |line| lock(&log).push(line)).await;
+                read_lines(err, |line| {
+                    is_ready(&line, &tx);
+                    lock(&log).push(line)
+                })
+                .await;
             }));
         }
         let pid = child.id();
@@ -131,7 +155,23 @@ impl ClientProcess {
             stdin,
             log,
             readers,
+            ready,
         })
+    }
+
+    /// Waits until it printed its `ready_line`; `false` when it exited first.
+    pub async fn ready(&mut self) -> bool {
+        let (mut exit, mut ready) = (self.exit.clone(), self.ready.clone());
+        tokio::select! {
+            biased;
+            r = ready.wait_for(|r| *r) => r.is_ok(),
+            _ = exit.wait_for(|e| *e) => *self.ready.borrow(),
+        }
+    }
+
+    /// Its log so far (a copy).
+    pub fn log(&self) -> Log {
+        lock(&self.log).clone()
     }
 
     /// The client's name.

@@ -14,14 +14,19 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::history::Event;
+use crate::server::{self, Admission};
 use crate::sim::Recorder;
+
+use super::wire::{self, Seen, Stream};
 
 /// The state of one client's link to the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,6 +37,15 @@ pub struct LinkState {
     pub down: Gate,
     /// Added to every chunk, each way.
     pub latency: Duration,
+    /// How the proxy answers handshakes (with a [`Ledger`] only: in a foreign server's
+    /// place; the built-in server does its own).
+    pub admission: Admission,
+    /// Kicks ordered so far (with a [`Ledger`] only): a connection open when the count
+    /// grows gets a close frame with `kick_code` at its next frame boundary, and its server
+    /// side is closed.
+    pub kicks: u64,
+    /// The close code of the latest kick.
+    pub kick_code: u16,
 }
 
 /// One direction of a link.
@@ -62,6 +76,72 @@ impl Names {
     }
 }
 
+/// The proxy's record of a server that keeps none of its own (a `[server] command`): each
+/// connection opened (its handshake answered 101), refused (another status) and ended,
+/// as the built-in server would have recorded it, with connection numbers it gives.
+/// Shared by every proxy of a run. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Ledger(Arc<Mutex<Books>>);
+
+#[derive(Default)]
+struct Books {
+    epoch: u64,
+    next: u64,
+    online: u64,
+}
+
+impl Ledger {
+    /// The server started again: connections from now on are this epoch's.
+    pub fn up(&self, epoch: u64) {
+        let mut b = self.lock();
+        b.epoch = epoch;
+        b.online = 0;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Books> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn opened(&self, recorder: &Recorder, client: &str) -> (u64, u64) {
+        let mut b = self.lock();
+        b.next += 1;
+        b.online += 1;
+        recorder.record(Event::Server {
+            epoch: b.epoch,
+            event: server::Event::Connected {
+                conn: b.next,
+                client: client.to_string(),
+                online: b.online,
+            },
+        });
+        (b.epoch, b.next)
+    }
+
+    fn closed(&self, recorder: &Recorder, (epoch, conn): (u64, u64), client: &str, reason: String) {
+        let mut b = self.lock();
+        if b.epoch == epoch {
+            b.online = b.online.saturating_sub(1);
+        }
+        recorder.record(Event::Server {
+            epoch,
+            event: server::Event::Disconnected {
+                conn,
+                client: client.to_string(),
+                reason,
+                online: if b.epoch == epoch { b.online } else { 0 },
+            },
+        });
+    }
+
+    fn refused(&self, recorder: &Recorder, reason: String) {
+        let b = self.lock();
+        recorder.record(Event::Server {
+            epoch: b.epoch,
+            event: server::Event::Refused { reason },
+        });
+    }
+}
+
 /// A running proxy; dropping it stops it and closes every connection it relays.
 pub struct Proxy {
     addr: SocketAddr,
@@ -82,13 +162,34 @@ impl Proxy {
         recorder: Recorder,
         names: Names,
     ) -> std::io::Result<Proxy> {
+        Proxy::start_with(client, upstream, recorder, names, None).await
+    }
+
+    /// As [`Proxy::start`]; with a `ledger`, the proxy also reads the WebSocket stream
+    /// (never changing it), records each connection there, and answers `admission` and
+    /// `kicks` itself: for a server that does neither (a `[server] command`).
+    pub async fn start_with(
+        client: &str,
+        upstream: SocketAddr,
+        recorder: Recorder,
+        names: Names,
+        ledger: Option<Ledger>,
+    ) -> std::io::Result<Proxy> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (link, state) = watch::channel(LinkState::default());
         let mut tasks = JoinSet::new();
         let client = Arc::<str>::from(client);
         tasks.spawn(accept_loop(
-            listener, client, upstream, state, recorder, names,
+            listener,
+            Ctx {
+                client,
+                upstream,
+                recorder,
+                names,
+                ledger,
+            },
+            state,
         ));
         Ok(Proxy {
             addr,
@@ -108,14 +209,17 @@ impl Proxy {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
+/// What every connection of one proxy shares.
+#[derive(Clone)]
+struct Ctx {
     client: Arc<str>,
     upstream: SocketAddr,
-    state: watch::Receiver<LinkState>,
     recorder: Recorder,
     names: Names,
-) {
+    ledger: Option<Ledger>,
+}
+
+async fn accept_loop(listener: TcpListener, ctx: Ctx, state: watch::Receiver<LinkState>) {
     let mut conns = JoinSet::new();
     let mut pause = Duration::from_millis(5);
     loop {
@@ -125,12 +229,12 @@ async fn accept_loop(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     pause = Duration::from_millis(5);
-                    recorder.record(Event::Dial { client: client.to_string() });
-                    conns.spawn(relay(stream, upstream, state.clone(), (names.clone(), client.clone())));
+                    ctx.recorder.record(Event::Dial { client: ctx.client.to_string() });
+                    conns.spawn(relay(stream, state.clone(), ctx.clone()));
                 }
                 // Out of file descriptors or the like: back off instead of spinning.
                 Err(error) => {
-                    tracing::warn!(%error, %client, "proxy accept failed");
+                    tracing::warn!(%error, client = %ctx.client, "proxy accept failed");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(1));
                 }
@@ -157,12 +261,7 @@ async fn opened(
     }
 }
 
-async fn relay(
-    client: TcpStream,
-    upstream: SocketAddr,
-    mut state: watch::Receiver<LinkState>,
-    (names, name): (Names, Arc<str>),
-) {
+async fn relay(client: TcpStream, mut state: watch::Receiver<LinkState>, ctx: Ctx) {
     let mut client = client;
     let _ = client.set_nodelay(true);
     // A dial over a cut or held link waits here; over a cut one it is dropped at the heal.
@@ -188,7 +287,12 @@ async fn relay(
             }
         }
     }
-    let Ok(mut server) = TcpStream::connect(upstream).await else {
+    let admission = state.borrow().admission;
+    if let (Some(ledger), Admission::Reject { status }) = (&ctx.ledger, admission) {
+        refuse(client, early, status, ledger, &ctx.recorder).await;
+        return;
+    }
+    let Ok(mut server) = TcpStream::connect(ctx.upstream).await else {
         // The server is down: the client sees its connection end before any answer.
         return;
     };
@@ -198,41 +302,289 @@ async fn relay(
     }
     let from = server.local_addr().ok();
     if let Some(from) = from {
-        names.lock().insert(from, name.to_string());
+        ctx.names.lock().insert(from, ctx.client.to_string());
     }
     let (cr, cw) = client.into_split();
     let (sr, sw) = server.into_split();
-    let up = pump(cr, sw, state.clone(), |l| l.up);
-    let down = pump(sr, cw, state, |l| l.down);
-    // Each direction ends on its own (a half-close passes through); both end the relay.
-    let _ = tokio::join!(up, down);
+    match &ctx.ledger {
+        None => {
+            let up = pump(cr, sw, state.clone(), |l| l.up);
+            let down = pump(sr, cw, state, |l| l.down);
+            // Each direction ends on its own (a half-close passes through); both end it.
+            let _ = tokio::join!(up, down);
+        }
+        Some(ledger) => watched((cr, cw), (sr, sw), state, &ctx, ledger).await,
+    }
     if let Some(from) = from {
-        names.lock().remove(&from);
+        ctx.names.lock().remove(&from);
+    }
+}
+
+/// How long a kicked client gets to answer the close frame and hang up.
+const CLOSING: Duration = Duration::from_secs(2);
+
+/// Answers a dial in the server's place with an HTTP refusal, once the client's handshake
+/// request has arrived (bounded: [`CLOSING`], [`wire::MAX_HEAD`]).
+async fn refuse(
+    mut client: TcpStream,
+    mut early: Vec<u8>,
+    status: u16,
+    ledger: &Ledger,
+    recorder: &Recorder,
+) {
+    let mut head = Stream::new();
+    let mut done = !head.feed(&early).is_empty();
+    let read_head = async {
+        let mut buf = vec![0u8; 4096];
+        while !done && early.len() <= wire::MAX_HEAD {
+            match client.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => {
+                    early.extend_from_slice(&buf[..n]);
+                    done = !head.feed(&buf[..n]).is_empty();
+                }
+            }
+        }
+        true
+    };
+    if !matches!(tokio::time::timeout(CLOSING, read_head).await, Ok(true)) {
+        return;
+    }
+    ledger.refused(
+        recorder,
+        format!("answered HTTP {status} by the proxy (reject)"),
+    );
+    let _ = client.write_all(wire::refusal(status).as_bytes()).await;
+    let _ = client.shutdown().await;
+}
+
+/// Relays a connection to a server that keeps no record: reads both streams as WebSocket
+/// (changing nothing), records the connection in the `ledger`, and does `flap` and `kick`
+/// in the server's place: a close frame to the client at a frame boundary, the server's
+/// side closed.
+async fn watched(
+    (cr, cw): (OwnedReadHalf, OwnedWriteHalf),
+    (sr, sw): (OwnedReadHalf, OwnedWriteHalf),
+    state: watch::Receiver<LinkState>,
+    ctx: &Ctx,
+    ledger: &Ledger,
+) {
+    let (cut_tx, cut) = watch::channel(false);
+    let mut open = None;
+    let up = pump_until_cut(cr, sw, state.clone(), cut.clone());
+    let down = pump_down(sr, cw, state, cut_tx, (ctx, ledger, &mut open));
+    let closing = async {
+        let mut cut = cut.clone();
+        if cut.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(CLOSING).await;
+    };
+    tokio::select! {
+        biased;
+        _ = async { tokio::join!(up, down) } => {}
+        _ = closing => {}
+    }
+    if let Some((conn, reason)) = open.take() {
+        ledger.closed(&ctx.recorder, conn, &ctx.client, reason);
+    }
+}
+
+/// The open connection of a [`watched`] relay, and why it ended so far.
+type Open = Option<((u64, u64), String)>;
+
+/// Client to server, until the server side is cut: then what the client still sends (its
+/// answer to the close frame) is read and dropped, and the server's side is shut.
+async fn pump_until_cut(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut state: watch::Receiver<LinkState>,
+    mut cut: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        tokio::select! {
+            biased;
+            Ok(()) = cut.wait_for(|c| *c).map(|r| r.map(|_| ())), if !*cut.borrow() => {
+                let _ = to.shutdown().await;
+            }
+            read = from.read(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) if *cut.borrow() => { let _ = n; }
+                Ok(n) => {
+                    let latency = state.borrow().latency;
+                    if !latency.is_zero() {
+                        tokio::time::sleep(latency).await;
+                    }
+                    while state.borrow_and_update().up != Gate::Open {
+                        if state.changed().await.is_err() {
+                            return;
+                        }
+                    }
+                    if to.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            },
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Server to client, read as WebSocket: records the opening, and injects a flap's or a
+/// kick's close frame where a frame ends.
+async fn pump_down(
+    from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    mut state: watch::Receiver<LinkState>,
+    cut: watch::Sender<bool>,
+    (ctx, ledger, open): (&Ctx, &Ledger, &mut Open),
+) {
+    let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(QUEUE);
+    let reader = read_chunks(from, tx);
+    let writer = async {
+        let mut stream = Stream::new();
+        // Kicks ordered before this connection opened are not its own.
+        let mut seen_kicks = u64::MAX;
+        let mut server_close = None;
+        // The client has been sent whole frames so far: an injected frame may follow.
+        let mut boundary = false;
+        loop {
+            let kick = {
+                let l = state.borrow_and_update();
+                (l.kicks > seen_kicks).then_some(l.kick_code)
+            };
+            if let Some(code) = kick.filter(|_| boundary) {
+                inject(&mut to, code, &mut state).await;
+                if let Some((_, reason)) = open.as_mut() {
+                    *reason = format!("kicked by the proxy with {code}");
+                }
+                let _ = cut.send(true);
+                return;
+            }
+            let next = tokio::select! {
+                biased;
+                changed = state.changed(), if kick.is_none() && open.is_some() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                next = rx.recv() => next,
+            };
+            let Some((read_at, chunk)) = next else {
+                break;
+            };
+            let latency = state.borrow().latency;
+            if !latency.is_zero() && read_at + latency > Instant::now() {
+                tokio::time::sleep_until(read_at + latency).await;
+            }
+            while state.borrow_and_update().down != Gate::Open {
+                if state.changed().await.is_err() {
+                    return;
+                }
+            }
+            // Written up to each boundary, so a kick ordered meanwhile lands between frames
+            // (what is left of the chunk then never reaches the client).
+            let mut written = 0;
+            let mut due = false;
+            for seen in stream.feed(&chunk) {
+                let (end, status) = match seen {
+                    Seen::Close { code, .. } => {
+                        server_close = Some(code);
+                        continue;
+                    }
+                    Seen::Head { end, status } => (end, status),
+                    Seen::Frame { end, .. } => (end, None),
+                };
+                if to.write_all(&chunk[written..end]).await.is_err() {
+                    return;
+                }
+                written = end;
+                match status {
+                    Some(101) => {
+                        *open = Some((
+                            ledger.opened(&ctx.recorder, &ctx.client),
+                            "the connection ended".to_string(),
+                        ));
+                        let l = *state.borrow();
+                        seen_kicks = l.kicks;
+                        if l.admission == Admission::Flap {
+                            inject(&mut to, 1011, &mut state).await;
+                            if let Some((_, reason)) = open.as_mut() {
+                                *reason = "flapped by the proxy (1011)".into();
+                            }
+                            let _ = cut.send(true);
+                            return;
+                        }
+                    }
+                    Some(status) => {
+                        ledger.refused(&ctx.recorder, format!("the server answered HTTP {status}"))
+                    }
+                    None => {}
+                }
+                if state.borrow().kicks > seen_kicks {
+                    due = true;
+                    break;
+                }
+            }
+            if due {
+                boundary = true;
+                continue;
+            }
+            if to.write_all(&chunk[written..]).await.is_err() {
+                return;
+            }
+            boundary = stream.at_boundary();
+        }
+        if let (Some((_, reason)), Some(code)) = (open.as_mut(), server_close) {
+            *reason = match code {
+                Some(code) => format!("the server closed it ({code})"),
+                None => "the server closed it".into(),
+            };
+        }
+        let _ = to.shutdown().await;
+    };
+    tokio::join!(reader, writer);
+}
+
+/// Sends a close frame with `code` to the client (through the link's gate) and ends the
+/// client's side of the stream.
+async fn inject(to: &mut OwnedWriteHalf, code: u16, state: &mut watch::Receiver<LinkState>) {
+    while state.borrow_and_update().down != Gate::Open {
+        if state.changed().await.is_err() {
+            return;
+        }
+    }
+    let _ = to.write_all(&wire::close_frame(code)).await;
+    let _ = to.shutdown().await;
+}
+
+/// Reads chunks, stamped with the time they arrived, until the end or the receiver goes.
+async fn read_chunks(mut from: OwnedReadHalf, tx: mpsc::Sender<(Instant, Vec<u8>)>) {
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if tx.send((Instant::now(), buf[..n].to_vec())).await.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
 
 /// Relays one direction: a reader that stamps chunks, a writer that waits for the stamp
 /// plus the latency and for the gate.
 async fn pump(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
+    from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
     gate: fn(&LinkState) -> Gate,
 ) {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(QUEUE);
-    let reader = async move {
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            match from.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => {
-                    if tx.send((Instant::now(), buf[..n].to_vec())).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    };
+    let reader = read_chunks(from, tx);
     let writer = async move {
         while let Some((read_at, chunk)) = rx.recv().await {
             let latency = state.borrow().latency;

@@ -88,6 +88,7 @@ fn header(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
     if let Some(why) = crate::real::unsupported(s).filter(|_| crate::real::is_real(s)) {
         return Err(key("command", why));
     }
+    server_command(&s.server).map_err(|(k, msg)| key(k, msg))?;
     if let Some(g) = s
         .clients
         .iter()
@@ -97,6 +98,45 @@ fn header(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
             "command",
             format!("group {:?}: `command` is empty", g.name),
         ));
+    }
+    Ok(())
+}
+
+/// The `[server]` keys of a server command: (key, what is wrong).
+fn server_command(server: &crate::server::ServerConfig) -> Result<(), (&'static str, String)> {
+    const MOST: Duration = Duration::from_secs(600);
+    match server.command.as_deref() {
+        Some(c) if c.trim().is_empty() => {
+            return Err(("command", "the server's `command` is empty".into()));
+        }
+        Some(_) => {}
+        None => {
+            let stray = [
+                ("cwd", server.cwd.is_some()),
+                ("env", !server.env.is_empty()),
+                ("ready_line", server.ready_line.is_some()),
+            ];
+            if let Some((k, _)) = stray.into_iter().find(|(_, set)| *set) {
+                return Err((
+                    k,
+                    format!("`{k}` in [server] is for a server `command`, and there is none"),
+                ));
+            }
+        }
+    }
+    if server.ready_line.as_deref().is_some_and(str::is_empty) {
+        return Err((
+            "ready_line",
+            "`ready_line` is empty: every line would match".into(),
+        ));
+    }
+    for (k, d) in [
+        ("ready_within", server.ready_within),
+        ("stop_grace", server.stop_grace),
+    ] {
+        if d.is_zero() || d > MOST {
+            return Err((k, format!("`{k}` must be more than 0 and at most 10m")));
+        }
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Server settings: plain data with documented defaults.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -72,6 +74,55 @@ pub struct ServerConfig {
     #[serde(skip)]
     #[cfg_attr(feature = "schema", schemars(skip))]
     pub tls: Option<ServerTls>,
+    /// Real-network runs only: run this server instead of the built-in one, through
+    /// `sh -c` (so `$VARS` work). `{port}` (also `$WSCHAOS_PORT`) is the port it must
+    /// listen on, on 127.0.0.1. A restart kills its process group (SIGKILL) and runs it
+    /// again; a graceful restart sends SIGTERM and waits `stop_grace`; `kick`, `flap` and
+    /// `reject` are done by each client's proxy. Default: none (the built-in server, whose
+    /// settings are the other keys; with a command they describe what the checkers may
+    /// expect of it, e.g. `ping_interval`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Working directory of `command`, relative to the scenario file. Default: the
+    /// current one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    /// Extra environment for `command`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// `command` is ready once a line of its output (stdout or stderr) contains this text.
+    /// Default: once its port accepts a connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_line: Option<String>,
+    /// Longest wait for `command` to be ready after each start; a server not ready by then
+    /// stops the run with an error. Default 10 s, at most 10 min.
+    #[serde(
+        with = "crate::duration_serde",
+        skip_serializing_if = "is_default_ready_within"
+    )]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub ready_within: Duration,
+    /// Time `command` gets to stop after SIGTERM (a graceful restart, the end of the run)
+    /// before its process group gets SIGKILL. Default 5 s, at most 10 min.
+    #[serde(
+        with = "crate::duration_serde",
+        skip_serializing_if = "is_default_stop_grace"
+    )]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub stop_grace: Duration,
+}
+
+/// Default of [`ServerConfig::ready_within`].
+pub const READY_WITHIN: Duration = Duration::from_secs(10);
+/// Default of [`ServerConfig::stop_grace`].
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+fn is_default_ready_within(d: &Duration) -> bool {
+    *d == READY_WITHIN
+}
+
+fn is_default_stop_grace(d: &Duration) -> bool {
+    *d == STOP_GRACE
 }
 
 impl Default for ServerConfig {
@@ -92,6 +143,12 @@ impl Default for ServerConfig {
             token: None,
             welcome_delay: Duration::ZERO,
             tls: None,
+            command: None,
+            cwd: None,
+            env: BTreeMap::new(),
+            ready_line: None,
+            ready_within: READY_WITHIN,
+            stop_grace: STOP_GRACE,
         }
     }
 }

@@ -240,7 +240,8 @@ async fn pump<S: ByteStream>(
                 close(ws, CloseCode::Restart, "server restart", config).await;
                 return "server shutdown".into();
             }
-            _ = signals.controls.kicks.changed() => {
+            // Only a kick: the knobs' owner going away (a `serve` whose stdin ended) is not one.
+            Ok(()) = signals.controls.kicks.changed() => {
                 let code = signals.controls.kicks.borrow().code;
                 close(ws, CloseCode::from(code), "kicked", config).await;
                 return format!("kicked with {code}");

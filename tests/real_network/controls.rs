@@ -85,3 +85,32 @@ async fn reject_and_flap_windows_are_reported_with_their_reasons() {
     })
     .await;
 }
+
+/// The knobs' owner going away (`wschaos serve` whose stdin ended) is not a kick: it used
+/// to close every connection with code 0.
+#[tokio::test]
+async fn dropping_the_knobs_kicks_nobody() {
+    let (knobs, controls) = controls();
+    let mut server = TestServer::start_with(any_port(), ServerConfig::default(), controls).await;
+    let (alice, _task) = client(&server.url(), "alice");
+    let mut changes = alice.status_changes();
+    statuses_until(&mut changes, "Connected", |s| *s == Status::Connected).await;
+    drop(knobs);
+    // The connection still carries a round trip, and the server recorded no disconnect.
+    let mut news = alice.subscribe("news").unwrap();
+    alice.publish("news", "still here").unwrap();
+    let got = next_item(&mut news, "the message").await;
+    assert!(matches!(got, wschaos::client::TopicEvent::Message(m) if m.data == "still here"));
+    let seen = server
+        .events_until("alice's publish", |e| {
+            matches!(e, wschaos::server::Event::Published { .. })
+        })
+        .await;
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, wschaos::server::Event::Disconnected { .. })),
+        "{seen:?}"
+    );
+    assert_eq!(*alice.status().borrow(), Status::Connected);
+}

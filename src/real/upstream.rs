@@ -1,0 +1,481 @@
+//! The server of a real run: the built-in one in-process, or a `[server] command` run as a
+//! process group, each restartable on the same port; and the link faults every client's
+//! proxy applies.
+//!
+//! A foreign server keeps no record the checkers can read, and knows nothing of `kick`,
+//! `flap` or `reject`: the proxies record its connections (a [`Ledger`]) and do those
+//! three in its place, at the WebSocket level (a close frame at a frame boundary, an HTTP
+//! refusal).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use super::RealError;
+use super::process::{ClientProcess, Log, Spec};
+use super::proxy::{Gate, Ledger, Names, Proxy};
+use crate::history::{Event, Fault, Heal, Link, SERVER_HOST};
+use crate::server::{self, Admission, ControlHandle, ServerConfig};
+use crate::sim::Recorder;
+
+/// Every client's proxy, by client name, with its host.
+pub(super) type Proxies = BTreeMap<String, (String, Proxy)>;
+
+/// The server of a real run.
+pub(super) enum Server {
+    /// The built-in server, in this process.
+    BuiltIn(BuiltIn),
+    /// `[server] command`.
+    Foreign(Foreign),
+}
+
+impl Server {
+    /// Starts the server the scenario names, and waits until it is ready.
+    pub(super) async fn start(
+        config: &ServerConfig,
+        recorder: &Recorder,
+        names: &Names,
+        dir: &Path,
+    ) -> Result<Server, RealError> {
+        match &config.command {
+            None => BuiltIn::start(config.clone(), recorder.clone(), names.clone())
+                .await
+                .map(Server::BuiltIn)
+                .map_err(|error| RealError::Io {
+                    what: "starting the server on 127.0.0.1".into(),
+                    error,
+                }),
+            Some(command) => Foreign::start(command, config, recorder, dir)
+                .await
+                .map(Server::Foreign),
+        }
+    }
+
+    /// Where the proxies relay to.
+    pub(super) fn addr(&self) -> SocketAddr {
+        match self {
+            Server::BuiltIn(s) => s.addr,
+            Server::Foreign(s) => s.addr,
+        }
+    }
+
+    /// The ledger the proxies keep for a server that keeps no record of its own.
+    pub(super) fn ledger(&self) -> Option<Ledger> {
+        match self {
+            Server::BuiltIn(_) => None,
+            Server::Foreign(s) => Some(s.ledger.clone()),
+        }
+    }
+
+    pub(super) async fn begin(&mut self, fault: &Fault, proxies: &Proxies) {
+        match self {
+            Server::BuiltIn(s) => s.begin(fault, proxies).await,
+            Server::Foreign(s) => s.begin(fault, proxies).await,
+        }
+    }
+
+    pub(super) async fn heal(&mut self, heal: &Heal, proxies: &Proxies) -> Result<(), RealError> {
+        match self {
+            Server::BuiltIn(s) => s.heal(heal, proxies).await.map_err(|error| RealError::Io {
+                what: "restarting the server".into(),
+                error,
+            }),
+            Server::Foreign(s) => s.heal(heal, proxies).await,
+        }
+    }
+
+    /// Stops it; a foreign server's log (what it printed, and whether it exited by itself).
+    pub(super) async fn stop(self) -> Option<Log> {
+        match self {
+            Server::BuiltIn(s) => {
+                s.stop().await;
+                None
+            }
+            Server::Foreign(s) => Some(s.stop().await),
+        }
+    }
+}
+
+/// A `[server] command`: a process group started through `sh -c`, on a port chosen here.
+pub(super) struct Foreign {
+    addr: SocketAddr,
+    spec: Spec,
+    ready_within: Duration,
+    stop_grace: Duration,
+    recorder: Recorder,
+    ledger: Ledger,
+    process: Option<ClientProcess>,
+    /// What its earlier processes printed.
+    earlier: Option<Log>,
+    epoch: u64,
+    dead: bool,
+}
+
+impl Foreign {
+    async fn start(
+        command: &str,
+        config: &ServerConfig,
+        recorder: &Recorder,
+        dir: &Path,
+    ) -> Result<Foreign, RealError> {
+        // A free port: taken, then let go for the server to bind (loopback only).
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|error| RealError::Io {
+                what: "finding a free port for the server command".into(),
+                error,
+            })?
+            .port();
+        let mut env = config.env.clone();
+        env.insert("WSCHAOS_PORT".into(), port.to_string());
+        if let Some(me) = super::wschaos_binary() {
+            env.entry("WSCHAOS".into())
+                .or_insert_with(|| me.display().to_string());
+        }
+        let mut me = Foreign {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            spec: Spec {
+                name: "server".into(),
+                command: command.replace("{port}", &port.to_string()),
+                cwd: config.cwd.as_ref().map(|c| dir.join(c)),
+                env,
+                probes: false,
+                ready_line: config.ready_line.clone(),
+            },
+            ready_within: config.ready_within,
+            stop_grace: config.stop_grace,
+            recorder: recorder.clone(),
+            ledger: Ledger::default(),
+            process: None,
+            earlier: None,
+            epoch: 0,
+            dead: false,
+        };
+        me.launch().await?;
+        Ok(me)
+    }
+
+    /// Starts the command and waits (at most `ready_within`) until it is ready: its
+    /// `ready_line` printed, or else its port accepting.
+    async fn launch(&mut self) -> Result<(), RealError> {
+        let mut process =
+            ClientProcess::start(&self.spec, &self.recorder).map_err(|error| RealError::Io {
+                what: format!("starting the server command ({})", self.spec.command),
+                error,
+            })?;
+        let addr = self.addr;
+        let ready = async {
+            if self.spec.ready_line.is_some() {
+                return process.ready().await;
+            }
+            loop {
+                if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                    return true;
+                }
+                if process.exited() {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        let ready = tokio::time::timeout(self.ready_within, ready).await;
+        if ready != Ok(true) {
+            let exited = process.exited();
+            let log = process.kill(self.stop_grace).await;
+            let how = if exited {
+                format!(
+                    "exited before it was ready ({})",
+                    log.exited
+                        .as_ref()
+                        .map_or("exited", |(_, how)| how.as_str())
+                )
+            } else {
+                match &self.spec.ready_line {
+                    Some(line) => format!(
+                        "printed no line containing {line:?} within {:?} (ready_within)",
+                        self.ready_within
+                    ),
+                    None => format!(
+                        "did not accept connections on 127.0.0.1:{} within {:?} (ready_within)",
+                        addr.port(),
+                        self.ready_within
+                    ),
+                }
+            };
+            return Err(RealError::Server(format!(
+                "the server command ({}) {how}{}",
+                self.spec.command,
+                last_lines(&log)
+            )));
+        }
+        self.process = Some(process);
+        self.epoch += 1;
+        self.ledger.up(self.epoch);
+        self.recorder.record(Event::ServerUp { epoch: self.epoch });
+        Ok(())
+    }
+
+    /// Ends the running process: SIGKILL, or with `grace` SIGTERM first.
+    async fn end(&mut self, grace: Option<Duration>) {
+        let Some(process) = self.process.take() else {
+            return;
+        };
+        let log = match grace {
+            Some(grace) => process.stop(grace).await,
+            None => process.kill(self.stop_grace).await,
+        };
+        self.earlier = Some(match self.earlier.take() {
+            None => log,
+            Some(mut before) => {
+                before
+                    .lines
+                    .push("wschaos: the server command was started again".into());
+                before.lines.extend(log.lines);
+                before.dropped += log.dropped;
+                before.exited = before.exited.or(log.exited);
+                before
+            }
+        });
+    }
+
+    async fn begin(&mut self, fault: &Fault, proxies: &Proxies) {
+        match fault {
+            Fault::Crash => self.end(None).await,
+            Fault::Shutdown => self.end(Some(self.stop_grace)).await,
+            Fault::Die => {
+                every_link(proxies, Gate::Cut);
+                self.end(None).await;
+                self.dead = true;
+            }
+            Fault::Partition { link } => on_link(link, proxies, Gate::Cut),
+            Fault::Hold { link } => on_link(link, proxies, Gate::Held),
+            Fault::Latency { link, latency } => latency_on(link, proxies, *latency),
+            Fault::Flap => admit(proxies, Admission::Flap),
+            Fault::Reject { status } => admit(proxies, Admission::Reject { status: *status }),
+            Fault::Kick { code } => {
+                for (_, proxy) in proxies.values() {
+                    proxy.set(|l| {
+                        l.kicks += 1;
+                        l.kick_code = *code;
+                    });
+                }
+            }
+        }
+    }
+
+    async fn heal(&mut self, heal: &Heal, proxies: &Proxies) -> Result<(), RealError> {
+        match heal {
+            Heal::Start => {
+                if std::mem::take(&mut self.dead) {
+                    every_link(proxies, Gate::Open);
+                }
+                self.end(None).await;
+                self.launch().await?;
+            }
+            Heal::Repair { link } | Heal::Release { link } => on_link(link, proxies, Gate::Open),
+            Heal::Latency { link, latency } => latency_on(link, proxies, *latency),
+            Heal::Admit => admit(proxies, Admission::Accept),
+        }
+        Ok(())
+    }
+
+    async fn stop(mut self) -> Log {
+        // An exit by itself before the end is kept (`exited`); the stop's own is not.
+        let running = self.process.as_ref().map(ClientProcess::log);
+        self.end(Some(self.stop_grace)).await;
+        let mut log = self.earlier.take().unwrap_or_default();
+        if let Some(exited) = running.and_then(|l| l.exited) {
+            log.exited = Some(exited);
+        }
+        log
+    }
+}
+
+/// ` ; its last lines: a | b | c`, or nothing.
+pub(super) fn last_lines(log: &Log) -> String {
+    let last: Vec<&str> = (log.lines.iter().rev().take(3).rev())
+        .map(String::as_str)
+        .collect();
+    if last.is_empty() {
+        String::new()
+    } else {
+        format!("; its last lines: {}", last.join(" | "))
+    }
+}
+
+/// Sets both ways of every client's link (`die` cuts them all; its `start` opens them).
+fn every_link(proxies: &Proxies, gate: Gate) {
+    for (_, proxy) in proxies.values() {
+        proxy.set(|l| {
+            l.up = gate;
+            l.down = gate;
+        });
+    }
+}
+
+fn admit(proxies: &Proxies, admission: Admission) {
+    for (_, proxy) in proxies.values() {
+        proxy.set(|l| l.admission = admission);
+    }
+}
+
+/// The built-in server on 127.0.0.1, restartable on the same port.
+pub(super) struct BuiltIn {
+    addr: SocketAddr,
+    config: ServerConfig,
+    recorder: Recorder,
+    knobs: ControlHandle,
+    controls: server::Controls,
+    task: Option<JoinHandle<()>>,
+    epoch: u64,
+    /// `die` cut every link: the start that heals it repairs them.
+    dead: bool,
+}
+
+impl BuiltIn {
+    async fn start(
+        config: ServerConfig,
+        recorder: Recorder,
+        names: Names,
+    ) -> std::io::Result<BuiltIn> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let (knobs, controls) = server::controls();
+        let controls = controls.name_peers(move |peer| names.get(peer));
+        let mut me = BuiltIn {
+            addr: listener.local_addr()?,
+            config,
+            recorder,
+            knobs,
+            controls,
+            task: None,
+            epoch: 0,
+            dead: false,
+        };
+        me.serve(listener);
+        Ok(me)
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        self.epoch += 1;
+        let epoch = self.epoch;
+        let config = ServerConfig {
+            epoch,
+            ..self.config.clone()
+        };
+        let recorder = self.recorder.clone();
+        recorder.record(Event::ServerUp { epoch });
+        let observe = move |e: &server::Event| {
+            recorder.record(Event::Server {
+                epoch,
+                event: e.clone(),
+            })
+        };
+        let controls = self.controls.clone();
+        self.task = Some(tokio::spawn(server::run_with(
+            listener,
+            config,
+            std::future::pending(),
+            observe,
+            controls,
+        )));
+    }
+
+    /// Stops it at once: its sockets close as a crashed process's do (and its port is
+    /// free again when this returns).
+    async fn crash(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    async fn begin(&mut self, fault: &Fault, proxies: &Proxies) {
+        match fault {
+            Fault::Crash => self.crash().await,
+            Fault::Shutdown => {
+                self.knobs.shut_down();
+                if let Some(task) = self.task.take() {
+                    // Drains within its write timeout; then it is stopped regardless.
+                    let bound = self.config.write_timeout + Duration::from_secs(1);
+                    let mut task = task;
+                    if tokio::time::timeout(bound, &mut task).await.is_err() {
+                        task.abort();
+                    }
+                }
+            }
+            Fault::Die => {
+                every_link(proxies, Gate::Cut);
+                self.crash().await;
+                self.dead = true;
+            }
+            Fault::Partition { link } => on_link(link, proxies, Gate::Cut),
+            Fault::Hold { link } => on_link(link, proxies, Gate::Held),
+            Fault::Latency { link, latency } => latency_on(link, proxies, *latency),
+            Fault::Flap => self.knobs.admit(Admission::Flap),
+            Fault::Reject { status } => self.knobs.admit(Admission::Reject { status: *status }),
+            Fault::Kick { code } => self.knobs.kick(*code),
+        }
+    }
+
+    async fn heal(&mut self, heal: &Heal, proxies: &Proxies) -> std::io::Result<()> {
+        match heal {
+            Heal::Start => {
+                if std::mem::take(&mut self.dead) {
+                    every_link(proxies, Gate::Open);
+                }
+                self.crash().await;
+                let listener = tokio::net::TcpListener::bind(self.addr).await?;
+                self.serve(listener);
+            }
+            Heal::Repair { link } | Heal::Release { link } => on_link(link, proxies, Gate::Open),
+            Heal::Latency { link, latency } => latency_on(link, proxies, *latency),
+            Heal::Admit => self.knobs.admit(Admission::Accept),
+        }
+        Ok(())
+    }
+
+    async fn stop(mut self) {
+        self.crash().await;
+    }
+}
+
+/// Sets the gates a link fault touches on the proxies of the host it names: both ways, or
+/// for a one-way cut only the direction away from its first host.
+fn on_link(link: &Link, proxies: &Proxies, gate: Gate) {
+    let Some(host) = link.client_host() else {
+        return;
+    };
+    let (up, down) = if !link.oneway {
+        (true, true)
+    } else if link.a == SERVER_HOST {
+        (false, true)
+    } else {
+        (true, false)
+    };
+    for (h, proxy) in proxies.values() {
+        if h == host {
+            proxy.set(|l| {
+                if up {
+                    l.up = gate;
+                }
+                if down {
+                    l.down = gate;
+                }
+            });
+        }
+    }
+}
+
+fn latency_on(link: &Link, proxies: &Proxies, latency: Duration) {
+    let Some(host) = link.client_host() else {
+        return;
+    };
+    for (h, proxy) in proxies.values() {
+        if h == host {
+            proxy.set(|l| l.latency = latency);
+        }
+    }
+}
