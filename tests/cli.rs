@@ -599,3 +599,52 @@ fn run_real_and_connect_refuse_what_they_cannot_do_with_a_reason() {
         assert!(stderr(&out).contains(needle), "{args:?}: {}", stderr(&out));
     }
 }
+
+/// Real time is noisy: `--runs N` repeats a real-network case and reports k of N; a
+/// simulated case, a pure function of its seed, runs once.
+#[test]
+fn runs_repeats_real_cases_and_reports_k_of_n() {
+    let real = "name = \"brief\"\nseeds = [4]\nduration = \"1s\"\nsettle = \"500ms\"\n[[clients]]\nname = \"c\"\ncommand = '\"$WSCHAOS\" connect {url}'\n";
+    let dir = scenario_dir("runs", &[("brief.toml", real), ("tiny.toml", TINY)]);
+    let (brief, tiny) = (dir.join("brief.toml"), dir.join("tiny.toml"));
+    let out = wschaos(&[
+        "run",
+        "--runs",
+        "3",
+        "--json",
+        brief.to_str().unwrap(),
+        tiny.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", stderr(&out));
+    let lines = json_lines(&stdout);
+    let runs: Vec<_> = (lines.iter())
+        .filter(|l| {
+            l["file"]
+                .as_str()
+                .is_some_and(|f| f.ends_with("brief.toml"))
+        })
+        .map(|l| (l["seed"].as_u64(), l["run"].as_u64(), l["outcome"].as_str()))
+        .collect();
+    let pass = Some("pass");
+    assert_eq!(
+        runs,
+        [
+            (Some(4), Some(1), pass),
+            (Some(4), Some(2), pass),
+            (Some(4), Some(3), pass)
+        ]
+    );
+    let simulated = (lines.iter())
+        .filter(|l| l["file"].as_str().is_some_and(|f| f.ends_with("tiny.toml")))
+        .count();
+    assert_eq!(simulated, 1);
+    let out = wschaos(&["run", "--runs", "2", brief.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("seed 4 run 2/2") && stdout.contains("seed 4: passed 2 of 2 runs"),
+        "{stdout}"
+    );
+    let out = wschaos(&["run", "--runs", "0", brief.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+}

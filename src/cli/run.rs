@@ -50,6 +50,11 @@ pub struct Args {
     /// seed to replay.
     #[arg(long, conflicts_with_all = ["swarm", "check_determinism"])]
     real: bool,
+    /// Run each real-network case N times and report its verdict as k of N (real time is
+    /// noisy; a simulated case is a pure function of its seed and runs once).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    runs: u32,
 }
 
 /// One case's result, in every output format.
@@ -67,6 +72,8 @@ struct Result {
     not_applicable: Vec<(&'static str, Vec<String>)>,
     /// A real run against a `[server] command`.
     foreign_server: bool,
+    /// Which of `--runs N` repeats of a real case this is: (run, of).
+    repeat: Option<(u32, u32)>,
     /// What client processes did that the reader must know (exited early, output cut).
     notes: Vec<String>,
     /// Faults that touched no connection: (ms, message).
@@ -160,9 +167,13 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
                     if args.swarm && !case.is_real() {
                         case.scenario = wschaos::explore::swarm(&case.scenario, case.seed);
                     }
-                    let result = run_case(&case, args);
-                    show(&result, args.json);
-                    results.push(result);
+                    let runs = if case.is_real() { args.runs } else { 1 };
+                    for run in 1..=runs {
+                        let mut result = run_case(&case, args);
+                        result.repeat = (runs > 1).then_some((run, runs));
+                        show(&result, args.json);
+                        results.push(result);
+                    }
                 }
             }
             Err(e) => {
@@ -254,6 +265,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
             real: true,
             not_applicable: Vec::new(),
             foreign_server: case.scenario.server.command.is_some(),
+            repeat: None,
             notes: Vec::new(),
             warnings: Vec::new(),
         };
@@ -272,6 +284,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
         real: case.is_real(),
         not_applicable: Vec::new(),
         foreign_server: case.scenario.server.command.is_some(),
+        repeat: None,
         notes: Vec::new(),
         warnings: Vec::new(),
     };
@@ -384,7 +397,7 @@ fn show(r: &Result, as_json: bool) {
     if as_json {
         let mut value = json!({
             "wschaos_result": report::RESULT_VERSION,
-            "file": r.file, "seed": r.seed, "outcome": r.outcome, "simulated_s": r.simulated,
+            "file": r.file, "seed": r.seed, "run": r.repeat.map(|(k, _)| k), "outcome": r.outcome, "simulated_s": r.simulated,
             "wall_s": r.wall, "violations": r.violations, "detail": r.detail,
             "warnings": r.warnings.iter().map(|(t, m)| json!({ "t": t, "message": m })).collect::<Vec<_>>(),
         });
@@ -411,7 +424,10 @@ fn show(r: &Result, as_json: bool) {
         r.outcome.to_uppercase().chars().take(5).collect::<String>()
     );
     let label = paint(&label, if r.green() { "32" } else { "31" });
-    let name = format!("{} seed {}", r.file, r.seed);
+    let name = match r.repeat {
+        Some((k, n)) => format!("{} seed {} run {k}/{n}", r.file, r.seed),
+        None => format!("{} seed {}", r.file, r.seed),
+    };
     say!("{label} {name:<60} {speed}");
     for note in &r.notes {
         say!("      note: {note}");
@@ -460,7 +476,7 @@ fn summary(results: &[Result]) {
     say!(
         "\n{:<52} {:>5} {:>6} {:>6} {:>10} {:>8}",
         "scenario",
-        "seeds",
+        "runs",
         "passed",
         "failed",
         "simulated",
@@ -481,6 +497,27 @@ fn summary(results: &[Result]) {
             simulated,
             wall
         );
+    }
+    // Real time is noisy: a repeated real case's verdict is k of N.
+    let mut repeated: Vec<(&str, u64, u32, u32)> = Vec::new();
+    for r in results
+        .iter()
+        .filter(|r| r.repeat.is_some() && r.outcome != "skip")
+    {
+        let passed = u32::from(r.green());
+        match repeated.last_mut() {
+            Some((f, seed, k, n)) if *f == r.file && *seed == r.seed => {
+                *k += passed;
+                *n += 1;
+            }
+            _ => repeated.push((&r.file, r.seed, passed, 1)),
+        }
+    }
+    if !repeated.is_empty() {
+        say!("");
+    }
+    for (file, seed, k, n) in repeated {
+        say!("{file} seed {seed}: passed {k} of {n} runs");
     }
 }
 
@@ -512,9 +549,12 @@ fn junit(results: &[Result]) -> String {
         for r in mine {
             let _ = write!(
                 xml,
-                "    <testcase classname=\"{}\" name=\"seed_{}\" time=\"{:.3}\"",
+                "    <testcase classname=\"{}\" name=\"seed_{}{}\" time=\"{:.3}\"",
                 report::escape_markup(file),
                 r.seed,
+                r.repeat
+                    .map(|(k, _)| format!("_run_{k}"))
+                    .unwrap_or_default(),
                 r.wall
             );
             if r.outcome == "skip" {
