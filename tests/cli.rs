@@ -550,19 +550,6 @@ fn run_real_and_connect_refuse_what_they_cannot_do_with_a_reason() {
         "{}",
         stderr(&out)
     );
-    // A step fired on a status change cannot run on the real network yet: exit 2, named.
-    let out = wschaos(&[
-        "run",
-        "--real",
-        "scenarios/basics/actions-on-transitions.toml",
-    ]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("cannot run on the real network")
-            && stderr(&out).contains("fires on a client's status change (on = \""),
-        "{}",
-        stderr(&out)
-    );
     // `connect`'s policy and workload window.
     for (args, needle) in [
         (

@@ -439,3 +439,99 @@ fn a_dial_abandoned_during_a_hold_never_reaches_the_server() {
         o.verdict.violations
     );
 }
+
+/// Steps fired `on` a status change run on the real network too: as soon as the client's
+/// status line is read, the action goes to its stdin (and into the history, right after the
+/// status that fired it).
+#[test]
+fn steps_fired_on_a_status_change_reach_the_process() {
+    let o = run(
+        "on-steps",
+        &format!(
+            r#"
+name = "on-steps"
+duration = "6s"
+settle = "2s"
+seeds = [1]
+expect.skip = ["expect_reconnect"]
+
+[[clients]]
+name = "c"
+topics = ["news"]
+policy = {{ initial_delay = "200ms", max_delay = "1s" }}
+command = '{CONNECT}'
+
+[[timeline]]
+at = "2s"
+do = "restart"
+down = "500ms"
+
+[[timeline]]
+on = "disconnected"
+do = "subscribe"
+client = "c-0"
+topic = "extra"
+
+[[timeline]]
+on = "connected"
+nth = 2
+do = "close"
+client = "c-0"
+"#
+        ),
+    );
+    let records = &o.history.records;
+    let at = |pred: &dyn Fn(&Event) -> bool| records.iter().position(|r| pred(&r.event));
+    let connected: Vec<usize> = (records.iter().enumerate())
+        .filter(|(_, r)| {
+            matches!(
+                &r.event,
+                Event::Status {
+                    status: wschaos::client::Status::Connected,
+                    ..
+                }
+            )
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert!(connected.len() >= 2, "{:?}", o.history.records);
+    let close = at(&|e| {
+        matches!(
+            e,
+            Event::Action {
+                action: wschaos::history::ClientAction::Close,
+                ..
+            }
+        )
+    })
+    .expect("the close step never fired");
+    assert!(
+        close > connected[1],
+        "close at {close}, second connected at {}",
+        connected[1]
+    );
+    let subscribe = at(&|e| {
+        matches!(e, Event::Action { action: wschaos::history::ClientAction::Subscribe { topic }, .. } if topic == "extra")
+    })
+    .expect("the subscribe step never fired");
+    let disconnected = at(&|e| {
+        matches!(
+            e,
+            Event::Status {
+                status: wschaos::client::Status::Disconnected { .. },
+                ..
+            }
+        )
+    })
+    .unwrap();
+    assert!(subscribe > disconnected && subscribe < connected[1]);
+    // The process obeyed: it closed, and the run judges that as any other close.
+    let last = (records.iter().rev())
+        .find_map(|r| match &r.event {
+            Event::Status { status, .. } => Some(status.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(last, wschaos::client::Status::Closed);
+    assert!(o.verdict.passed(), "{:?}", o.verdict.violations);
+}

@@ -9,8 +9,8 @@
 
 use crate::scenario::{Mode, Scenario};
 
-/// `s` with every built-in group turned into `wschaos connect` processes. Refused for what
-/// a real run cannot do yet: a step fired on a status change.
+/// `s` with every built-in group turned into `wschaos connect` processes. `Err` when a
+/// group's policy cannot be written as JSON for its processes.
 ///
 /// ```
 /// let s = wschaos::scenario::parse(
@@ -26,9 +26,6 @@ use crate::scenario::{Mode, Scenario};
 /// assert!(wschaos::real::is_real(&real));
 /// ```
 pub fn on_real_network(s: &Scenario) -> Result<Scenario, String> {
-    if let Some(why) = super::on_steps(s) {
-        return Err(why);
-    }
     let mut real = s.clone();
     // A real run expects every client back within `settle` of each heal unless the file
     // says otherwise. A built-in client that followed its policy may be waiting up to its
@@ -126,15 +123,6 @@ mode = "raw"
         );
         let raw = real.clients[2].command.as_deref().unwrap();
         assert!(raw.contains(" --raw") && !raw.contains("--send"), "{raw}");
-    }
-
-    #[test]
-    fn a_step_on_a_status_change_is_refused() {
-        let s = scenario(
-            "name = \"t\"\nduration = \"10s\"\n[[clients]]\nname = \"c\"\n[[timeline]]\non = \"connected\"\ndo = \"close\"\nclient = \"c-0\"\n",
-        );
-        let why = on_real_network(&s).unwrap_err();
-        assert!(why.contains("status change"), "{why}");
     }
 
     #[test]

@@ -142,18 +142,7 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
             g.name
         ));
     }
-    on_steps(s)
-}
-
-/// Why `s` cannot run on the real network yet, if it has a step fired on a status change.
-fn on_steps(s: &Scenario) -> Option<String> {
-    let (step, on) = (s.timeline.iter()).find_map(|st| st.on.as_ref().map(|on| (st, on)))?;
-    Some(format!(
-        "the `{}` step fires on a client's status change (on = {:?}, nth = {}): real runs cannot fire steps on status changes yet",
-        step.action.verb(),
-        format!("{:?}", on.on).to_lowercase(),
-        on.nth
-    ))
+    None
 }
 
 /// The line a client process reads on stdin for a client action: `close`, `reconnect`,
@@ -213,10 +202,19 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
     let mut server = Server::start(&scenario.server, &recorder, &names, dir).await?;
     let ledger = server.ledger();
     let mut proxies: BTreeMap<String, (String, Proxy)> = BTreeMap::new();
-    let mut clients: BTreeMap<String, ClientProcess> = BTreeMap::new();
-    let mut specs: BTreeMap<String, Spec> = BTreeMap::new();
-    // The logs of restarted clients' earlier processes.
-    let mut earlier: BTreeMap<String, Log> = BTreeMap::new();
+    // Status changes, as the clients print them, for the steps fired `on` one.
+    let armed = plan::armed(scenario)
+        .into_values()
+        .flatten()
+        .collect::<Vec<_>>();
+    let (status_tx, mut statuses) = tokio::sync::mpsc::unbounded_channel();
+    let mut fleet = Fleet {
+        recorder: recorder.clone(),
+        processes: BTreeMap::new(),
+        specs: BTreeMap::new(),
+        earlier: BTreeMap::new(),
+        pending: BTreeMap::new(),
+    };
     for g in &scenario.clients {
         for name in g.client_names() {
             let proxy = Proxy::start_with(
@@ -251,50 +249,58 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                 env,
                 probes: true,
                 ready_line: None,
+                statuses: (!armed.is_empty()).then(|| status_tx.clone()),
             };
             let process = ClientProcess::start(&spec, &recorder)
                 .map_err(io(&format!("starting {name} ({})", spec.command)))?;
-            clients.insert(name.clone(), process);
-            specs.insert(name.clone(), spec);
+            fleet.processes.insert(name.clone(), process);
+            fleet.specs.insert(name.clone(), spec);
             proxies.insert(name, (g.host.clone(), proxy));
         }
     }
+    drop(status_tx);
+    // How often each armed step's client has reached its status.
+    let mut seen = vec![0u32; armed.len()];
     let start = tokio::time::Instant::now() - recorder.now();
-    // Restarted clients' next processes, by when they start.
-    let mut pending: BTreeMap<(Duration, String), ()> = BTreeMap::new();
+    let end = start + scenario.duration;
     let mut effects = plan::effects(scenario).into_iter().peekable();
     loop {
         let next_effect = effects.peek().map(|(at, _)| *at);
-        let next_start = pending.keys().next().map(|(at, _)| *at);
-        let start_first = match (next_start, next_effect) {
-            (Some(s), Some(e)) => s <= e,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if start_first {
-            let Some(((at, client), ())) = pending.pop_first() else {
-                break;
-            };
-            if at > scenario.duration {
+        let next_start = fleet.pending.keys().next().map(|(at, _)| *at);
+        let next = [next_effect, next_start].into_iter().flatten().min();
+        let wake = next.map_or(end, |at| start + at);
+        tokio::select! {
+            biased;
+            Some((client, status)) = statuses.recv() => {
+                // A step fired by this change runs now (a real run's "same instant": as
+                // soon as the client's line is read).
+                let name = crate::scenario::StatusName::of(&status);
+                for (armed, seen) in armed.iter().zip(seen.iter_mut()) {
+                    if armed.client != client || armed.trigger.on != name {
+                        continue;
+                    }
+                    *seen += 1;
+                    if *seen == armed.trigger.nth {
+                        let at = recorder.now();
+                        fleet.act(&client, &armed.action, at).await;
+                    }
+                }
                 continue;
             }
-            tokio::time::sleep_until(start + at).await;
-            let Some(spec) = specs.get(&client) else {
-                continue;
-            };
-            recorder.record(Event::Action {
-                client: client.clone(),
-                action: ClientAction::Start,
-            });
-            let process = ClientProcess::start(spec, &recorder)
-                .map_err(io(&format!("restarting {client} ({})", spec.command)))?;
-            clients.insert(client, process);
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+        if next.is_none() {
+            break;
+        }
+        if next_start.is_some() && next_start <= next_effect.or(next_start) {
+            fleet
+                .start_next(scenario.duration)
+                .map_err(io("restarting a client"))?;
             continue;
         }
         let Some((at, effect)) = effects.next() else {
             break;
         };
-        tokio::time::sleep_until(start + at).await;
         match effect {
             Effect::Fault(fault) => {
                 recorder.record(Event::Fault {
@@ -306,54 +312,11 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                 server.heal(&heal, &proxies).await?;
                 recorder.record(Event::Heal { heal });
             }
-            Effect::Client {
-                client,
-                action: Action::RestartClient { down, .. },
-                ..
-            } => {
-                // A client between processes has nothing to restart.
-                let Some(process) = clients.remove(&client) else {
-                    continue;
-                };
-                let log = process.kill(GRACE).await;
-                let log = match earlier.remove(&client) {
-                    Some(before) => before.then(log),
-                    None => log,
-                };
-                earlier.insert(client.clone(), log);
-                recorder.record(Event::Action {
-                    client: client.clone(),
-                    action: ClientAction::Exit,
-                });
-                pending.insert((at + down, client), ());
-            }
-            Effect::Client { client, action, .. } => {
-                let (Some(process), Some(line)) = (clients.get_mut(&client), action_line(&action))
-                else {
-                    continue;
-                };
-                if let Some(a) = action.recorded() {
-                    recorder.record(Event::Action {
-                        client: client.clone(),
-                        action: a,
-                    });
-                }
-                process.tell(&line).await;
-            }
+            Effect::Client { client, action, .. } => fleet.act(&client, &action, at).await,
         }
     }
-    tokio::time::sleep_until(start + scenario.duration).await;
-    let mut logs = BTreeMap::new();
-    for (name, process) in std::mem::take(&mut clients) {
-        let log = process.stop(GRACE).await;
-        let log = match earlier.remove(&name) {
-            Some(before) => before.then(log),
-            None => log,
-        };
-        logs.insert(name, log);
-    }
-    // Clients whose last process was killed and never started again (down past the end).
-    logs.extend(earlier);
+    tokio::time::sleep_until(end).await;
+    let logs = fleet.stop().await;
     drop(proxies);
     let server_log = server.stop().await;
     let records: Vec<_> = recorder
@@ -420,6 +383,87 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
         logs,
         server_log,
     })
+}
+
+/// The client processes of a run: running ones, how to start each again, the logs of
+/// the processes they had before, and restarts due.
+struct Fleet {
+    recorder: Recorder,
+    processes: BTreeMap<String, ClientProcess>,
+    specs: BTreeMap<String, Spec>,
+    /// The logs of restarted clients' earlier processes.
+    earlier: BTreeMap<String, Log>,
+    /// Restarted clients' next processes, by when they start.
+    pending: BTreeMap<(Duration, String), ()>,
+}
+
+impl Fleet {
+    /// Carries out a client action at `at`: `restart_client` kills the process and starts
+    /// its command again after `down`; any other action is a line on its stdin.
+    async fn act(&mut self, client: &str, action: &Action, at: Duration) {
+        if let Action::RestartClient { down, .. } = action {
+            // A client between processes has nothing to restart.
+            let Some(process) = self.processes.remove(client) else {
+                return;
+            };
+            let log = process.kill(GRACE).await;
+            let log = match self.earlier.remove(client) {
+                Some(before) => before.then(log),
+                None => log,
+            };
+            self.earlier.insert(client.to_string(), log);
+            self.recorder.record(Event::Action {
+                client: client.to_string(),
+                action: ClientAction::Exit,
+            });
+            self.pending.insert((at + *down, client.to_string()), ());
+            return;
+        }
+        let (Some(process), Some(line)) = (self.processes.get_mut(client), action_line(action))
+        else {
+            return;
+        };
+        if let Some(a) = action.recorded() {
+            self.recorder.record(Event::Action {
+                client: client.to_string(),
+                action: a,
+            });
+        }
+        process.tell(&line).await;
+    }
+
+    /// Starts the next restarted client's command again (unless that is past `duration`).
+    fn start_next(&mut self, duration: Duration) -> std::io::Result<()> {
+        let Some(((at, client), ())) = self.pending.pop_first() else {
+            return Ok(());
+        };
+        let Some(spec) = self.specs.get(&client).filter(|_| at <= duration) else {
+            return Ok(());
+        };
+        self.recorder.record(Event::Action {
+            client: client.clone(),
+            action: ClientAction::Start,
+        });
+        let process = ClientProcess::start(spec, &self.recorder)?;
+        self.processes.insert(client, process);
+        Ok(())
+    }
+
+    /// Stops every process; each client's log, its earlier processes' first.
+    async fn stop(mut self) -> BTreeMap<String, Log> {
+        let mut logs = BTreeMap::new();
+        for (name, process) in std::mem::take(&mut self.processes) {
+            let log = process.stop(GRACE).await;
+            let log = match self.earlier.remove(&name) {
+                Some(before) => before.then(log),
+                None => log,
+            };
+            logs.insert(name, log);
+        }
+        // Clients whose last process was killed and never started again (down past the end).
+        logs.extend(self.earlier);
+        logs
+    }
 }
 
 /// Checks a real run's history: every checker, with the run's tolerance; for a client that

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{ChildStdin, Command};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
+use crate::client::Status;
+use crate::history::Event;
 use crate::sim::Recorder;
 
 /// Longest stdout line kept; a longer one is cut (a flood never grows memory unbounded).
@@ -60,6 +62,9 @@ pub struct Spec {
     pub probes: bool,
     /// A line containing this text (stdout or stderr) makes [`ClientProcess::ready`] true.
     pub ready_line: Option<String>,
+    /// Where its status changes go as they are read, besides the history (a run with steps
+    /// fired `on` a status change).
+    pub statuses: Option<mpsc::UnboundedSender<(String, Status)>>,
 }
 
 /// A running client process.
@@ -109,11 +114,21 @@ impl ClientProcess {
         if let Some(out) = child.stdout.take() {
             let (name, recorder, log) = (spec.name.clone(), recorder.clone(), log.clone());
             let (probes, is_ready, tx) = (spec.probes, is_ready.clone(), ready_tx.clone());
+            let statuses = spec.statuses.clone();
             readers.push(tokio::spawn(async move {
                 read_lines(out, |line| {
                     is_ready(&line, &tx);
                     match super::probe::parse(&name, &line).filter(|_| probes) {
-                        Some(event) => recorder.record(event),
+                        Some(event) => {
+                            let status = match (&statuses, &event) {
+                                (Some(_), Event::Status { status, .. }) => Some(status.clone()),
+                                _ => None,
+                            };
+                            recorder.record(event);
+                            if let (Some(to), Some(status)) = (&statuses, status) {
+                                let _ = to.send((name.clone(), status));
+                            }
+                        }
                         None => lock(&log).push(line),
                     }
                 })

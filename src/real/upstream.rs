@@ -144,6 +144,7 @@ impl Foreign {
                 env,
                 probes: false,
                 ready_line: config.ready_line.clone(),
+                statuses: None,
             },
             ready_within: config.ready_within,
             stop_grace: config.stop_grace,
