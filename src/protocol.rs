@@ -209,6 +209,35 @@ pub(crate) const READ_BUFFER: usize = 2 * 1024;
 /// The longest topic name, in bytes.
 pub const MAX_TOPIC_LEN: usize = 128;
 
+/// Which protocol the built-in server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// This module's: topics, sequences, resume, acknowledged publishes, presence.
+    #[default]
+    Wschaos,
+    /// The original article's aiohttp server: every text frame from a client is relayed,
+    /// unchanged, to every client connected at that moment (its sender too), and each join
+    /// and leave goes to everyone (`joined` and `left` frames, as here). No welcome, no
+    /// topics, no resume: a frame in flight when a connection drops is gone.
+    Broadcast,
+}
+
+/// A frame's fingerprint in histories (FNV-1a, 64 bits, over its payload): the broadcast
+/// server's record of what it relayed and the clients' of what they received name the same
+/// frame by it, without keeping every payload. Stable across platforms and runs.
+///
+/// ```
+/// assert_eq!(wschaos::protocol::digest(b""), 0xcbf2_9ce4_8422_2325);
+/// assert_ne!(wschaos::protocol::digest(b"a#1"), wschaos::protocol::digest(b"a#2"));
+/// ```
+pub fn digest(payload: &[u8]) -> u64 {
+    payload.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

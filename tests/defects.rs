@@ -77,6 +77,7 @@ fn caught_by(defect: Defect) -> (&'static str, &'static str) {
         Defect::ReusesSession => ("basics/client-restart.toml", "outbox"),
         Defect::NoConnectTimeout => ("partitions/held-dials.toml", "dial_resolves"),
         Defect::StaleDeadline => ("restarts/long-restart.toml", "dial_connects"),
+        Defect::ReplaysLastFrame => ("basics/broadcast.toml", "relayed"),
     }
 }
 
@@ -131,6 +132,7 @@ caught!(never_resets_backoff, Defect::NeverResetsBackoff);
 caught!(reuses_session, Defect::ReusesSession);
 caught!(no_connect_timeout, Defect::NoConnectTimeout);
 caught!(stale_deadline, Defect::StaleDeadline);
+caught!(replays_last_frame, Defect::ReplaysLastFrame);
 
 #[test]
 fn every_defect_has_its_scenario() {
@@ -147,5 +149,5 @@ fn every_defect_has_its_scenario() {
             "{d:?}: {invariant}"
         );
     }
-    assert_eq!(Defect::ALL.len(), 27, "and a `caught!` test above for each");
+    assert_eq!(Defect::ALL.len(), 28, "and a `caught!` test above for each");
 }

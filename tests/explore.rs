@@ -209,3 +209,11 @@ found_by_swarm!(
     Defect::StaleDeadline,
     "scenarios/swarm/give-ups.toml"
 );
+
+// A raw client that replays the last frame of a lost connection is found by `relayed` in
+// the article's broadcast protocol.
+found_by_swarm!(
+    swarm_finds_replays_last_frame_in_chatter,
+    Defect::ReplaysLastFrame,
+    "scenarios/swarm/chatter.toml"
+);

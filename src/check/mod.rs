@@ -17,6 +17,7 @@ mod ontime;
 mod order;
 mod outbox;
 mod presence;
+mod relayed;
 mod resolve;
 mod settle;
 mod single;
@@ -101,6 +102,7 @@ pub const CHECKERS: &[Checker] = &[
     herd::CHECKER,
     settle::CHECKER,
     presence::CHECKER,
+    relayed::CHECKER,
     expect::FINAL,
     expect::SEQUENCE,
     expect::RECONNECT,
@@ -127,6 +129,7 @@ pub const NAMES: &[&str] = &[
     "herd_spread",
     "settles",
     "presence",
+    "relayed",
     "expect_final",
     "expect_sequence",
     "expect_reconnect",

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
+use wschaos::protocol::Protocol;
 use wschaos::server::{self, Admission, ControlHandle, ServerConfig};
 use wschaos::tls::ServerTls;
 
@@ -34,12 +35,23 @@ pub struct Args {
     /// Largest message accepted, in bytes (larger closes with 1009).
     #[arg(long, default_value_t = ServerConfig::default().max_message_size)]
     max_message_size: usize,
+    /// The protocol: `wschaos` (topics, resume, acknowledged publishes) or `broadcast`, the
+    /// original article's (every text frame relayed to every client; join and leave events).
+    #[arg(long, value_enum, default_value = "wschaos")]
+    protocol: ProtocolArg,
     /// Serve wss://: the certificate chain, PEM (needs --tls-key).
     #[arg(long, value_name = "PEM", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The certificate's private key, PEM (needs --tls-cert).
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+}
+
+/// `--protocol`'s values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ProtocolArg {
+    Wschaos,
+    Broadcast,
 }
 
 /// Serves until Ctrl-C.
@@ -69,12 +81,16 @@ pub async fn run(args: Args) -> Exit {
         token: args.token,
         allowed_origins: args.allowed_origins,
         tls,
+        protocol: match args.protocol {
+            ProtocolArg::Wschaos => Protocol::Wschaos,
+            ProtocolArg::Broadcast => Protocol::Broadcast,
+        },
         ..ServerConfig::default()
     };
     let addr = listener.local_addr().map_or(args.bind, |a| a);
     output::line(
         Some("listening"),
-        &json!({ "addr": addr.to_string(), "url": format!("{scheme}://{addr}/"), "epoch": epoch }),
+        &json!({ "addr": addr.to_string(), "url": format!("{scheme}://{addr}/"), "epoch": epoch, "protocol": config.protocol }),
     );
     let (knobs, controls) = server::controls();
     tokio::spawn(control(knobs));

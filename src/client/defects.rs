@@ -87,6 +87,9 @@ defects! {
     /// backoff wait longer than `connect_timeout`, the dial times out the moment it starts,
     /// even on a healthy network, until a short enough wait is drawn.
     StaleDeadline,
+    /// A raw client surfaces the last frame of a lost connection again once the next one
+    /// is up, as a replay buffer that is never cleared would.
+    ReplaysLastFrame,
 }
 
 /// A set of defects: zero-sized, and always empty, in a build without the `defects`

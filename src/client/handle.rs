@@ -133,8 +133,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Names the client to the server (pub/sub only). It must stay the same across
-    /// reconnects so the server can drop duplicate publishes. Default: drawn from the RNG.
+    /// Names the client to the server (`?client=ID` in the URL). It must stay the same
+    /// across reconnects so the server can drop duplicate publishes. Default: drawn from the
+    /// RNG for a pub/sub client; none for a raw one.
     ///
     /// ```no_run
     /// use wschaos::client::ClientBuilder;
@@ -176,12 +177,7 @@ impl ClientBuilder {
         let drawn = rng.next_u64();
         let session = if self.defects.has(super::defects::Defect::ReusesSession) {
             // What a client that stored its session would send: the same every time.
-            format!(
-                "{:016x}",
-                id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-                })
-            )
+            format!("{:016x}", crate::protocol::digest(id.as_bytes()))
         } else {
             format!("{drawn:016x}")
         };
@@ -219,12 +215,17 @@ impl ClientBuilder {
         connector: C,
         rng: impl RngCore + Send + Sync + 'static,
     ) -> (RawClient, impl Future<Output = ()> + Send + 'static) {
-        let session = RawSession::new(&self.policy, self.tap.clone());
+        let session = RawSession::new(&self.policy, self.tap.clone(), self.defects);
+        // No protocol, but an identity in the URL when given, as an app puts one there.
+        let target = match &self.client_id {
+            Some(id) => self.target.with_query("client", id),
+            None => self.target,
+        };
         let (handle, task) = start(
             session,
             self.tap,
             connector,
-            self.target,
+            target,
             self.policy,
             self.defects,
             rng,

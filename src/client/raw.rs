@@ -8,6 +8,9 @@ use std::collections::VecDeque;
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
 
+#[cfg(feature = "defects")]
+use super::defects::Defect;
+use super::defects::Defects;
 use super::shared::Session;
 use super::tap::{Tap, Tapped};
 use super::{ClientError, Policy};
@@ -18,16 +21,25 @@ pub(crate) struct RawSession {
     incoming: Option<broadcast::Sender<Message>>,
     /// Sees every frame as it arrives.
     tap: Tap,
+    #[cfg_attr(not(feature = "defects"), allow(dead_code))]
+    defects: Defects,
+    /// The last frame received, for a client with `Defect::ReplaysLastFrame` (the
+    /// `defects` feature only).
+    #[cfg(feature = "defects")]
+    last: Option<Message>,
 }
 
 impl RawSession {
-    pub(crate) fn new(policy: &Policy, tap: Tap) -> Self {
+    pub(crate) fn new(policy: &Policy, tap: Tap, defects: Defects) -> Self {
         let (tx, _) = broadcast::channel(policy.subscriber_buffer.max(1));
         RawSession {
             outbox: VecDeque::new(),
             capacity: policy.outbox_capacity,
             incoming: Some(tx),
             tap,
+            defects,
+            #[cfg(feature = "defects")]
+            last: None,
         }
     }
 
@@ -54,9 +66,22 @@ impl RawSession {
 }
 
 impl Session for RawSession {
-    fn on_open(&mut self, _restore: &mut Vec<Message>) {}
+    fn on_open(&mut self, _restore: &mut Vec<Message>) {
+        // The defect: what the last connection delivered is surfaced again on the new one.
+        #[cfg(feature = "defects")]
+        if self.defects.has(Defect::ReplaysLastFrame) {
+            if let (Some(frame), Some(tx)) = (self.last.clone(), &self.incoming) {
+                self.tap.see(Tapped::Frame(&frame));
+                let _ = tx.send(frame);
+            }
+        }
+    }
 
     fn on_frame(&mut self, frame: Message) -> Result<(), String> {
+        #[cfg(feature = "defects")]
+        if self.defects.has(Defect::ReplaysLastFrame) {
+            self.last = Some(frame.clone());
+        }
         if let Some(tx) = &self.incoming {
             self.tap.see(Tapped::Frame(&frame));
             let _ = tx.send(frame);

@@ -95,6 +95,9 @@ pub enum Event {
         client: String,
         /// Its length in bytes.
         len: usize,
+        /// Its fingerprint ([`crate::protocol::digest`] of its payload): the broadcast
+        /// server's `relayed` record names the same frame by it.
+        digest: u64,
     },
     /// A client was asked to publish; `id` when it accepted, `refused` when it said no.
     Publish {

@@ -69,6 +69,7 @@ pub const NEED_PROBES: &[&str] = &[
     "outbox",
     "settles",
     "presence",
+    "relayed",
     "expect_final",
     "expect_sequence",
 ];
@@ -127,6 +128,7 @@ pub const NEED_BUILTIN_SERVER: &[&str] = &[
     "outbox",
     "presence",
     "settles",
+    "relayed",
 ];
 
 /// Why `s` cannot run on the real network, if it cannot. A group without a `command` runs

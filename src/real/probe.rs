@@ -11,11 +11,14 @@
 //! {"event":"joined","client":"subs-1","online":3}
 //! {"event":"published","topic":"news","id":12}
 //! {"event":"publish_refused","topic":"news","error":"the outbox is full (1024 waiting)"}
+//! {"event":"frame","text":"pub-0#3"}
 //! ```
 //!
 //! `welcome`, `joined` and `left` are the presence events it saw (the `presence` check);
 //! `published` says the client accepted a publish under that message id (the id it sends
-//! to the server), so the `outbox` check can follow it there.
+//! to the server), so the `outbox` check can follow it there. `frame` is a text frame a
+//! client speaking no protocol received (`wschaos connect --raw`), for the `relayed` check
+//! of the broadcast protocol.
 //!
 //! Other fields (`ts`, `data`, ...) are ignored.
 
@@ -53,6 +56,11 @@ enum Line {
     PublishRefused {
         topic: String,
         error: String,
+    },
+    /// A text frame a raw client received (`wschaos connect --raw`): judged against the
+    /// broadcast server's record by its digest.
+    Frame {
+        text: String,
     },
     /// Welcome, joined, left, error: what `wschaos connect` prints as it sees them.
     #[serde(untagged)]
@@ -94,6 +102,11 @@ pub fn parse(client: &str, line: &str) -> Option<Event> {
             next_seq,
         },
         Line::Server(event) => Event::Presence { client, event },
+        Line::Frame { text } => Event::Frame {
+            client,
+            len: text.len(),
+            digest: crate::protocol::digest(text.as_bytes()),
+        },
         Line::Published { topic, id } => Event::Publish {
             client,
             topic,

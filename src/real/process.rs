@@ -233,7 +233,18 @@ impl ClientProcess {
         lock(&self.log).stopping = true;
         if let Some(pid) = self.pid.take() {
             signal_group(pid, Signal::Term);
-            if !self.exited() && !self.wait(grace).await {
+            let deadline = tokio::time::Instant::now() + grace;
+            // The shell may die at once while what it started still drains (a server
+            // sending its close frames): the grace is the group's, not the leader's.
+            let mut stopped = self.exited() || self.wait(grace).await;
+            while stopped && group_alive(pid).await {
+                if tokio::time::Instant::now() >= deadline {
+                    stopped = false;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if !stopped {
                 lock(&self.log).push(format!(
                     "wschaos: still running {}ms after SIGTERM: killed",
                     grace.as_millis()
@@ -356,6 +367,33 @@ async fn read_lines(from: impl tokio::io::AsyncRead + Unpin, mut each: impl FnMu
     }
 }
 
+/// True while any process of the group `pid` leads is alive. On Linux from `/proc` (a
+/// zombie waiting for a reaper that may never come counts as gone); elsewhere the shell's
+/// `kill -0`.
+async fn group_alive(pid: u32) -> bool {
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        return entries.flatten().any(|e| {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                return false;
+            };
+            // `pid (comm) state ppid pgrp ...`: comm may hold spaces, so from the last ')'.
+            let mut rest = stat.rsplit(')').next().unwrap_or("").split_whitespace();
+            let state = rest.next();
+            let pgrp = rest.nth(1);
+            pgrp == Some(pid.to_string().as_str()) && !matches!(state, Some("Z" | "X"))
+        });
+    }
+    tokio::process::Command::new("sh")
+        .args(["-c", "kill -0 -- \"-$1\" 2>/dev/null", "sh"])
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success())
+}
+
 enum Signal {
     Term,
     Kill,
@@ -377,5 +415,34 @@ fn signal_group(pid: u32, signal: Signal) {
         .status();
     if let Err(error) = sent {
         tracing::warn!(%error, pid, "could not signal a client's process group");
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// A shell that dies at once on SIGTERM while what it started still drains: the
+    /// grace is the group's, so the drain finishes before any SIGKILL.
+    #[tokio::test]
+    async fn the_grace_period_is_the_whole_groups() {
+        let spec = Spec {
+            name: "c".into(),
+            command: r#"sh -c 'trap "sleep 0.3; echo drained; exit 0" TERM; echo up; while :; do sleep 0.05; done' & wait"#.into(),
+            cwd: None,
+            env: BTreeMap::new(),
+            probes: false,
+            ready_line: Some("up".into()),
+            statuses: None,
+        };
+        let mut process = ClientProcess::start(&spec, &Recorder::real()).unwrap();
+        assert!(process.ready().await);
+        let log = process.stop(Duration::from_secs(5)).await;
+        assert!(log.lines.iter().any(|l| l == "drained"), "{:?}", log.lines);
+        assert!(
+            !log.lines.iter().any(|l| l.contains("killed")),
+            "{:?}",
+            log.lines
+        );
     }
 }

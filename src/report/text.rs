@@ -135,7 +135,11 @@ pub fn describe(r: &Record) -> String {
             format!("{t} {client:<10} gap on {topic}: {reason:?}, next #{next_seq} (epoch {epoch})")
         }
         Event::Presence { client, event } => format!("{t} {client:<10} {}", presence_text(event)),
-        Event::Frame { client, len } => format!("{t} {client:<10} frame of {len} bytes"),
+        Event::Frame {
+            client,
+            len,
+            digest,
+        } => format!("{t} {client:<10} frame of {len} bytes #{digest:016x}"),
         Event::Publish {
             client,
             topic,
@@ -216,6 +220,13 @@ fn server_text(e: &server::Event) -> String {
             online,
         } => format!("conn {conn} {client} connected ({online} online)"),
         server::Event::Refused { reason } => format!("refused: {reason}"),
+        server::Event::Relayed {
+            conn,
+            client,
+            len,
+            digest,
+            to,
+        } => format!("conn {conn} {client} relayed {len} bytes #{digest:016x} to {to}"),
         server::Event::Disconnected {
             conn,
             client,

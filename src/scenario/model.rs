@@ -232,7 +232,9 @@ pub struct Group {
 #[cfg_attr(feature = "schema", derive(JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
-    /// The topic.
+    /// The topic (a pub/sub group). A raw group has none: its clients send text frames
+    /// (`NAME#N`), which the broadcast server relays to everyone.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub topic: String,
     /// Interval between publishes.
     #[serde(with = "crate::duration_serde")]

@@ -173,7 +173,17 @@ fn group(
         );
         return Err(here(&format!("\"{}\"", g.host), msg, None));
     }
-    for topic in g.topics.iter().chain(g.publish.as_ref().map(|w| &w.topic)) {
+    // A raw group's workload sends frames (`NAME#N`), with no topic.
+    if g.mode == Mode::Pubsub && g.publish.as_ref().is_some_and(|w| w.topic.is_empty()) {
+        let msg = format!("group {quoted}: `publish` needs a `topic`");
+        return Err(here(&quoted, msg, None));
+    }
+    let workload_topic = g
+        .publish
+        .as_ref()
+        .map(|w| &w.topic)
+        .filter(|t| !t.is_empty());
+    for topic in g.topics.iter().chain(workload_topic) {
         if let Err(why) = validate_topic(topic) {
             return Err(here(
                 &format!("\"{topic}\""),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::Protocol;
 use crate::tls::ServerTls;
 
 /// How the broadcast server behaves and where its limits are.
@@ -83,6 +84,10 @@ pub struct ServerConfig {
     /// expect of it, e.g. `ping_interval`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// The protocol the built-in server speaks: `wschaos` (the default) or `broadcast`, the
+    /// original article's (every text frame relayed to everyone; join and leave events).
+    #[serde(skip_serializing_if = "is_default_protocol")]
+    pub protocol: Protocol,
     /// Working directory of `command`, relative to the scenario file. Default: the
     /// current one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -117,6 +122,10 @@ pub const READY_WITHIN: Duration = Duration::from_secs(10);
 /// Default of [`ServerConfig::stop_grace`].
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
+fn is_default_protocol(p: &Protocol) -> bool {
+    *p == Protocol::default()
+}
+
 fn is_default_ready_within(d: &Duration) -> bool {
     *d == READY_WITHIN
 }
@@ -144,6 +153,7 @@ impl Default for ServerConfig {
             welcome_delay: Duration::ZERO,
             tls: None,
             command: None,
+            protocol: Protocol::default(),
             cwd: None,
             env: BTreeMap::new(),
             ready_line: None,

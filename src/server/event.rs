@@ -71,6 +71,19 @@ pub enum Event {
         /// The sequence assigned, or `None` for a dropped duplicate.
         seq: Option<u64>,
     },
+    /// The broadcast server relayed a client's text frame to every connection open then.
+    Relayed {
+        /// The sender's connection.
+        conn: ConnId,
+        /// The sender.
+        client: String,
+        /// The frame's length in bytes.
+        len: usize,
+        /// Its fingerprint ([`crate::protocol::digest`]).
+        digest: u64,
+        /// How many connections it was queued for (the sender's included).
+        to: u64,
+    },
     /// A client sent something the server refused (an error frame or a close followed).
     Rejected {
         /// The connection.

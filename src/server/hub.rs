@@ -12,7 +12,9 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::dedup::Dedup;
 use super::{ConnId, Event, ServerConfig};
-use crate::protocol::{ClientFrame, ErrorCode, GapReason, Position, ServerFrame, validate_topic};
+use crate::protocol::{
+    ClientFrame, ErrorCode, GapReason, Position, Protocol, ServerFrame, validate_topic,
+};
 
 /// Who a connection says it is, from the handshake URL's query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,15 +101,18 @@ impl Hub {
         self.conns.insert(conn, entry);
         let online = self.online();
         let epoch = self.config.epoch;
-        self.send(
-            conn,
-            &ServerFrame::Welcome {
-                epoch,
-                client: client.clone(),
-                online,
+        // The article's broadcast server says no welcome: the join is the first frame.
+        if self.config.protocol == Protocol::Wschaos {
+            self.send(
                 conn,
-            },
-        );
+                &ServerFrame::Welcome {
+                    epoch,
+                    client: client.clone(),
+                    online,
+                    conn,
+                },
+            );
+        }
         self.broadcast_all(&ServerFrame::Joined {
             client: client.clone(),
             online,
@@ -157,6 +162,9 @@ impl Hub {
 
     /// Handles one text frame from a connection.
     pub(crate) fn handle_text(&mut self, conn: ConnId, text: &str) {
+        if self.config.protocol == Protocol::Broadcast {
+            return self.relay(conn, text);
+        }
         match serde_json::from_str::<ClientFrame>(text) {
             Ok(ClientFrame::Subscribe { topic, resume }) => self.subscribe(conn, topic, resume),
             Ok(ClientFrame::Unsubscribe { topic }) => self.unsubscribe(conn, topic),
@@ -318,6 +326,23 @@ impl Hub {
             .get(&conn)
             .map(|c| c.client.clone())
             .unwrap_or_default()
+    }
+
+    /// The broadcast protocol: `text`, unchanged, to every connection (its sender's too).
+    fn relay(&mut self, conn: ConnId, text: &str) {
+        let client = self.client(conn);
+        let frame = Utf8Bytes::from(text);
+        let all: Vec<ConnId> = self.conns.keys().copied().collect();
+        self.observe(Event::Relayed {
+            conn,
+            client,
+            len: text.len(),
+            digest: crate::protocol::digest(text.as_bytes()),
+            to: all.len() as u64,
+        });
+        for to in all {
+            self.enqueue(to, frame.clone());
+        }
     }
 
     fn broadcast_all(&mut self, frame: &ServerFrame) {

@@ -167,9 +167,14 @@ impl Probe {
         });
     }
 
-    /// A raw frame arrived.
-    pub fn frame(&self, len: usize) {
-        self.record(|client| Event::Frame { client, len });
+    /// A raw frame arrived: its payload's length and [`crate::protocol::digest`].
+    pub fn frame(&self, payload: &[u8]) {
+        let (len, digest) = (payload.len(), crate::protocol::digest(payload));
+        self.record(|client| Event::Frame {
+            client,
+            len,
+            digest,
+        });
     }
 
     fn dial(&self) {
@@ -182,7 +187,10 @@ impl Probe {
             Tapped::Status(status) => self.status(status),
             Tapped::Topic(event) => self.topic_event(event),
             Tapped::Server(event) => self.server_event(event),
-            Tapped::Frame(frame) => self.frame(frame.len()),
+            Tapped::Frame(frame) => match frame {
+                tokio_tungstenite::tungstenite::Message::Text(text) => self.frame(text.as_bytes()),
+                other => self.frame(&other.clone().into_data()),
+            },
         }
     }
 }
@@ -244,7 +252,7 @@ impl ReferenceClient {
                 Layer::PubSub(client)
             }
             Mode::Raw => {
-                let (client, task) = builder.build_raw(env.connector, rng);
+                let (client, task) = builder.client_id(&env.name).build_raw(env.connector, rng);
                 tokio::task::spawn_local(task);
                 Layer::Raw(client)
             }
