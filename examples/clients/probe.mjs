@@ -12,8 +12,14 @@ export function subscribeFrames() {
 let epoch = 0;
 let conn = 0;
 
-/** Prints a probe line for every message frame (the welcome gives epoch and connection). */
+/** Prints a probe line for every message frame (the welcome gives epoch and connection);
+ * with PROBE_FRAMES=1 (the broadcast protocol, whose frames are anything), a `frame` line
+ * for every text frame instead. */
 export function onFrame(text) {
+  if (process.env.PROBE_FRAMES === '1') {
+    console.log(JSON.stringify({ event: 'frame', text: String(text) }));
+    return;
+  }
   let frame;
   try {
     frame = JSON.parse(text);
@@ -50,4 +56,14 @@ export function obey(act) {
 export function knob(name, fallback) {
   const v = Number(process.env[name]);
   return Number.isFinite(v) && process.env[name] !== '' && process.env[name] !== undefined ? v : fallback;
+}
+
+/** With CHAT_EVERY (ms) set, calls `send(text)` that often with `NAME#N` (N from 1): the
+ * chatter of the broadcast protocol. The library decides what happens to a send while it
+ * is offline. */
+export function chat(send) {
+  const every = knob('CHAT_EVERY', 0);
+  if (every <= 0) return;
+  let n = 0;
+  setInterval(() => send(`${process.env.WSCHAOS_NAME}#${++n}`), every);
 }

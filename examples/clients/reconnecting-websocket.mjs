@@ -3,7 +3,7 @@
 // Knobs (env): RWS_MIN_DELAY, RWS_MAX_DELAY, RWS_GROW, RWS_MIN_UPTIME, RWS_TIMEOUT (ms).
 import ReconnectingWebSocket from 'reconnecting-websocket';
 import WebSocket from 'ws';
-import { subscribeFrames, onFrame, obey, knob } from './probe.mjs';
+import { subscribeFrames, onFrame, obey, knob, chat } from './probe.mjs';
 
 const options = { WebSocket, maxRetries: Infinity };
 for (const [env, key] of [
@@ -20,6 +20,7 @@ for (const [env, key] of [
 const socket = new ReconnectingWebSocket(process.env.WSCHAOS_URL, [], options);
 socket.addEventListener('open', () => subscribeFrames().forEach((f) => socket.send(f)));
 socket.addEventListener('message', (e) => onFrame(e.data));
+chat((text) => socket.send(text));
 socket.addEventListener('close', (e) => console.log(`close ${e.code} ${e.reason ?? ''}`));
 socket.addEventListener('error', (e) => console.log(`error ${e.message ?? ''}`));
 obey((verb) => {

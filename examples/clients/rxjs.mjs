@@ -5,7 +5,7 @@
 import { webSocket } from 'rxjs/webSocket';
 import { retry, timer } from 'rxjs';
 import WebSocket from 'ws';
-import { subscribeFrames, onFrame, obey, knob } from './probe.mjs';
+import { subscribeFrames, onFrame, obey, knob, chat } from './probe.mjs';
 
 const initial = knob('RX_INITIAL_DELAY', 500);
 const max = knob('RX_MAX_DELAY', 5000);
@@ -26,6 +26,8 @@ let subscription = subject
     error: (e) => console.log(`gave up: ${e}`),
     complete: () => console.log('completed: the stream ended, nothing will reconnect it'),
   });
+
+chat((text) => subject.next(text));
 
 obey((verb) => {
   if (verb === 'close') {

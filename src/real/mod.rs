@@ -69,10 +69,14 @@ pub const NEED_PROBES: &[&str] = &[
     "outbox",
     "settles",
     "presence",
-    "relayed",
     "expect_final",
     "expect_sequence",
 ];
+
+/// The checkers that need the frames a client received (`frame` probe lines, or any
+/// status line, which says the client speaks the probe protocol): the broadcast protocol's
+/// `relayed`.
+pub const NEED_FRAMES: &[&str] = &["relayed"];
 
 /// A real run that could not be carried out (as opposed to a broken invariant).
 #[derive(Debug, Error)]
@@ -485,19 +489,16 @@ pub fn judge(
         .iter()
         .flat_map(|g| g.client_names().collect::<Vec<_>>())
         .collect();
-    let probed: BTreeSet<&str> = history
-        .records
-        .iter()
-        .filter_map(|r| match &r.event {
-            Event::Status { client, .. } => Some(client.as_str()),
-            _ => None,
-        })
-        .collect();
-    let silent: Vec<String> = all
-        .iter()
-        .filter(|c| !probed.contains(c.as_str()))
-        .cloned()
-        .collect();
+    // Who printed what: statuses (any probe client does), or at least the frames it got.
+    let printed = |frames: bool| -> BTreeSet<&str> {
+        (history.records.iter())
+            .filter_map(|r| match &r.event {
+                Event::Status { client, .. } => Some(client.as_str()),
+                Event::Frame { client, .. } if frames => Some(client.as_str()),
+                _ => None,
+            })
+            .collect()
+    };
     let mut verdict = check::check(&judged, history);
     let mut not_applicable = Vec::new();
     if judged.server.command.is_some() {
@@ -509,20 +510,25 @@ pub fn judge(
         verdict.checked.retain(|c| !NEED_BUILTIN_SERVER.contains(c));
         (verdict.violations).retain(|v| !NEED_BUILTIN_SERVER.contains(&v.invariant));
     }
-    if !silent.is_empty() {
-        for name in NEED_PROBES {
+    for (checks, told) in [(NEED_PROBES, printed(false)), (NEED_FRAMES, printed(true))] {
+        let silent: Vec<String> = (all.iter())
+            .filter(|c| !told.contains(c.as_str()))
+            .cloned()
+            .collect();
+        if silent.is_empty() {
+            continue;
+        }
+        for name in checks {
             if verdict.checked.contains(name) {
                 not_applicable.push((*name, silent.clone()));
             }
         }
-        if probed.is_empty() {
-            verdict.checked.retain(|c| !NEED_PROBES.contains(c));
+        if told.is_empty() {
+            verdict.checked.retain(|c| !checks.contains(c));
         }
         verdict.violations.retain(|v| {
-            !NEED_PROBES.contains(&v.invariant)
-                || v.client
-                    .as_ref()
-                    .is_none_or(|c| probed.contains(c.as_str()))
+            !checks.contains(&v.invariant)
+                || v.client.as_ref().is_none_or(|c| told.contains(c.as_str()))
         });
     }
     (judged, verdict, not_applicable)
