@@ -155,6 +155,13 @@ code = 1001
             >= 5,
         "{report}"
     );
+    // Who closed, read from the close frames passing through: the server's drain.
+    assert!(
+        server(
+            &|e| matches!(e, server::Event::Disconnected { reason, .. } if reason == "the server closed it (1012)")
+        ) >= 1,
+        "{report}"
+    );
     assert!(
         server(&|e| matches!(e, server::Event::Refused { .. })) >= 1,
         "{report}"

@@ -371,8 +371,9 @@ async fn watched(
 ) {
     let (cut_tx, cut) = watch::channel(false);
     let mut open = None;
-    let up = pump_until_cut(cr, sw, state.clone(), cut.clone());
-    let down = pump_down(sr, cw, state, cut_tx, (ctx, ledger, &mut open));
+    let first = FirstClose::default();
+    let up = pump_until_cut(cr, sw, state.clone(), cut.clone(), &first);
+    let down = pump_down(sr, cw, state, cut_tx, (ctx, ledger, &mut open), &first);
     let closing = async {
         let mut cut = cut.clone();
         if cut.wait_for(|c| *c).await.is_err() {
@@ -386,12 +387,38 @@ async fn watched(
         _ = closing => {}
     }
     if let Some((conn, reason)) = open.take() {
+        // Unless the proxy ended it (a kick, a flap): whoever sent the first close frame.
+        let reason = match (
+            reason,
+            first
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        ) {
+            (Some(reason), _) => reason,
+            (None, Some((side, Some(code)))) => format!("the {side} closed it ({code})"),
+            (None, Some((side, None))) => format!("the {side} closed it"),
+            (None, None) => "it ended without a close frame".into(),
+        };
         ledger.closed(&ctx.recorder, conn, &ctx.client, reason);
     }
 }
 
-/// The open connection of a [`watched`] relay, and why it ended so far.
-type Open = Option<((u64, u64), String)>;
+/// Which side sent the first close frame of a connection ("client" or "server"), and its
+/// code.
+#[derive(Default)]
+struct FirstClose(Mutex<Option<(&'static str, Option<u16>)>>);
+
+impl FirstClose {
+    fn saw(&self, side: &'static str, code: Option<u16>) {
+        let mut first = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        first.get_or_insert((side, code));
+    }
+}
+
+/// The open connection of a [`watched`] relay, and why the proxy ended it (if it did).
+type Open = Option<((u64, u64), Option<String>)>;
 
 /// Client to server, until the server side is cut: then what the client still sends (its
 /// answer to the close frame) is read and dropped, and the server's side is shut.
@@ -400,8 +427,10 @@ async fn pump_until_cut(
     mut to: OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
     mut cut: watch::Receiver<bool>,
+    first: &FirstClose,
 ) {
     let mut buf = vec![0u8; CHUNK];
+    let mut stream = Stream::new();
     loop {
         tokio::select! {
             biased;
@@ -412,6 +441,11 @@ async fn pump_until_cut(
                 Ok(0) | Err(_) => break,
                 Ok(n) if *cut.borrow() => { let _ = n; }
                 Ok(n) => {
+                    for seen in stream.feed(&buf[..n]) {
+                        if let Seen::Close { code, .. } = seen {
+                            first.saw("client", code);
+                        }
+                    }
                     let latency = state.borrow().latency;
                     if !latency.is_zero() {
                         tokio::time::sleep(latency).await;
@@ -439,6 +473,7 @@ async fn pump_down(
     mut state: watch::Receiver<LinkState>,
     cut: watch::Sender<bool>,
     (ctx, ledger, open): (&Ctx, &Ledger, &mut Open),
+    first: &FirstClose,
 ) {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(QUEUE);
     let reader = read_chunks(from, tx);
@@ -446,7 +481,6 @@ async fn pump_down(
         let mut stream = Stream::new();
         // Kicks ordered before this connection opened are not its own.
         let mut seen_kicks = u64::MAX;
-        let mut server_close = None;
         // The client has been sent whole frames so far: an injected frame may follow.
         let mut boundary = false;
         loop {
@@ -457,7 +491,7 @@ async fn pump_down(
             if let Some(code) = kick.filter(|_| boundary) {
                 inject(&mut to, code, &mut state).await;
                 if let Some((_, reason)) = open.as_mut() {
-                    *reason = format!("kicked by the proxy with {code}");
+                    *reason = Some(format!("kicked by the proxy with {code}"));
                 }
                 let _ = cut.send(true);
                 return;
@@ -491,7 +525,7 @@ async fn pump_down(
             for seen in stream.feed(&chunk) {
                 let (end, status) = match seen {
                     Seen::Close { code, .. } => {
-                        server_close = Some(code);
+                        first.saw("server", code);
                         continue;
                     }
                     Seen::Head { end, status } => (end, status),
@@ -503,16 +537,13 @@ async fn pump_down(
                 written = end;
                 match status {
                     Some(101) => {
-                        *open = Some((
-                            ledger.opened(&ctx.recorder, &ctx.client),
-                            "the connection ended".to_string(),
-                        ));
+                        *open = Some((ledger.opened(&ctx.recorder, &ctx.client), None));
                         let l = *state.borrow();
                         seen_kicks = l.kicks;
                         if l.admission == Admission::Flap {
                             inject(&mut to, 1011, &mut state).await;
                             if let Some((_, reason)) = open.as_mut() {
-                                *reason = "flapped by the proxy (1011)".into();
+                                *reason = Some("flapped by the proxy (1011)".into());
                             }
                             let _ = cut.send(true);
                             return;
@@ -536,12 +567,6 @@ async fn pump_down(
                 return;
             }
             boundary = stream.at_boundary();
-        }
-        if let (Some((_, reason)), Some(code)) = (open.as_mut(), server_close) {
-            *reason = match code {
-                Some(code) => format!("the server closed it ({code})"),
-                None => "the server closed it".into(),
-            };
         }
         let _ = to.shutdown().await;
     };
