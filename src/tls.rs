@@ -5,6 +5,11 @@
 //! Mozilla root store (webpki-roots) unless told otherwise; tests and private deployments
 //! trust their own CA with [`ClientTls::trusting_pem`].
 //!
+//! All of it is the `tls` feature (on by default, and with `cli`). Without it, `wss://` is
+//! refused with a reason, [`ServerTls`] and [`ClientTls`] have no values (so a
+//! configuration can never hold one), and [`MaybeTls`] is always plain: no rustls, ring or
+//! root store in the build.
+//!
 //! ```
 //! use wschaos::tls::{ClientTls, ServerTls};
 //! let id = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
@@ -15,12 +20,16 @@
 //! ```
 
 use std::io;
+#[cfg(feature = "tls")]
 use std::path::Path;
 use std::pin::Pin;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+#[cfg(feature = "tls")]
 use rustls::pki_types::pem::PemObject;
+#[cfg(feature = "tls")]
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -37,14 +46,17 @@ pub enum TlsError {
         reason: String,
     },
     /// rustls refused the certificate or key.
+    #[cfg(feature = "tls")]
     #[error("TLS configuration: {0}")]
     Config(#[from] rustls::Error),
 }
 
+#[cfg(feature = "tls")]
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+#[cfg(feature = "tls")]
 fn pem_error(what: &str, reason: impl ToString) -> TlsError {
     TlsError::Pem {
         what: what.to_string(),
@@ -52,6 +64,7 @@ fn pem_error(what: &str, reason: impl ToString) -> TlsError {
     }
 }
 
+#[cfg(feature = "tls")]
 fn certificates(what: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
@@ -63,9 +76,24 @@ fn certificates(what: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, 
 }
 
 /// The server side of `wss://`: a certificate chain and its private key.
+#[cfg(feature = "tls")]
 #[derive(Clone)]
 pub struct ServerTls(Arc<rustls::ServerConfig>);
 
+/// The server side of `wss://`, which needs the `tls` feature: without it there is no
+/// value of this type, so no server can be configured for `wss://`.
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerTls {}
+
+#[cfg(not(feature = "tls"))]
+impl ServerTls {
+    pub(crate) async fn accept<S>(&self, _stream: S) -> io::Result<MaybeTls<S>> {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "tls")]
 impl ServerTls {
     /// From a PEM certificate chain (leaf first) and a PEM private key (PKCS#8, PKCS#1 or SEC1).
     pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<ServerTls, TlsError> {
@@ -97,11 +125,19 @@ impl ServerTls {
         ServerTls(config)
     }
 
-    pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        tokio_rustls::TlsAcceptor::from(self.0.clone())
+    /// Runs the server side of the TLS handshake over `stream`.
+    pub(crate) async fn accept<S>(&self, stream: S) -> io::Result<MaybeTls<S>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let tls = tokio_rustls::TlsAcceptor::from(self.0.clone())
+            .accept(stream)
+            .await?;
+        Ok(MaybeTls::Server(Box::new(tls)))
     }
 }
 
+#[cfg(feature = "tls")]
 impl std::fmt::Debug for ServerTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ServerTls(..)")
@@ -109,6 +145,7 @@ impl std::fmt::Debug for ServerTls {
 }
 
 /// Two configurations are equal when they are the same one.
+#[cfg(feature = "tls")]
 impl PartialEq for ServerTls {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
@@ -116,9 +153,24 @@ impl PartialEq for ServerTls {
 }
 
 /// What a client dialing `wss://` trusts.
+#[cfg(feature = "tls")]
 #[derive(Clone)]
 pub struct ClientTls(Arc<rustls::ClientConfig>);
 
+/// What a client dialing `wss://` trusts, which needs the `tls` feature: without it there
+/// is no value of this type (and `wss://` URLs are refused).
+#[cfg(not(feature = "tls"))]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientTls {}
+
+#[cfg(not(feature = "tls"))]
+impl ClientTls {
+    pub(crate) async fn connect<S>(&self, _host: &str, _stream: S) -> io::Result<MaybeTls<S>> {
+        match *self {}
+    }
+}
+
+#[cfg(feature = "tls")]
 impl ClientTls {
     /// The Mozilla root store (webpki-roots): public certificates. The default for `wss://`.
     pub fn public_roots() -> ClientTls {
@@ -168,6 +220,7 @@ impl ClientTls {
     }
 }
 
+#[cfg(feature = "tls")]
 impl std::fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ClientTls(..)")
@@ -175,12 +228,14 @@ impl std::fmt::Debug for ClientTls {
 }
 
 /// Two configurations are equal when they are the same one.
+#[cfg(feature = "tls")]
 impl PartialEq for ClientTls {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
+#[cfg(feature = "tls")]
 impl Eq for ClientTls {}
 
 /// A byte stream, plain or inside TLS: one type for `ws://` and `wss://`.
@@ -189,8 +244,10 @@ pub enum MaybeTls<S> {
     /// `ws://`.
     Plain(S),
     /// `wss://`, client side.
+    #[cfg(feature = "tls")]
     Client(Box<tokio_rustls::client::TlsStream<S>>),
     /// `wss://`, server side.
+    #[cfg(feature = "tls")]
     Server(Box<tokio_rustls::server::TlsStream<S>>),
 }
 
@@ -202,7 +259,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTls<S> {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             MaybeTls::Client(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
             MaybeTls::Server(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
@@ -216,7 +275,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             MaybeTls::Client(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
             MaybeTls::Server(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
@@ -224,7 +285,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
             MaybeTls::Client(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            #[cfg(feature = "tls")]
             MaybeTls::Server(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
@@ -232,7 +295,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTls<S> {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             MaybeTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             MaybeTls::Client(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
             MaybeTls::Server(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }

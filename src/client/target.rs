@@ -29,7 +29,14 @@ impl Target {
         let uri: Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
         let (tls, default_port) = match uri.scheme_str() {
             Some("ws") => (None, 80),
+            #[cfg(feature = "tls")]
             Some("wss") => (Some(ClientTls::public_roots()), 443),
+            #[cfg(not(feature = "tls"))]
+            Some("wss") => {
+                return Err(invalid(
+                    "wss:// needs wschaos's `tls` feature (on by default), which this build leaves out",
+                ));
+            }
             Some(other) => {
                 return Err(invalid(&format!(
                     "scheme {other}:// is not a WebSocket scheme; use ws:// or wss://"
@@ -117,9 +124,23 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port), ("127.0.0.1", 9000));
         assert_eq!(Target::parse("ws://example.test").unwrap().port, 80);
         assert_eq!(Target::parse("ws://[::1]:7/").unwrap().host, "::1");
-        let secure = Target::parse("wss://example.test/feed").unwrap();
-        assert_eq!(secure.port, 443);
-        assert!(secure.tls.is_some() && Target::parse("ws://h").unwrap().tls.is_none());
+        #[cfg(feature = "tls")]
+        {
+            let secure = Target::parse("wss://example.test/feed").unwrap();
+            assert_eq!(secure.port, 443);
+            assert!(secure.tls.is_some() && Target::parse("ws://h").unwrap().tls.is_none());
+        }
+    }
+
+    /// A build without the `tls` feature refuses `wss://` with a reason instead of
+    /// dialing it in plain text.
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn wss_without_the_tls_feature_is_refused_with_a_reason() {
+        let e = Target::parse("wss://example.test/")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`tls` feature"), "{e}");
     }
 
     #[test]

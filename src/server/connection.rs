@@ -87,8 +87,8 @@ async fn secure<S: ByteStream>(
     let Some(tls) = &config.tls else {
         return Some(MaybeTls::Plain(stream));
     };
-    let reason = match timeout(config.handshake_timeout, tls.acceptor().accept(stream)).await {
-        Ok(Ok(tls)) => return Some(MaybeTls::Server(Box::new(tls))),
+    let reason = match timeout(config.handshake_timeout, tls.accept(stream)).await {
+        Ok(Ok(tls)) => return Some(tls),
         Ok(Err(e)) => format!("TLS handshake failed: {e}"),
         Err(_) => "TLS handshake timeout".to_string(),
     };
