@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
-use wschaos::real::{Names, Proxy};
+use wschaos::real::{Ledger, Names, Proxy};
 use wschaos::sim::Recorder;
 
 use crate::delivery::{connect, free_port, load, ours};
@@ -41,33 +41,51 @@ async fn round_trip(port: u16) -> Result<f64, String> {
     Ok(times[times.len() / 2])
 }
 
-/// (deliveries per second, median ping round trip in µs) straight to `port` or through a
-/// proxy in front of it.
-async fn both(port: u16, proxied: bool) -> Result<(f64, f64), String> {
-    let proxy = if proxied {
-        let upstream = ([127, 0, 0, 1], port).into();
-        Some(
-            Proxy::start("bench", upstream, Recorder::real(), Names::default())
-                .await
-                .map_err(|e| e.to_string())?,
-        )
-    } else {
+/// How a measurement reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Path {
+    /// Straight to it.
+    Direct,
+    /// Through a proxy that relays bytes (the built-in server keeps its own record).
+    Proxied,
+    /// Through a proxy that also reads every frame and keeps the server's record (a
+    /// `[server] command`).
+    Reading,
+}
+
+/// (deliveries per second, median ping round trip in µs) over `path` to `port`.
+async fn both(port: u16, path: Path) -> Result<(f64, f64), String> {
+    let proxy = if path == Path::Direct {
         None
+    } else {
+        let upstream = ([127, 0, 0, 1], port).into();
+        let ledger = (path == Path::Reading).then(Ledger::default);
+        Some(
+            Proxy::start_with(
+                "bench",
+                upstream,
+                Recorder::real(),
+                Names::default(),
+                ledger,
+            )
+            .await
+            .map_err(|e| e.to_string())?,
+        )
     };
     let at = proxy.as_ref().map_or(port, |p| p.addr().port());
     let limit = Duration::from_secs(90);
     let rate = tokio::time::timeout(limit, load(at))
         .await
-        .map_err(|_| format!("the load did not finish (proxied: {proxied})"))??;
+        .map_err(|_| format!("the load did not finish ({path:?})"))??;
     let rtt = tokio::time::timeout(limit, round_trip(at))
         .await
-        .map_err(|_| format!("the round trips did not finish (proxied: {proxied})"))??;
+        .map_err(|_| format!("the round trips did not finish ({path:?})"))??;
     Ok((rate, rtt))
 }
 
 /// One server process per measurement: the load's publisher reuses its ids, which a server
 /// that saw them already drops as duplicates.
-fn on_fresh_server(proxied: bool) -> Result<(f64, f64), String> {
+fn on_fresh_server(path: Path) -> Result<(f64, f64), String> {
     let port = free_port();
     let _server = ours(port)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -75,13 +93,26 @@ fn on_fresh_server(proxied: bool) -> Result<(f64, f64), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(both(port, proxied))
+    rt.block_on(both(port, path))
 }
 
 pub fn measure(table: &mut Table) {
-    let result = on_fresh_server(false)
-        .and_then(|direct| on_fresh_server(true).map(|proxied| (direct, proxied)));
-    let figure = "real network: through the real-run proxy";
+    let direct = on_fresh_server(Path::Direct);
+    for (path, figure) in [
+        (Path::Proxied, "real network: through the real-run proxy"),
+        (
+            Path::Reading,
+            "real network: through the proxy reading every frame (a [server] command)",
+        ),
+    ] {
+        let result = direct
+            .clone()
+            .and_then(|direct| on_fresh_server(path).map(|proxied| (direct, proxied)));
+        add(table, figure, result);
+    }
+}
+
+fn add(table: &mut Table, figure: &str, result: Result<((f64, f64), (f64, f64)), String>) {
     match result {
         Ok(((rate, rtt), (prate, prtt))) => {
             let share = prate / rate;

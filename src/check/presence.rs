@@ -240,7 +240,7 @@ impl Hearing {
                     Event::Delivered {
                         topic, epoch, seq, ..
                     } => {
-                        if let Some(at) = published.get(&(*epoch, topic.as_str(), *seq)) {
+                        if let Some(at) = published.get(&(*epoch, *seq, topic.as_str())) {
                             running = running.max(*at);
                         }
                     }
@@ -261,7 +261,9 @@ impl Hearing {
 }
 
 /// Where each published message was published: (epoch, topic, seq) -> record index.
-type PublishedAt<'a> = BTreeMap<(u64, &'a str, u64), usize>;
+/// Keyed by (epoch, seq, topic): the topic, the only string, is compared last, so a lookup
+/// compares strings only among the few messages of the same epoch and sequence.
+type PublishedAt<'a> = BTreeMap<(u64, u64, &'a str), usize>;
 
 fn published_at(h: &History) -> PublishedAt<'_> {
     h.records
@@ -276,7 +278,7 @@ fn published_at(h: &History) -> PublishedAt<'_> {
                         seq: Some(seq),
                         ..
                     },
-            } => Some(((*epoch, topic.as_str(), *seq), i)),
+            } => Some(((*epoch, *seq, topic.as_str()), i)),
             _ => None,
         })
         .collect()

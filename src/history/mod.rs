@@ -257,7 +257,13 @@ impl History {
             let mut map: BTreeMap<String, Vec<usize>> = BTreeMap::new();
             for (i, r) in self.records.iter().enumerate() {
                 if let Some(c) = r.event.client() {
-                    map.entry(c.to_string()).or_default().push(i);
+                    // A name is allocated once, at its first record, not at every one.
+                    match map.get_mut(c) {
+                        Some(list) => list.push(i),
+                        None => {
+                            map.insert(c.to_string(), vec![i]);
+                        }
+                    }
                 }
             }
             map

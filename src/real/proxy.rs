@@ -518,52 +518,54 @@ async fn pump_down(
                     return;
                 }
             }
-            // Written up to each boundary, so a kick ordered meanwhile lands between frames
-            // (what is left of the chunk then never reaches the client).
-            let mut written = 0;
-            let mut due = false;
+            // The chunk goes out in one write, unless the proxy must cut in: a flap right
+            // after the handshake's answer, a kick at the chunk's first frame boundary
+            // (what follows it then never reaches the client).
+            let was_boundary = boundary;
+            let mut cut_in: Option<(usize, u16, String)> = None;
             for seen in stream.feed(&chunk) {
-                let (end, status) = match seen {
-                    Seen::Close { code, .. } => {
-                        first.saw("server", code);
-                        continue;
-                    }
-                    Seen::Head { end, status } => (end, status),
-                    Seen::Frame { end, .. } => (end, None),
-                };
-                if to.write_all(&chunk[written..end]).await.is_err() {
-                    return;
-                }
-                written = end;
-                match status {
-                    Some(101) => {
+                match seen {
+                    Seen::Close { code, .. } => first.saw("server", code),
+                    Seen::Head {
+                        status: Some(101),
+                        end,
+                    } => {
                         *open = Some((ledger.opened(&ctx.recorder, &ctx.client), None));
                         let l = *state.borrow();
                         seen_kicks = l.kicks;
                         if l.admission == Admission::Flap {
-                            inject(&mut to, 1011, &mut state).await;
-                            if let Some((_, reason)) = open.as_mut() {
-                                *reason = Some("flapped by the proxy (1011)".into());
-                            }
-                            let _ = cut.send(true);
-                            return;
+                            cut_in = Some((end, 1011, "flapped by the proxy (1011)".into()));
+                            break;
                         }
                     }
-                    Some(status) => {
+                    Seen::Head {
+                        status: Some(status),
+                        ..
+                    } => {
                         ledger.refused(&ctx.recorder, format!("the server answered HTTP {status}"))
                     }
-                    None => {}
-                }
-                if state.borrow().kicks > seen_kicks {
-                    due = true;
-                    break;
+                    Seen::Head { status: None, .. } => {}
+                    Seen::Frame { end, .. } => {
+                        let l = *state.borrow();
+                        if l.kicks > seen_kicks {
+                            let at = if was_boundary { 0 } else { end };
+                            let code = l.kick_code;
+                            cut_in = Some((at, code, format!("kicked by the proxy with {code}")));
+                            break;
+                        }
+                    }
                 }
             }
-            if due {
-                boundary = true;
-                continue;
+            let upto = cut_in.as_ref().map_or(chunk.len(), |(at, ..)| *at);
+            if to.write_all(&chunk[..upto]).await.is_err() {
+                return;
             }
-            if to.write_all(&chunk[written..]).await.is_err() {
+            if let Some((_, code, why)) = cut_in {
+                inject(&mut to, code, &mut state).await;
+                if let Some((_, reason)) = open.as_mut() {
+                    *reason = Some(why);
+                }
+                let _ = cut.send(true);
                 return;
             }
             boundary = stream.at_boundary();
