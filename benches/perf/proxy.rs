@@ -112,7 +112,10 @@ pub fn measure(table: &mut Table) {
     }
 }
 
-fn add(table: &mut Table, figure: &str, result: Result<((f64, f64), (f64, f64)), String>) {
+/// (deliveries per second, median round trip in µs) of one path.
+type Figures = (f64, f64);
+
+fn add(table: &mut Table, figure: &str, result: Result<(Figures, Figures), String>) {
     match result {
         Ok(((rate, rtt), (prate, prtt))) => {
             let share = prate / rate;
