@@ -287,3 +287,57 @@ command = '{CONNECT}'
     );
     assert!((1900..3500).contains(&quit.t), "{}", quit.t);
 }
+
+#[test]
+fn a_server_command_that_does_not_come_back_after_a_restart_fails_the_run_and_keeps_it() {
+    let o = run(
+        "no-comeback",
+        &format!(
+            r#"
+name = "no-comeback"
+duration = "4s"
+settle = "1s"
+seeds = [1]
+
+[server]
+command = 'if [ -e started ]; then echo broken config; exit 1; fi; touch started; exec "$WSCHAOS" serve --bind 127.0.0.1:{{port}}'
+
+[[clients]]
+name = "c"
+command = '{CONNECT}'
+
+[[timeline]]
+at = "1s"
+do = "restart"
+down = "500ms"
+"#
+        ),
+    );
+    let failed = (o.verdict.violations.iter())
+        .find(|v| v.invariant == "process_exited" && v.client.is_none())
+        .unwrap_or_else(|| panic!("{:?}", o.verdict.violations));
+    assert!(
+        failed
+            .message
+            .starts_with("the server did not come back after a restart")
+            && failed
+                .message
+                .contains("exited before it was ready (exit 1)")
+            && failed.message.contains("broken config"),
+        "{}",
+        failed.message
+    );
+    // What happened before is kept: the first start, the client's connection.
+    let ups = (o.history.records.iter())
+        .filter(|r| matches!(r.event, Event::ServerUp { .. }))
+        .count();
+    assert_eq!(ups, 1);
+    assert!(closed_with_nothing_lost(&o));
+}
+
+/// The client's records survived the failed restart: it connected, then lost the server.
+fn closed_with_nothing_lost(o: &Outcome) -> bool {
+    let connected = statuses(o, "c-0").any(|s| *s == Status::Connected);
+    let lost = statuses(o, "c-0").any(|s| matches!(s, Status::Disconnected { .. }));
+    connected && lost
+}

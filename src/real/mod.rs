@@ -324,7 +324,10 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
     tokio::time::sleep_until(end).await;
     let logs = fleet.stop().await;
     drop(proxies);
-    let server_log = server.stop().await;
+    let (server_log, failed_start) = match server.stop().await {
+        Some(end) => (Some(end.log), end.failed_start),
+        None => (None, None),
+    };
     let records: Vec<_> = recorder
         .take()
         .into_iter()
@@ -374,6 +377,15 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                     .map(upstream::last_lines)
                     .unwrap_or_default()
             ),
+            events: Vec::new(),
+        });
+    }
+    if let Some((t, why)) = failed_start {
+        verdict.violations.push(check::Violation {
+            invariant: PROCESS_EXITED,
+            client: None,
+            t,
+            message: format!("the server did not come back after a restart: {why}"),
             events: Vec::new(),
         });
     }

@@ -87,8 +87,8 @@ impl Server {
         }
     }
 
-    /// Stops it; a foreign server's log (what it printed, and whether it exited by itself).
-    pub(super) async fn stop(self) -> Option<Log> {
+    /// Stops it; for a foreign server, what it printed and how it failed, if it did.
+    pub(super) async fn stop(self) -> Option<ForeignEnd> {
         match self {
             Server::BuiltIn(s) => {
                 s.stop().await;
@@ -97,6 +97,15 @@ impl Server {
             Server::Foreign(s) => Some(s.stop().await),
         }
     }
+}
+
+/// How a `[server] command` fared over a run.
+pub(super) struct ForeignEnd {
+    /// What it printed, and when and how it exited by itself, if it did.
+    pub(super) log: Log,
+    /// A start after a restart that failed (when, in ms, and why): the server stayed down
+    /// from then on.
+    pub(super) failed_start: Option<(u64, String)>,
 }
 
 /// A `[server] command`: a process group started through `sh -c`, on a port chosen here.
@@ -110,6 +119,8 @@ pub(super) struct Foreign {
     process: Option<ClientProcess>,
     /// What its earlier processes printed.
     earlier: Option<Log>,
+    /// The first start after a restart that failed: (ms, why).
+    failed_start: Option<(u64, String)>,
     epoch: u64,
     dead: bool,
 }
@@ -152,6 +163,7 @@ impl Foreign {
             ledger: Ledger::default(),
             process: None,
             earlier: None,
+            failed_start: None,
             epoch: 0,
             dead: false,
         };
@@ -274,7 +286,12 @@ impl Foreign {
                     every_link(proxies, Gate::Open);
                 }
                 self.end(None).await;
-                self.launch().await?;
+                // A server that does not come back is a finding about it, not the end of
+                // the run: what happened so far is kept, and the run goes on without it.
+                if let Err(e) = self.launch().await {
+                    let at = self.recorder.now().as_millis() as u64;
+                    self.failed_start.get_or_insert((at, e.to_string()));
+                }
             }
             Heal::Repair { link } | Heal::Release { link } => on_link(link, proxies, Gate::Open),
             Heal::Latency { link, latency } => latency_on(link, proxies, *latency),
@@ -283,7 +300,7 @@ impl Foreign {
         Ok(())
     }
 
-    async fn stop(mut self) -> Log {
+    async fn stop(mut self) -> ForeignEnd {
         // An exit by itself before the end is kept (`exited`); the stop's own is not.
         let running = self.process.as_ref().map(ClientProcess::log);
         self.end(Some(self.stop_grace)).await;
@@ -291,7 +308,10 @@ impl Foreign {
         if let Some(exited) = running.and_then(|l| l.exited) {
             log.exited = Some(exited);
         }
-        log
+        ForeignEnd {
+            log,
+            failed_start: self.failed_start,
+        }
     }
 }
 
