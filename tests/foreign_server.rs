@@ -301,6 +301,7 @@ seeds = [1]
 
 [server]
 command = 'if [ -e started ]; then echo broken config; exit 1; fi; touch started; exec "$WSCHAOS" serve --bind 127.0.0.1:{{port}}'
+cwd = "."
 
 [[clients]]
 name = "c"

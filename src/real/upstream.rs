@@ -121,6 +121,9 @@ pub(super) struct Foreign {
     earlier: Option<Log>,
     /// The first start after a restart that failed: (ms, why).
     failed_start: Option<(u64, String)>,
+    /// The port, held (bound, not listening: dials are refused) while the server is down,
+    /// so that nothing else takes it before the next start.
+    held: Option<tokio::net::TcpSocket>,
     epoch: u64,
     dead: bool,
 }
@@ -132,14 +135,10 @@ impl Foreign {
         recorder: &Recorder,
         dir: &Path,
     ) -> Result<Foreign, RealError> {
-        // A free port: taken, then let go for the server to bind (loopback only).
-        let port = std::net::TcpListener::bind(("127.0.0.1", 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|error| RealError::Io {
-                what: "finding a free port for the server command".into(),
-                error,
-            })?
-            .port();
+        let port = server_port().map_err(|error| RealError::Io {
+            what: "finding a free port for the server command".into(),
+            error,
+        })?;
         let mut env = config.env.clone();
         env.insert("WSCHAOS_PORT".into(), port.to_string());
         if let Some(me) = super::wschaos_binary() {
@@ -164,6 +163,7 @@ impl Foreign {
             process: None,
             earlier: None,
             failed_start: None,
+            held: None,
             epoch: 0,
             dead: false,
         };
@@ -174,6 +174,7 @@ impl Foreign {
     /// Starts the command and waits (at most `ready_within`) until it is ready: its
     /// `ready_line` printed, or else its port accepting.
     async fn launch(&mut self) -> Result<(), RealError> {
+        drop(self.held.take());
         let mut process =
             ClientProcess::start(&self.spec, &self.recorder).map_err(|error| RealError::Io {
                 what: format!("starting the server command ({})", self.spec.command),
@@ -186,7 +187,7 @@ impl Foreign {
             }
             loop {
                 if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                    return true;
+                    return !process.exited();
                 }
                 if process.exited() {
                     return false;
@@ -240,6 +241,7 @@ impl Foreign {
             Some(grace) => process.stop(grace).await,
             None => process.kill(self.stop_grace).await,
         };
+        self.held = hold(self.addr);
         self.earlier = Some(match self.earlier.take() {
             None => log,
             Some(mut before) => {
@@ -313,6 +315,44 @@ impl Foreign {
             failed_start: self.failed_start,
         }
     }
+}
+
+/// A free port on 127.0.0.1 for a server command, below the kernel's ephemeral range when
+/// there is room: ports handed out for port 0 (every proxy, every client's own end) come
+/// from that range, so none of them can take this one while the server is down.
+fn server_port() -> std::io::Result<u16> {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    const LOWEST: u16 = 20_000;
+    if ephemeral_low > LOWEST + 100 {
+        let span = u32::from(ephemeral_low - LOWEST);
+        // Where to start looking: different for each run (this is the real network, not
+        // the simulation), so parallel runs rarely try the same ports.
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+            ^ std::process::id().rotate_left(16);
+        for k in 0..span.min(2_000) {
+            let port = LOWEST + ((seed.wrapping_add(k.wrapping_mul(7_919))) % span) as u16;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
+    std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()
+        .map(|a| a.port())
+}
+
+/// Binds `addr` without listening (dials are refused, as on a port nobody serves), to
+/// keep it while the server is down. `None` when it cannot (the run goes on without).
+fn hold(addr: SocketAddr) -> Option<tokio::net::TcpSocket> {
+    let socket = tokio::net::TcpSocket::new_v4().ok()?;
+    socket.set_reuseaddr(true).ok()?;
+    socket.bind(addr).ok()?;
+    Some(socket)
 }
 
 /// ` ; its last lines: a | b | c`, or nothing.
