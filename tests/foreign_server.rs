@@ -10,18 +10,22 @@ use wschaos::client::{Reason, Status};
 use wschaos::history::Event;
 use wschaos::server;
 
-fn case(name: &str, text: &str) -> cases::Case {
+/// The case of `text`, written as a scenario file in a folder of its own, run by `with`;
+/// the folder is removed afterwards.
+fn with_case<T>(name: &str, text: &str, with: impl FnOnce(cases::Case) -> T) -> T {
     let dir = std::env::temp_dir().join(format!("wschaos-foreign-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
     let case = cases::cases(&file, None).unwrap().remove(0);
     assert!(case.is_real());
-    case
+    let result = with(case);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 fn run(name: &str, text: &str) -> Outcome {
-    case(name, text).run().unwrap_or_else(|e| panic!("{e}"))
+    with_case(name, text, |c| c.run()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 const SERVE: &str = r#"command = '"$WSCHAOS" serve --bind 127.0.0.1:{port}'"#;
@@ -214,18 +218,18 @@ command = '{CONNECT}'
 "#
         )
     };
-    let err = |c: cases::Case| match c.run() {
+    let err = |name: &str, text: &str| match with_case(name, text, |c| c.run()) {
         Err(RunError::Real { error, .. }) => error.to_string(),
         Err(e) => panic!("another error: {e}"),
         Ok(_) => panic!("it ran"),
     };
-    let silent = err(case(
+    let silent = err(
         "never-listens",
         &file(
             "never-listens",
             "command = 'echo starting; sleep 37.25'\nready_within = \"1s\"",
         ),
-    ));
+    );
     assert!(
         silent.contains("did not accept connections on 127.0.0.1:")
             && silent.contains("within 1s (ready_within)")
@@ -233,21 +237,18 @@ command = '{CONNECT}'
         "{silent}"
     );
     assert!(!running("37.25"), "the server command was left running");
-    let quits = err(case(
-        "exits",
-        &file("exits", "command = 'echo no port; exit 3'"),
-    ));
+    let quits = err("exits", &file("exits", "command = 'echo no port; exit 3'"));
     assert!(
         quits.contains("exited before it was ready (exit 3)") && quits.contains("no port"),
         "{quits}"
     );
-    let mute = err(case(
+    let mute = err(
         "no-line",
         &file(
             "no-line",
             "command = 'sleep 37.5'\nready_line = \"listening\"\nready_within = \"1s\"",
         ),
-    ));
+    );
     assert!(
         mute.contains("printed no line containing \"listening\""),
         "{mute}"

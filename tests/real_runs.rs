@@ -7,7 +7,8 @@
 use wschaos::cases::{self, Outcome};
 use wschaos::history::Event;
 
-/// Writes `text` as a scenario file in a folder of its own and runs it once.
+/// Writes `text` as a scenario file in a folder of its own, runs it once, and removes the
+/// folder.
 fn run(name: &str, text: &str) -> Outcome {
     let dir = std::env::temp_dir().join(format!("wschaos-real-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -15,7 +16,9 @@ fn run(name: &str, text: &str) -> Outcome {
     std::fs::write(&file, text).unwrap();
     let case = cases::cases(&file, None).unwrap().remove(0);
     assert!(case.is_real());
-    case.run().unwrap_or_else(|e| panic!("{e}"))
+    let outcome = case.run();
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome.unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn fired(o: &Outcome, client: &str) -> Vec<&'static str> {
