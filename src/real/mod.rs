@@ -340,25 +340,13 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
     let judged_exits = !scenario.expect.skip.iter().any(|c| c == PROCESS_EXITED);
     for (name, log) in logs.iter().filter(|_| judged_exits) {
         if let Some((t, how)) = &log.exited {
-            let last: Vec<&str> = log
-                .lines
-                .iter()
-                .rev()
-                .take(3)
-                .rev()
-                .map(String::as_str)
-                .collect();
             verdict.violations.push(check::Violation {
                 invariant: PROCESS_EXITED,
                 client: Some(name.clone()),
                 t: *t,
                 message: format!(
                     "the client process exited by itself ({how}){}",
-                    if last.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; its last lines: {}", last.join(" | "))
-                    }
+                    log.last_lines()
                 ),
                 events: Vec::new(),
             });
@@ -372,10 +360,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
             t: *t,
             message: format!(
                 "the server command exited by itself ({how}){}",
-                server_log
-                    .as_ref()
-                    .map(upstream::last_lines)
-                    .unwrap_or_default()
+                server_log.as_ref().map(Log::last_lines).unwrap_or_default()
             ),
             events: Vec::new(),
         });

@@ -38,6 +38,18 @@ pub struct Log {
 }
 
 impl Log {
+    /// `; its last lines: a | b | c` (the last three), or nothing when it printed none.
+    pub fn last_lines(&self) -> String {
+        let last: Vec<&str> = (self.lines.iter().rev().take(3).rev())
+            .map(String::as_str)
+            .collect();
+        if last.is_empty() {
+            String::new()
+        } else {
+            format!("; its last lines: {}", last.join(" | "))
+        }
+    }
+
     fn push(&mut self, line: String) {
         if self.lines.len() == MAX_LOG {
             self.lines.remove(0);

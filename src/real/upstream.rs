@@ -222,7 +222,7 @@ impl Foreign {
             return Err(RealError::Server(format!(
                 "the server command ({}) {how}{}",
                 self.spec.command,
-                last_lines(&log)
+                log.last_lines()
             )));
         }
         self.process = Some(process);
@@ -353,18 +353,6 @@ fn hold(addr: SocketAddr) -> Option<tokio::net::TcpSocket> {
     socket.set_reuseaddr(true).ok()?;
     socket.bind(addr).ok()?;
     Some(socket)
-}
-
-/// ` ; its last lines: a | b | c`, or nothing.
-pub(super) fn last_lines(log: &Log) -> String {
-    let last: Vec<&str> = (log.lines.iter().rev().take(3).rev())
-        .map(String::as_str)
-        .collect();
-    if last.is_empty() {
-        String::new()
-    } else {
-        format!("; its last lines: {}", last.join(" | "))
-    }
 }
 
 /// Sets both ways of every client's link (`die` cuts them all; its `start` opens them).
