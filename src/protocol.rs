@@ -86,14 +86,27 @@ pub enum ServerFrame {
         #[serde(default)]
         conn: u64,
     },
-    /// A client connected (sent to every connected client, the new one included).
+    /// Who came and went since the last presence frame, in order, and how many are online
+    /// now. The server gathers changes for `presence_every` (or until it sends any other
+    /// frame) and sends each connection one frame with the changes made while it was
+    /// connected (its own join included): each change reaches each client connected at that
+    /// moment exactly once, in as few frames as a restart's reconnect storm allows.
+    Presence {
+        /// The changes, oldest first.
+        changes: Vec<Change>,
+        /// Clients online when the frame was sent.
+        online: u64,
+    },
+    /// A client connected (the article's broadcast protocol, [`Protocol::Broadcast`]:
+    /// sent at once to every connected client, the new one included).
     Joined {
         /// Who joined.
         client: String,
         /// Clients online after the join.
         online: u64,
     },
-    /// A client disconnected (sent to every remaining client).
+    /// A client disconnected ([`Protocol::Broadcast`]: sent at once to every remaining
+    /// client).
     Left {
         /// Who left.
         client: String,
@@ -150,6 +163,31 @@ pub enum ServerFrame {
         /// A human-readable explanation.
         message: String,
     },
+}
+
+/// One change of who is online, in a [`ServerFrame::Presence`]:
+/// `{"joined":"subs-1"}` or `{"left":"subs-1"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Change {
+    /// This client connected.
+    Joined(String),
+    /// This client disconnected.
+    Left(String),
+}
+
+impl Change {
+    /// Who came or went.
+    pub fn client(&self) -> &str {
+        match self {
+            Change::Joined(c) | Change::Left(c) => c,
+        }
+    }
+
+    /// True for a join.
+    pub fn joined(&self) -> bool {
+        matches!(self, Change::Joined(_))
+    }
 }
 
 /// Machine-readable error codes of [`ServerFrame::Error`].

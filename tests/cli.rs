@@ -510,7 +510,7 @@ fn report_files_carry_their_format_versions() {
         "{verdict}"
     );
     let history = std::fs::read_to_string(case.join("history.jsonl")).unwrap();
-    assert!(history.starts_with("{\"wschaos_history\":2,"), "{history}");
+    assert!(history.starts_with("{\"wschaos_history\":3,"), "{history}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

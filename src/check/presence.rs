@@ -143,19 +143,20 @@ fn observed(h: &History, ids: &Ids<'_>) -> Vec<(u64, (usize, usize))> {
     let mut seen: BTreeMap<(usize, bool), (usize, usize)> = BTreeMap::new();
     for (w, witness) in ids.names.iter().enumerate() {
         for (i, r) in h.of(witness) {
-            let Event::Presence { event, .. } = &r.event else {
+            let Event::Presence {
+                event: ServerEvent::Presence { changes, .. },
+                ..
+            } = &r.event
+            else {
                 continue;
             };
-            let (who, joined) = match event {
-                ServerEvent::Joined { client: who, .. } => (who, true),
-                ServerEvent::Left { client: who, .. } => (who, false),
-                _ => continue,
-            };
-            let who = ids.of(who);
-            if w != who {
-                let e = seen.entry((who, joined)).or_default();
-                e.0 += 1;
-                e.1 = i;
+            for change in changes {
+                let who = ids.of(change.client());
+                if w != who {
+                    let e = seen.entry((who, change.joined())).or_default();
+                    e.0 += 1;
+                    e.1 = i;
+                }
             }
         }
         out.extend(
@@ -193,10 +194,8 @@ impl<'a> Ids<'a> {
         for r in &h.records {
             if let Event::Presence { client, event } = &r.event {
                 names.insert(client);
-                if let ServerEvent::Joined { client: who, .. }
-                | ServerEvent::Left { client: who, .. } = event
-                {
-                    names.insert(who);
+                if let ServerEvent::Presence { changes, .. } = event {
+                    names.extend(changes.iter().map(crate::protocol::Change::client));
                 }
             }
         }
@@ -292,8 +291,8 @@ mod tests {
     fn joined(witness: &str, who: &str) -> Event {
         Event::Presence {
             client: witness.into(),
-            event: ServerEvent::Joined {
-                client: who.into(),
+            event: ServerEvent::Presence {
+                changes: vec![crate::protocol::Change::Joined(who.into())],
                 online: 2,
             },
         }
@@ -348,6 +347,27 @@ mod tests {
             check(&simple(2, ""), &doubled)[0]
                 .message
                 .contains("at most 1")
+        );
+        // One frame that names the same join twice is a duplicate too.
+        let twice = Event::Presence {
+            client: "c-0".into(),
+            event: ServerEvent::Presence {
+                changes: vec![
+                    crate::protocol::Change::Joined("c-1".into()),
+                    crate::protocol::Change::Joined("c-1".into()),
+                ],
+                online: 2,
+            },
+        };
+        let doubled_in_one_frame = Builder::default()
+            .open(10, 1, 1, "c-0")
+            .open(20, 1, 2, "c-1")
+            .at(21, twice)
+            .build();
+        assert!(
+            check(&simple(2, ""), &doubled_in_one_frame)[0]
+                .message
+                .contains("saw 2 joins of c-1, at most 1")
         );
     }
 }

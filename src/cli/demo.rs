@@ -52,7 +52,7 @@ pub async fn run(args: Args) -> Exit {
         return bad_input("bad topic");
     };
     let received = tokio::spawn(collect(news));
-    narrate(&alice);
+    let narration = narrate(&alice);
     let mut sent = Vec::new();
     for restart in 1..=2u64 {
         connected(&alice).await;
@@ -83,6 +83,8 @@ pub async fn run(args: Args) -> Exit {
     bob.close();
     server.stop().await;
     let got = received.await.unwrap_or_default();
+    // The status stream ends at `closed`: its last line comes before the verdict.
+    let _ = tokio::time::timeout(Duration::from_secs(5), narration).await;
     verdict(&sent, &got)
 }
 
@@ -127,14 +129,15 @@ fn spawn_client(
         .spawn())
 }
 
-fn narrate(client: &Client) {
+/// Prints the client's status changes until its stream ends (at `closed`).
+fn narrate(client: &Client) -> tokio::task::JoinHandle<()> {
     let mut changes = client.status_changes();
     let id = client.id().to_string();
     tokio::spawn(async move {
         while let Some(status) = changes.next().await {
             output::line(Some("status"), &json!({ "client": id, "status": status }));
         }
-    });
+    })
 }
 
 async fn collect(mut news: Subscription) -> Vec<String> {

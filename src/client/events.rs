@@ -10,7 +10,7 @@ use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::Status;
-use crate::protocol::{ErrorCode, GapReason};
+use crate::protocol::{Change, ErrorCode, GapReason};
 
 /// A message delivered on a topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,17 +64,12 @@ pub enum ServerEvent {
         /// Clients online, this one included.
         online: u64,
     },
-    /// A client connected.
-    Joined {
-        /// Who.
-        client: String,
-        /// Clients online now.
-        online: u64,
-    },
-    /// A client disconnected.
-    Left {
-        /// Who.
-        client: String,
+    /// Clients came or went: the changes of one `presence` frame, oldest first (a server
+    /// gathers them, so a restart's reconnect storm arrives in a few events, not one per
+    /// client). A server speaking the article's broadcast protocol gives one change each.
+    Presence {
+        /// Who joined or left, in order.
+        changes: Vec<Change>,
         /// Clients online now.
         online: u64,
     },

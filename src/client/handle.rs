@@ -425,15 +425,22 @@ impl Client {
         let _ = pending.wait_for(|n| *n == 0).await;
     }
 
-    /// Welcome, presence (joined/left) and error events from the server, across reconnects.
+    /// Welcome, presence (who joined or left) and error events from the server, across
+    /// reconnects.
     ///
     /// ```no_run
     /// use futures::StreamExt;
     /// use wschaos::client::ServerEvent;
+    /// use wschaos::protocol::Change;
     /// # async fn demo(client: wschaos::client::Client) -> Result<(), Box<dyn std::error::Error>> {
     /// let mut events = client.server_events();
-    /// while let Some(Ok(ServerEvent::Joined { client, online })) = events.next().await {
-    ///     println!("{client} joined, {online} online");
+    /// while let Some(Ok(event)) = events.next().await {
+    ///     if let ServerEvent::Presence { changes, online } = event {
+    ///         for change in &changes {
+    ///             let verb = if change.joined() { "joined" } else { "left" };
+    ///             println!("{} {verb}, {online} online", change.client());
+    ///         }
+    ///     }
     /// }
     /// # Ok(()) }
     /// ```

@@ -19,7 +19,7 @@ use super::events::{Delivery, ServerEvent, TopicEvent};
 use super::shared::Session;
 use super::tap::{Tap, Tapped};
 use super::{ClientError, Policy};
-use crate::protocol::{ClientFrame, GapReason, Position, ServerFrame, validate_topic};
+use crate::protocol::{Change, ClientFrame, GapReason, Position, ServerFrame, validate_topic};
 
 pub(crate) struct PubSub {
     topics: BTreeMap<String, Topic>,
@@ -187,10 +187,17 @@ impl PubSub {
                     online,
                 });
             }
-            ServerFrame::Joined { client, online } => {
-                self.emit(ServerEvent::Joined { client, online })
+            ServerFrame::Presence { changes, online } => {
+                self.emit(ServerEvent::Presence { changes, online })
             }
-            ServerFrame::Left { client, online } => self.emit(ServerEvent::Left { client, online }),
+            ServerFrame::Joined { client, online } => self.emit(ServerEvent::Presence {
+                changes: vec![Change::Joined(client)],
+                online,
+            }),
+            ServerFrame::Left { client, online } => self.emit(ServerEvent::Presence {
+                changes: vec![Change::Left(client)],
+                online,
+            }),
             ServerFrame::Subscribed { topic, epoch, seq } => {
                 if let Some(t) = self.topics.get_mut(&topic) {
                     if t.position.is_none_or(|p| p.epoch != epoch) {

@@ -17,8 +17,10 @@ use crate::protocol::GapReason;
 use crate::server;
 
 /// The version of the `history.jsonl` format, in its header line. 2: faults, healings and
-/// client actions are typed (`verb` plus their own fields, no free text).
-pub const VERSION: u32 = 2;
+/// client actions are typed (`verb` plus their own fields, no free text). 3: a `presence`
+/// record holds one frame's changes (`{"event":"presence","changes":[{"joined":"a"}],
+/// "online":2}`) instead of one `joined` or `left` each.
+pub const VERSION: u32 = 3;
 
 /// One thing that happened, at `t` milliseconds of simulated time.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -82,7 +84,7 @@ pub enum Event {
         /// Where delivery resumes (0 when unknown: a local lag).
         next_seq: u64,
     },
-    /// A client learnt of a server-wide event (welcome, joined, left, error).
+    /// A client learnt of a server-wide event (welcome, presence, error).
     Presence {
         /// The client.
         client: String,
@@ -192,7 +194,7 @@ impl History {
     /// use wschaos::history::{Event, History, Record};
     /// let dial = Event::Dial { client: "subs-0".into() };
     /// let h = History::new("s", 7, vec![Record { t: 10, dial: None, event: dial }]);
-    /// assert_eq!(h.to_jsonl(), "{\"wschaos_history\":2,\"scenario\":\"s\",\"seed\":7}\n{\"t\":10,\"dial\":1,\"kind\":\"dial\",\"client\":\"subs-0\"}\n");
+    /// assert_eq!(h.to_jsonl(), "{\"wschaos_history\":3,\"scenario\":\"s\",\"seed\":7}\n{\"t\":10,\"dial\":1,\"kind\":\"dial\",\"client\":\"subs-0\"}\n");
     /// ```
     pub fn to_jsonl(&self) -> String {
         #[derive(Serialize)]

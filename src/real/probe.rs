@@ -8,13 +8,13 @@
 //! {"event":"status","state":"disconnected","attempt":2,"retry_in":"750ms","reason":{"kind":"eof"}}
 //! {"event":"message","topic":"news","epoch":3,"seq":17,"from":"pub-0","id":9,"conn":2}
 //! {"event":"gap","topic":"news","reason":"history","epoch":4,"next_seq":1}
-//! {"event":"joined","client":"subs-1","online":3}
+//! {"event":"presence","changes":[{"joined":"subs-1"},{"left":"subs-4"}],"online":3}
 //! {"event":"published","topic":"news","id":12}
 //! {"event":"publish_refused","topic":"news","error":"the outbox is full (1024 waiting)"}
 //! {"event":"frame","text":"pub-0#3"}
 //! ```
 //!
-//! `welcome`, `joined` and `left` are the presence events it saw (the `presence` check);
+//! `welcome` and `presence` (who joined or left, in order) are the presence events it saw (the `presence` check);
 //! `published` says the client accepted a publish under that message id (the id it sends
 //! to the server), so the `outbox` check can follow it there. `frame` is a text frame a
 //! client speaking no protocol received (`wschaos connect --raw`), for the `relayed` check
@@ -62,7 +62,7 @@ enum Line {
     Frame {
         text: String,
     },
-    /// Welcome, joined, left, error: what `wschaos connect` prints as it sees them.
+    /// Welcome, presence, error: what `wschaos connect` prints as it sees them.
     #[serde(untagged)]
     Server(ServerEvent),
 }
@@ -158,15 +158,22 @@ mod tests {
         assert!(matches!(gap, Some(Event::Gap { next_seq: 1, .. })));
         let joined = parse(
             "c",
-            r#"{"ts":"x","event":"joined","client":"subs-1","online":3}"#,
+            r#"{"ts":"x","event":"presence","changes":[{"joined":"subs-1"},{"left":"subs-2"}],"online":3}"#,
         );
-        assert!(matches!(
-            joined,
-            Some(Event::Presence {
-                event: ServerEvent::Joined { online: 3, .. },
-                ..
-            })
-        ));
+        let Some(Event::Presence {
+            event: ServerEvent::Presence { changes, online: 3 },
+            ..
+        }) = joined
+        else {
+            panic!("a presence line: {joined:?}");
+        };
+        assert_eq!(
+            changes,
+            [
+                crate::protocol::Change::Joined("subs-1".into()),
+                crate::protocol::Change::Left("subs-2".into())
+            ]
+        );
         let published = parse(
             "c",
             r#"{"ts":"x","event":"published","topic":"news","id":4,"data":"m4"}"#,

@@ -13,6 +13,8 @@ use crate::server;
 const CONTEXT_MS: u64 = 3000;
 /// Most lines of timeline per violation.
 const MAX_LINES: usize = 30;
+/// Presence changes named in one line of the text report; the rest are counted.
+const PRESENCE_SHOWN: usize = 3;
 
 /// `n` things, in the singular for one: `count(1, "violation")` is `1 violation`.
 ///
@@ -205,8 +207,21 @@ fn presence_text(e: &ServerEvent) -> String {
         ServerEvent::Welcome { epoch, online, .. } => {
             format!("welcome (epoch {epoch}, {online} online)")
         }
-        ServerEvent::Joined { client, online } => format!("saw {client} join ({online} online)"),
-        ServerEvent::Left { client, online } => format!("saw {client} leave ({online} online)"),
+        ServerEvent::Presence { changes, online } => {
+            let shown: Vec<String> = changes
+                .iter()
+                .take(PRESENCE_SHOWN)
+                .map(|c| {
+                    let verb = if c.joined() { "join" } else { "leave" };
+                    format!("{} {verb}", c.client())
+                })
+                .collect();
+            let more = match changes.len().saturating_sub(PRESENCE_SHOWN) {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            format!("saw {}{more} ({online} online)", shown.join(", "))
+        }
         ServerEvent::Error { message, .. } => format!("server error: {message}"),
         ServerEvent::Unintelligible { error } => format!("unintelligible frame: {error}"),
     }

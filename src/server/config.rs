@@ -70,6 +70,15 @@ pub struct ServerConfig {
     #[serde(with = "crate::duration_serde")]
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub welcome_delay: Duration,
+    /// How long the server gathers joins and leaves before it sends them, as one
+    /// `presence` frame per connection (sooner when it sends that connection anything
+    /// else, so a change is never overtaken by a later message). A reconnect storm of n
+    /// clients then costs each client a frame per interval, not one per client. 0 sends
+    /// every change at once. Default 100 ms. The broadcast protocol ignores it: the
+    /// article's server announces each change at once.
+    #[serde(with = "crate::duration_serde")]
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub presence_every: Duration,
     /// Serve `wss://`: every accepted connection runs the TLS handshake first (bounded by
     /// `handshake_timeout`). Default: none, plain `ws://`. Not part of scenario files.
     #[serde(skip)]
@@ -117,6 +126,8 @@ pub struct ServerConfig {
     pub stop_grace: Duration,
 }
 
+/// Default of [`ServerConfig::presence_every`].
+pub const PRESENCE_EVERY: Duration = Duration::from_millis(100);
 /// Default of [`ServerConfig::ready_within`].
 pub const READY_WITHIN: Duration = Duration::from_secs(10);
 /// Default of [`ServerConfig::stop_grace`].
@@ -151,6 +162,7 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             token: None,
             welcome_delay: Duration::ZERO,
+            presence_every: PRESENCE_EVERY,
             tls: None,
             command: None,
             protocol: Protocol::default(),

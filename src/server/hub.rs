@@ -6,14 +6,15 @@
 //! simulated run, depends only on the order in which things happened.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::dedup::Dedup;
 use super::{ConnId, Event, ServerConfig};
 use crate::protocol::{
-    ClientFrame, ErrorCode, GapReason, Position, Protocol, ServerFrame, validate_topic,
+    Change, ClientFrame, ErrorCode, GapReason, Position, Protocol, ServerFrame, validate_topic,
 };
 
 /// Who a connection says it is, from the handshake URL's query.
@@ -36,6 +37,13 @@ pub(crate) struct Hub {
     /// about the others leaving (n connections would otherwise make n² frames, and delay
     /// the restart that every client is waiting for).
     closing: bool,
+    /// Joins and leaves not sent yet (the wschaos protocol gathers them for
+    /// `presence_every`): each connection gets those from its `presence_from` on.
+    pending: Vec<Change>,
+    /// The `presence` frames built for stretches of `pending`, by (from, to).
+    presence_frames: BTreeMap<(usize, usize), Utf8Bytes>,
+    /// Told when `pending` stops being empty, so that the server's loop sends it in time.
+    presence_due: Arc<Notify>,
 }
 
 struct Conn {
@@ -44,6 +52,9 @@ struct Conn {
     /// `None` once the connection was dropped for a full queue.
     tx: Option<mpsc::Sender<Utf8Bytes>>,
     topics: BTreeSet<String>,
+    /// The first change in the hub's `pending` this connection was not sent yet (those
+    /// before it were sent, or made before it connected).
+    presence_from: usize,
 }
 
 #[derive(Default)]
@@ -64,12 +75,85 @@ impl Hub {
             dedup,
             observer,
             closing: false,
+            pending: Vec::new(),
+            presence_frames: BTreeMap::new(),
+            presence_due: Arc::new(Notify::new()),
         }
     }
 
-    /// The server is shutting down: stop announcing leaves.
+    /// The server is shutting down: what is gathered goes out, then no more leaves.
     pub(crate) fn close_all(&mut self) {
+        self.flush_presence();
         self.closing = true;
+    }
+
+    /// Notified when presence changes wait to be sent: [`Hub::flush_presence`] is due
+    /// within `presence_every`.
+    pub(crate) fn presence_due(&self) -> Arc<Notify> {
+        self.presence_due.clone()
+    }
+
+    /// Sends the gathered joins and leaves: each connection gets, in one `presence` frame,
+    /// those made while it was connected that it was not sent yet.
+    pub(crate) fn flush_presence(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let all: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in all {
+            self.catch_up(conn);
+        }
+        self.pending.clear();
+        self.presence_frames.clear();
+        for c in self.conns.values_mut() {
+            c.presence_from = 0;
+        }
+    }
+
+    /// Sends `conn` the gathered changes it was not sent yet, if any. Connections that
+    /// need the same stretch share one frame.
+    fn catch_up(&mut self, conn: ConnId) {
+        let to = self.pending.len();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let from = std::mem::replace(&mut c.presence_from, to);
+        if from >= to {
+            return;
+        }
+        let online = self.conns.len() as u64;
+        let frame = self
+            .presence_frames
+            .entry((from, to))
+            .or_insert_with(|| {
+                let frame = ServerFrame::Presence {
+                    changes: self.pending[from..to].to_vec(),
+                    online,
+                };
+                Utf8Bytes::from(frame.to_json())
+            })
+            .clone();
+        self.push(conn, frame);
+    }
+
+    /// One more join or leave for everyone connected now: at once under the broadcast
+    /// protocol or with `presence_every` 0, else gathered.
+    fn announce(&mut self, change: Change) {
+        if self.config.protocol == Protocol::Broadcast {
+            let online = self.online();
+            let frame = match change {
+                Change::Joined(client) => ServerFrame::Joined { client, online },
+                Change::Left(client) => ServerFrame::Left { client, online },
+            };
+            return self.broadcast_all(&frame);
+        }
+        if self.pending.is_empty() {
+            self.presence_due.notify_one();
+        }
+        self.pending.push(change);
+        if self.config.presence_every.is_zero() {
+            self.flush_presence();
+        }
     }
 
     pub(crate) fn online(&self) -> u64 {
@@ -97,6 +181,7 @@ impl Hub {
             dedup_key,
             tx: Some(tx),
             topics: BTreeSet::new(),
+            presence_from: self.pending.len(),
         };
         self.conns.insert(conn, entry);
         let online = self.online();
@@ -113,10 +198,7 @@ impl Hub {
                 },
             );
         }
-        self.broadcast_all(&ServerFrame::Joined {
-            client: client.clone(),
-            online,
-        });
+        self.announce(Change::Joined(client.clone()));
         self.observe(Event::Connected {
             conn,
             client,
@@ -137,10 +219,7 @@ impl Hub {
         }
         let online = self.online();
         if !self.closing {
-            self.broadcast_all(&ServerFrame::Left {
-                client: gone.client.clone(),
-                online,
-            });
+            self.announce(Change::Left(gone.client.clone()));
         }
         self.observe(Event::Disconnected {
             conn,
@@ -357,9 +436,16 @@ impl Hub {
         self.enqueue(conn, Utf8Bytes::from(frame.to_json()));
     }
 
+    /// Queues a frame after the presence changes gathered for that connection, which go
+    /// out first: a change is never overtaken by a frame sent after it.
+    fn enqueue(&mut self, conn: ConnId, frame: Utf8Bytes) {
+        self.catch_up(conn);
+        self.push(conn, frame);
+    }
+
     /// Queues a frame; a full queue drops the connection's sender, which its task sees as
     /// the end of its queue and answers with close 1008.
-    fn enqueue(&mut self, conn: ConnId, frame: Utf8Bytes) {
+    fn push(&mut self, conn: ConnId, frame: Utf8Bytes) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -460,6 +546,20 @@ mod tests {
         );
     }
 
+    fn presence(changes: &[(&str, bool)], online: u64) -> ServerFrame {
+        let changes = changes
+            .iter()
+            .map(|&(c, joined)| {
+                if joined {
+                    Change::Joined(c.into())
+                } else {
+                    Change::Left(c.into())
+                }
+            })
+            .collect();
+        ServerFrame::Presence { changes, online }
+    }
+
     #[test]
     fn nobody_is_told_of_leaves_while_the_server_closes() {
         let (mut hub, seen) = hub(ServerConfig::default());
@@ -467,7 +567,13 @@ mod tests {
         let (b, _rb) = join(&mut hub, "b");
         hub.close_all();
         hub.unregister(b, "server shutdown");
-        assert_eq!(types(&mut ra), ["welcome", "joined", "joined"], "no left");
+        hub.flush_presence();
+        let got = frames(&mut ra);
+        assert_eq!(
+            got[1..],
+            [presence(&[("a", true), ("b", true)], 2)],
+            "the gathered joins went out at the close; no left"
+        );
         hub.unregister(a, "server shutdown");
         let gone = seen
             .lock()
@@ -479,19 +585,72 @@ mod tests {
     }
 
     #[test]
-    fn presence_reaches_everyone_with_the_count() {
+    fn presence_is_gathered_into_one_frame_per_connection() {
         let (mut hub, _) = hub(ServerConfig::default());
         let (_a, mut ra) = join(&mut hub, "a");
         let (b, mut rb) = join(&mut hub, "b");
+        let (_c, mut rc) = join(&mut hub, "c");
         hub.unregister(b, "bye");
-        assert_eq!(types(&mut ra), ["welcome", "joined", "joined", "left"]);
+        assert_eq!(types(&mut ra), ["welcome"], "nothing before the flush");
+        hub.flush_presence();
+        let all = presence(&[("a", true), ("b", true), ("c", true), ("b", false)], 2);
+        assert_eq!(frames(&mut ra), [all], "every change, in order, once");
         assert_eq!(
-            frames(&mut rb)[1],
-            ServerFrame::Joined {
-                client: "b".into(),
-                online: 2
-            }
+            frames(&mut rc)[1..],
+            [presence(&[("c", true), ("b", false)], 2)],
+            "only what happened while c was connected"
         );
+        assert_eq!(types(&mut rb), ["welcome"], "b left before the flush");
+        hub.flush_presence();
+        assert!(frames(&mut ra).is_empty(), "nothing is sent twice");
+    }
+
+    #[test]
+    fn presence_goes_out_before_any_later_frame() {
+        let (mut hub, _) = hub(ServerConfig::default());
+        let (a, mut ra) = join(&mut hub, "a");
+        subscribe(&mut hub, a, None);
+        let (p, _rp) = join(&mut hub, "p");
+        publish(&mut hub, p, 1);
+        let got = frames(&mut ra);
+        assert_eq!(got[1], presence(&[("a", true)], 1), "before `subscribed`");
+        assert!(matches!(got[2], ServerFrame::Subscribed { .. }));
+        assert_eq!(got[3], presence(&[("p", true)], 2), "before the message");
+        assert!(matches!(got[4], ServerFrame::Message { .. }));
+        let (_q, _rq) = join(&mut hub, "q");
+        hub.flush_presence();
+        assert_eq!(
+            frames(&mut ra),
+            [presence(&[("q", true)], 3)],
+            "the rest at the flush, without repeating what went out"
+        );
+    }
+
+    #[test]
+    fn presence_every_zero_and_the_broadcast_protocol_send_each_change_at_once() {
+        let (mut hub, _) = hub(ServerConfig {
+            presence_every: std::time::Duration::ZERO,
+            ..ServerConfig::default()
+        });
+        let (_a, mut ra) = join(&mut hub, "a");
+        let (b, _rb) = join(&mut hub, "b");
+        hub.unregister(b, "bye");
+        assert_eq!(
+            frames(&mut ra)[1..],
+            [
+                presence(&[("a", true)], 1),
+                presence(&[("b", true)], 2),
+                presence(&[("b", false)], 1)
+            ]
+        );
+        let (mut article, _) = self::hub(ServerConfig {
+            protocol: Protocol::Broadcast,
+            ..ServerConfig::default()
+        });
+        let (_a, mut ra) = join(&mut article, "a");
+        let (b, _rb) = join(&mut article, "b");
+        article.unregister(b, "bye");
+        assert_eq!(types(&mut ra), ["joined", "joined", "left"]);
     }
 
     #[test]

@@ -111,11 +111,23 @@ pub async fn run_with<L: Listener>(
     let mut rest = std::time::Duration::ZERO;
     let mut resting = false;
     let mut wake = std::pin::pin!(tokio::time::sleep(rest));
+    // Joins and leaves gathered by the hub go out `presence_every` after the first of them.
+    let presence_due = connection::lock(&hub).presence_due();
+    let mut presence = std::pin::pin!(tokio::time::sleep(std::time::Duration::ZERO));
+    let mut gathering = false;
     loop {
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
             Ok(()) = orders.changed() => break,
+            () = &mut presence, if gathering => {
+                gathering = false;
+                connection::lock(&hub).flush_presence();
+            }
+            () = presence_due.notified(), if !gathering => {
+                presence.as_mut().reset(tokio::time::Instant::now() + config.presence_every);
+                gathering = true;
+            }
             Some(()) = connections.next(), if !connections.is_empty() => {}
             () = &mut wake, if resting => resting = false,
             accepted = listener.accept(), if !resting => match accepted {

@@ -159,7 +159,7 @@ impl Probe {
         }
     }
 
-    /// A server-wide event arrived (welcome, joined, left, error).
+    /// A server-wide event arrived (welcome, presence, error).
     pub fn server_event(&self, event: &ServerEvent) {
         self.record(|client| Event::Presence {
             client,

@@ -38,11 +38,7 @@ async fn next_reply(ws: &mut Ws) -> Option<Result<ServerFrame, Message>> {
         while let Some(frame) = ws.next().await {
             match frame {
                 Ok(Message::Text(text)) => match serde_json::from_str::<ServerFrame>(&text) {
-                    Ok(
-                        ServerFrame::Welcome { .. }
-                        | ServerFrame::Joined { .. }
-                        | ServerFrame::Left { .. },
-                    ) => continue,
+                    Ok(ServerFrame::Welcome { .. } | ServerFrame::Presence { .. }) => continue,
                     Ok(frame) => return Some(Ok(frame)),
                     Err(_) => return Some(Err(Message::Text(text))),
                 },
