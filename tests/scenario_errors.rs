@@ -249,3 +249,19 @@ fn a_server_command_and_its_keys_are_checked() {
     assert!(wschaos::real::is_real(&s));
     assert_eq!(s.server.ready_within, std::time::Duration::from_secs(10));
 }
+
+#[test]
+fn a_host_holds_a_bounded_number_of_clients() {
+    let crowded = error("count = 3", "count = 2001");
+    assert!(
+        crowded.contains("2001 clients on host \"clients\"; the limit is 2000 per host")
+            && crowded.contains("16,384 ephemeral ports"),
+        "{crowded}"
+    );
+    let spread = GOOD.replacen(
+        "count = 3",
+        "count = 2000\n\n[[clients]]\nname = \"more\"\nhost = \"elsewhere\"\ncount = 2000",
+        1,
+    );
+    scenario::parse(&spread, "s.toml").expect("4,000 clients on two hosts are fine");
+}

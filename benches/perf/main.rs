@@ -5,8 +5,11 @@
 //! real clients recover from a server restart. Prints a results table with each target.
 //!
 //! `cargo bench -- sim` runs only the figures whose key contains `sim` (keys: `sim`,
-//! `floor`, `sweep`, `memory`, `delivery`, `proxy`, `recovery`).
+//! `floor`, `sweep`, `scale` (or `memory`: W10 to W10000 once each in a fresh process,
+//! wall time, peak RSS, `docs/scaling.svg`), `counts` (instructions under callgrind),
+//! `delivery`, `proxy`, `recovery`).
 
+mod counts;
 mod delivery;
 mod proxy;
 mod recovery;
@@ -20,8 +23,12 @@ type Measure = fn(&mut Table);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Some(at) = args.iter().position(|a| a == "--peak-rss-of") {
-        sim::print_peak_rss(args.get(at + 1).map_or("w10", String::as_str));
+    if let Some(at) = args.iter().position(|a| a == "--fresh-run-of") {
+        sim::print_fresh_run(args.get(at + 1).map_or("w10", String::as_str));
+        return;
+    }
+    if let Some(at) = args.iter().position(|a| a == "--count-of") {
+        counts::print_run(args.get(at + 1).map_or("w10", String::as_str));
         return;
     }
     let only: Vec<&str> = args
@@ -31,16 +38,18 @@ fn main() {
         .collect();
     let wanted = |key: &str| only.is_empty() || only.iter().any(|o| key.contains(o));
     let mut table = Table::default();
-    let sections: [(&str, Measure); 6] = [
+    let sections: [(&str, Measure); 7] = [
         ("sim", sim::speed),
         ("sweep", sim::sweep),
-        ("memory", sim::memory),
+        ("scale", sim::scale),
+        ("counts", counts::measure),
         ("delivery", delivery::compare),
         ("proxy", proxy::measure),
         ("recovery", recovery::measure),
     ];
     for (key, measure) in sections {
-        if wanted(key) || (key == "sim" && wanted("floor")) {
+        if wanted(key) || (key == "sim" && wanted("floor")) || (key == "scale" && wanted("memory"))
+        {
             table.section(key);
             measure(&mut table);
         }

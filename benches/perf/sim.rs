@@ -14,7 +14,7 @@ use crate::table::Table;
 /// The workloads, with how many times each is timed (the median counts).
 const WORKLOADS: [(&str, usize); 3] = [("w10", 21), ("w100", 5), ("w1000", 3)];
 
-fn file(name: &str) -> PathBuf {
+pub fn file(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("benches/workloads")
         .join(format!("{name}.toml"))
@@ -166,61 +166,220 @@ pub fn sweep(table: &mut Table) {
     );
 }
 
-/// Peak RSS of a fresh process running one workload once.
-fn peak_rss_kib(name: &str) -> Option<u64> {
+/// The scaling picture's workloads, with their client counts.
+const SCALE: [(&str, u64); 4] = [
+    ("w10", 10),
+    ("w100", 100),
+    ("w1000", 1_000),
+    ("w10000", 10_000),
+];
+
+/// One workload run once in a fresh process: (wall time, peak RSS in KiB).
+fn fresh_run(name: &str) -> Option<(Duration, u64)> {
     let exe = std::env::current_exe().ok()?;
     let out = std::process::Command::new(exe)
-        .args(["--peak-rss-of", name])
+        .args(["--fresh-run-of", name])
         .output()
         .ok()?;
-    String::from_utf8(out.stdout).ok()?.trim().parse().ok()
+    let text = String::from_utf8(out.stdout).ok()?;
+    let mut fields = text.split_whitespace().map(str::parse::<u64>);
+    let (Some(Ok(micros)), Some(Ok(kib))) = (fields.next(), fields.next()) else {
+        return None;
+    };
+    Some((Duration::from_micros(micros), kib))
 }
 
-/// The child side of [`peak_rss_kib`]: run, then print `VmHWM` in KiB.
-pub fn print_peak_rss(name: &str) {
+/// The child side of [`fresh_run`]: run the workload once (none for `none`), then print
+/// its wall time in µs and the process's peak RSS (`VmHWM`) in KiB.
+pub fn print_fresh_run(name: &str) {
+    let start = Instant::now();
     if name != "none" {
         black_box(sim::run(&workload(name), 1).expect("the workload runs"));
     }
+    let micros = start.elapsed().as_micros();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .unwrap_or(0);
-    println!("{kib}");
+    println!("{micros} {kib}");
 }
 
-pub fn memory(table: &mut Table) {
-    let (Some(base), Some(w100), Some(w1000)) = (
-        peak_rss_kib("none"),
-        peak_rss_kib("w100"),
-        peak_rss_kib("w1000"),
-    ) else {
+/// Memory, and how wall time and memory grow with the number of clients: each workload
+/// once in a fresh process (W10000 alone takes minutes). Writes `docs/scaling.svg`.
+pub fn scale(table: &mut Table) {
+    let Some((_, base)) = fresh_run("none") else {
         table.add(
-            "W1000 peak RSS",
+            "memory and scaling",
             "reported",
             "not measured (needs /proc)".into(),
             None,
         );
         return;
     };
+    let mut points = Vec::new();
+    for (name, clients) in SCALE {
+        match fresh_run(name) {
+            Some((wall, kib)) => points.push((name, clients, wall, kib)),
+            None => table.add(
+                &format!("{} in a fresh process", name.to_uppercase()),
+                "completes",
+                "**did not complete**".into(),
+                Some(false),
+            ),
+        }
+    }
     let mib = |k: u64| k as f64 / 1024.0;
-    table.add(
-        "W1000 peak RSS (whole process, history included)",
-        "reported",
-        format!(
-            "{:.0} MiB (W100 {:.0} MiB, empty process {:.0} MiB)",
-            mib(w1000),
-            mib(w100),
-            mib(base)
+    for &(name, clients, wall, kib) in &points {
+        let speed = ratio(Duration::from_secs(60), wall);
+        let (target, met) = if clients == 10_000 {
+            (
+                "≥ 1x real time, ≤ 2 GiB",
+                Some(speed >= 1.0 && kib <= 2 * 1024 * 1024),
+            )
+        } else {
+            ("reported", None)
+        };
+        table.add(
+            &format!("{}: one run in a fresh process", name.to_uppercase()),
+            target,
+            format!(
+                "{:.2} s, {speed:.1}x real time, peak RSS {:.0} MiB",
+                wall.as_secs_f64(),
+                mib(kib)
+            ),
+            met,
+        );
+    }
+    let rss = |n: &str| points.iter().find(|p| p.0 == n).map(|p| p.3);
+    if let (Some(w100), Some(w1000)) = (rss("w100"), rss("w1000")) {
+        let per_client = w1000.saturating_sub(w100) as f64 / 900.0;
+        table.add(
+            "memory per simulated client ((W1000 - W100) / 900)",
+            "≤ 64 KiB",
+            format!("{per_client:.0} KiB (empty process {:.0} MiB)", mib(base)),
+            Some(per_client <= 64.0),
+        );
+    }
+    // Wall time per client-second, W100 up: flat means linear cost.
+    let per: Vec<(&str, f64)> = points
+        .iter()
+        .filter(|p| p.1 >= 100)
+        .map(|p| (p.0, p.2.as_secs_f64() * 1e6 / (p.1 as f64 * 60.0)))
+        .collect();
+    if per.len() >= 2 {
+        let (lo, hi) = per
+            .iter()
+            .fold((f64::MAX, 0f64), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
+        let listed: Vec<String> = per
+            .iter()
+            .map(|(n, us)| format!("{} {us:.1} µs", n.to_uppercase()))
+            .collect();
+        table.add(
+            "wall time per client-second, W100 up (flat: linear cost)",
+            "flat within 2x",
+            format!("{:.1}x ({})", hi / lo, listed.join(", ")),
+            Some(hi / lo <= 2.0),
+        );
+    }
+    let svg = svg(&points);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scaling.svg");
+    match std::fs::write(&path, svg) {
+        Ok(()) => eprintln!("  wrote {}", path.display()),
+        Err(e) => eprintln!("  could not write {}: {e}", path.display()),
+    }
+}
+
+/// A log-log chart: wall time (s) and peak RSS (MiB) against clients.
+fn svg(points: &[(&str, u64, Duration, u64)]) -> String {
+    const W: f64 = 560.0;
+    const H: f64 = 340.0;
+    const L: f64 = 60.0;
+    const R: f64 = 20.0;
+    const T: f64 = 30.0;
+    const B: f64 = 50.0;
+    // x: 10 to 10^4 clients; y: 10^-3 to 10^5 (seconds and MiB share the decades).
+    let (x0, x1, y0, y1) = (1.0, 4.0, -3.0, 5.0);
+    let x = |clients: f64| L + (clients.log10() - x0) / (x1 - x0) * (W - L - R);
+    let y = |v: f64| H - B - (v.max(1e-3).log10() - y0) / (y1 - y0) * (H - T - B);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{L}\" y=\"18\" font-size=\"13\">wschaos workloads, 60 s simulated each: wall time and peak RSS against clients (log-log)</text>\n"
+    );
+    for d in 1..=4 {
+        let c = 10f64.powi(d);
+        let px = x(c);
+        out += &format!(
+            "<line x1=\"{px:.1}\" y1=\"{T}\" x2=\"{px:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
+            H - B,
+            H - B + 15.0,
+            c as u64
+        );
+    }
+    for d in -3..=5 {
+        let v = 10f64.powi(d);
+        let py = y(v);
+        let label = if d < 0 {
+            format!("{v}")
+        } else {
+            format!("{}", v as u64)
+        };
+        out += &format!(
+            "<line x1=\"{L}\" y1=\"{py:.1}\" x2=\"{:.1}\" y2=\"{py:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{label}</text>\n",
+            W - R,
+            L - 5.0,
+            py + 4.0
+        );
+    }
+    out += &format!(
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">clients</text>\n",
+        (L + W - R) / 2.0,
+        H - 12.0
+    );
+    let series = [
+        (
+            "wall seconds",
+            "#1f5fbf",
+            points
+                .iter()
+                .map(|p| (p.1, p.2.as_secs_f64()))
+                .collect::<Vec<_>>(),
         ),
-        None,
-    );
-    let per_client = (w1000.saturating_sub(w100)) as f64 / 900.0;
-    table.add(
-        "memory per simulated client ((W1000 - W100) / 900)",
-        "reported",
-        format!("{per_client:.0} KiB"),
-        None,
-    );
+        (
+            "peak RSS, MiB",
+            "#d0021b",
+            points.iter().map(|p| (p.1, p.3 as f64 / 1024.0)).collect(),
+        ),
+        ("60 s: real time", "#888", vec![(10, 60.0), (10_000, 60.0)]),
+    ];
+    for (k, (label, color, pts)) in series.iter().enumerate() {
+        let path: Vec<String> = pts
+            .iter()
+            .map(|&(c, v)| format!("{:.1},{:.1}", x(c as f64), y(v)))
+            .collect();
+        let dash = if k == 2 {
+            " stroke-dasharray=\"4 3\""
+        } else {
+            ""
+        };
+        out += &format!(
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"{dash}/>\n",
+            path.join(" ")
+        );
+        if k < 2 {
+            for &(c, v) in pts {
+                out += &format!(
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{color}\"><title>{c} clients: {v:.3}</title></circle>\n",
+                    x(c as f64),
+                    y(v)
+                );
+            }
+        }
+        out += &format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\">{label}</text>\n",
+            L + 10.0,
+            T + 14.0 + 14.0 * k as f64
+        );
+    }
+    out + "</svg>\n"
 }

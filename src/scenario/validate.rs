@@ -1,7 +1,7 @@
 //! What a scenario means, checked before anything runs: names resolve, times fit the run,
 //! windows make sense, limits hold. The first problem is reported, located.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::error::{ScenarioError, Source, suggest};
@@ -13,6 +13,8 @@ use crate::protocol::validate_topic;
 pub const MAX_SEEDS: usize = 1000;
 /// Most clients in one scenario.
 pub const MAX_CLIENTS: usize = 10_000;
+/// Most clients on one simulated host (its ephemeral ports must outlast their dials).
+pub const MAX_CLIENTS_PER_HOST: usize = 2_000;
 /// Longest simulated run.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
@@ -37,6 +39,26 @@ pub(crate) fn validate(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioErr
             "[[clients]]",
             format!("{total} clients in all; the limit is {MAX_CLIENTS}"),
             None,
+        ));
+    }
+    let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
+    for g in &s.clients {
+        *per_host.entry(g.host.as_str()).or_default() += g.count;
+    }
+    if let Some((host, n)) = per_host
+        .into_iter()
+        .find(|(_, n)| *n > MAX_CLIENTS_PER_HOST)
+    {
+        return Err(src.near(
+            0,
+            "[[clients]]",
+            format!("{n} clients on host \"{host}\"; the limit is {MAX_CLIENTS_PER_HOST} per host"),
+            Some(format!(
+                "a simulated host has 16,384 ephemeral ports, and each dial takes one: clients \
+                 that reconnect a few times would wrap around them onto connections still \
+                 open. Spread the clients over groups with their own `host`, at most \
+                 {MAX_CLIENTS_PER_HOST} each (benches/workloads/w10000.toml does)"
+            )),
         ));
     }
     timeline(s, src)?;
