@@ -16,7 +16,7 @@ use wschaos::server::{self, Event, ServerConfig};
 use crate::table::Table;
 
 const CLIENTS: usize = 1_000;
-const RESTARTS: u64 = 5;
+const RESTARTS: u64 = 8;
 
 /// The default policy, but a connection counts as stable after 2 s instead of 10 s, so the
 /// bench need not idle 10 s before the restart for the backoff to start from its first step.
