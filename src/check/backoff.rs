@@ -141,7 +141,7 @@ fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
             matches!(
                 r.event,
                 Event::Fault {
-                    fault: Fault::Crash | Fault::Shutdown | Fault::Kick { .. },
+                    fault: Fault::Crash | Fault::Shutdown { .. } | Fault::Kick { .. },
                 }
             )
         })

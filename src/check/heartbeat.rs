@@ -125,7 +125,7 @@ fn false_alarms(s: &Scenario, h: &History, out: &mut Vec<Violation>) {
                     Fault::Partition { link }
                     | Fault::Hold { link }
                     | Fault::Latency { link, .. } => link.joins_server_and(&g.host),
-                    Fault::Die | Fault::Crash | Fault::Shutdown => true,
+                    Fault::Die | Fault::Crash | Fault::Shutdown { .. } => true,
                     Fault::Flap | Fault::Reject { .. } | Fault::Kick { .. } => false,
                 };
                 on_link && w.from <= t && w.to.is_none_or(|end| end + slack(s) >= since)

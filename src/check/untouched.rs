@@ -48,7 +48,7 @@ pub(super) fn warnings(s: &Scenario, h: &History) -> Vec<Warning> {
         let open_then = |c: &Conn| c.open_t <= from && c.close_t.is_none_or(|x| x >= from);
         let dialed_in = |t: u64| from <= t && t <= to;
         let why = match &w.fault {
-            Fault::Crash | Fault::Shutdown | Fault::Die => (!all.iter().any(open_then)
+            Fault::Crash | Fault::Shutdown { .. } | Fault::Die => (!all.iter().any(open_then)
                 && !dials.iter().any(|(t, _)| dialed_in(*t)))
             .then_some("no connection was open and no client dialed while the server was down"),
             Fault::Kick { .. } => {

@@ -354,7 +354,7 @@ pub(crate) fn clear(
             Fault::Partition { link } | Fault::Hold { link } | Fault::Latency { link, .. } => {
                 link.joins_server_and(host)
             }
-            Fault::Crash | Fault::Shutdown | Fault::Die | Fault::Flap => true,
+            Fault::Crash | Fault::Shutdown { .. } | Fault::Die | Fault::Flap => true,
             Fault::Reject { .. } | Fault::Kick { .. } => answers,
         };
         touches && w.from <= to + slack && w.to.is_none_or(|end| end + slack >= from)

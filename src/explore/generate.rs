@@ -183,7 +183,10 @@ fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
                 "kick" => Action::Kick {
                     code: choose(&codes, pick, window),
                 },
-                "graceful_restart" => Action::GracefulRestart { down: window },
+                "graceful_restart" => Action::GracefulRestart {
+                    down: window,
+                    hand_over: false,
+                },
                 _ => Action::Restart { down: window },
             };
             Step {

@@ -70,7 +70,11 @@ pub enum Fault {
     /// The server crashed: every connection ends at once (EOF); dials hang until a start.
     Crash,
     /// The server was told to stop gracefully (drain, then 1012 to everyone).
-    Shutdown,
+    Shutdown {
+        /// Its listening socket stays open for the next server: dials wait, not refused.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        hand_over: bool,
+    },
     /// The server vanished silently: every link to it cut, then crashed.
     Die,
     /// A link cut: established streams go silent, dials are refused.
@@ -153,7 +157,7 @@ impl Fault {
     pub fn verb(&self) -> &'static str {
         match self {
             Fault::Crash => "crash",
-            Fault::Shutdown => "shutdown",
+            Fault::Shutdown { .. } => "shutdown",
             Fault::Die => "die",
             Fault::Partition { .. } => "partition",
             Fault::Hold { .. } => "hold",
@@ -167,7 +171,7 @@ impl Fault {
     /// What it acts on; `None` for an instant (a kick), which nothing heals.
     pub fn target(&self) -> Option<Target> {
         match self {
-            Fault::Crash | Fault::Shutdown | Fault::Die => Some(Target::Server),
+            Fault::Crash | Fault::Shutdown { .. } | Fault::Die => Some(Target::Server),
             Fault::Flap | Fault::Reject { .. } => Some(Target::Admission),
             Fault::Partition { link } => Some(Target::Partition(link.clone())),
             Fault::Hold { link } => Some(Target::Hold(link.clone())),
@@ -178,7 +182,7 @@ impl Fault {
 
     /// True when the server process stops (its connections end, its state is lost).
     pub fn stops_server(&self) -> bool {
-        matches!(self, Fault::Crash | Fault::Shutdown | Fault::Die)
+        matches!(self, Fault::Crash | Fault::Shutdown { .. } | Fault::Die)
     }
 
     /// The client host this fault cuts off from the server, for a partition or a hold of
@@ -219,7 +223,11 @@ impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Fault::Crash => write!(f, "server crashed"),
-            Fault::Shutdown => write!(f, "server stopping gracefully (1012)"),
+            Fault::Shutdown { hand_over: false } => write!(f, "server stopping gracefully (1012)"),
+            Fault::Shutdown { hand_over: true } => write!(
+                f,
+                "server stopping gracefully (1012), its socket kept for the next"
+            ),
             Fault::Die => write!(f, "server vanished silently"),
             Fault::Partition { link } | Fault::Hold { link } => write!(f, "{link}"),
             Fault::Latency { link, latency } => {

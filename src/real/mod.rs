@@ -148,6 +148,20 @@ pub fn unsupported(s: &Scenario) -> Option<String> {
             g.name
         ));
     }
+    let hands_over = |step: &crate::scenario::Step| {
+        matches!(
+            step.action,
+            Action::GracefulRestart {
+                hand_over: true,
+                ..
+            }
+        )
+    };
+    if s.server.command.is_some() && s.timeline.iter().any(hands_over) {
+        return Some(
+            "`graceful_restart` with `hand_over` keeps the built-in server's socket for the next server; a `[server] command` is a process of its own, which wschaos cannot hand a socket to".into(),
+        );
+    }
     None
 }
 

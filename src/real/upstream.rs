@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -259,7 +261,8 @@ impl Foreign {
     async fn begin(&mut self, fault: &Fault, proxies: &Proxies) {
         match fault {
             Fault::Crash => self.end(None).await,
-            Fault::Shutdown => self.end(Some(self.stop_grace)).await,
+            // `hand_over` is refused for a server command before the run (`unsupported`).
+            Fault::Shutdown { .. } => self.end(Some(self.stop_grace)).await,
             Fault::Die => {
                 every_link(proxies, Gate::Cut);
                 self.end(None).await;
@@ -378,7 +381,12 @@ pub(super) struct BuiltIn {
     recorder: Recorder,
     knobs: ControlHandle,
     controls: server::Controls,
-    task: Option<JoinHandle<()>>,
+    /// The server; it ends with its listener when it stopped handing it over.
+    task: Option<JoinHandle<Option<tokio::net::TcpListener>>>,
+    /// Whether the stop under way hands the listener to the next server (`hand_over`).
+    handing_over: Arc<AtomicBool>,
+    /// The listener a graceful restart with `hand_over` kept for the next server.
+    kept: Option<tokio::net::TcpListener>,
     epoch: u64,
     /// `die` cut every link: the start that heals it repairs them.
     dead: bool,
@@ -400,6 +408,8 @@ impl BuiltIn {
             knobs,
             controls,
             task: None,
+            handing_over: Arc::new(AtomicBool::new(false)),
+            kept: None,
             epoch: 0,
             dead: false,
         };
@@ -423,18 +433,22 @@ impl BuiltIn {
             })
         };
         let controls = self.controls.clone();
-        self.task = Some(tokio::spawn(server::run_with(
+        let handing_over = self.handing_over.clone();
+        let keep = move || handing_over.load(Ordering::SeqCst);
+        self.task = Some(tokio::spawn(server::serve(
             listener,
             config,
             std::future::pending(),
             observe,
             controls,
+            keep,
         )));
     }
 
     /// Stops it at once: its sockets close as a crashed process's do (and its port is
     /// free again when this returns).
     async fn crash(&mut self) {
+        self.kept = None;
         if let Some(task) = self.task.take() {
             task.abort();
             let _ = task.await;
@@ -444,16 +458,21 @@ impl BuiltIn {
     async fn begin(&mut self, fault: &Fault, proxies: &Proxies) {
         match fault {
             Fault::Crash => self.crash().await,
-            Fault::Shutdown => {
+            Fault::Shutdown { hand_over } => {
+                self.handing_over.store(*hand_over, Ordering::SeqCst);
                 self.knobs.shut_down();
                 if let Some(task) = self.task.take() {
-                    // Drains within its write timeout; then it is stopped regardless.
+                    // Drains within its write timeout; then it is stopped regardless (and
+                    // its socket with it).
                     let bound = self.config.write_timeout + Duration::from_secs(1);
                     let mut task = task;
-                    if tokio::time::timeout(bound, &mut task).await.is_err() {
-                        task.abort();
+                    match tokio::time::timeout(bound, &mut task).await {
+                        Ok(Ok(kept)) => self.kept = kept,
+                        Ok(Err(_)) => {}
+                        Err(_) => task.abort(),
                     }
                 }
+                self.handing_over.store(false, Ordering::SeqCst);
             }
             Fault::Die => {
                 every_link(proxies, Gate::Cut);
@@ -475,8 +494,12 @@ impl BuiltIn {
                 if std::mem::take(&mut self.dead) {
                     every_link(proxies, Gate::Open);
                 }
+                let kept = self.kept.take();
                 self.crash().await;
-                let listener = tokio::net::TcpListener::bind(self.addr).await?;
+                let listener = match kept {
+                    Some(listener) => listener,
+                    None => tokio::net::TcpListener::bind(self.addr).await?,
+                };
                 self.serve(listener);
             }
             Heal::Repair { link } | Heal::Release { link } => on_link(link, proxies, Gate::Open),

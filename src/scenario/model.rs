@@ -449,6 +449,11 @@ pub enum Action {
         #[serde(with = "crate::duration_serde")]
         #[cfg_attr(feature = "schema", schemars(with = "String"))]
         down: Duration,
+        /// Keep the listening socket open for the next server, as systemd's socket
+        /// activation does: dials made while it is down wait to be accepted instead of
+        /// being refused. Default false. The built-in server only.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        hand_over: bool,
     },
     /// Crash the server; it stays down until a `start`.
     Crash,
@@ -707,7 +712,7 @@ impl Action {
     /// How long the fault lasts when it heals by itself.
     pub fn window(&self) -> Option<Duration> {
         match self {
-            Action::Restart { down } | Action::GracefulRestart { down } => Some(*down),
+            Action::Restart { down } | Action::GracefulRestart { down, .. } => Some(*down),
             Action::Partition { for_, .. }
             | Action::Hold { for_, .. }
             | Action::Latency { for_, .. } => *for_,

@@ -345,7 +345,7 @@ fn server_move(
         ))
     };
     Ok(match &step.action {
-        Action::Restart { down } | Action::GracefulRestart { down } => {
+        Action::Restart { down } | Action::GracefulRestart { down, .. } => {
             needs(true)?;
             ServerState::Restarting(step.at + *down)
         }

@@ -1,7 +1,7 @@
 //! The broadcast server.
 //!
-//! [`run`] serves WebSocket clients on any [`Listener`] until `shutdown` resolves. On every
-//! connect and disconnect it tells every client (`joined` / `left`, with the count online),
+//! [`run`] serves WebSocket clients on any [`Listener`] until `shutdown` resolves. It tells
+//! every client who connected and disconnected (`presence` frames, with the count online),
 //! as the classic chat-room server does; it relays published messages to a topic's
 //! subscribers with per-topic sequence numbers, keeps a bounded history so a client can
 //! resume after a reconnect, and drops duplicate publishes by (client, session, id).
@@ -13,6 +13,10 @@
 //! accepting, tells every connection to close with 1012 (service restart), and returns
 //! once each has closed (bounded by `write_timeout`). No `left` is announced while it
 //! closes: everyone is leaving, and n connections would make n² frames.
+//!
+//! [`run_handing_over`] stops the same way but keeps its listening socket open and hands
+//! it back, for the next server to serve: a restart with no moment where dials are
+//! refused, as systemd's socket activation gives a restarted service.
 
 mod config;
 mod connection;
@@ -92,12 +96,56 @@ pub async fn run_observed<L: Listener>(
 /// # Ok(()) }
 /// ```
 pub async fn run_with<L: Listener>(
-    mut listener: L,
+    listener: L,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
     observer: impl FnMut(&Event) + Send + 'static,
     controls: Controls,
 ) {
+    serve(listener, config, shutdown, observer, controls, || false).await;
+}
+
+/// Like [`run_with`], but at the shutdown it keeps the listening socket open (dials made
+/// meanwhile wait in the kernel's backlog, they are not refused) and returns it once every
+/// connection has closed, for the next server to take over: a graceful restart with no
+/// moment where the port refuses.
+///
+/// ```
+/// use wschaos::server::{self, ServerConfig};
+/// # async fn demo() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+/// # drop(stop);
+/// let shutdown = async move { let _ = stopped.await; };
+/// let controls = server::Controls::default();
+/// let listener = server::run_handing_over(listener, ServerConfig::default(), shutdown, |_| {}, controls).await;
+/// // The successor, with a new epoch, on the same socket.
+/// let next = ServerConfig { epoch: 2, ..ServerConfig::default() };
+/// server::run(listener, next, std::future::pending()).await;
+/// # Ok(()) }
+/// ```
+pub async fn run_handing_over<L: Listener>(
+    listener: L,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+    observer: impl FnMut(&Event) + Send + 'static,
+    controls: Controls,
+) -> L {
+    serve(listener, config, shutdown, observer, controls, || true)
+        .await
+        .expect("a listener kept for the successor")
+}
+
+/// The server; at the end, the listener back when `keep()` says so at the moment it stops
+/// (else it is closed before the connections drain, so that dials are refused meanwhile).
+pub(crate) async fn serve<L: Listener>(
+    mut listener: L,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+    observer: impl FnMut(&Event) + Send + 'static,
+    controls: Controls,
+    keep: impl FnOnce() -> bool,
+) -> Option<L> {
     let config = Arc::new(config);
     let hub = Arc::new(Mutex::new(Hub::new((*config).clone(), Box::new(observer))));
     let (stop, stopped) = watch::channel(false);
@@ -145,10 +193,16 @@ pub async fn run_with<L: Listener>(
             },
         }
     }
-    drop(listener);
+    let kept = if keep() {
+        Some(listener)
+    } else {
+        drop(listener);
+        None
+    };
     connection::lock(&hub).close_all();
     let _ = stop.send(true);
     while connections.next().await.is_some() {}
+    kept
 }
 
 #[cfg(test)]

@@ -103,7 +103,14 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
     let recorder = Recorder::default();
     let mut sim = builder(scenario, seed).build();
     let (knobs, controls) = server::controls();
-    add_server(&mut sim, scenario.server.clone(), controls, &recorder);
+    let handover = Handover::default();
+    add_server(
+        &mut sim,
+        scenario.server.clone(),
+        controls,
+        &recorder,
+        &handover,
+    );
     let mut hosts = BTreeMap::new();
     let mut armed = plan::armed(scenario);
     for (index, host) in client_hosts(scenario).into_iter().enumerate() {
@@ -131,6 +138,8 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
     }
     let mut world = World {
         knobs,
+        handing_over: handover.handing_over,
+        resume: handover.resume,
         hosts,
         recorder: recorder.clone(),
         dead: false,
@@ -183,33 +192,60 @@ pub fn client_hosts(scenario: &Scenario) -> Vec<String> {
     hosts
 }
 
+/// What the step loop and the server host share for a graceful restart that hands the
+/// listening socket over (`hand_over`).
+#[derive(Default)]
+struct Handover {
+    handing_over: Rc<std::cell::Cell<bool>>,
+    resume: Rc<tokio::sync::Notify>,
+}
+
+/// The server host. Each (re)start of the host binds the port and serves; a graceful
+/// restart that hands over keeps the host and its socket, and serves again on it when the
+/// step loop says the restart's `down` is over (dials meanwhile wait to be accepted).
 fn add_server(
     sim: &mut turmoil::Sim<'_>,
     config: ServerConfig,
     controls: Controls,
     recorder: &Recorder,
+    handover: &Handover,
 ) {
     let starts = Rc::new(std::cell::Cell::new(0u64));
     let recorder = recorder.clone();
+    let (handing_over, resume) = (handover.handing_over.clone(), handover.resume.clone());
     sim.host(SERVER_HOST, move || {
-        starts.set(starts.get() + 1);
-        let epoch = starts.get();
-        let config = ServerConfig {
-            epoch,
-            ..config.clone()
-        };
-        let (recorder, controls) = (recorder.clone(), controls.clone());
+        let (recorder, controls, config) = (recorder.clone(), controls.clone(), config.clone());
+        let (starts, handing_over, resume) = (starts.clone(), handing_over.clone(), resume.clone());
         async move {
-            recorder.record(Event::ServerUp { epoch });
-            let listener = turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?;
-            let observe = move |e: &server::Event| {
-                recorder.record(Event::Server {
+            let mut listener = None;
+            loop {
+                starts.set(starts.get() + 1);
+                let epoch = starts.get();
+                recorder.record(Event::ServerUp { epoch });
+                let bound = match listener.take() {
+                    Some(kept) => kept,
+                    None => turmoil::net::TcpListener::bind(("0.0.0.0", PORT)).await?,
+                };
+                let recorder = recorder.clone();
+                let observe = move |e: &server::Event| {
+                    recorder.record(Event::Server {
+                        epoch,
+                        event: e.clone(),
+                    })
+                };
+                let config = ServerConfig {
                     epoch,
-                    event: e.clone(),
-                })
-            };
-            server::run_with(listener, config, std::future::pending(), observe, controls).await;
-            Ok(())
+                    ..config.clone()
+                };
+                let keep = || handing_over.get();
+                let pending = std::future::pending();
+                listener =
+                    server::serve(bound, config, pending, observe, controls.clone(), keep).await;
+                if listener.is_none() {
+                    return Ok(());
+                }
+                resume.notified().await;
+            }
         }
     });
 }
@@ -468,6 +504,10 @@ async fn workload<C: ClientUnderTest>(
 /// The step loop's side of the world: the server's knobs, the client hosts' mailboxes.
 struct World {
     knobs: ControlHandle,
+    /// The graceful restart under way keeps the server's socket (`hand_over`).
+    handing_over: Rc<std::cell::Cell<bool>>,
+    /// Tells the server host to start the next server on the socket it kept.
+    resume: Rc<tokio::sync::Notify>,
     hosts: BTreeMap<String, mpsc::UnboundedSender<Command>>,
     recorder: Recorder,
     dead: bool,
@@ -511,12 +551,19 @@ impl World {
 
     fn begin(&mut self, sim: &mut turmoil::Sim<'_>, fault: &Fault) {
         match fault {
-            Fault::Crash => sim.crash(SERVER_HOST),
-            Fault::Shutdown => self.knobs.shut_down(),
+            Fault::Crash => {
+                self.handing_over.set(false);
+                sim.crash(SERVER_HOST);
+            }
+            Fault::Shutdown { hand_over } => {
+                self.handing_over.set(*hand_over);
+                self.knobs.shut_down();
+            }
             Fault::Die => {
                 for host in self.hosts.keys() {
                     sim.partition(SERVER_HOST, host.as_str());
                 }
+                self.handing_over.set(false);
                 sim.crash(SERVER_HOST);
                 self.dead = true;
             }
@@ -542,7 +589,12 @@ impl World {
                         sim.repair(SERVER_HOST, host.as_str());
                     }
                 }
-                sim.bounce(SERVER_HOST);
+                if self.handing_over.replace(false) {
+                    // The server host kept its socket: it starts the next server on it.
+                    self.resume.notify_one();
+                } else {
+                    sim.bounce(SERVER_HOST);
+                }
             }
             Heal::Repair { link } if link.oneway => {
                 sim.repair_oneway(link.a.as_str(), link.b.as_str())

@@ -44,8 +44,13 @@ fn expand(s: &Scenario, at: Duration, action: &Action, out: &mut Vec<(Duration, 
             fault(at, Fault::Crash);
             heals.push((at + *down, Heal::Start));
         }
-        Action::GracefulRestart { down } => {
-            fault(at, Fault::Shutdown);
+        Action::GracefulRestart { down, hand_over } => {
+            fault(
+                at,
+                Fault::Shutdown {
+                    hand_over: *hand_over,
+                },
+            );
             heals.push((at + *down, Heal::Start));
         }
         Action::Crash => fault(at, Fault::Crash),

@@ -177,3 +177,79 @@ async fn presence_reaches_every_client() {
     );
     assert_eq!(last_online, 1, "bob gone");
 }
+
+/// `run_handing_over`: after a graceful stop the port still accepts (the dial waits in the
+/// backlog), and the successor serves that very connection; `run_with` refuses it.
+#[tokio::test]
+async fn a_handed_over_socket_never_refuses_and_the_successor_serves_the_waiting_dial() {
+    use futures::StreamExt;
+    use wschaos::protocol::ServerFrame;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let first = tokio::spawn(wschaos::server::run_handing_over(
+        listener,
+        ServerConfig::default(),
+        async move {
+            let _ = stopped.await;
+        },
+        |_| {},
+        wschaos::server::Controls::default(),
+    ));
+    let (alice, _a) = client(&format!("ws://{addr}/"), "alice");
+    connected(&alice).await;
+    stop.send(()).unwrap();
+    let listener = within("the first server's drain", first).await.unwrap();
+    // Between the two servers: the dial is not refused.
+    let waiting = within(
+        "a dial between the servers",
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    .expect("the kept socket accepts the dial into its backlog");
+    let config = ServerConfig {
+        epoch: 2,
+        ..ServerConfig::default()
+    };
+    let second = tokio::spawn(wschaos::server::run(
+        listener,
+        config,
+        std::future::pending(),
+    ));
+    let url = format!("ws://{addr}/?client=bob");
+    let (mut ws, _) = within(
+        "the handshake",
+        tokio_tungstenite::client_async(url, waiting),
+    )
+    .await
+    .unwrap();
+    let first_frame = within("the welcome", ws.next()).await.unwrap().unwrap();
+    let welcome: ServerFrame = serde_json::from_str(first_frame.to_text().unwrap()).unwrap();
+    assert!(
+        matches!(welcome, ServerFrame::Welcome { epoch: 2, .. }),
+        "{welcome:?}"
+    );
+    connected(&alice).await;
+    alice.close();
+    second.abort();
+
+    // Without the hand-over the port refuses once the server stopped.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let plain = tokio::spawn(wschaos::server::run(
+        listener,
+        ServerConfig::default(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    stop.send(()).unwrap();
+    within("the plain server's stop", plain).await.unwrap();
+    let refused = tokio::net::TcpStream::connect(addr).await;
+    assert_eq!(
+        refused.map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::ConnectionRefused
+    );
+}
