@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::BoxStream;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::json;
@@ -168,7 +169,7 @@ pub async fn run(args: Args) -> Exit {
         let (client, task) = builder.build_raw(TokioNet, StdRng::from_os_rng());
         let status = client.status_changes().boxed();
         tokio::spawn(task);
-        tokio::spawn(print_raw(client.clone()));
+        let lines = raw_lines(&client);
         let ticker = args.send.clone().map(|text| {
             let c = client.clone();
             repeat(args.every, args.window(), move |n| {
@@ -178,6 +179,7 @@ pub async fn run(args: Args) -> Exit {
         tokio::spawn(obey(Obeyed::Raw(client.clone())));
         watch_status(Watched {
             status,
+            lines,
             close: Some(Box::new(move || client.close())),
             _ticker: ticker,
             stay: args.stay,
@@ -187,20 +189,19 @@ pub async fn run(args: Args) -> Exit {
         let (client, task) = builder.build(TokioNet, StdRng::from_os_rng());
         let status = client.status_changes().boxed();
         tokio::spawn(task);
+        let mut sources: Vec<BoxStream<'static, Line>> = Vec::new();
         for topic in &args.subscribe {
             match client.subscribe(topic) {
-                Ok(sub) => {
-                    tokio::spawn(sub.for_each(|event| async move { output::line(None, &event) }));
-                }
+                Ok(sub) => sources.push(sub.map(|event| Line::of(None, &event)).boxed()),
                 Err(e) => return bad_input(e),
             }
         }
-        tokio::spawn(client.server_events().for_each(|event| async move {
-            match event {
-                Ok(event) => output::line(None, &event),
-                Err(lagged) => output::line(Some("lagged"), &json!({ "skipped": lagged.0 })),
-            }
-        }));
+        let server = client.server_events().map(|event| match event {
+            Ok(event) => Line::of(None, &event),
+            Err(lagged) => Line::of(Some("lagged"), &json!({ "skipped": lagged.0 })),
+        });
+        sources.push(server.boxed());
+        let lines = futures::stream::select_all(sources).boxed();
         let ticker = publish.map(|(topic, text)| {
             let c = client.clone();
             repeat(args.every, args.window(), move |n| {
@@ -210,6 +211,7 @@ pub async fn run(args: Args) -> Exit {
         tokio::spawn(obey(Obeyed::PubSub(client.clone())));
         watch_status(Watched {
             status,
+            lines,
             close: Some(Box::new(move || client.close())),
             _ticker: ticker,
             stay: args.stay,
@@ -218,9 +220,39 @@ pub async fn run(args: Args) -> Exit {
     }
 }
 
-/// A client's status stream and how to close it, whatever its layer.
+/// One output line other than a status: a message, a gap, a server event, a raw frame.
+struct Line {
+    event: Option<&'static str>,
+    body: serde_json::Value,
+}
+
+impl Line {
+    fn of(event: Option<&'static str>, body: &impl serde::Serialize) -> Line {
+        let body = serde_json::to_value(body).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+        Line { event, body }
+    }
+}
+
+/// A raw client's incoming frames as output lines.
+fn raw_lines(client: &RawClient) -> BoxStream<'static, Line> {
+    client
+        .incoming()
+        .map(|frame| match frame {
+            Ok(tokio_tungstenite::tungstenite::Message::Text(text)) => {
+                Line::of(Some("frame"), &json!({ "text": text.as_str() }))
+            }
+            Ok(other) => Line::of(Some("frame"), &json!({ "binary_len": other.len() })),
+            Err(lagged) => Line::of(Some("lagged"), &json!({ "skipped": lagged.0 })),
+        })
+        .boxed()
+}
+
+/// A client's status stream, its other output lines and how to close it, whatever its
+/// layer. One loop prints them all, the other lines first: what the client emitted before
+/// a status change is printed before it (never a message after `closed`).
 struct Watched {
-    status: futures::stream::BoxStream<'static, Status>,
+    status: BoxStream<'static, Status>,
+    lines: BoxStream<'static, Line>,
     close: Option<Box<dyn FnOnce() + Send>>,
     _ticker: Option<tokio::task::JoinHandle<()>>,
     /// `--stay`: a `failed` client waits for `reconnect` instead of ending the process.
@@ -231,6 +263,7 @@ struct Watched {
 /// is then `closed`, and the exit code 0. Giving up ends it with 1, unless `--stay`.
 async fn watch_status(mut watched: Watched) -> Exit {
     let mut stop = std::pin::pin!(super::stop_signal());
+    let mut lines_open = true;
     loop {
         tokio::select! {
             biased;
@@ -240,6 +273,10 @@ async fn watch_status(mut watched: Watched) -> Exit {
                     close();
                 }
             }
+            line = watched.lines.next(), if lines_open => match line {
+                Some(line) => output::line(line.event, &line.body),
+                None => lines_open = false,
+            },
             status = watched.status.next() => match status {
                 Some(status) => {
                     output::line(Some("status"), &status);
@@ -305,19 +342,6 @@ async fn obey(client: Obeyed) {
             }
             (Obeyed::Raw(c), "send", text) => client_send(c, text, 0),
             _ => refused("unknown action"),
-        }
-    }
-}
-
-async fn print_raw(client: RawClient) {
-    let mut frames = client.incoming();
-    while let Some(frame) = frames.next().await {
-        match frame {
-            Ok(tokio_tungstenite::tungstenite::Message::Text(text)) => {
-                output::line(Some("frame"), &json!({ "text": text.as_str() }))
-            }
-            Ok(other) => output::line(Some("frame"), &json!({ "binary_len": other.len() })),
-            Err(lagged) => output::line(Some("lagged"), &json!({ "skipped": lagged.0 })),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What subscribers receive, and the streams that carry it across reconnects.
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures::Stream;
@@ -102,11 +103,11 @@ pub enum ServerEvent {
 /// ```
 pub struct Subscription {
     topic: String,
-    inner: BroadcastStream<TopicEvent>,
+    inner: BroadcastStream<Arc<TopicEvent>>,
 }
 
 impl Subscription {
-    pub(crate) fn new(topic: &str, rx: broadcast::Receiver<TopicEvent>) -> Self {
+    pub(crate) fn new(topic: &str, rx: broadcast::Receiver<Arc<TopicEvent>>) -> Self {
         Subscription {
             topic: topic.to_string(),
             inner: BroadcastStream::new(rx),
@@ -131,7 +132,10 @@ impl Stream for Subscription {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<TopicEvent>> {
         let topic = self.topic.clone();
         Pin::new(&mut self.inner).poll_next(cx).map(|item| {
-            item.map(|r| r.unwrap_or_else(|BroadcastStreamRecvError::Lagged(_)| lagged(topic)))
+            item.map(|r| match r {
+                Ok(event) => Arc::unwrap_or_clone(event),
+                Err(BroadcastStreamRecvError::Lagged(_)) => lagged(topic),
+            })
         })
     }
 }
@@ -146,8 +150,11 @@ fn lagged(topic: String) -> TopicEvent {
 }
 
 /// A stream over a broadcast channel where falling behind yields `Err(Lagged(n))`.
+///
+/// The channel carries `Arc<T>`: its buffer (`subscriber_buffer` slots, allocated up front)
+/// then costs a pointer per slot, not a whole item.
 pub struct Broadcast<T> {
-    inner: BroadcastStream<T>,
+    inner: BroadcastStream<Arc<T>>,
 }
 
 /// `n` items were skipped because the reader fell behind its buffer.
@@ -155,21 +162,24 @@ pub struct Broadcast<T> {
 #[error("fell behind: {0} items skipped")]
 pub struct Lagged(pub u64);
 
-impl<T: Clone + Send + 'static> Broadcast<T> {
-    pub(crate) fn new(rx: broadcast::Receiver<T>) -> Self {
+impl<T: Clone + Send + Sync + 'static> Broadcast<T> {
+    pub(crate) fn new(rx: broadcast::Receiver<Arc<T>>) -> Self {
         Broadcast {
             inner: BroadcastStream::new(rx),
         }
     }
 }
 
-impl<T: Clone + Send + 'static> Stream for Broadcast<T> {
+impl<T: Clone + Send + Sync + 'static> Stream for Broadcast<T> {
     type Item = Result<T, Lagged>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.inner)
-            .poll_next(cx)
-            .map(|item| item.map(|r| r.map_err(|BroadcastStreamRecvError::Lagged(n)| Lagged(n))))
+        Pin::new(&mut self.inner).poll_next(cx).map(|item| {
+            item.map(|r| {
+                r.map(Arc::unwrap_or_clone)
+                    .map_err(|BroadcastStreamRecvError::Lagged(n)| Lagged(n))
+            })
+        })
     }
 }
 

@@ -10,6 +10,7 @@
 //!    the server drops ids it has seen, so a resend after an uncertain write is harmless.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -32,7 +33,7 @@ pub(crate) struct PubSub {
     connected: bool,
     epoch: u64,
     closed: bool,
-    events: broadcast::Sender<ServerEvent>,
+    events: broadcast::Sender<Arc<ServerEvent>>,
     /// Publishes not yet acknowledged, for `Client::flushed`.
     pending: watch::Sender<usize>,
     defects: Defects,
@@ -53,7 +54,7 @@ pub(crate) struct PubSub {
 }
 
 struct Topic {
-    tx: broadcast::Sender<TopicEvent>,
+    tx: broadcast::Sender<Arc<TopicEvent>>,
     position: Option<Position>,
 }
 
@@ -93,7 +94,7 @@ impl PubSub {
     pub(crate) fn subscribe(
         &mut self,
         topic: &str,
-    ) -> Result<broadcast::Receiver<TopicEvent>, ClientError> {
+    ) -> Result<broadcast::Receiver<Arc<TopicEvent>>, ClientError> {
         self.check_open()?;
         check_topic(topic)?;
         if let Some(existing) = self.topics.get(topic) {
@@ -156,7 +157,7 @@ impl PubSub {
             .send_replace(self.outbox.len() + self.inflight.len());
     }
 
-    pub(crate) fn server_events(&self) -> broadcast::Receiver<ServerEvent> {
+    pub(crate) fn server_events(&self) -> broadcast::Receiver<Arc<ServerEvent>> {
         self.events.subscribe()
     }
 
@@ -264,14 +265,14 @@ impl PubSub {
                     next_seq: d.seq,
                 };
                 self.tap.see(Tapped::Topic(&gap));
-                let _ = t.tx.send(gap);
+                let _ = t.tx.send(Arc::new(gap));
             }
             _ => {}
         }
         t.position = Some(Position { epoch, seq: d.seq });
         let message = TopicEvent::Message(d);
         self.tap.see(Tapped::Topic(&message));
-        let _ = t.tx.send(message);
+        let _ = t.tx.send(Arc::new(message));
     }
 
     fn gap(&mut self, topic: String, reason: GapReason, next_seq: u64) {
@@ -290,12 +291,12 @@ impl PubSub {
             next_seq,
         };
         self.tap.see(Tapped::Topic(&gap));
-        let _ = t.tx.send(gap);
+        let _ = t.tx.send(Arc::new(gap));
     }
 
     fn emit(&self, event: ServerEvent) {
         self.tap.see(Tapped::Server(&event));
-        let _ = self.events.send(event);
+        let _ = self.events.send(Arc::new(event));
     }
 }
 
@@ -588,7 +589,7 @@ mod tests {
         server(&mut s, msg(1));
         server(&mut s, msg(1));
         let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|e| match e {
+            .map(|e| match Arc::unwrap_or_clone(e) {
                 TopicEvent::Message(d) => d.data,
                 TopicEvent::Gap { reason, .. } => format!("gap:{reason:?}"),
             })
@@ -622,7 +623,7 @@ mod tests {
         server(&mut s, welcome(4));
         server(&mut s, msg(2));
         let got: Vec<String> = std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|e| match e {
+            .map(|e| match Arc::unwrap_or_clone(e) {
                 TopicEvent::Message(d) => d.data,
                 TopicEvent::Gap {
                     reason,
@@ -678,7 +679,7 @@ mod tests {
             "after a welcome, garbage is reported, not fatal"
         );
         assert!(matches!(
-            events.try_recv(),
+            events.try_recv().as_deref(),
             Ok(ServerEvent::Unintelligible { .. })
         ));
         assert!(logs_contain("server frame not understood"));

@@ -4,6 +4,7 @@
 //! gone, and frames sent while offline wait in the bounded outbox.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use tokio::sync::broadcast;
 use tokio_tungstenite::tungstenite::Message;
@@ -18,7 +19,7 @@ use super::{ClientError, Policy};
 pub(crate) struct RawSession {
     outbox: VecDeque<Message>,
     capacity: usize,
-    incoming: Option<broadcast::Sender<Message>>,
+    incoming: Option<broadcast::Sender<Arc<Message>>>,
     /// Sees every frame as it arrives.
     tap: Tap,
     #[cfg_attr(not(feature = "defects"), allow(dead_code))]
@@ -57,7 +58,7 @@ impl RawSession {
     }
 
     /// A receiver of every incoming frame; already closed when the client is.
-    pub(crate) fn incoming(&self) -> broadcast::Receiver<Message> {
+    pub(crate) fn incoming(&self) -> broadcast::Receiver<Arc<Message>> {
         match &self.incoming {
             Some(tx) => tx.subscribe(),
             None => broadcast::channel(1).1,
@@ -72,7 +73,7 @@ impl Session for RawSession {
         if self.defects.has(Defect::ReplaysLastFrame) {
             if let (Some(frame), Some(tx)) = (self.last.clone(), &self.incoming) {
                 self.tap.see(Tapped::Frame(&frame));
-                let _ = tx.send(frame);
+                let _ = tx.send(Arc::new(frame));
             }
         }
     }
@@ -84,7 +85,7 @@ impl Session for RawSession {
         }
         if let Some(tx) = &self.incoming {
             self.tap.see(Tapped::Frame(&frame));
-            let _ = tx.send(frame);
+            let _ = tx.send(Arc::new(frame));
         }
         Ok(())
     }
