@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 use wschaos::real::{Ledger, Names, Proxy};
 use wschaos::sim::Recorder;
 
-use crate::delivery::{connect, free_port, load, ours};
+use crate::delivery::{MESSAGES, connect, free_port, load, ours};
 use crate::table::Table;
 
 const PINGS: usize = 2_000;
@@ -74,7 +74,7 @@ async fn both(port: u16, path: Path) -> Result<(f64, f64), String> {
     };
     let at = proxy.as_ref().map_or(port, |p| p.addr().port());
     let limit = Duration::from_secs(90);
-    let rate = tokio::time::timeout(limit, load(at))
+    let rate = tokio::time::timeout(limit, load(at, MESSAGES))
         .await
         .map_err(|_| format!("the load did not finish ({path:?})"))??;
     let rtt = tokio::time::timeout(limit, round_trip(at))
