@@ -1,8 +1,12 @@
 //! Deliberate defects, to prove that the scenarios catch the classic reconnect bugs.
 //!
 //! They exist for wschaos's own test suite: only the `defects` feature (which the tests
-//! turn on) lets a client be built with one. In any other build [`Defects::has`] is a
-//! constant `false` and the compiler removes the defective paths.
+//! turn on) lets a client be built with one ([`crate::sim::DefectiveClient`]). Most are
+//! injected from outside the client (a policy other than the declared one, a connector,
+//! a report, a dial after close). The ones that live in the client's own state
+//! (resubscription, the outbox, resume, the backoff counters, the heartbeat) are branches
+//! here on [`Defects::has`], which in any other build is a constant `false`: the compiler
+//! removes the defective paths.
 #![cfg_attr(not(feature = "defects"), allow(dead_code))]
 
 /// Declares [`Defect`] and [`Defect::ALL`] from one list, so that `ALL` holds every

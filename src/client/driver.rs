@@ -40,30 +40,17 @@ pub(crate) struct Driver<C: Connector, S> {
     pub(crate) defects: Defects,
     /// What only a client with deliberate defects keeps; absent from a normal build.
     #[cfg(feature = "defects")]
-    pub(crate) lab: Lab<C::Stream>,
+    pub(crate) lab: Lab,
 }
 
 /// The state of the deliberate defects that need some (the `defects` feature only).
 #[cfg(feature = "defects")]
-pub(crate) struct Lab<T> {
-    /// The second socket of a client with `Defect::TwoSockets`, kept open and never read.
-    /// (A `Mutex` only so that `&Driver` stays `Send` across awaits.)
-    pub(crate) extra: std::sync::Mutex<Option<WebSocketStream<T>>>,
+#[derive(Default)]
+pub(crate) struct Lab {
     /// The heartbeat of the last connection, for a client with `Defect::HeartbeatLeaks`.
     pub(crate) leaked: Option<Heartbeat>,
     /// When the pending retry was scheduled, for a client with `Defect::StaleDeadline`.
     pub(crate) scheduled: Option<Instant>,
-}
-
-#[cfg(feature = "defects")]
-impl<T> Default for Lab<T> {
-    fn default() -> Self {
-        Lab {
-            extra: std::sync::Mutex::new(None),
-            leaked: None,
-            scheduled: None,
-        }
-    }
 }
 
 /// How a connection ended: `None` when the user closed the client, else why it was lost.
@@ -78,14 +65,6 @@ enum Ended {
 impl<C: Connector, S: Session> Driver<C, S> {
     pub(crate) async fn run(mut self) {
         self.until_closed().await;
-        if self.defects.has(Defect::ReconnectsAfterClose) {
-            let Target { host, port, .. } = &self.target;
-            let _ = timeout(
-                self.policy.connect_timeout,
-                self.connector.connect(host, *port),
-            )
-            .await;
-        }
     }
 
     async fn until_closed(&mut self) {
@@ -100,10 +79,10 @@ impl<C: Connector, S: Session> Driver<C, S> {
             // A failed dial, or a connection lost before `stable_after`, is one more failed
             // attempt (so a server that accepts and drops ends in `Failed` too); a
             // connection that lasted starts both counters over.
-            let (reason, opened, stable) = match self.connect_and_serve().await {
+            let (reason, stable) = match self.connect_and_serve().await {
                 Ended::Closed => return,
-                Ended::Failed(reason) => (reason, false, false),
-                Ended::Lost { reason, stable } => (reason, true, stable),
+                Ended::Failed(reason) => (reason, false),
+                Ended::Lost { reason, stable } => (reason, stable),
             };
             if self.terminal(&reason) {
                 if !self.give_up(reason).await {
@@ -114,37 +93,27 @@ impl<C: Connector, S: Session> Driver<C, S> {
             }
             (failures, step) = if stable && self.defects.has(Defect::NeverResetsBackoff) {
                 (0, step + 1)
-            } else if stable || (opened && self.defects.has(Defect::ResetsBackoffOnOpen)) {
+            } else if stable {
                 (0, 1)
             } else {
                 (failures + 1, step + 1)
             };
-            let budget = self
-                .policy
-                .max_attempts
-                .filter(|_| !self.defects.has(Defect::IgnoresMaxAttempts));
-            if budget.is_some_and(|max| failures >= max) {
+            if self.policy.max_attempts.is_some_and(|max| failures >= max) {
                 if !self.give_up(reason).await {
                     return;
                 }
                 (failures, step) = (0, 0);
                 continue;
             }
-            let unit = if self.defects.has(Defect::NoJitter) {
-                0.0
-            } else {
-                self.rng.random::<f64>()
-            };
+            let unit = self.rng.random::<f64>();
             let restart_code = matches!(reason, Reason::ServerClosed { code: 1012, .. });
             let retry_in = if restart_code && self.defects.has(Defect::RedialsAtOnceOn1012) {
                 std::time::Duration::ZERO
-            } else if self.defects.has(Defect::FixedDelay) {
-                self.policy.delay_bound(2)
             } else {
                 self.policy.delay(step, unit)
             };
             let waiting = Status::Disconnected {
-                attempt: failures + u32::from(!self.defects.has(Defect::MisnumbersRetries)),
+                attempt: failures + 1,
                 retry_in,
                 reason,
             };
@@ -157,12 +126,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
 
     async fn connect_and_serve(&mut self) -> Ended {
         let Target { host, port, .. } = &self.target;
-        let limit = if self.defects.has(Defect::NoConnectTimeout) {
-            std::time::Duration::from_secs(365 * 24 * 3600)
-        } else {
-            self.connect_limit()
-        };
-        let dial = timeout(limit, self.connector.connect(host, *port));
+        let dial = timeout(self.connect_limit(), self.connector.connect(host, *port));
         let stream = match self.dialing(dial).await {
             None => return Ended::Closed,
             Some(Err(_)) => return Ended::Failed(Reason::ConnectTimeout),
@@ -173,9 +137,6 @@ impl<C: Connector, S: Session> Driver<C, S> {
             }
             Some(Ok(Ok(stream))) => stream,
         };
-        if self.defects.has(Defect::ConnectedBeforeHandshake) {
-            self.shared.set_status(Status::Connected);
-        }
         let stream = match self.secure(stream).await {
             Ok(stream) => stream,
             Err(ended) => return ended,
@@ -201,10 +162,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
             Some(Ok(Err(e))) => Ended::Failed(Reason::Handshake {
                 error: e.to_string(),
             }),
-            Some(Ok(Ok((ws, _response)))) => {
-                self.open_second_socket().await;
-                self.serve(ws).await
-            }
+            Some(Ok(Ok((ws, _response)))) => self.serve(ws).await,
         }
     }
 
@@ -231,28 +189,6 @@ impl<C: Connector, S: Session> Driver<C, S> {
             .max_message_size(Some(self.policy.max_message_size))
             .max_frame_size(Some(self.policy.max_message_size))
     }
-
-    /// `Defect::TwoSockets`: one more socket, opened once and never read or closed.
-    #[cfg(feature = "defects")]
-    async fn open_second_socket(&mut self) {
-        if !self.defects.has(Defect::TwoSockets)
-            || self.lab.extra.get_mut().map_or(true, |e| e.is_some())
-        {
-            return;
-        }
-        let Target {
-            host, port, url, ..
-        } = &self.target;
-        if let Ok(stream) = self.connector.connect(host, *port).await {
-            if let Ok((ws, _)) = tokio_tungstenite::client_async(url.as_str(), stream).await {
-                self.lab.extra = std::sync::Mutex::new(Some(ws));
-            }
-        }
-    }
-
-    /// A normal build opens one socket.
-    #[cfg(not(feature = "defects"))]
-    async fn open_second_socket(&mut self) {}
 
     /// `Defect::StaleDeadline`: remembers when the retry was scheduled.
     #[cfg(feature = "defects")]
@@ -369,7 +305,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 _ = sleep_until(accept_by), if !*connected => {
                     return Err(Some(Reason::HandshakeTimeout));
                 }
-                _ = sleep_until(heartbeat_due(&heartbeat, self.defects)) => match heartbeat.on_deadline(Instant::now()) {
+                _ = sleep_until(heartbeat.deadline()) => match heartbeat.on_deadline(Instant::now()) {
                     Beat::Ping => self.write(ws, Message::Ping(Default::default())).await?,
                     Beat::Dead => {
                         self.leak_heartbeat(heartbeat);
@@ -458,7 +394,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
     /// Waits in `Failed` for `reconnect()`. False when closed instead.
     /// True when the server said not to come back (a terminal close code or status).
     fn terminal(&self, reason: &Reason) -> bool {
-        self.policy.is_terminal(reason) && !self.defects.has(Defect::RetriesTerminal)
+        self.policy.is_terminal(reason)
     }
 
     /// `Failed`, then wait for `reconnect()`; false when closed instead.
@@ -502,12 +438,4 @@ impl<C: Connector, S: Session> Driver<C, S> {
             }
         }
     }
-}
-
-/// When the heartbeat is due; never, for a client with `Defect::NoHeartbeat`.
-fn heartbeat_due(heartbeat: &Heartbeat, defects: Defects) -> Instant {
-    if defects.has(Defect::NoHeartbeat) {
-        return Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
-    }
-    heartbeat.deadline()
 }

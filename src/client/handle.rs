@@ -106,10 +106,15 @@ impl ClientBuilder {
         Ok(self)
     }
 
-    /// Gives the client a deliberate bug (wschaos's own tests prove that the scenarios
-    /// catch each one). Only with the `defects` feature.
+    /// Gives the client a deliberate bug that lives in its own state (wschaos's own
+    /// tests, through [`crate::sim::DefectiveClient`], which injects the others from
+    /// outside). Only with the `defects` feature.
     #[cfg(feature = "defects")]
-    pub fn defect(mut self, defect: Defect) -> Self {
+    pub(crate) fn defect(mut self, defect: Defect) -> Self {
+        debug_assert!(
+            crate::sim::is_inside(defect),
+            "{defect:?} is injected from outside"
+        );
         self.defects = self.defects.with(defect);
         self
     }

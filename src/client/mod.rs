@@ -33,3 +33,5 @@ pub use handle::{Client, ClientBuilder, RawClient};
 pub use policy::Policy;
 pub use status::{Reason, Status};
 pub(crate) use tap::{Tap, Tapped};
+#[cfg(feature = "defects")]
+pub(crate) use target::Target;

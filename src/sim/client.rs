@@ -182,7 +182,7 @@ impl Probe {
     }
 
     /// What the reference client's tap saw.
-    fn tapped(&self, event: Tapped<'_>) {
+    pub(crate) fn tapped(&self, event: Tapped<'_>) {
         match event {
             Tapped::Status(status) => self.status(status),
             Tapped::Topic(event) => self.topic_event(event),
@@ -231,28 +231,28 @@ enum Layer {
 }
 
 impl ReferenceClient {
-    /// The reference client with a deliberate bug (wschaos's own tests).
-    #[cfg(feature = "defects")]
-    pub fn start_defective(env: ClientEnv, defect: crate::client::Defect) -> Self {
-        Self::start_with(env, |b| b.defect(defect))
-    }
-
-    fn start_with(env: ClientEnv, configure: impl FnOnce(ClientBuilder) -> ClientBuilder) -> Self {
+    /// Starts the reference client over `connector`, reporting through `tap`, with
+    /// `configure` applied to its builder (the seam [`super::DefectiveClient`] uses).
+    pub(crate) fn start_over<C: Connector>(
+        env: ClientEnv,
+        connector: C,
+        tap: Tap,
+        configure: impl FnOnce(ClientBuilder) -> ClientBuilder,
+    ) -> Self {
         let rng = env.rng();
-        let probe = env.probe.clone();
         let builder = ClientBuilder::new(&env.url)
             .expect("the harness's URL is valid")
             .policy(env.policy)
-            .tap(Tap::new(move |event| probe.tapped(event)));
+            .tap(tap);
         let builder = configure(builder);
         let layer = match env.mode {
             Mode::Pubsub => {
-                let (client, task) = builder.client_id(&env.name).build(env.connector, rng);
+                let (client, task) = builder.client_id(&env.name).build(connector, rng);
                 tokio::task::spawn_local(task);
                 Layer::PubSub(client)
             }
             Mode::Raw => {
-                let (client, task) = builder.client_id(&env.name).build_raw(env.connector, rng);
+                let (client, task) = builder.client_id(&env.name).build_raw(connector, rng);
                 tokio::task::spawn_local(task);
                 Layer::Raw(client)
             }
@@ -267,7 +267,10 @@ impl ReferenceClient {
 
 impl ClientUnderTest for ReferenceClient {
     fn start(env: ClientEnv) -> Self {
-        Self::start_with(env, |b| b)
+        let probe = env.probe.clone();
+        let connector = env.connector.clone();
+        let tap = Tap::new(move |event| probe.tapped(event));
+        Self::start_over(env, connector, tap, |b| b)
     }
 
     fn subscribe(&self, topic: &str) {

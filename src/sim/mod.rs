@@ -9,11 +9,15 @@
 //! per-client seeds derived from the run's seed, ordered collections, `spawn_local` only.
 
 mod client;
+#[cfg(feature = "defects")]
+mod defective;
 pub(crate) mod plan;
 mod recorder;
 mod trigger;
 
 pub use client::{ClientEnv, ClientUnderTest, Probe, ReferenceClient, SimConnector};
+#[cfg(feature = "defects")]
+pub use defective::{DefectiveClient, is_inside};
 pub use recorder::Recorder;
 
 use std::collections::{BTreeMap, BTreeSet};

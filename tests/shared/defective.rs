@@ -5,11 +5,11 @@
 #[macro_export]
 macro_rules! defective {
     ($name:ident, $defect:expr) => {
-        struct $name(wschaos::sim::ReferenceClient);
+        struct $name(wschaos::sim::DefectiveClient);
 
         impl wschaos::sim::ClientUnderTest for $name {
             fn start(env: wschaos::sim::ClientEnv) -> Self {
-                $name(wschaos::sim::ReferenceClient::start_defective(env, $defect))
+                $name(wschaos::sim::DefectiveClient::start(env, $defect))
             }
             fn subscribe(&self, topic: &str) {
                 self.0.subscribe(topic)
