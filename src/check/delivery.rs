@@ -362,7 +362,7 @@ fn order(h: &History, client: &str, out: &mut Vec<Violation>) {
             }
             continue;
         };
-        if let Some((e, q, j)) = last.get(topic.as_str()) {
+        if let Some((e, q, j)) = last.get(&**topic) {
             if (*epoch, *seq) <= (*e, *q) {
                 let what = if (*epoch, *seq) == (*e, *q) {
                     "delivered twice"
@@ -405,7 +405,7 @@ fn again(h: &History, client: &str, processes: &Processes<'_>, out: &mut Vec<Vio
         };
         // A publisher's new process numbers its messages from 1 again.
         let process = processes.of_message(from, (*epoch, topic, *seq));
-        let Some(&(was, j)) = first.get(&(from.as_str(), process, *id)) else {
+        let Some(&(was, j)) = first.get(&(&**from, process, *id)) else {
             first.insert((from, process, *id), (*epoch, i));
             continue;
         };

@@ -239,7 +239,7 @@ impl Hearing {
                     Event::Delivered {
                         topic, epoch, seq, ..
                     } => {
-                        if let Some(at) = published.get(&(*epoch, *seq, topic.as_str())) {
+                        if let Some(at) = published.get(&(*epoch, *seq, &**topic)) {
                             running = running.max(*at);
                         }
                     }
@@ -292,7 +292,7 @@ mod tests {
         Event::Presence {
             client: witness.into(),
             event: ServerEvent::Presence {
-                changes: vec![crate::protocol::Change::Joined(who.into())],
+                changes: vec![crate::protocol::Change::Joined(who.into())].into(),
                 online: 2,
             },
         }
@@ -355,7 +355,8 @@ mod tests {
                 changes: vec![
                     crate::protocol::Change::Joined("c-1".into()),
                     crate::protocol::Change::Joined("c-1".into()),
-                ],
+                ]
+                .into(),
                 online: 2,
             },
         };

@@ -10,8 +10,9 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
+use super::Changes;
 use super::Status;
-use crate::protocol::{Change, ErrorCode, GapReason};
+use crate::protocol::{ErrorCode, GapReason};
 
 /// A message delivered on a topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -70,7 +71,7 @@ pub enum ServerEvent {
     /// client). A server speaking the article's broadcast protocol gives one change each.
     Presence {
         /// Who joined or left, in order.
-        changes: Vec<Change>,
+        changes: Changes,
         /// Clients online now.
         online: u64,
     },

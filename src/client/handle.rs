@@ -450,7 +450,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn server_events(&self) -> Broadcast<ServerEvent> {
-        Broadcast::new(self.handle.shared().with_session(|s| s.server_events()))
+        Broadcast::new(self.handle.shared().with_session(PubSub::server_events))
     }
 
     /// This client's identity at the server.
@@ -554,7 +554,7 @@ impl RawClient {
     /// # Ok(()) }
     /// ```
     pub fn incoming(&self) -> Broadcast<Message> {
-        Broadcast::new(self.handle.shared().with_session(|s| s.incoming()))
+        Broadcast::new(self.handle.shared().with_session(RawSession::incoming))
     }
 
     /// The current status, as a `watch` a UI can lock on.

@@ -10,10 +10,12 @@
 //! Both expose a [`Status`] `watch` and a [`StatusChanges`] stream, and follow a
 //! [`Policy`]. Build them with [`ClientBuilder`] over any [`crate::net::Connector`].
 
+mod changes;
 mod defects;
 mod driver;
 mod error;
 mod events;
+mod fanout;
 mod handle;
 mod policy;
 mod pubsub;
@@ -23,6 +25,7 @@ mod status;
 mod tap;
 mod target;
 
+pub use changes::{ChangePool, Changes};
 #[cfg(feature = "defects")]
 pub use defects::Defect;
 pub use error::ClientError;

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::defects::{Defect, Defects};
 use super::events::{Delivery, ServerEvent, TopicEvent};
+use super::fanout::Fanout;
 use super::shared::Session;
 use super::tap::{Tap, Tapped};
 use super::{ClientError, Policy};
@@ -33,7 +34,7 @@ pub(crate) struct PubSub {
     connected: bool,
     epoch: u64,
     closed: bool,
-    events: broadcast::Sender<Arc<ServerEvent>>,
+    events: Fanout<ServerEvent>,
     /// Publishes not yet acknowledged, for `Client::flushed`.
     pending: watch::Sender<usize>,
     defects: Defects,
@@ -54,7 +55,7 @@ pub(crate) struct PubSub {
 }
 
 struct Topic {
-    tx: broadcast::Sender<Arc<TopicEvent>>,
+    tx: Fanout<TopicEvent>,
     position: Option<Position>,
 }
 
@@ -78,7 +79,7 @@ impl PubSub {
             connected: false,
             epoch: 0,
             closed: false,
-            events: broadcast::channel(policy.subscriber_buffer.max(1)).0,
+            events: Fanout::new(policy.subscriber_buffer),
             pending: watch::channel(0).0,
             defects,
             opened_before: false,
@@ -97,10 +98,11 @@ impl PubSub {
     ) -> Result<broadcast::Receiver<Arc<TopicEvent>>, ClientError> {
         self.check_open()?;
         check_topic(topic)?;
-        if let Some(existing) = self.topics.get(topic) {
+        if let Some(existing) = self.topics.get_mut(topic) {
             return Ok(existing.tx.subscribe());
         }
-        let (tx, rx) = broadcast::channel(self.buffer);
+        let mut tx = Fanout::new(self.buffer);
+        let rx = tx.subscribe();
         self.topics
             .insert(topic.to_string(), Topic { tx, position: None });
         if self.connected {
@@ -157,7 +159,7 @@ impl PubSub {
             .send_replace(self.outbox.len() + self.inflight.len());
     }
 
-    pub(crate) fn server_events(&self) -> broadcast::Receiver<Arc<ServerEvent>> {
+    pub(crate) fn server_events(&mut self) -> broadcast::Receiver<Arc<ServerEvent>> {
         self.events.subscribe()
     }
 
@@ -188,15 +190,16 @@ impl PubSub {
                     online,
                 });
             }
-            ServerFrame::Presence { changes, online } => {
-                self.emit(ServerEvent::Presence { changes, online })
-            }
+            ServerFrame::Presence { changes, online } => self.emit(ServerEvent::Presence {
+                changes: changes.into(),
+                online,
+            }),
             ServerFrame::Joined { client, online } => self.emit(ServerEvent::Presence {
-                changes: vec![Change::Joined(client)],
+                changes: vec![Change::Joined(client)].into(),
                 online,
             }),
             ServerFrame::Left { client, online } => self.emit(ServerEvent::Presence {
-                changes: vec![Change::Left(client)],
+                changes: vec![Change::Left(client)].into(),
                 online,
             }),
             ServerFrame::Subscribed { topic, epoch, seq } => {
@@ -265,14 +268,14 @@ impl PubSub {
                     next_seq: d.seq,
                 };
                 self.tap.see(Tapped::Topic(&gap));
-                let _ = t.tx.send(Arc::new(gap));
+                t.tx.send(gap);
             }
             _ => {}
         }
         t.position = Some(Position { epoch, seq: d.seq });
         let message = TopicEvent::Message(d);
         self.tap.see(Tapped::Topic(&message));
-        let _ = t.tx.send(Arc::new(message));
+        t.tx.send(message);
     }
 
     fn gap(&mut self, topic: String, reason: GapReason, next_seq: u64) {
@@ -291,12 +294,12 @@ impl PubSub {
             next_seq,
         };
         self.tap.see(Tapped::Topic(&gap));
-        let _ = t.tx.send(Arc::new(gap));
+        t.tx.send(gap);
     }
 
-    fn emit(&self, event: ServerEvent) {
+    fn emit(&mut self, event: ServerEvent) {
         self.tap.see(Tapped::Server(&event));
-        let _ = self.events.send(Arc::new(event));
+        self.events.send(event);
     }
 }
 
@@ -420,7 +423,7 @@ impl Session for PubSub {
         self.outbox.clear();
         self.inflight.clear();
         self.count_pending();
-        self.events = broadcast::channel(1).0;
+        self.events.close();
     }
 }
 

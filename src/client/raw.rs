@@ -7,6 +7,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use tokio::sync::broadcast;
+
+use super::fanout::Fanout;
 use tokio_tungstenite::tungstenite::Message;
 
 #[cfg(feature = "defects")]
@@ -19,7 +21,7 @@ use super::{ClientError, Policy};
 pub(crate) struct RawSession {
     outbox: VecDeque<Message>,
     capacity: usize,
-    incoming: Option<broadcast::Sender<Arc<Message>>>,
+    incoming: Fanout<Message>,
     /// Sees every frame as it arrives.
     tap: Tap,
     #[cfg_attr(not(feature = "defects"), allow(dead_code))]
@@ -32,11 +34,10 @@ pub(crate) struct RawSession {
 
 impl RawSession {
     pub(crate) fn new(policy: &Policy, tap: Tap, defects: Defects) -> Self {
-        let (tx, _) = broadcast::channel(policy.subscriber_buffer.max(1));
         RawSession {
             outbox: VecDeque::new(),
             capacity: policy.outbox_capacity,
-            incoming: Some(tx),
+            incoming: Fanout::new(policy.subscriber_buffer),
             tap,
             defects,
             #[cfg(feature = "defects")]
@@ -45,7 +46,7 @@ impl RawSession {
     }
 
     pub(crate) fn send(&mut self, frame: Message) -> Result<(), ClientError> {
-        if self.incoming.is_none() {
+        if self.incoming.is_closed() {
             return Err(ClientError::Closed);
         }
         if self.outbox.len() >= self.capacity {
@@ -58,11 +59,8 @@ impl RawSession {
     }
 
     /// A receiver of every incoming frame; already closed when the client is.
-    pub(crate) fn incoming(&self) -> broadcast::Receiver<Arc<Message>> {
-        match &self.incoming {
-            Some(tx) => tx.subscribe(),
-            None => broadcast::channel(1).1,
-        }
+    pub(crate) fn incoming(&mut self) -> broadcast::Receiver<Arc<Message>> {
+        self.incoming.subscribe()
     }
 }
 
@@ -71,9 +69,9 @@ impl Session for RawSession {
         // The defect: what the last connection delivered is surfaced again on the new one.
         #[cfg(feature = "defects")]
         if self.defects.has(Defect::ReplaysLastFrame) {
-            if let (Some(frame), Some(tx)) = (self.last.clone(), &self.incoming) {
+            if let Some(frame) = self.last.clone().filter(|_| !self.incoming.is_closed()) {
                 self.tap.see(Tapped::Frame(&frame));
-                let _ = tx.send(Arc::new(frame));
+                self.incoming.send(frame);
             }
         }
     }
@@ -83,9 +81,9 @@ impl Session for RawSession {
         if self.defects.has(Defect::ReplaysLastFrame) {
             self.last = Some(frame.clone());
         }
-        if let Some(tx) = &self.incoming {
+        if !self.incoming.is_closed() {
             self.tap.see(Tapped::Frame(&frame));
-            let _ = tx.send(Arc::new(frame));
+            self.incoming.send(frame);
         }
         Ok(())
     }
@@ -98,6 +96,6 @@ impl Session for RawSession {
 
     fn on_close(&mut self) {
         self.outbox.clear();
-        self.incoming = None;
+        self.incoming.close();
     }
 }

@@ -5,8 +5,10 @@
 //! give the same bytes.
 
 mod fault;
+mod name;
 
 pub use fault::{ClientAction, Fault, Heal, Link, SERVER_HOST, Target};
+pub use name::{Name, NamePool};
 
 use std::collections::BTreeMap;
 
@@ -54,18 +56,19 @@ pub enum Event {
         /// The client.
         client: String,
     },
-    /// A subscriber received a message.
+    /// A subscriber received a message. The most frequent record by far, so its names are
+    /// shared ([`Name`]) rather than copied.
     Delivered {
         /// The client.
-        client: String,
+        client: Name,
         /// The topic.
-        topic: String,
+        topic: Name,
         /// The server epoch.
         epoch: u64,
         /// The sequence number.
         seq: u64,
         /// The publisher.
-        from: String,
+        from: Name,
         /// The publisher's message id.
         id: u64,
         /// The server's number for the connection it arrived on (0: unknown).
@@ -315,9 +318,9 @@ impl Event {
     /// The client a client-side event concerns.
     pub fn client(&self) -> Option<&str> {
         match self {
+            Event::Delivered { client, .. } => Some(client),
             Event::Status { client, .. }
             | Event::Dial { client }
-            | Event::Delivered { client, .. }
             | Event::Gap { client, .. }
             | Event::Presence { client, .. }
             | Event::Frame { client, .. }

@@ -81,11 +81,11 @@ pub fn parse(client: &str, line: &str) -> Option<Event> {
             id,
             conn,
         } => Event::Delivered {
-            client,
-            topic,
+            client: client.into(),
+            topic: topic.into(),
             epoch,
             seq,
-            from,
+            from: from.into(),
             id,
             conn,
         },
@@ -168,7 +168,7 @@ mod tests {
             panic!("a presence line: {joined:?}");
         };
         assert_eq!(
-            changes,
+            *changes,
             [
                 crate::protocol::Change::Joined("subs-1".into()),
                 crate::protocol::Change::Left("subs-2".into())

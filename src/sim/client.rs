@@ -121,15 +121,17 @@ impl Probe {
 
     /// A message arrived on a subscription.
     pub fn delivered(&self, d: &Delivery) {
-        self.record(|client| Event::Delivered {
-            client,
-            topic: d.topic.clone(),
-            epoch: d.epoch,
-            seq: d.seq,
-            from: d.from.clone(),
-            id: d.id,
-            conn: d.conn,
-        });
+        if self.alive.load(Ordering::Relaxed) {
+            self.recorder.record_with(|names| Event::Delivered {
+                client: names.name(&self.client),
+                topic: names.name(&d.topic),
+                epoch: d.epoch,
+                seq: d.seq,
+                from: names.name(&d.from),
+                id: d.id,
+                conn: d.conn,
+            });
+        }
     }
 
     /// A gap notice arrived on a subscription.

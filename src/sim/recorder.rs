@@ -7,12 +7,13 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::history::{Event, Record};
+use crate::client::{ChangePool, ServerEvent};
+use crate::history::{Event, NamePool, Record};
 
 /// Appends records; cheap to clone, every clone writes to the same history.
 #[derive(Clone, Default)]
 pub struct Recorder {
-    records: Arc<Mutex<Vec<Record>>>,
+    records: Arc<Mutex<Log>>,
     /// `None` in a simulation (simulated time); the start of a real run otherwise.
     origin: Option<std::time::Instant>,
 }
@@ -47,21 +48,60 @@ impl Recorder {
         }
     }
 
+    /// Records the event `make` builds from the run's shared names, like
+    /// [`Recorder::record`].
+    pub fn record_with(&self, make: impl FnOnce(&mut NamePool) -> Event) {
+        if self.origin.is_none() && !turmoil::in_simulation() {
+            return;
+        }
+        let t = self.now();
+        let mut log = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        let event = make(&mut log.names);
+        log.push(t, event);
+    }
+
     /// Records `event` at `t` (the step loop, outside any host, knows the time itself).
     pub fn record_at(&self, t: Duration, event: Event) {
-        let t = t.as_millis() as u64;
         self.records
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Record {
-                t,
-                dial: None,
-                event,
-            });
+            .push(t, event);
     }
 
     /// Everything recorded so far, in order, leaving the recorder empty.
     pub fn take(&self) -> Vec<Record> {
-        std::mem::take(&mut *self.records.lock().unwrap_or_else(PoisonError::into_inner))
+        let mut log = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *log).records
+    }
+}
+
+/// What a recorder holds.
+#[derive(Default)]
+struct Log {
+    records: Vec<Record>,
+    /// The presence changes recorded so far, to share.
+    pool: ChangePool,
+    /// The names recorded so far, to share.
+    names: NamePool,
+}
+
+impl Log {
+    fn push(&mut self, t: Duration, mut event: Event) {
+        let t = t.as_millis() as u64;
+        let log = self;
+        // Presence grows with the square of the clients: the changes many clients heard
+        // alike are kept once (the content is unchanged, only shared).
+        if let Event::Presence {
+            event: ServerEvent::Presence { changes, .. },
+            ..
+        } = &mut event
+        {
+            *changes = std::mem::take(changes).share(&mut log.pool);
+        }
+        log.records.push(Record {
+            t,
+            dial: None,
+            event,
+        });
     }
 }
