@@ -355,9 +355,7 @@ impl Session for PubSub {
 
     fn on_frame(&mut self, frame: Message) -> Result<(), String> {
         let parsed = match &frame {
-            Message::Text(text) => {
-                serde_json::from_str::<ServerFrame>(text).map_err(|e| e.to_string())
-            }
+            Message::Text(text) => ServerFrame::from_json(text).map_err(|e| e.to_string()),
             other => Err(format!(
                 "unexpected {} frame",
                 if other.is_binary() {
