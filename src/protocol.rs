@@ -330,6 +330,16 @@ pub fn validate_topic(topic: &str) -> Result<(), String> {
 /// simulation's profile; 8 KiB still takes many small frames per read.
 pub(crate) const READ_BUFFER: usize = 2 * 1024;
 
+/// Bytes a connection gathers before writing them to the socket (tungstenite's
+/// `write_buffer_size`, 128 KiB by default). Its buffer keeps the largest size it reached,
+/// so this, with [`PRESENCE_CHUNK`], bounds what each idle connection holds.
+pub(crate) const WRITE_BUFFER: usize = 8 * 1024;
+
+/// The most changes one `presence` frame carries. More go out in several frames, in
+/// order, cut at multiples of this within each gathering, so that clients hearing the same
+/// stretch get the same frames.
+pub const PRESENCE_CHUNK: usize = 128;
+
 /// The longest topic name, in bytes.
 pub const MAX_TOPIC_LEN: usize = 128;
 

@@ -109,16 +109,24 @@ impl Changes {
 
 /// Lists of changes already seen, found by content: each list's every tail is indexed by a
 /// fingerprint, and a match is confirmed change by change, so sharing never alters what a
-/// history says. Deterministic (ordered map, fixed hash), as everything in a run is.
+/// history says (two different tails with one fingerprint: the later is kept unshared).
+/// Deterministic (ordered map, fixed hash), as everything in a run is.
 #[derive(Default)]
 pub struct ChangePool {
-    /// Fingerprint of a tail -> the lists it ends, with where it starts in each.
-    tails: BTreeMap<u64, Vec<Tail>>,
+    lists: Vec<Arc<[Change]>>,
+    /// Fingerprint of a tail -> (index in `lists`, where the tail starts in it): 16 bytes
+    /// a change, as a run of 10,000 clients indexes millions.
+    tails: BTreeMap<u64, (u32, u32)>,
 }
 
 impl fmt::Debug for ChangePool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ChangePool({} tails)", self.tails.len())
+        write!(
+            f,
+            "ChangePool({} lists, {} tails)",
+            self.lists.len(),
+            self.tails.len()
+        )
     }
 }
 
@@ -128,29 +136,30 @@ impl ChangePool {
             return changes;
         }
         let print = fingerprint(&changes);
-        if let Some((all, start)) = self.tails.get(&print).and_then(|candidates| {
-            candidates
-                .iter()
-                .find(|(all, start)| all[*start..] == *changes)
-        }) {
-            return Changes {
-                all: all.clone(),
-                start: *start,
-            };
+        if let Some(&(list, start)) = self.tails.get(&print) {
+            let (all, start) = (&self.lists[list as usize], start as usize);
+            if all[start..] == *changes {
+                return Changes {
+                    all: all.clone(),
+                    start,
+                };
+            }
         }
-        // A new list: index each of its tails, the whole list included.
+        // A new list: index each of its tails, the whole list included (past u32::MAX lists
+        // or changes, a list is kept unshared).
         let all: Arc<[Change]> = changes.iter().cloned().collect();
+        let (Ok(list), Ok(_)) = (u32::try_from(self.lists.len()), u32::try_from(all.len())) else {
+            return Changes { all, start: 0 };
+        };
+        self.lists.push(all.clone());
         let mut h = SEED;
         for start in (0..all.len()).rev() {
             h = mix(h, &all[start]);
-            self.tails.entry(h).or_default().push((all.clone(), start));
+            self.tails.entry(h).or_insert((list, start as u32));
         }
         Changes { all, start: 0 }
     }
 }
-
-/// A list and where one of its tails starts.
-type Tail = (Arc<[Change]>, usize);
 
 const SEED: u64 = 0xcbf2_9ce4_8422_2325;
 
@@ -217,14 +226,12 @@ mod tests {
     fn a_fingerprint_collision_is_caught_by_the_comparison() {
         let mut pool = ChangePool::default();
         let a = list(&["a", "b"]).share(&mut pool);
-        // Force a collision: file a different list under the fingerprint of `x, y`.
+        // Force a collision: file `a, b` under the fingerprint of `x, y`.
         let forged = list(&["x", "y"]);
-        pool.tails
-            .entry(fingerprint(&forged))
-            .or_default()
-            .push((a.all.clone(), 0));
+        pool.tails.insert(fingerprint(&forged), (0, 0));
         let shared = forged.clone().share(&mut pool);
         assert_eq!(shared, forged, "never the colliding list's content");
+        assert!(!same_list(&a, &shared));
     }
 
     #[test]

@@ -66,7 +66,8 @@ pub struct Policy {
     /// with an error, never dropped silently. Default 1024.
     pub outbox_capacity: usize,
     /// Events buffered per subscriber stream; a subscriber that falls further behind gets a
-    /// `Lagged` gap notice. Default 1024.
+    /// `Lagged` gap notice. Default 1024. The buffer exists only while a stream is held: a
+    /// topic or event stream nobody holds costs nothing.
     pub subscriber_buffer: usize,
     /// Largest message (and frame) accepted from the server, in bytes. A bigger one ends the
     /// connection with a protocol error (and a retry per this policy) before it is buffered.

@@ -124,6 +124,7 @@ async fn handshake<S: ByteStream>(
     };
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(crate::protocol::READ_BUFFER)
+        .write_buffer_size(crate::protocol::WRITE_BUFFER)
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
     let accepted = timeout(

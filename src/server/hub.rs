@@ -14,7 +14,8 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use super::dedup::Dedup;
 use super::{ConnId, Event, ServerConfig};
 use crate::protocol::{
-    Change, ClientFrame, ErrorCode, GapReason, Position, Protocol, ServerFrame, validate_topic,
+    Change, ClientFrame, ErrorCode, GapReason, PRESENCE_CHUNK, Position, Protocol, ServerFrame,
+    validate_topic,
 };
 
 /// Who a connection says it is, from the handshake URL's query.
@@ -93,8 +94,9 @@ impl Hub {
         self.presence_due.clone()
     }
 
-    /// Sends the gathered joins and leaves: each connection gets, in one `presence` frame,
-    /// those made while it was connected that it was not sent yet.
+    /// Sends the gathered joins and leaves: each connection gets, in `presence` frames of
+    /// at most [`PRESENCE_CHUNK`] changes, those made while it was connected that it was not
+    /// sent yet.
     pub(crate) fn flush_presence(&mut self) {
         if self.pending.is_empty() {
             return;
@@ -110,30 +112,33 @@ impl Hub {
         }
     }
 
-    /// Sends `conn` the gathered changes it was not sent yet, if any. Connections that
-    /// need the same stretch share one frame.
+    /// Sends `conn` the gathered changes it was not sent yet, if any, cut at every multiple
+    /// of [`PRESENCE_CHUNK`] of the gathering: connections that need the same stretch share
+    /// its frames, and no frame (nor a connection's write buffer, which keeps the size of
+    /// the largest frame it wrote) grows with the number of clients.
     fn catch_up(&mut self, conn: ConnId) {
         let to = self.pending.len();
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let from = std::mem::replace(&mut c.presence_from, to);
-        if from >= to {
-            return;
-        }
+        let mut from = std::mem::replace(&mut c.presence_from, to);
         let online = self.conns.len() as u64;
-        let frame = self
-            .presence_frames
-            .entry((from, to))
-            .or_insert_with(|| {
-                let frame = ServerFrame::Presence {
-                    changes: self.pending[from..to].to_vec(),
-                    online,
-                };
-                Utf8Bytes::from(frame.to_json())
-            })
-            .clone();
-        self.push(conn, frame);
+        while from < to {
+            let end = to.min((from / PRESENCE_CHUNK + 1) * PRESENCE_CHUNK);
+            let frame = self
+                .presence_frames
+                .entry((from, end))
+                .or_insert_with(|| {
+                    let frame = ServerFrame::Presence {
+                        changes: self.pending[from..end].to_vec(),
+                        online,
+                    };
+                    Utf8Bytes::from(frame.to_json())
+                })
+                .clone();
+            self.push(conn, frame);
+            from = end;
+        }
     }
 
     /// One more join or leave for everyone connected now: at once under the broadcast
@@ -603,6 +608,41 @@ mod tests {
         assert_eq!(types(&mut rb), ["welcome"], "b left before the flush");
         hub.flush_presence();
         assert!(frames(&mut ra).is_empty(), "nothing is sent twice");
+    }
+
+    #[test]
+    fn presence_frames_are_cut_at_multiples_of_the_chunk() {
+        let (mut hub, _) = hub(ServerConfig::default());
+        let (_first, mut r0) = join(&mut hub, "c0");
+        let mut late = None;
+        for i in 1..PRESENCE_CHUNK * 2 + 44 {
+            let joined = join(&mut hub, &format!("c{i}"));
+            if i == PRESENCE_CHUNK + 72 {
+                late = Some(joined);
+            }
+        }
+        hub.flush_presence();
+        let sizes = |frames: Vec<ServerFrame>| -> Vec<usize> {
+            frames
+                .iter()
+                .filter_map(|f| match f {
+                    ServerFrame::Presence { changes, .. } => Some(changes.len()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let c = PRESENCE_CHUNK;
+        assert_eq!(
+            sizes(frames(&mut r0)),
+            [c, c, 44],
+            "whole chunks, then the rest"
+        );
+        let (_, mut rl) = late.unwrap();
+        assert_eq!(
+            sizes(frames(&mut rl)),
+            [c - 72, 44],
+            "a late joiner's first frame ends where everyone's does"
+        );
     }
 
     #[test]
