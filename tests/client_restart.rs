@@ -89,11 +89,12 @@ fn the_old_process_is_gone_and_the_new_one_starts_afresh_after_its_downtime() {
     assert_eq!(after.first(), Some(&&Status::Connecting { attempt: 1 }));
     assert!(after.contains(&&Status::Connected));
     // The old connection ended without a close frame from the client.
-    let gone = h.records.iter().find_map(|r| match &r.event {
-        Event::Server {
-            event: server::Event::Disconnected { client, reason, .. },
-            ..
-        } if client == "subs-0" && r.t >= 5_000 => Some((r.t, reason.clone())),
+    let gone = h.records.iter().find_map(|r| match r.event.server() {
+        Some((_, server::Event::Disconnected { client, reason, .. }))
+            if client == "subs-0" && r.t >= 5_000 =>
+        {
+            Some((r.t, reason.clone()))
+        }
         _ => None,
     });
     let (t, reason) = gone.expect("the server saw the old connection end");
@@ -104,11 +105,10 @@ fn the_old_process_is_gone_and_the_new_one_starts_afresh_after_its_downtime() {
         .records
         .iter()
         .filter(|r| r.t >= 7_000)
-        .filter_map(|r| match &r.event {
-            Event::Server {
-                event: server::Event::Subscribed { client, topic, .. },
-                ..
-            } if client == "subs-0" => Some(topic.as_str()),
+        .filter_map(|r| match r.event.server() {
+            Some((_, server::Event::Subscribed { client, topic, .. })) if client == "subs-0" => {
+                Some(topic.as_str())
+            }
             _ => None,
         })
         .collect();

@@ -244,7 +244,7 @@ client = "subs"
     );
     assert!(o.verdict.passed(), "{:#?}", o.verdict);
     let subscribed = o.history.records.iter().any(|r| {
-        matches!(&r.event, Event::Server { event: wschaos::server::Event::Subscribed { topic, .. }, .. } if topic == "alerts")
+        matches!(r.event.server(), Some((_, wschaos::server::Event::Subscribed { topic, .. })) if topic == "alerts")
     });
     assert!(
         subscribed,

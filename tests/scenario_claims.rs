@@ -29,7 +29,7 @@ fn resume_from_history_replays_without_a_gap() {
     assert_eq!(count(&h, |e| matches!(e, Event::Gap { .. })), 0);
     let resumed = count(
         &h,
-        |e| matches!(e, Event::Server { event: wschaos::server::Event::Subscribed { client, resume: Some(_), gap: None, .. }, .. } if client == "lonely-0"),
+        |e| matches!(e.server(), Some((_, wschaos::server::Event::Subscribed { client, resume: Some(_), gap: None, .. })) if client == "lonely-0"),
     );
     assert!(resumed >= 1, "the partitioned client resumed");
 }

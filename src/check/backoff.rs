@@ -139,10 +139,8 @@ fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
     let enders: Vec<(usize, u64)> = (h.records.iter().enumerate())
         .filter(|(_, r)| {
             matches!(
-                r.event,
-                Event::Fault {
-                    fault: Fault::Crash | Fault::Shutdown { .. } | Fault::Kick { .. },
-                }
+                r.event.fault(),
+                Some(Fault::Crash | Fault::Shutdown { .. } | Fault::Kick { .. })
             )
         })
         .map(|(i, r)| (i, r.t))

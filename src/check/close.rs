@@ -81,7 +81,7 @@ fn judge(
     let on_wire = on_the_wire_until(s, h, client, g, t_close);
     let late = h.records.iter().enumerate().take(ends).find(|(_, r)| {
         r.t > on_wire
-            && matches!(&r.event, Event::Server { event: server::Event::Connected { client: c, .. }, .. } if c == client)
+            && matches!(r.event.server(), Some((_, server::Event::Connected { client: c, .. })) if c == client)
     });
     if let Some((k, r)) = late {
         let msg = format!(

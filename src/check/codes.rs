@@ -42,7 +42,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let all = conns(h);
     let windows = h.fault_windows();
     for (k, r) in h.records.iter().enumerate() {
-        let Event::Fault { fault } = &r.event else {
+        let Some(fault) = r.event.fault() else {
             continue;
         };
         match fault {

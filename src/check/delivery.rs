@@ -294,20 +294,19 @@ struct Published {
 fn published(h: &History) -> BTreeMap<&str, Vec<Published>> {
     let mut out: BTreeMap<&str, Vec<Published>> = BTreeMap::new();
     for (index, r) in h.records.iter().enumerate() {
-        if let Event::Server {
+        if let Some((
             epoch,
-            event:
-                server::Event::Published {
-                    topic,
-                    seq: Some(seq),
-                    ..
-                },
-        } = &r.event
+            server::Event::Published {
+                topic,
+                seq: Some(seq),
+                ..
+            },
+        )) = r.event.server()
         {
             out.entry(topic).or_default().push(Published {
                 index,
                 t: r.t,
-                pos: (*epoch, *seq),
+                pos: (epoch, *seq),
             });
         }
     }
@@ -323,18 +322,17 @@ fn confirmed<'a>(
 ) -> BTreeMap<(&'a str, &'a str), Vec<usize>> {
     let mut out: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (index, r) in h.records.iter().enumerate() {
-        if let Event::Server {
+        if let Some((
             epoch,
-            event:
-                server::Event::Subscribed {
-                    client,
-                    topic,
-                    conn,
-                    ..
-                },
-        } = &r.event
+            server::Event::Subscribed {
+                client,
+                topic,
+                conn,
+                ..
+            },
+        )) = r.event.server()
         {
-            if processes.of_conn(client, (*epoch, *conn)) == processes.of_record(client, index) {
+            if processes.of_conn(client, (epoch, *conn)) == processes.of_record(client, index) {
                 out.entry((client, topic)).or_default().push(index);
             }
         }
@@ -458,18 +456,17 @@ impl<'a> Processes<'a> {
             .map(|c| ((c.epoch, c.conn), c.open_index))
             .collect();
         for r in &h.records {
-            if let Event::Server {
+            if let Some((
                 epoch,
-                event:
-                    server::Event::Published {
-                        topic,
-                        seq: Some(seq),
-                        conn,
-                        ..
-                    },
-            } = &r.event
+                server::Event::Published {
+                    topic,
+                    seq: Some(seq),
+                    conn,
+                    ..
+                },
+            )) = r.event.server()
             {
-                me.on.insert((*epoch, topic, *seq), *conn);
+                me.on.insert((epoch, topic, *seq), *conn);
             }
         }
         me

@@ -33,7 +33,7 @@ fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
     for (k, r) in h.records.iter().enumerate() {
         let healed = match &r.event {
             Event::Heal { .. } => true,
-            Event::Fault { fault } => matches!(fault, Fault::Kick { .. }),
+            Event::Fault { fault } => matches!(&**fault, Fault::Kick { .. }),
             _ => false,
         };
         let deadline = r.t + within;
@@ -201,7 +201,9 @@ mod tests {
     #[test]
     fn reconnecting_in_time_passes_and_late_is_caught() {
         let s = simple(1, "[expect]\nreconnect_within = \"2s\"\n");
-        let heal = Event::Heal { heal: Heal::Start };
+        let heal = Event::Heal {
+            heal: Box::new(Heal::Start),
+        };
         let quick = Builder::default()
             .status(0, "c-0", connecting(1))
             .at(1000, heal.clone())
@@ -232,7 +234,12 @@ mod tests {
         let waiting = |back: u64| {
             Builder::default()
                 .status(9_000, "c-0", disconnected(3, 8_000))
-                .at(10_000, Event::Heal { heal: Heal::Start })
+                .at(
+                    10_000,
+                    Event::Heal {
+                        heal: Box::new(Heal::Start),
+                    },
+                )
                 .status(17_000, "c-0", connecting(3))
                 .status(back, "c-0", Status::Connected)
                 .build()

@@ -19,7 +19,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     false_alarms(s, h, &mut out);
     let server_conns = conns(h);
     for (k, r) in h.records.iter().enumerate() {
-        let Event::Fault { fault } = &r.event else {
+        let Some(fault) = r.event.fault() else {
             continue;
         };
         let hosts: Vec<&str> = match (fault, fault.isolates()) {
@@ -173,9 +173,9 @@ mod tests {
             .at(
                 1000,
                 Event::Fault {
-                    fault: Fault::Partition {
+                    fault: Box::new(Fault::Partition {
                         link: Link::new("clients", SERVER_HOST, false),
-                    },
+                    }),
                 },
             );
         if let Some(t) = detect_at {

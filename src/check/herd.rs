@@ -28,7 +28,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         let Event::Fault { fault } = &r.event else {
             continue;
         };
-        if !(fault.stops_server() || matches!(fault, Fault::Kick { .. })) {
+        if !(fault.stops_server() || matches!(&**fault, Fault::Kick { .. })) {
             continue;
         }
         let verb = fault.verb();
@@ -156,7 +156,7 @@ mod tests {
             b = b.at(
                 1500,
                 Event::Action {
-                    client: format!("c-{i}"),
+                    client: format!("c-{i}").into(),
                     action: ClientAction::Reconnect,
                 },
             );

@@ -31,7 +31,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     for (k, r) in h.records.iter().enumerate() {
         if let Event::Server { epoch, event } = &r.event {
             if let server::Event::Published { conn, .. } | server::Event::Subscribed { conn, .. } =
-                event
+                &**event
             {
                 by_conn
                     .entry((*epoch, *conn))

@@ -21,11 +21,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     // Each client's arrivals at the server, gathered in one pass.
     let mut arrivals: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (k, r) in h.records.iter().enumerate() {
-        if let Event::Server {
-            event: server::Event::Published { client, .. },
-            ..
-        } = &r.event
-        {
+        if let Some((_, server::Event::Published { client, .. })) = r.event.server() {
             arrivals.entry(client).or_default().push(k);
         }
     }
@@ -49,15 +45,12 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         let mine = arrivals.get(client.as_str()).map_or(&[][..], Vec::as_slice);
         for &k in mine {
             let r = &h.records[k];
-            let Event::Server {
-                epoch,
-                event: server::Event::Published { id, seq, conn, .. },
-            } = &r.event
+            let Some((epoch, server::Event::Published { id, seq, conn, .. })) = r.event.server()
             else {
                 continue;
             };
-            let process = life_of(*epoch, *conn);
-            match (seq, first.get(&(*epoch, process, *id))) {
+            let process = life_of(epoch, *conn);
+            match (seq, first.get(&(epoch, process, *id))) {
                 (None, Some((original, j))) if original == conn => {
                     let msg = format!("message {id} sent twice on one connection (conn {conn})");
                     out.push(v(r.t, msg, vec![*j, k]));
@@ -65,10 +58,10 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 }
                 (None, _) => continue,
                 (Some(_), _) => {
-                    first.insert((*epoch, process, *id), (*conn, k));
+                    first.insert((epoch, process, *id), (*conn, k));
                 }
             }
-            if let Some((prev, j)) = last.get(&(*epoch, process)) {
+            if let Some((prev, j)) = last.get(&(epoch, process)) {
                 if id <= prev {
                     let what = if id == prev {
                         "delivered twice"
@@ -82,7 +75,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     ));
                 }
             }
-            last.insert((*epoch, process), (*id, k));
+            last.insert((epoch, process), (*id, k));
             arrived.entry((process, *id)).or_insert(k);
         }
         // Client side: accepted sends must arrive, from each process that was still trying

@@ -80,11 +80,8 @@ fn expected(h: &History, all: &[Conn], ids: &Ids<'_>) -> Vec<(u64, (usize, usize
     let cleanly: BTreeSet<(u64, u64)> = h
         .records
         .iter()
-        .filter_map(|r| match &r.event {
-            Event::Server {
-                epoch,
-                event: crate::server::Event::Disconnected { conn, .. },
-            } => Some((*epoch, *conn)),
+        .filter_map(|r| match r.event.server() {
+            Some((epoch, crate::server::Event::Disconnected { conn, .. })) => Some((epoch, *conn)),
             _ => None,
         })
         .collect();
@@ -268,16 +265,15 @@ fn published_at(h: &History) -> PublishedAt<'_> {
     h.records
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| match &r.event {
-            Event::Server {
+        .filter_map(|(i, r)| match r.event.server() {
+            Some((
                 epoch,
-                event:
-                    crate::server::Event::Published {
-                        topic,
-                        seq: Some(seq),
-                        ..
-                    },
-            } => Some(((*epoch, *seq, topic.as_str()), i)),
+                crate::server::Event::Published {
+                    topic,
+                    seq: Some(seq),
+                    ..
+                },
+            )) => Some(((epoch, *seq, topic.as_str()), i)),
             _ => None,
         })
         .collect()

@@ -36,11 +36,8 @@ struct Tally {
 
 fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     let relays: Vec<(usize, u64, u64, u64)> = (h.records.iter().enumerate())
-        .filter_map(|(i, r)| match &r.event {
-            Event::Server {
-                epoch,
-                event: server::Event::Relayed { digest, .. },
-            } => Some((i, r.t, *epoch, *digest)),
+        .filter_map(|(i, r)| match r.event.server() {
+            Some((epoch, server::Event::Relayed { digest, .. })) => Some((i, r.t, epoch, *digest)),
             _ => None,
         })
         .collect();
@@ -70,7 +67,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     }
     for (i, r) in h.records.iter().enumerate() {
         if let Event::Frame { client, digest, .. } = &r.event {
-            if let Some(tally) = tallies.get_mut(&(client.clone(), *digest)) {
+            if let Some(tally) = tallies.get_mut(&(client.to_string(), *digest)) {
                 tally.got.push(i);
             }
         }

@@ -135,7 +135,12 @@ mod tests {
             .status(5, "c-0", Status::Connected)
             .fault(1000, Fault::Crash)
             .status(1000, "c-0", disconnected(1, 300))
-            .at(3000, Event::Heal { heal: Heal::Start })
+            .at(
+                3000,
+                Event::Heal {
+                    heal: Box::new(Heal::Start),
+                },
+            )
             .status(3100, "c-0", connecting(1));
         if reconnect {
             b = b
@@ -162,7 +167,12 @@ mod tests {
             .status(1000, "c-0", disconnected(1, 300))
             .status(1300, "c-0", connecting(2))
             .status(2500, "c-0", disconnected(5, 12_000))
-            .at(3000, Event::Heal { heal: Heal::Start })
+            .at(
+                3000,
+                Event::Heal {
+                    heal: Box::new(Heal::Start),
+                },
+            )
             .build();
         assert!(check(&simple(1, ""), &h).is_empty());
         // A delay that ended before the check and no dial since is still caught.
@@ -171,7 +181,12 @@ mod tests {
             .status(5, "c-0", Status::Connected)
             .fault(1000, Fault::Crash)
             .status(2500, "c-0", disconnected(5, 2_000))
-            .at(3000, Event::Heal { heal: Heal::Start })
+            .at(
+                3000,
+                Event::Heal {
+                    heal: Box::new(Heal::Start),
+                },
+            )
             .build();
         assert_eq!(check(&simple(1, ""), &h).len(), 1);
     }
@@ -185,7 +200,12 @@ mod tests {
             .status(5, "c-0", Status::Connected)
             .fault(1000, Fault::Crash)
             .status(1000, "c-0", disconnected(1, 300))
-            .at(3000, Event::Heal { heal: Heal::Start })
+            .at(
+                3000,
+                Event::Heal {
+                    heal: Box::new(Heal::Start),
+                },
+            )
             .status(3100, "c-0", connecting(1))
             .status(3200, "c-0", Status::Connected)
             .open(3200, 2, 1, "c-0")

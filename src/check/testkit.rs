@@ -56,7 +56,13 @@ impl Builder {
     }
 
     pub(crate) fn server(self, t: u64, epoch: u64, event: server::Event) -> Self {
-        self.at(t, Event::Server { epoch, event })
+        self.at(
+            t,
+            Event::Server {
+                epoch,
+                event: Box::new(event),
+            },
+        )
     }
 
     pub(crate) fn open(self, t: u64, epoch: u64, conn: u64, client: &str) -> Self {
@@ -107,11 +113,21 @@ impl Builder {
     }
 
     pub(crate) fn fault(self, t: u64, fault: Fault) -> Self {
-        self.at(t, Event::Fault { fault })
+        self.at(
+            t,
+            Event::Fault {
+                fault: Box::new(fault),
+            },
+        )
     }
 
     pub(crate) fn heal(self, t: u64, heal: Heal) -> Self {
-        self.at(t, Event::Heal { heal })
+        self.at(
+            t,
+            Event::Heal {
+                heal: Box::new(heal),
+            },
+        )
     }
 
     pub(crate) fn action(self, t: u64, client: &str, action: ClientAction) -> Self {

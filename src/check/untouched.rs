@@ -26,7 +26,7 @@ pub(super) fn warnings(s: &Scenario, h: &History) -> Vec<Warning> {
         .records
         .iter()
         .filter_map(|r| match &r.event {
-            Event::Dial { client } => Some((r.t, client.as_str())),
+            Event::Dial { client } => Some((r.t, &**client)),
             _ => None,
         })
         .collect();

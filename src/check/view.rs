@@ -145,12 +145,9 @@ impl Conn {
 pub(crate) fn conns(h: &History) -> Vec<Conn> {
     let mut all: Vec<Conn> = Vec::new();
     for (i, r) in h.records.iter().enumerate() {
-        match &r.event {
-            Event::Server {
+        match (&r.event, r.event.server()) {
+            (_, Some((epoch, server::Event::Connected { conn, client, .. }))) => all.push(Conn {
                 epoch,
-                event: server::Event::Connected { conn, client, .. },
-            } => all.push(Conn {
-                epoch: *epoch,
                 conn: *conn,
                 client: client.clone(),
                 open_index: i,
@@ -159,10 +156,13 @@ pub(crate) fn conns(h: &History) -> Vec<Conn> {
                 close_index: None,
                 exited: None,
             }),
-            Event::Action {
-                client,
-                action: ClientAction::Exit,
-            } => {
+            (
+                Event::Action {
+                    client,
+                    action: ClientAction::Exit,
+                },
+                _,
+            ) => {
                 for c in all
                     .iter_mut()
                     .filter(|c| c.client == *client && c.close_t.is_none() && c.exited.is_none())
@@ -170,13 +170,10 @@ pub(crate) fn conns(h: &History) -> Vec<Conn> {
                     c.exited = Some(i);
                 }
             }
-            Event::Server {
-                epoch,
-                event: server::Event::Disconnected { conn, .. },
-            } => {
+            (_, Some((epoch, server::Event::Disconnected { conn, .. }))) => {
                 if let Some(c) = all
                     .iter_mut()
-                    .find(|c| c.epoch == *epoch && c.conn == *conn && c.close_t.is_none())
+                    .find(|c| c.epoch == epoch && c.conn == *conn && c.close_t.is_none())
                 {
                     c.close_t = Some(r.t);
                     c.close_index = Some(i);
@@ -184,12 +181,10 @@ pub(crate) fn conns(h: &History) -> Vec<Conn> {
             }
             // A crash ends every connection; so does a new start (a graceful shutdown
             // that had not finished by then was cut short).
-            Event::Fault {
-                fault: Fault::Crash | Fault::Die,
-            } => {
+            (Event::Fault { fault }, _) if matches!(**fault, Fault::Crash | Fault::Die) => {
                 end_all(&mut all, r.t, i);
             }
-            Event::ServerUp { .. } => end_all(&mut all, r.t, i),
+            (Event::ServerUp { .. }, _) => end_all(&mut all, r.t, i),
             _ => {}
         }
     }
@@ -237,7 +232,10 @@ impl Intents {
                 ClientAction::Start => Change::Start,
                 ClientAction::Close | ClientAction::Reconnect => continue,
             };
-            changes.entry(client.clone()).or_default().push((i, change));
+            changes
+                .entry(client.to_string())
+                .or_default()
+                .push((i, change));
         }
         Intents { initial, changes }
     }
@@ -283,7 +281,7 @@ impl Subscriptions {
             let Event::Server { epoch, event } = &r.event else {
                 continue;
             };
-            let (conn, topic, on) = match event {
+            let (conn, topic, on) = match &**event {
                 server::Event::Subscribed { conn, topic, .. } => (conn, topic, true),
                 server::Event::Unsubscribed { conn, topic, .. } => (conn, topic, false),
                 _ => continue,

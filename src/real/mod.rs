@@ -324,13 +324,15 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
         match effect {
             Effect::Fault(fault) => {
                 recorder.record(Event::Fault {
-                    fault: fault.clone(),
+                    fault: Box::new(fault.clone()),
                 });
                 server.begin(&fault, &proxies).await;
             }
             Effect::Heal(heal) => {
                 server.heal(&heal, &proxies).await?;
-                recorder.record(Event::Heal { heal });
+                recorder.record(Event::Heal {
+                    heal: Box::new(heal),
+                });
             }
             Effect::Client { client, action, .. } => fleet.act(&client, &action, at).await,
         }
@@ -430,7 +432,7 @@ impl Fleet {
             };
             self.earlier.insert(client.to_string(), log);
             self.recorder.record(Event::Action {
-                client: client.to_string(),
+                client: client.to_string().into(),
                 action: ClientAction::Exit,
             });
             self.pending.insert((at + *down, client.to_string()), ());
@@ -442,7 +444,7 @@ impl Fleet {
         };
         if let Some(a) = action.recorded() {
             self.recorder.record(Event::Action {
-                client: client.to_string(),
+                client: client.to_string().into(),
                 action: a,
             });
         }
@@ -458,7 +460,7 @@ impl Fleet {
             return Ok(());
         };
         self.recorder.record(Event::Action {
-            client: client.clone(),
+            client: client.clone().into(),
             action: ClientAction::Start,
         });
         let process = ClientProcess::start(spec, &self.recorder)?;
@@ -504,8 +506,8 @@ pub fn judge(
     let printed = |frames: bool| -> BTreeSet<&str> {
         (history.records.iter())
             .filter_map(|r| match &r.event {
-                Event::Status { client, .. } => Some(client.as_str()),
-                Event::Frame { client, .. } if frames => Some(client.as_str()),
+                Event::Status { client, .. } => Some(&**client),
+                Event::Frame { client, .. } if frames => Some(&**client),
                 _ => None,
             })
             .collect()

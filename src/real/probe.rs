@@ -72,7 +72,10 @@ pub fn parse(client: &str, line: &str) -> Option<Event> {
     let line: Line = serde_json::from_str(line.trim()).ok()?;
     let client = client.to_string();
     Some(match line {
-        Line::Status(status) => Event::Status { client, status },
+        Line::Status(status) => Event::Status {
+            client: client.into(),
+            status,
+        },
         Line::Message {
             topic,
             epoch,
@@ -95,27 +98,30 @@ pub fn parse(client: &str, line: &str) -> Option<Event> {
             epoch,
             next_seq,
         } => Event::Gap {
-            client,
-            topic,
+            client: client.into(),
+            topic: topic.into(),
             reason,
             epoch,
             next_seq,
         },
-        Line::Server(event) => Event::Presence { client, event },
+        Line::Server(event) => Event::Presence {
+            client: client.into(),
+            event,
+        },
         Line::Frame { text } => Event::Frame {
-            client,
+            client: client.into(),
             len: text.len(),
             digest: crate::protocol::digest(text.as_bytes()),
         },
         Line::Published { topic, id } => Event::Publish {
-            client,
-            topic,
+            client: client.into(),
+            topic: topic.into(),
             id: Some(id),
             refused: None,
         },
         Line::PublishRefused { topic, error } => Event::Publish {
-            client,
-            topic,
+            client: client.into(),
+            topic: topic.into(),
             id: None,
             refused: Some(error),
         },

@@ -108,11 +108,11 @@ impl Ledger {
         b.online += 1;
         recorder.record(Event::Server {
             epoch: b.epoch,
-            event: server::Event::Connected {
+            event: Box::new(server::Event::Connected {
                 conn: b.next,
                 client: client.to_string(),
                 online: b.online,
-            },
+            }),
         });
         (b.epoch, b.next)
     }
@@ -124,12 +124,12 @@ impl Ledger {
         }
         recorder.record(Event::Server {
             epoch,
-            event: server::Event::Disconnected {
+            event: Box::new(server::Event::Disconnected {
                 conn,
                 client: client.to_string(),
                 reason,
                 online: if b.epoch == epoch { b.online } else { 0 },
-            },
+            }),
         });
     }
 
@@ -137,7 +137,7 @@ impl Ledger {
         let b = self.lock();
         recorder.record(Event::Server {
             epoch: b.epoch,
-            event: server::Event::Refused { reason },
+            event: Box::new(server::Event::Refused { reason }),
         });
     }
 }
@@ -229,7 +229,7 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx, state: watch::Receiver<Lin
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     pause = Duration::from_millis(5);
-                    ctx.recorder.record(Event::Dial { client: ctx.client.to_string() });
+                    ctx.recorder.record(Event::Dial { client: ctx.client.to_string().into() });
                     conns.spawn(relay(stream, state.clone(), ctx.clone()));
                 }
                 // Out of file descriptors or the like: back off instead of spinning.

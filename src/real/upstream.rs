@@ -429,7 +429,7 @@ impl BuiltIn {
         let observe = move |e: &server::Event| {
             recorder.record(Event::Server {
                 epoch,
-                event: e.clone(),
+                event: Box::new(e.clone()),
             })
         };
         let controls = self.controls.clone();

@@ -145,7 +145,7 @@ fn notable(e: &Event) -> bool {
         | Event::Action { .. }
         | Event::ServerUp { .. } => true,
         Event::Server { event, .. } => matches!(
-            event,
+            &**event,
             crate::server::Event::Connected { .. }
                 | crate::server::Event::Disconnected { .. }
                 | crate::server::Event::Rejected { .. }

@@ -21,7 +21,7 @@ use crate::client::{
     Client, ClientBuilder, Delivery, Policy, RawClient, ServerEvent, Status, Tap, Tapped,
     TopicEvent,
 };
-use crate::history::Event;
+use crate::history::{Event, Name, NamePool};
 use crate::net::{Connector, TurmoilNet};
 use crate::protocol::GapReason;
 use crate::scenario::Mode;
@@ -98,15 +98,19 @@ impl Probe {
         self.alive.store(false, Ordering::Relaxed);
     }
 
-    fn record(&self, event: impl FnOnce(String) -> Event) {
+    /// Records the event `make` builds from the run's shared names and this client's name.
+    fn record(&self, make: impl FnOnce(&mut NamePool, Name) -> Event) {
         if self.alive.load(Ordering::Relaxed) {
-            self.recorder.record(event(self.client.clone()));
+            self.recorder.record_with(|names| {
+                let client = names.name(&self.client);
+                make(names, client)
+            });
         }
     }
 
     /// The status changed (report every change, the first status included).
     pub fn status(&self, status: &Status) {
-        self.record(|client| Event::Status {
+        self.record(|_, client| Event::Status {
             client,
             status: status.clone(),
         });
@@ -138,9 +142,9 @@ impl Probe {
     /// `epoch` and `next_seq` say where delivery resumes (0 and 0 when unknown, for a
     /// local lag): every message before that point that did not arrive is covered.
     pub fn gap(&self, topic: &str, reason: GapReason, epoch: u64, next_seq: u64) {
-        self.record(|client| Event::Gap {
+        self.record(|names, client| Event::Gap {
             client,
-            topic: topic.to_string(),
+            topic: names.name(topic),
             reason,
             epoch,
             next_seq,
@@ -163,7 +167,7 @@ impl Probe {
 
     /// A server-wide event arrived (welcome, presence, error).
     pub fn server_event(&self, event: &ServerEvent) {
-        self.record(|client| Event::Presence {
+        self.record(|_, client| Event::Presence {
             client,
             event: event.clone(),
         });
@@ -172,7 +176,7 @@ impl Probe {
     /// A raw frame arrived: its payload's length and [`crate::protocol::digest`].
     pub fn frame(&self, payload: &[u8]) {
         let (len, digest) = (payload.len(), crate::protocol::digest(payload));
-        self.record(|client| Event::Frame {
+        self.record(|_, client| Event::Frame {
             client,
             len,
             digest,
@@ -180,7 +184,7 @@ impl Probe {
     }
 
     fn dial(&self) {
-        self.record(|client| Event::Dial { client });
+        self.record(|_, client| Event::Dial { client });
     }
 
     /// What the reference client's tap saw.

@@ -234,7 +234,7 @@ fn add_server(
                 let observe = move |e: &server::Event| {
                     recorder.record(Event::Server {
                         epoch,
-                        event: e.clone(),
+                        event: Box::new(e.clone()),
                     })
                 };
                 let config = ServerConfig {
@@ -394,7 +394,7 @@ fn add_client_host<C: ClientUnderTest>(
                     };
                     life.end();
                     recorder.record(Event::Action {
-                        client: client.clone(),
+                        client: client.clone().into(),
                         action: ClientAction::Exit,
                     });
                     if down.is_zero() {
@@ -418,7 +418,7 @@ fn add_client_host<C: ClientUnderTest>(
                         continue;
                     };
                     recorder.record(Event::Action {
-                        client: client.clone(),
+                        client: client.clone().into(),
                         action: ClientAction::Start,
                     });
                     lives.insert(
@@ -524,12 +524,14 @@ impl World {
             Effect::Fault(fault) => {
                 self.begin(sim, fault);
                 Event::Fault {
-                    fault: fault.clone(),
+                    fault: Box::new(fault.clone()),
                 }
             }
             Effect::Heal(heal) => {
                 self.heal(sim, heal);
-                Event::Heal { heal: heal.clone() }
+                Event::Heal {
+                    heal: Box::new(heal.clone()),
+                }
             }
             Effect::Client {
                 host,

@@ -89,6 +89,13 @@ impl Log {
     fn push(&mut self, t: Duration, mut event: Event) {
         let t = t.as_millis() as u64;
         let log = self;
+        // Every name in the history is the pool's: a record made without it (a status, a
+        // fault's client action) gives its fresh copy up here.
+        if !matches!(event, Event::Delivered { .. }) {
+            for name in event.names_mut() {
+                *name = log.names.name(name);
+            }
+        }
         // Presence grows with the square of the clients: the changes many clients heard
         // alike are kept once (the content is unchanged, only shared).
         if let Event::Presence {
