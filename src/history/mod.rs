@@ -40,7 +40,9 @@ pub struct Record {
     pub event: Event,
 }
 
-/// What happened. Client-side events name the client (`GROUP-INDEX`).
+/// What happened. Client-side events name the client (`GROUP-INDEX`). Every client and
+/// topic is a shared [`Name`]; the large, rare payloads are boxed, so a [`Record`] stays at
+/// 80 bytes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
@@ -56,8 +58,7 @@ pub enum Event {
         /// The client.
         client: Name,
     },
-    /// A subscriber received a message. The most frequent record by far, so its names are
-    /// shared ([`Name`]) rather than copied.
+    /// A subscriber received a message: the most frequent record by far.
     Delivered {
         /// The client.
         client: Name,

@@ -1,9 +1,10 @@
-//! Shared names for the history's most frequent record.
+//! Shared names for the history's records.
 //!
 //! A run of 1,000 clients records some 600,000 deliveries, each naming its subscriber, its
 //! topic and its publisher: three short strings, three heap blocks per record, all copies of
-//! the same few thousand names. A [`Name`] is a shared `str`; the recorder hands out one per
-//! distinct name ([`NamePool`]), so a record holds three pointers instead.
+//! the same few thousand names. A [`Name`] is a shared `str`, one pointer wide; the recorder
+//! keeps one per distinct name ([`NamePool`]) for every record, so a record holds pointers
+//! instead.
 
 use std::borrow::Borrow;
 use std::collections::BTreeSet;

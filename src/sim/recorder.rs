@@ -61,11 +61,15 @@ impl Recorder {
     }
 
     /// Records `event` at `t` (the step loop, outside any host, knows the time itself).
-    pub fn record_at(&self, t: Duration, event: Event) {
-        self.records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(t, event);
+    ///
+    /// Its names ([`crate::history::Name`]) give their fresh copies up for the run's shared
+    /// ones, so every name in the history is kept once.
+    pub fn record_at(&self, t: Duration, mut event: Event) {
+        let mut log = self.records.lock().unwrap_or_else(PoisonError::into_inner);
+        for name in event.names_mut() {
+            *name = log.names.name(name);
+        }
+        log.push(t, event);
     }
 
     /// Everything recorded so far, in order, leaving the recorder empty.
@@ -89,13 +93,6 @@ impl Log {
     fn push(&mut self, t: Duration, mut event: Event) {
         let t = t.as_millis() as u64;
         let log = self;
-        // Every name in the history is the pool's: a record made without it (a status, a
-        // fault's client action) gives its fresh copy up here.
-        if !matches!(event, Event::Delivered { .. }) {
-            for name in event.names_mut() {
-                *name = log.names.name(name);
-            }
-        }
         // Presence grows with the square of the clients: the changes many clients heard
         // alike are kept once (the content is unchanged, only shared).
         if let Event::Presence {
@@ -110,5 +107,31 @@ impl Log {
             dial: None,
             event,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_in_the_history_is_kept_once() {
+        // A real run's recorder: it records outside a simulation.
+        let recorder = Recorder::real();
+        let dial = |client: &str| Event::Dial {
+            client: client.into(),
+        };
+        recorder.record_at(Duration::from_millis(1), dial("subs-0"));
+        recorder.record_at(Duration::from_millis(2), dial("subs-0"));
+        recorder.record_with(|names| Event::Dial {
+            client: names.name("subs-0"),
+        });
+        let records = recorder.take();
+        let names: Vec<&str> = records.iter().filter_map(|r| r.event.client()).collect();
+        assert_eq!(names, ["subs-0"; 3]);
+        assert!(
+            names.windows(2).all(|w| std::ptr::eq(w[0], w[1])),
+            "one allocation"
+        );
     }
 }
