@@ -26,9 +26,6 @@ pub struct Outcome {
     pub history: History,
     /// What the checkers said.
     pub verdict: Verdict,
-    /// A real run only: checkers that could not judge some clients, because those printed
-    /// no probe lines: (checker, clients). Never counted as a pass for them.
-    pub not_applicable: Vec<(&'static str, Vec<String>)>,
     /// A real run only: what each client process printed that was not a probe line, and
     /// how it ended when it did so before the run stopped it.
     pub logs: std::collections::BTreeMap<String, crate::real::Log>,
@@ -147,7 +144,6 @@ impl Case {
         Ok(Outcome {
             history,
             verdict,
-            not_applicable: Vec::new(),
             server_log: None,
             logs: Default::default(),
         })
@@ -168,7 +164,6 @@ impl Case {
         Ok(Outcome {
             history: run.history,
             verdict: run.verdict,
-            not_applicable: run.not_applicable,
             logs: run.logs,
             server_log: run.server_log,
         })

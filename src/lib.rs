@@ -11,6 +11,10 @@
 //!   everyone), per-topic sequences and history for resume, duplicate drop, heartbeats,
 //!   bounded per-connection queues, graceful shutdown with close code 1012.
 //! - [`protocol`]: the JSON frames the two exchange.
+//! - [`evidence`]: the contract between worlds and checkers: the kinds of evidence a
+//!   checker needs and a world provides per client, and the judgement windows a fault
+//!   opens for a client by its declared bounds. [`check`] judges with it: per checker and
+//!   client, passed, violated, or not judged (with the reason).
 //! - [`net`]: the transport seam. Client and server never dial or listen themselves; they
 //!   run over a [`net::Connector`] / [`net::Listener`]: real TCP with [`net::TokioNet`], or
 //!   turmoil's simulated TCP with [`net::TurmoilNet`].
@@ -59,6 +63,7 @@ pub mod cases;
 pub mod check;
 pub mod client;
 pub(crate) mod duration_serde;
+pub mod evidence;
 #[cfg(feature = "explore")]
 pub mod explore;
 pub(crate) mod heartbeat;

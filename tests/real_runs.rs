@@ -76,12 +76,12 @@ down = "1s"
         "{quitter:?} {:?}",
         o.logs
     );
-    // It printed nothing: what needs its word is not applicable to it, never a pass.
-    let na = o.not_applicable.iter().find(|(c, _)| *c == "status_moves");
-    assert_eq!(
-        na.map(|(_, who)| who.clone()),
-        Some(vec!["quitter-0".to_string()])
-    );
+    // It printed nothing: what needs its word is not judged for it, never a pass.
+    let nj: Vec<&str> = (o.verdict.not_judged.iter())
+        .filter(|n| n.invariant == "status_moves")
+        .map(|n| n.client.as_str())
+        .collect();
+    assert_eq!(nj, ["quitter-0"]);
     // The proxy told whose dials were whose, with no `client=` in anybody's URL.
     let dials = |who: &str| {
         o.history
@@ -401,11 +401,9 @@ down = "1s"
         "{delivered} of pub-0's messages reached subs-0"
     );
     assert!(
-        !o.not_applicable
-            .iter()
-            .any(|(check, who)| *check == "outbox" && who.iter().any(|c| c == "pub-0")),
+        !(o.verdict.not_judged.iter()).any(|n| n.invariant == "outbox" && n.client == "pub-0"),
         "outbox judged pub-0 from its published lines: {:?}",
-        o.not_applicable
+        o.verdict.not_judged
     );
     let quitter = fired(&o, "quitter-0");
     let story: Vec<String> = o

@@ -3,18 +3,19 @@
 //! `reconnect()`; never `Failed` when attempts are unlimited.
 
 use super::view::{by_life, clients, exits, ms, slack, statuses};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::Status;
+use crate::evidence::Evidence;
 use crate::history::{ClientAction, Event, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "attempt_budget",
     promise: "exactly max_attempts failed dials, then one Failed, then silence until reconnect()",
-    check,
+    needs: &[Evidence::Statuses, Evidence::Dials],
+    check: |cx, h| check(cx, h).into(),
 };
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (client, g) in clients(s) {
         let max = g.policy.max_attempts;
@@ -124,6 +125,11 @@ fn dial_while_failed(h: &History, client: &str, failed: usize) -> Option<usize> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn outage(dials: u32, end_failed: bool) -> History {

@@ -5,24 +5,26 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::view::{Conn, by_life, clients, conns, end, exits, ms, slack, statuses};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::Status;
+use crate::evidence::Evidence;
 use crate::history::{ClientAction, Event, Fault, History};
-use crate::scenario::Scenario;
 
 pub(super) const BOUNDS: Checker = Checker {
     name: "backoff_bounds",
     promise: "the delay before every dial is the announced one, within the policy's bounds",
-    check: bounds,
+    needs: &[Evidence::Statuses],
+    check: |cx, h| bounds(cx, h).into(),
 };
 
 pub(super) const ESCALATES: Checker = Checker {
     name: "backoff_escalates",
     promise: "consecutive failures and flaps escalate the backoff; it resets only after stable uptime",
-    check: escalates,
+    needs: &[Evidence::Dials, Evidence::Connections],
+    check: |cx, h| escalates(cx, h).into(),
 };
 
-fn bounds(s: &Scenario, h: &History) -> Vec<Violation> {
+fn bounds(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     let slack = slack(s);
     for (client, g) in clients(s) {
@@ -127,7 +129,7 @@ fn ln_sum_at_most(sum: f64, n: usize) -> f64 {
 /// connection it opened) to the next dial, and asks how likely a correct client is to wait
 /// that little at those steps. Below [`FALSE_ALARM`], over the retries since the backoff
 /// last rightly started over, the backoff does not grow.
-fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
+fn escalates(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     let slack = slack(s) as f64 / 1000.0;
     let all = conns(h);
@@ -293,6 +295,15 @@ fn show(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn bounds(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::bounds(&Context::simulated(s), h))
+    }
+
+    fn escalates(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::escalates(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     #[test]

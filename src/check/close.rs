@@ -2,19 +2,21 @@
 //! client (no dial, no status, no delivery), whatever time passes.
 
 use super::view::{by_life, clients, exits, ms, slack};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::Status;
+use crate::evidence::Evidence;
 use crate::history::{ClientAction, Event, Fault, History, Record};
-use crate::scenario::{Group, Scenario};
+use crate::scenario::Group;
 use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "silence_after_close",
     promise: "after close(): status Closed, then no dial and no event, whatever time passes",
-    check,
+    needs: &[Evidence::Statuses, Evidence::Dials, Evidence::Connections],
+    check: |cx, h| check(cx, h).into(),
 };
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (client, g) in clients(s) {
         let exits = exits(h, &client);
@@ -32,7 +34,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
 
 /// One process's records (`life`, up to record `ends`, its exit).
 fn judge(
-    s: &Scenario,
+    s: &Context,
     h: &History,
     (client, g): (&str, &Group),
     (life, ends): (&[(usize, &Record)], usize),
@@ -128,7 +130,7 @@ fn judge(
 /// one trip at the latency its link had then (plus ticks), or, when a black hole began on its
 /// link after its last dial and held it at `t_close`, one trip after the release. (A hold
 /// that began before the dial held the dial itself: nothing could be sent through it.)
-fn on_the_wire_until(s: &Scenario, h: &History, client: &str, g: &Group, t_close: u64) -> u64 {
+fn on_the_wire_until(s: &Context, h: &History, client: &str, g: &Group, t_close: u64) -> u64 {
     let windows = h.fault_windows();
     let on_link = |f: &Fault| match f {
         Fault::Latency { link, .. } | Fault::Hold { link } => link.joins_server_and(&g.host),
@@ -165,6 +167,11 @@ fn on_the_wire_until(s: &Scenario, h: &History, client: &str, g: &Group, t_close
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn closing() -> Builder {

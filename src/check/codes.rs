@@ -7,15 +7,16 @@
 //! reading of the policy's numbers (`terminal_close_codes`, `terminal_http_statuses`).
 
 use super::view::{clear, clients, conns, ms, slack, statuses};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::{Policy, Reason, Status};
+use crate::evidence::Evidence;
 use crate::history::{ClientAction, Event, Fault, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "close_codes",
     promise: "a close code or handshake status the policy calls terminal ends in Failed and silence until reconnect(); any other is retried",
-    check,
+    needs: &[Evidence::Statuses, Evidence::Dials, Evidence::Connections],
+    check: |cx, h| check(cx, h).into(),
 };
 
 fn terminal_code(p: &Policy, code: u16) -> bool {
@@ -37,7 +38,7 @@ pub(super) fn terminal(p: &Policy, reason: &Reason) -> bool {
     }
 }
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     let all = conns(h);
     let windows = h.fault_windows();
@@ -213,6 +214,11 @@ impl Judge<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
     use crate::history::{Heal, Link};
 

@@ -11,26 +11,27 @@
 //! whose own timeouts leave no room for the scenario's latency and welcome delay.
 
 use super::view::{clear, clients, ms, slack};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::{Policy, Reason, Status};
+use crate::evidence::Evidence;
 use crate::history::{ClientAction, Event, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "dial_connects",
     promise: "a dial on a clear path to a running server connects",
-    check,
+    needs: &[Evidence::Statuses, Evidence::Dials],
+    check: |cx, h| check(cx, h).into(),
 };
 
 /// True when the group's timeouts leave a healthy dial time to finish: a TCP dial takes one
 /// round trip, the upgrade another, the welcome half of one plus the server's delay.
-fn room(s: &Scenario, p: &Policy) -> bool {
+fn room(s: &Context, p: &Policy) -> bool {
     let trip = 2 * ms(s.network.latency + s.network.jitter) + ms(s.tick);
     ms(p.connect_timeout) > 2 * trip
         && ms(p.handshake_timeout) > 4 * trip + ms(s.server.welcome_delay)
 }
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let windows = h.fault_windows();
     let mut out = Vec::new();
     for (client, g) in clients(s) {
@@ -114,6 +115,11 @@ fn reason_text(reason: &Reason) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn timed_out() -> Status {

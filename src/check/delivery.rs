@@ -16,36 +16,50 @@
 
 use std::collections::BTreeMap;
 
-use super::view::{end, ms, pubsub_clients, status_at};
-use super::{Checker, Violation};
+use super::view::{pubsub_clients, status_at};
+use super::{Checker, Context, Findings, Violation};
 use crate::client::{Reason, Status};
+use crate::evidence::Evidence;
+use crate::evidence::window::show;
 use crate::history::{ClientAction, Event, History};
 use crate::protocol::GapReason;
-use crate::scenario::Scenario;
 use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "delivery",
     promise: "every message published after a subscription took effect arrives exactly once, in order, or inside a gap notice",
+    needs: &[
+        Evidence::Received,
+        Evidence::Statuses,
+        Evidence::ServerRecord,
+    ],
     check,
 };
 
 /// A position in a topic: (epoch, sequence).
 type Pos = (u64, u64);
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
-    let mut out = Vec::new();
+fn check(s: &Context, h: &History) -> Findings {
+    let mut found = Findings::default();
+    let out = &mut found.violations;
+    let mut unjudged = Vec::new();
     let published = published(h);
     let processes = Processes::new(h);
     let confirmed = confirmed(h, &processes);
-    let horizon = end(s).saturating_sub(ms(s.settle));
+    let windows = h.fault_windows();
     for (client, g) in pubsub_clients(s) {
-        order(h, &client, &mut out);
-        again(h, &client, &processes, &mut out);
+        order(h, &client, out);
+        again(h, &client, &processes, out);
         let connected_at_end = status_at(h, &client, u64::MAX) == Some(&Status::Connected);
+        // A subscriber connected at the end owes what was published up to `settle` before
+        // it, and nothing from a fault on its link whose window the run did not cover: it
+        // may not have noticed the link dead, and the server may rightly be unable to
+        // reach it.
+        let (horizon, uncovered) = s.owed_until(&windows, g);
+        let mut cut = false;
         for seg in subscriptions(h, &client, &g.topics) {
             let seen = Seen::collect(h, &client, &seg);
-            contiguous(&client, &seg, &seen, &mut out);
+            contiguous(&client, &seg, &seen, out);
             let topic_published = published
                 .get(seg.topic.as_str())
                 .map_or(&[][..], Vec::as_slice);
@@ -53,16 +67,29 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                 .get(&(client.as_str(), seg.topic.as_str()))
                 .map_or(&[][..], Vec::as_slice);
             let tail = (seg.to.is_none() && connected_at_end).then_some(horizon);
+            cut |= tail.is_some()
+                && uncovered.as_ref().is_some_and(|(from, _)| {
+                    topic_published
+                        .iter()
+                        .any(|m| m.t > *from && seg.holds(m.index))
+                });
             complete(
                 &client,
                 &seg,
                 &seen,
                 (topic_published, confirmed, tail),
-                &mut out,
+                out,
             );
         }
+        if let Some((from, why)) = uncovered.filter(|_| cut) {
+            let why = format!("messages published from {} on: {why}", show(from));
+            unjudged.push((client, from, why));
+        }
     }
-    out
+    for (client, from, why) in unjudged {
+        found.not_judged(CHECKER.name, &client, Some(from), why);
+    }
+    found
 }
 
 /// One subscription of one client: from the record that asked for it (0 for the group's
@@ -518,6 +545,11 @@ fn closed_cleanly_after(h: &History, publisher: &str, index: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn delivered(seq: u64) -> Event {

@@ -1,31 +1,34 @@
 //! The scenario's own expectations: final status per group, exact status sequences.
 
 use super::view::{between_processes, clients, closed_at, conns, end, ms, statuses};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::Status;
+use crate::evidence::Evidence;
 use crate::history::{Event, Fault, History};
-use crate::scenario::Scenario;
 
 pub(super) const FINAL: Checker = Checker {
     name: "expect_final",
     promise: "each group ends in the status the scenario expects",
-    check: finals,
+    needs: &[Evidence::Statuses],
+    check: |cx, h| finals(cx, h).into(),
 };
 
 pub(super) const SEQUENCE: Checker = Checker {
     name: "expect_sequence",
     promise: "each client goes through exactly the status sequence the scenario expects",
-    check: sequences,
+    needs: &[Evidence::Statuses],
+    check: |cx, h| sequences(cx, h).into(),
 };
 
 pub(super) const RECONNECT: Checker = Checker {
     name: "expect_reconnect",
     promise: "after each fault heals, every client still trying is connected again within expect.reconnect_within",
-    check: reconnects,
+    needs: &[Evidence::Connections],
+    check: |cx, h| reconnects(cx, h).into(),
 };
 
-fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
-    let Some(within) = s.expect.reconnect_within.map(ms) else {
+fn reconnects(s: &Context, h: &History) -> Vec<Violation> {
+    let Some(within) = s.reconnect_within.map(ms) else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -60,7 +63,7 @@ fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
             if deadline > end(s) {
                 continue;
             }
-            if seen.is_empty() {
+            if !s.provided.has(&client, Evidence::Statuses) {
                 // A client that reports no status (a process without probe lines) is
                 // judged by the server's record: a connection of it opened after the heal,
                 // or one open throughout, by the deadline.
@@ -112,7 +115,7 @@ fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
     out
 }
 
-fn finals(s: &Scenario, h: &History) -> Vec<Violation> {
+fn finals(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (client, g) in clients(s) {
         let Some(want) = s.expect.final_status.get(&g.name) else {
@@ -134,7 +137,7 @@ fn finals(s: &Scenario, h: &History) -> Vec<Violation> {
     out
 }
 
-fn sequences(s: &Scenario, h: &History) -> Vec<Violation> {
+fn sequences(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (client, g) in clients(s) {
         let Some(want) = s.expect.sequence.get(&g.name) else {
@@ -167,6 +170,19 @@ fn sequences(s: &Scenario, h: &History) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn finals(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::finals(&Context::simulated(s), h))
+    }
+
+    fn sequences(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::sequences(&Context::simulated(s), h))
+    }
+
+    fn reconnects(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::reconnects(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn story() -> History {

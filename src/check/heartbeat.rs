@@ -3,20 +3,22 @@
 //! `Connected` by then, unless the fault healed first.
 
 use super::view::{clients, conns, ms, slack, statuses};
-use super::{Checker, Violation};
+use super::{Checker, Context, Findings, Violation};
 use crate::client::{Reason, Status};
+use crate::evidence::Evidence;
+use crate::evidence::window::{self, Reach, show};
 use crate::history::{ClientAction, Event, Fault, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "heartbeat_detection",
     promise: "a silent partition is detected within ping_interval + pong_timeout, and a live link is never declared dead",
+    needs: &[Evidence::Dials, Evidence::Connections],
     check,
 };
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
-    let mut out = Vec::new();
-    false_alarms(s, h, &mut out);
+fn check(s: &Context, h: &History) -> Findings {
+    let mut out = Findings::default();
+    false_alarms(s, h, &mut out.violations);
     let server_conns = conns(h);
     for (k, r) in h.records.iter().enumerate() {
         let Some(fault) = r.event.fault() else {
@@ -36,12 +38,20 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
             .into_iter()
             .filter(|(_, g)| hosts.contains(&g.host.as_str()))
         {
-            let bound = ms(g.policy.detection_bound()) + slack(s);
-            if healed_at.is_some_and(|t| t < r.t + bound) {
+            // Under the client's liveness rule, by its and the server's heartbeat: a cut of
+            // only the client's direction is noticed when the server's heartbeat ends the
+            // connection (`window::reach`).
+            let bound = match window::reach(fault, &g.host, &g.policy, &s.server) {
+                Reach::Silent(d) => ms(d),
+                _ => ms(g.policy.detection_bound()),
+            }
+            .saturating_add(slack(s));
+            if healed_at.is_some_and(|t| t < r.t.saturating_add(bound)) {
                 continue;
             }
+            let late = r.t.saturating_add(bound) > s.end;
             let seen = statuses(h, &client);
-            let missed = if seen.is_empty() {
+            let missed = if !s.provided.has(&client, Evidence::Statuses) {
                 // A client that reports no status (a process without probe lines) is
                 // judged by what the proxy and the server saw: connected across the cut,
                 // it must have dialed again within the bound.
@@ -81,7 +91,16 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     fault.verb()
                 ))
             };
-            if let Some(msg) = missed {
+            if let Some(msg) = missed.as_ref().filter(|_| late) {
+                let why = format!(
+                    "the run ends {} after the {} at {}, before its detection bound of {}: {msg}",
+                    show(s.end.saturating_sub(r.t)),
+                    fault.verb(),
+                    show(r.t),
+                    show(bound)
+                );
+                out.not_judged(CHECKER.name, &client, Some(r.t), why);
+            } else if let Some(msg) = missed {
                 out.push(Violation::new(
                     CHECKER.name,
                     Some(&client),
@@ -101,7 +120,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
 /// stays dead after the repair, so the damage lasts as long as the connection.) Without
 /// one the link was alive and answering, and the client declared it dead (say, with
 /// heartbeat state carried over from an earlier connection).
-fn false_alarms(s: &Scenario, h: &History, out: &mut Vec<Violation>) {
+fn false_alarms(s: &Context, h: &History, out: &mut Vec<Violation>) {
     let windows = h.fault_windows();
     for (client, g) in clients(s) {
         let bound = ms(g.policy.detection_bound()) + slack(s);
@@ -143,6 +162,11 @@ fn false_alarms(s: &Scenario, h: &History, out: &mut Vec<Violation>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     #[test]
@@ -159,9 +183,12 @@ mod tests {
             b.build()
         };
         let s = simple(1, "");
+        let silent = crate::evidence::Provided::new()
+            .client("c-0", [Evidence::Dials, Evidence::Connections]);
+        let cx = Context::observed(&s, silent, s.tick);
         // The default policy notices within 10 s + 5 s.
-        assert!(check(&s, &cut(Some(14_000))).is_empty());
-        let found = check(&s, &cut(None));
+        assert!(super::check(&cx, &cut(Some(14_000))).violations.is_empty());
+        let found = super::check(&cx, &cut(None)).violations;
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(found[0].message.contains("nothing noticed the dead link"));
     }

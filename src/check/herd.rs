@@ -10,19 +10,20 @@
 use std::time::Duration;
 
 use super::view::{clients, ms};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
+use crate::evidence::Evidence;
 use crate::history::{ClientAction, Event, Fault, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "herd_spread",
     promise: "after a restart, the clients' first dials are spread by jitter (peak per window bounded)",
-    check,
+    needs: &[Evidence::Dials],
+    check: |cx, h| check(cx, h).into(),
 };
 
 const MIN_GROUP: usize = 20;
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (k, r) in h.records.iter().enumerate() {
         let Event::Fault { fault } = &r.event else {
@@ -121,6 +122,11 @@ fn jitter_limit(n: usize, p: f64) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn dials(at: impl Fn(u64) -> u64) -> History {

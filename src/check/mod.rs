@@ -3,12 +3,21 @@
 //! A broken invariant is data ([`Violation`]), not an error: it names the invariant, the
 //! client, the simulated time and the events (indices into the history) that break it.
 //! Each checker has unit tests on a hand-built history that breaks it and one that keeps it.
+//!
+//! Evidence is a contract ([`crate::evidence`]): each checker declares the kinds of
+//! evidence it needs ([`Checker::needs`]); the world that ran says what it provided for
+//! each client ([`Context::provided`]). For a (checker, client) the verdict is one of
+//! *passed*, *violated* (a [`Violation`], with its evidence) or *not judged* (a
+//! [`NotJudged`], with the reason): the client's world lacked the evidence, or the run
+//! ended before the client's declared bounds let it show what the checker would demand.
+//! Nothing that could not be judged looks like a pass.
 
 mod attempts;
 mod backoff;
 mod close;
 mod codes;
 mod connects;
+mod context;
 mod delivery;
 mod expect;
 mod heartbeat;
@@ -32,8 +41,10 @@ mod testkit;
 
 use serde::Serialize;
 
+pub use context::Context;
 pub use untouched::Warning;
 
+use crate::evidence::Evidence;
 use crate::history::History;
 use crate::scenario::Scenario;
 
@@ -52,33 +63,95 @@ pub struct Violation {
     pub events: Vec<usize>,
 }
 
+/// A (checker, client) the run could not judge, and why: never counted as a pass, and a
+/// failure under `run --strict`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotJudged {
+    /// The invariant's name.
+    pub invariant: &'static str,
+    /// The client concerned.
+    pub client: String,
+    /// Milliseconds from which on it could not judge (the fault whose window the run
+    /// did not cover); `None` for the whole run (its world lacked the evidence).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<u64>,
+    /// Why, in a sentence a reader can act on.
+    pub reason: String,
+}
+
+/// What a checker found: violations, and what it could not judge.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Broken invariants.
+    pub violations: Vec<Violation>,
+    /// Clients (and windows) it could not judge.
+    pub not_judged: Vec<NotJudged>,
+}
+
+impl Findings {
+    pub(crate) fn push(&mut self, v: Violation) {
+        self.violations.push(v);
+    }
+
+    /// `client` could not be judged by `invariant` from `from` on (`None`: at all).
+    pub(crate) fn not_judged(
+        &mut self,
+        invariant: &'static str,
+        client: &str,
+        from: Option<u64>,
+        reason: String,
+    ) {
+        self.not_judged.push(NotJudged {
+            invariant,
+            client: client.to_string(),
+            from,
+            reason,
+        });
+    }
+}
+
+impl From<Vec<Violation>> for Findings {
+    fn from(violations: Vec<Violation>) -> Self {
+        Findings {
+            violations,
+            not_judged: Vec::new(),
+        }
+    }
+}
+
 /// The outcome of checking one history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
-    /// The invariants that ran.
+    /// The invariants that ran (judged at least one client).
     pub checked: Vec<&'static str>,
     /// What they found, in order of time.
     pub violations: Vec<Violation>,
+    /// What could not be judged, and why, by invariant then client.
+    pub not_judged: Vec<NotJudged>,
     /// Faults that touched no connection (the run tested less than it seems to): not a
     /// failure unless `run --strict`.
     pub warnings: Vec<Warning>,
 }
 
 impl Verdict {
-    /// True when nothing was violated.
+    /// True when nothing was violated (what could not be judged is in
+    /// [`Verdict::not_judged`]).
     pub fn passed(&self) -> bool {
         self.violations.is_empty()
     }
 }
 
-/// A checker: its name, what it promises, and the pure function.
+/// A checker: its name, what it promises, the evidence it needs, and the pure function.
 pub struct Checker {
     /// Its name, as used in `expect.skip` and in violations.
     pub name: &'static str,
     /// The invariant, in a sentence.
     pub promise: &'static str,
+    /// The evidence it needs of a client to judge it; a client whose world lacks any of
+    /// it is reported not judged, and the checker's findings about it are not used.
+    pub needs: &'static [Evidence],
     /// The check.
-    pub check: fn(&Scenario, &History) -> Vec<Violation>,
+    pub check: fn(&Context, &History) -> Findings,
 }
 
 /// Every built-in checker, in the order of DESIGN's invariant table.
@@ -137,22 +210,55 @@ pub const NAMES: &[&str] = &[
     "process_exited",
 ];
 
-/// Runs every checker the scenario does not skip.
+/// Runs every checker the scenario does not skip on a simulated run's history (the
+/// simulation provides every kind of evidence for every client).
 pub fn check(scenario: &Scenario, history: &History) -> Verdict {
+    verdict(&Context::simulated(scenario), history)
+}
+
+/// Runs every checker the scenario does not skip, each on the clients whose world provides
+/// what it needs ([`Context::provided`]); the others are reported not judged.
+pub fn verdict(cx: &Context, history: &History) -> Verdict {
+    let scenario = cx.scenario;
+    let clients: Vec<String> = scenario
+        .clients
+        .iter()
+        .flat_map(crate::scenario::Group::client_names)
+        .collect();
     let mut checked = Vec::new();
     let mut violations = Vec::new();
+    let mut not_judged = Vec::new();
     for c in CHECKERS
         .iter()
         .filter(|c| !scenario.expect.skip.iter().any(|s| s == c.name))
     {
+        let lacking: Vec<(&str, Evidence)> = (clients.iter())
+            .filter_map(|n| cx.provided.lacks(n, c.needs).map(|e| (n.as_str(), e)))
+            .collect();
+        let lacks = |client: &str| lacking.iter().any(|(n, _)| *n == client);
+        not_judged.extend(lacking.iter().map(|(n, e)| NotJudged {
+            invariant: c.name,
+            client: n.to_string(),
+            from: None,
+            reason: e.lacking().to_string(),
+        }));
+        if !clients.is_empty() && lacking.len() == clients.len() {
+            continue;
+        }
         checked.push(c.name);
-        violations.extend((c.check)(scenario, history));
+        let found = (c.check)(cx, history);
+        violations.extend(
+            (found.violations.into_iter())
+                .filter(|v| v.client.as_deref().is_none_or(|n| !lacks(n))),
+        );
+        not_judged.extend(found.not_judged.into_iter().filter(|n| !lacks(&n.client)));
     }
     violations.sort_by_key(|v| v.t);
     Verdict {
         checked,
         violations,
-        warnings: untouched::warnings(scenario, history),
+        not_judged,
+        warnings: untouched::warnings(cx, history),
     }
 }
 

@@ -4,15 +4,16 @@
 //! `settle` and not from the delay the client announces.
 
 use super::view::{clients, end, slack};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::{Policy, Status};
+use crate::evidence::Evidence;
 use crate::history::{ClientAction, Event, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "redial_on_time",
     promise: "after each failure the next dial comes within the policy's bound for that retry; the backoff starts over after a stable connection",
-    check,
+    needs: &[Evidence::Statuses, Evidence::Dials],
+    check: |cx, h| check(cx, h).into(),
 };
 
 /// A wait the client owes a dial for: it said it lost a connection (or a dial failed) at
@@ -29,7 +30,7 @@ struct Owed {
 /// tell whether a connection lasted long enough (within the run's slack of
 /// `stable_after`), it takes the larger step, so its bound is never tighter than a correct
 /// client's: it flags only waits no correct client can draw.
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let slack = slack(s);
     let mut out = Vec::new();
     for (client, g) in clients(s) {
@@ -115,6 +116,11 @@ fn late(client: &str, p: &Policy, o: &Owed, t: u64, dial: Option<usize>) -> Viol
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     /// Connected for `up` ms from t = 0, then lost; the next dial `wait` ms later.

@@ -8,21 +8,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::view::{Intents, conns, pubsub_clients};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
+use crate::evidence::Evidence;
 use crate::history::{Event, History};
-use crate::scenario::Scenario;
 use crate::server::{self, ConnId};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "restore_order",
     promise: "on every connection the wanted subscriptions are restored before queued publishes are sent",
-    check,
+    needs: &[Evidence::ServerRecord],
+    check: |cx, h| check(cx, h).into(),
 };
 
 /// A connection's subscriptions and publishes as the server saw them: (record, time, event).
 type Seen<'a> = Vec<(usize, u64, &'a server::Event)>;
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let pubsub: BTreeSet<String> = pubsub_clients(s).into_iter().map(|(n, _)| n).collect();
     let intents = Intents::new(s, h);
     // One pass over the history, each connection's events under its (epoch, number): a
@@ -78,6 +79,11 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn published(id: u64) -> server::Event {

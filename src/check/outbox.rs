@@ -3,21 +3,28 @@
 
 use std::collections::BTreeMap;
 
-use super::view::{by_life, closed_at, conns, end, exits, life, ms, pubsub_clients, status_at};
-use super::{Checker, Violation};
+use super::view::{by_life, closed_at, conns, exits, life, ms, pubsub_clients, status_at};
+use super::{Checker, Context, Findings, Violation};
 use crate::client::Status;
+use crate::evidence::Evidence;
+use crate::evidence::window::show;
 use crate::history::{ClientAction, Event, History, Record};
-use crate::scenario::Scenario;
 use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "outbox",
     promise: "every accepted send is delivered exactly once, in order, or refused with an error",
+    needs: &[
+        Evidence::Received,
+        Evidence::Statuses,
+        Evidence::ServerRecord,
+    ],
     check,
 };
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
-    let mut out = Vec::new();
+fn check(s: &Context, h: &History) -> Findings {
+    let mut out = Findings::default();
+    let windows = h.fault_windows();
     // Each client's arrivals at the server, gathered in one pass.
     let mut arrivals: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (k, r) in h.records.iter().enumerate() {
@@ -28,7 +35,7 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
     // Which process of its client each connection belonged to: a process's ids are its
     // own (a new process numbers from 1 again, under a new session).
     let all = conns(h);
-    for (client, _) in pubsub_clients(s) {
+    for (client, g) in pubsub_clients(s) {
         let v =
             |t, msg: String, events| Violation::new(CHECKER.name, Some(&client), t, msg, events);
         let exits = exits(h, &client);
@@ -81,9 +88,11 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
         // Client side: accepted sends must arrive, from each process that was still trying
         // at its end: the last one connected at the end of the run (and not closed), an
         // earlier one connected throughout its last `settle` before it exited. A send
-        // accepted less than `settle` before that end may still have been on its way.
+        // accepted less than `settle` before that end may still have been on its way; one
+        // accepted after a fault whose window the run did not cover may be sitting on a
+        // link the client had every right not to have noticed dead yet: not judged.
         let settle = ms(s.settle);
-        let horizon = end(s).saturating_sub(settle);
+        let (horizon, uncovered) = s.owed_until(&windows, g);
         let last_owes = closed_at(h, &client).is_none()
             && status_at(h, &client, u64::MAX) == Some(&Status::Connected);
         let records = by_life(h.of(&client).collect(), &exits, |(k, _)| *k);
@@ -96,10 +105,14 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                     None => continue,
                 },
             };
+            let mut unjudged = 0;
             for (k, r) in mine {
                 let Event::Publish { id: Some(id), .. } = &r.event else {
                     continue;
                 };
+                if r.t > until && exits.get(process).is_none() {
+                    unjudged += 1;
+                }
                 if r.t <= until && !arrived.contains_key(&(process, *id)) {
                     out.push(v(
                         r.t,
@@ -107,6 +120,10 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
                         vec![*k],
                     ));
                 }
+            }
+            if let Some((from, why)) = uncovered.as_ref().filter(|_| unjudged > 0) {
+                let why = format!("{unjudged} sends from {} on: {why}", show(*from));
+                out.not_judged(CHECKER.name, &client, Some(*from), why);
             }
         }
     }
@@ -140,6 +157,11 @@ fn steady_until(mine: &[(usize, &Record)], exit: u64, settle: u64) -> Option<u64
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn accepted(id: u64) -> Event {

@@ -3,18 +3,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::view::{Conn, conns, end, pubsub_clients};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::ServerEvent;
+use crate::evidence::Evidence;
 use crate::history::{Event, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "presence",
     promise: "each join and leave reaches every other connected client once",
-    check,
+    needs: &[
+        Evidence::Received,
+        Evidence::Statuses,
+        Evidence::ServerRecord,
+    ],
+    check: |cx, h| check(cx, h).into(),
 };
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let all: Vec<Conn> = conns(h);
     let ids = Ids::new(s, h, &all);
     let expected = expected(h, &all, &ids);
@@ -186,7 +191,7 @@ struct Ids<'a> {
 }
 
 impl<'a> Ids<'a> {
-    fn new(s: &Scenario, h: &'a History, all: &'a [Conn]) -> Ids<'a> {
+    fn new(s: &Context, h: &'a History, all: &'a [Conn]) -> Ids<'a> {
         let mut names: BTreeSet<&'a str> = all.iter().map(|c| c.client.as_str()).collect();
         for r in &h.records {
             if let Event::Presence { client, event } = &r.event {
@@ -282,6 +287,11 @@ fn published_at(h: &History) -> PublishedAt<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn joined(witness: &str, who: &str) -> Event {

@@ -14,15 +14,16 @@
 use std::collections::BTreeMap;
 
 use super::view::{clear, clients, conns, end, slack};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
+use crate::evidence::Evidence;
 use crate::history::{Event, History};
-use crate::scenario::Scenario;
 use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "relayed",
     promise: "every frame the broadcast server relayed reached each client connected then, once",
-    check,
+    needs: &[Evidence::Frames, Evidence::ServerRecord],
+    check: |cx, h| check(cx, h).into(),
 };
 
 /// For one client and one digest: relays that reached one of its connections (record
@@ -34,7 +35,7 @@ struct Tally {
     got: Vec<usize>,
 }
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let relays: Vec<(usize, u64, u64, u64)> = (h.records.iter().enumerate())
         .filter_map(|(i, r)| match r.event.server() {
             Some((epoch, server::Event::Relayed { digest, .. })) => Some((i, r.t, epoch, *digest)),
@@ -105,6 +106,11 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     fn relayed(digest: u64) -> server::Event {

@@ -7,15 +7,16 @@
 //! recovery by the policy's own numbers.
 
 use super::view::{clients, ms, slack};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::{Policy, Status};
+use crate::evidence::Evidence;
 use crate::history::{ClientAction, Event, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "dial_resolves",
     promise: "every dial ends (connected or failed) within connect_timeout plus the handshake timeouts",
-    check,
+    needs: &[Evidence::Statuses, Evidence::Dials],
+    check: |cx, h| check(cx, h).into(),
 };
 
 /// The longest a correct client takes to say how a dial went, in ms.
@@ -23,7 +24,7 @@ fn budget(p: &Policy, tls: bool) -> u64 {
     ms(p.connect_timeout) + ms(p.handshake_timeout) * (2 + u64::from(tls))
 }
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let tls = s.server.tls.is_some();
     let end = super::view::end(s);
     let mut out = Vec::new();
@@ -81,6 +82,11 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     #[test]

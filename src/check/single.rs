@@ -3,18 +3,19 @@
 //! client had reported losing the previous one (the server may just not know yet).
 
 use super::view::{conns, statuses};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::Status;
+use crate::evidence::Evidence;
 use crate::history::History;
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "single_connection",
     promise: "at most one live connection per client at every instant",
-    check,
+    needs: &[Evidence::Connections],
+    check: |cx, h| check(cx, h).into(),
 };
 
-fn check(_s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(_s: &Context, h: &History) -> Vec<Violation> {
     let all = conns(h);
     let mut out = Vec::new();
     for (k, new) in all.iter().enumerate() {
@@ -51,6 +52,11 @@ fn check(_s: &Scenario, h: &History) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     #[test]

@@ -8,17 +8,18 @@
 //! dropped on reconnect).
 
 use super::view::{Conn, conns, pubsub_clients};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
+use crate::evidence::Evidence;
 use crate::history::{Event, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "stale_frames",
     promise: "no frame of an old connection surfaces after a newer one is up",
-    check,
+    needs: &[Evidence::Received, Evidence::ServerRecord],
+    check: |cx, h| check(cx, h).into(),
 };
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let all = conns(h);
     let mut out = Vec::new();
     for (client, _) in pubsub_clients(s) {
@@ -65,6 +66,11 @@ fn check(s: &Scenario, h: &History) -> Vec<Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
 
     use crate::check::testkit::*;
 

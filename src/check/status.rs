@@ -2,18 +2,19 @@
 //! from `Connecting { attempt: 1 }`.
 
 use super::view::{by_life, clients, exits, statuses};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
 use crate::client::{Reason, Status};
+use crate::evidence::Evidence;
 use crate::history::History;
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "status_moves",
     promise: "status moves only along legal edges, each change exactly once",
-    check,
+    needs: &[Evidence::Statuses],
+    check: |cx, h| check(cx, h).into(),
 };
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     for (client, _) in clients(s) {
         let exits = exits(h, &client);
@@ -104,6 +105,11 @@ fn handshake_failure(s: &Status) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     #[test]

@@ -20,6 +20,11 @@ pub(crate) fn simple(count: usize, extra: &str) -> Scenario {
     ))
 }
 
+/// The violations among a checker's findings.
+pub(crate) fn violations(found: impl Into<crate::check::Findings>) -> Vec<crate::check::Violation> {
+    found.into().violations
+}
+
 /// Builds a history record by record.
 #[derive(Default)]
 pub(crate) struct Builder {
@@ -94,6 +99,25 @@ impl Builder {
                 topic: topic.into(),
                 resume: None,
                 gap: None,
+            },
+        )
+    }
+
+    pub(crate) fn unsubscribed(
+        self,
+        t: u64,
+        epoch: u64,
+        conn: u64,
+        client: &str,
+        topic: &str,
+    ) -> Self {
+        self.server(
+            t,
+            epoch,
+            server::Event::Unsubscribed {
+                conn,
+                client: client.into(),
+                topic: topic.into(),
             },
         )
     }

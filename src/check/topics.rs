@@ -5,19 +5,20 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::view::{Conn, Intents, Subscriptions, conns, end, pubsub_clients};
-use super::{Checker, Violation};
+use super::{Checker, Context, Violation};
+use crate::evidence::Evidence;
 use crate::history::{ClientAction, Event, FaultWindow, History};
-use crate::scenario::Scenario;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "topics_restored",
     promise: "after each reconnect the server holds exactly the client's intended topics: none missing, none twice, none revived",
-    check,
+    needs: &[Evidence::ServerRecord],
+    check: |cx, h| check(cx, h).into(),
 };
 
 /// A connection that lived this long must have had its topics restored: a second, plus a
 /// round trip at the slowest latency the scenario sets.
-fn restore_window(s: &Scenario) -> u64 {
+fn restore_window(s: &Context) -> u64 {
     let slowest = s
         .timeline
         .iter()
@@ -31,7 +32,7 @@ fn restore_window(s: &Scenario) -> u64 {
     1000 + 2 * slowest.as_millis() as u64
 }
 
-fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Vec<Violation> {
     let hosts: BTreeMap<String, &str> = pubsub_clients(s)
         .into_iter()
         .map(|(n, g)| (n, g.host.as_str()))
@@ -60,7 +61,7 @@ fn stalled(windows: &[FaultWindow], host: &str, from: u64, to: u64) -> bool {
 }
 
 fn one_connection(
-    s: &Scenario,
+    s: &Context,
     h: &History,
     c: &Conn,
     facts: (&Subscriptions, &Intents, bool),
@@ -216,6 +217,11 @@ fn client_saw_it_open(h: &History, c: &Conn, window: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::Scenario;
+
+    fn check(s: &Scenario, h: &History) -> Vec<Violation> {
+        violations(super::check(&Context::simulated(s), h))
+    }
     use crate::check::testkit::*;
 
     #[test]

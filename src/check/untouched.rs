@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
+use super::Context;
 use super::view::{Conn, clients, conns, end};
 use crate::history::{Event, Fault, History};
-use crate::scenario::Scenario;
 
 /// Something about a run that is not a broken invariant but makes it test less than it
 /// seems to.
@@ -20,7 +20,7 @@ pub struct Warning {
 }
 
 /// A warning per fault that no connection or dial felt.
-pub(super) fn warnings(s: &Scenario, h: &History) -> Vec<Warning> {
+pub(super) fn warnings(s: &Context, h: &History) -> Vec<Warning> {
     let all = conns(h);
     let dials: Vec<(u64, &str)> = h
         .records
@@ -98,13 +98,13 @@ mod tests {
                 .heal(10_000, Heal::Admit)
                 .build()
         };
-        let found = warnings(&simple(1, ""), &flap(20_000));
+        let found = warnings(&Context::simulated(&simple(1, "")), &flap(20_000));
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
             found[0].message.contains("only new handshakes"),
             "{found:?}"
         );
-        assert!(warnings(&simple(1, ""), &flap(7_000)).is_empty());
+        assert!(warnings(&Context::simulated(&simple(1, "")), &flap(7_000)).is_empty());
     }
 
     #[test]
@@ -117,8 +117,8 @@ mod tests {
                 .heal(8_000, Heal::Repair { link })
                 .build()
         };
-        assert!(warnings(&simple(1, ""), &cut("clients")).is_empty());
-        let elsewhere = warnings(&simple(1, ""), &cut("edge"));
+        assert!(warnings(&Context::simulated(&simple(1, "")), &cut("clients")).is_empty());
+        let elsewhere = warnings(&Context::simulated(&simple(1, "")), &cut("edge"));
         assert_eq!(elsewhere.len(), 1, "{elsewhere:?}");
     }
 
@@ -127,6 +127,6 @@ mod tests {
         let h = Builder::default()
             .fault(5_000, Fault::Kick { code: 1001 })
             .build();
-        assert_eq!(warnings(&simple(1, ""), &h).len(), 1);
+        assert_eq!(warnings(&Context::simulated(&simple(1, "")), &h).len(), 1);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::Context;
 use crate::client::Status;
 use crate::history::{ClientAction, Event, Fault, FaultWindow, History};
 use crate::scenario::{Group, Mode, Scenario};
@@ -340,7 +341,7 @@ pub(crate) fn closed_at(h: &History, client: &str) -> Option<u64> {
 /// crash, stop or death of the server, no flap; with `answers`, no server told to answer
 /// with a status or a close code either (a reject window, a kick).
 pub(crate) fn clear(
-    s: &Scenario,
+    s: &Context,
     windows: &[FaultWindow],
     host: &str,
     (from, to): (u64, u64),
@@ -360,13 +361,13 @@ pub(crate) fn clear(
 }
 
 /// Slack for timing comparisons: two ticks and two one-way latencies, plus a millisecond.
-pub(crate) fn slack(s: &Scenario) -> u64 {
-    (2 * s.tick + 2 * (s.network.latency + s.network.jitter)).as_millis() as u64 + 1
+pub(crate) fn slack(cx: &Context) -> u64 {
+    cx.slack
 }
 
 /// The end of the run, in milliseconds.
-pub(crate) fn end(s: &Scenario) -> u64 {
-    s.duration.as_millis() as u64
+pub(crate) fn end(cx: &Context) -> u64 {
+    cx.end
 }
 
 pub(crate) fn ms(d: std::time::Duration) -> u64 {

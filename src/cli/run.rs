@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use wschaos::cases::{self, Case, Judgement, Shard};
+use wschaos::check::NotJudged;
 use wschaos::report;
 
 use super::Exit;
@@ -68,10 +69,8 @@ struct Result {
     violations: Vec<serde_json::Value>,
     /// A real-network run (in real time), not a simulation.
     real: bool,
-    /// Checkers that could not judge some clients (a real run): (checker, clients).
-    not_applicable: Vec<(&'static str, Vec<String>)>,
-    /// A real run against a `[server] command`.
-    foreign_server: bool,
+    /// What could not be judged, per checker and client, and why.
+    not_judged: Vec<NotJudged>,
     /// Which of `--runs N` repeats of a real case this is: (run, of).
     repeat: Option<(u32, u32)>,
     /// What client processes did that the reader must know (exited early, output cut).
@@ -183,7 +182,12 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
         }
     }
     let failed = results.iter().filter(|r| !r.green()).count();
-    let passed = results.iter().filter(|r| r.outcome != "skip").count() - failed;
+    // Green, but with checks it could not judge: not counted as passed.
+    let partly = results
+        .iter()
+        .filter(|r| r.green() && r.outcome != "skip" && !r.not_judged.is_empty())
+        .count();
+    let passed = results.iter().filter(|r| r.outcome != "skip").count() - failed - partly;
     if let Some(path) = &args.junit {
         if let Err(e) = std::fs::write(path, junit(&results)) {
             eprintln!("wschaos: cannot write {}: {e}", path.display());
@@ -200,8 +204,9 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
                     "shard": shard.to_string(),
                     "planned": (0..position).filter(|&p| shard.has(p)).count(),
                     "cases": results.len(),
-                    "passed": count("pass") + count("xfail"),
+                    "passed": passed,
                     "failed": failed,
+                    "not_judged": partly,
                     "skipped": count("skip"),
                     "bad_files": bad,
                     "sweep": sweep_key(files, args),
@@ -221,7 +226,12 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
         } else {
             String::new()
         };
-        say!("\n{passed} passed, {failed} failed{skipped}{bad_files}");
+        let partly = if partly > 0 {
+            format!(", {partly} not fully judged (see `not judged` above; `--strict` fails them)")
+        } else {
+            String::new()
+        };
+        say!("\n{passed} passed, {failed} failed{partly}{skipped}{bad_files}");
         if real_left_out > 0 {
             say!(
                 "({real_left_out} real-network runs left out: they take real time; run them with `wschaos run scenarios/real/`)"
@@ -263,8 +273,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
             detail: format!("skipped: {}, which is not here", what.join("; ")),
             violations: Vec::new(),
             real: true,
-            not_applicable: Vec::new(),
-            foreign_server: case.scenario.server.command.is_some(),
+            not_judged: Vec::new(),
             repeat: None,
             notes: Vec::new(),
             warnings: Vec::new(),
@@ -282,8 +291,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
         detail: String::new(),
         violations: Vec::new(),
         real: case.is_real(),
-        not_applicable: Vec::new(),
-        foreign_server: case.scenario.server.command.is_some(),
+        not_judged: Vec::new(),
         repeat: None,
         notes: Vec::new(),
         warnings: Vec::new(),
@@ -309,7 +317,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
         .iter()
         .map(|v| json!({ "invariant": v.invariant, "client": v.client, "t": v.t, "message": v.message, "events": v.events }))
         .collect();
-    result.not_applicable = o.not_applicable.clone();
+    result.not_judged = o.verdict.not_judged.clone();
     result.notes = notes(&o);
     result.warnings = o
         .verdict
@@ -337,12 +345,24 @@ fn run_case(case: &Case, args: &Args) -> Result {
     if args.check_determinism && result.green() && !result.real {
         determinism(case, &mut result);
     }
-    if args.strict && result.green() && result.outcome != "skip" && !result.warnings.is_empty() {
-        result.outcome = "fail";
-        result.detail = format!(
-            "{} under --strict (a fault that touched no connection tested nothing)",
-            report::count(result.warnings.len(), "warning")
-        );
+    if args.strict && result.green() && result.outcome != "skip" {
+        let mut why = Vec::new();
+        if !result.warnings.is_empty() {
+            why.push(format!(
+                "{} (a fault that touched no connection tested nothing)",
+                report::count(result.warnings.len(), "warning")
+            ));
+        }
+        if !result.not_judged.is_empty() {
+            why.push(format!(
+                "{} not judged (the run could not tell whether they hold)",
+                report::count(result.not_judged.len(), "check")
+            ));
+        }
+        if !why.is_empty() {
+            result.outcome = "fail";
+            result.detail = format!("{} under --strict", why.join(" and "));
+        }
     }
     result
 }
@@ -389,21 +409,16 @@ fn determinism(case: &Case, result: &mut Result) {
 }
 
 fn show(r: &Result, as_json: bool) {
-    let not_applicable: Vec<serde_json::Value> = r
-        .not_applicable
-        .iter()
-        .map(|(check, clients)| json!({ "invariant": check, "clients": clients }))
-        .collect();
     if as_json {
         let mut value = json!({
             "wschaos_result": report::RESULT_VERSION,
             "file": r.file, "seed": r.seed, "run": r.repeat.map(|(k, _)| k), "outcome": r.outcome, "simulated_s": r.simulated,
             "wall_s": r.wall, "violations": r.violations, "detail": r.detail,
             "warnings": r.warnings.iter().map(|(t, m)| json!({ "t": t, "message": m })).collect::<Vec<_>>(),
+            "not_judged": r.not_judged,
         });
         if r.real {
             value["real"] = json!(true);
-            value["not_applicable"] = json!(not_applicable);
             value["notes"] = json!(r.notes);
         }
         say!("{value}");
@@ -435,29 +450,8 @@ fn show(r: &Result, as_json: bool) {
     for (_, warning) in &r.warnings {
         say!("      {}: {warning}", paint("warning", "33"));
     }
-    if !r.not_applicable.is_empty() {
-        let mut by_clients: Vec<(&Vec<String>, &str, Vec<&str>)> = Vec::new();
-        for (check, clients) in &r.not_applicable {
-            let why = if r.foreign_server && wschaos::real::NEED_BUILTIN_SERVER.contains(check) {
-                "the server is a command: they read the built-in server's record"
-            } else {
-                "no probe lines"
-            };
-            match by_clients
-                .iter_mut()
-                .find(|(c, w, _)| *c == clients && *w == why)
-            {
-                Some((_, _, checks)) => checks.push(check),
-                None => by_clients.push((clients, why, vec![check])),
-            }
-        }
-        for (clients, why, checks) in by_clients {
-            say!(
-                "      not applicable to {} ({why}): {}",
-                clients.join(", "),
-                checks.join(", ")
-            );
-        }
+    for line in report::not_judged(&r.not_judged) {
+        say!("      {}: {line}", paint("not judged", "33"));
     }
     if !r.detail.is_empty() {
         say!(
@@ -563,8 +557,20 @@ fn junit(results: &[Result]) -> String {
                     ">\n      <skipped message=\"{}\"/>\n    </testcase>\n",
                     report::escape_markup(&r.detail)
                 );
-            } else if r.green() {
+            } else if r.green() && r.not_judged.is_empty() {
                 xml.push_str("/>\n");
+            } else if r.green() {
+                // Passed what it judged: the rest is said, not hidden (no JUnit status fits).
+                let lines = report::not_judged(&r.not_judged)
+                    .into_iter()
+                    .map(|l| format!("not judged: {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let _ = write!(
+                    xml,
+                    ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                    report::escape_markup(&lines)
+                );
             } else {
                 let message = r
                     .detail

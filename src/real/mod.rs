@@ -17,7 +17,8 @@
 //!
 //! Real time is noisy: timing checks judge with a tolerance ([`TOLERANCE`]) instead of the
 //! simulation's tick, and a check that needs what a client did not report (it printed no
-//! probe lines) is reported as not applicable to it, never as a pass.
+//! probe lines) or what a server command does not record is reported not judged for it
+//! ([`provided`]), never as a pass.
 
 mod builtin;
 mod probe;
@@ -37,6 +38,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::check::{self, Verdict};
+use crate::evidence::{Evidence, Provided};
 use crate::history::{ClientAction, Event, History};
 use crate::scenario::{Action, Scenario};
 use crate::sim::Recorder;
@@ -52,31 +54,6 @@ pub const PROCESS_EXITED: &str = "process_exited";
 
 /// Time a client process gets to stop after SIGTERM before SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(2);
-
-/// The checkers that need what only a client can report (probe lines): statuses, what it
-/// received. For a client that printed none they are not applicable.
-pub const NEED_PROBES: &[&str] = &[
-    "status_moves",
-    "backoff_bounds",
-    "redial_on_time",
-    "dial_resolves",
-    "dial_connects",
-    "attempt_budget",
-    "close_codes",
-    "silence_after_close",
-    "delivery",
-    "stale_frames",
-    "outbox",
-    "settles",
-    "presence",
-    "expect_final",
-    "expect_sequence",
-];
-
-/// The checkers that need the frames a client received (`frame` probe lines, or any
-/// status line, which says the client speaks the probe protocol): the broadcast protocol's
-/// `relayed`.
-pub const NEED_FRAMES: &[&str] = &["relayed"];
 
 /// A real run that could not be carried out (as opposed to a broken invariant).
 #[derive(Debug, Error)]
@@ -100,14 +77,10 @@ pub enum RealError {
 /// The outcome of a real run.
 #[derive(Debug)]
 pub struct RealRun {
-    /// The scenario as judged (its `tick` raised to [`TOLERANCE`]).
-    pub judged: Scenario,
     /// What happened, in milliseconds since the start.
     pub history: History,
     /// The verdict of the checkers that apply.
     pub verdict: Verdict,
-    /// Checkers that could not judge some clients (no probe lines): (checker, clients).
-    pub not_applicable: Vec<(&'static str, Vec<String>)>,
     /// Each client's log (what it printed that was not a probe line) and how it ended.
     pub logs: BTreeMap<String, Log>,
     /// The server command's log (what it printed, and whether it exited by itself);
@@ -120,20 +93,6 @@ pub struct RealRun {
 pub fn is_real(s: &Scenario) -> bool {
     s.server.command.is_some() || s.clients.iter().any(|g| g.command.is_some())
 }
-
-/// The checkers that read the built-in server's own record (subscriptions, publishes,
-/// deliveries): not applicable with a `[server] command`, whose connections the proxies
-/// record but whose protocol they do not read.
-pub const NEED_BUILTIN_SERVER: &[&str] = &[
-    "topics_restored",
-    "restore_order",
-    "delivery",
-    "stale_frames",
-    "outbox",
-    "presence",
-    "settles",
-    "relayed",
-];
 
 /// Why `s` cannot run on the real network, if it cannot. A group without a `command` runs
 /// as `wschaos connect` processes ([`on_real_network`]).
@@ -350,7 +309,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
         .filter(|r| r.t <= scenario.duration.as_millis() as u64)
         .collect();
     let history = History::new(scenario.name.clone(), 0, records);
-    let (judged, mut verdict, not_applicable) = judge(scenario, &history);
+    let mut verdict = judge(scenario, &history);
     // A client process that ends by itself is a finding, whatever else it did: it cannot
     // come back from anything after that.
     let judged_exits = !scenario.expect.skip.iter().any(|c| c == PROCESS_EXITED);
@@ -395,10 +354,8 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
         verdict.checked.push(PROCESS_EXITED);
     }
     Ok(RealRun {
-        judged,
         history,
         verdict,
-        not_applicable,
         logs,
         server_log,
     })
@@ -485,66 +442,55 @@ impl Fleet {
     }
 }
 
-/// Checks a real run's history: every checker, with the run's tolerance; for a client that
-/// printed no probe lines, the checkers of [`NEED_PROBES`] are not applicable (their
-/// findings about it are dropped, and the report says so).
-pub fn judge(
-    scenario: &Scenario,
-    history: &History,
-) -> (Scenario, Verdict, Vec<(&'static str, Vec<String>)>) {
-    let mut judged = scenario.clone();
-    judged.tick = judged.tick.max(TOLERANCE);
-    if judged.expect.reconnect_within.is_none() {
-        judged.expect.reconnect_within = Some(judged.settle);
+/// What a real run provides for each client: its dials and connections (the proxy saw
+/// them) always; its statuses and what it received when it printed status lines; the frames
+/// it received when it printed frame lines (or status lines: it speaks the probe protocol);
+/// the server's record of subscriptions and publishes only from the built-in server.
+pub fn provided(scenario: &Scenario, history: &History) -> Provided {
+    let mut statuses = BTreeSet::new();
+    let mut frames = BTreeSet::new();
+    for r in &history.records {
+        match &r.event {
+            Event::Status { client, .. } => {
+                statuses.insert(&**client);
+                frames.insert(&**client);
+            }
+            Event::Frame { client, .. } => {
+                frames.insert(&**client);
+            }
+            _ => {}
+        }
     }
-    let all: Vec<String> = judged
+    let builtin = scenario.server.command.is_none();
+    let names = scenario
         .clients
         .iter()
-        .flat_map(|g| g.client_names().collect::<Vec<_>>())
-        .collect();
-    // Who printed what: statuses (any probe client does), or at least the frames it got.
-    let printed = |frames: bool| -> BTreeSet<&str> {
-        (history.records.iter())
-            .filter_map(|r| match &r.event {
-                Event::Status { client, .. } => Some(&**client),
-                Event::Frame { client, .. } if frames => Some(&**client),
-                _ => None,
-            })
-            .collect()
-    };
-    let mut verdict = check::check(&judged, history);
-    let mut not_applicable = Vec::new();
-    if judged.server.command.is_some() {
-        for name in NEED_BUILTIN_SERVER {
-            if verdict.checked.contains(name) {
-                not_applicable.push((*name, all.clone()));
-            }
-        }
-        verdict.checked.retain(|c| !NEED_BUILTIN_SERVER.contains(c));
-        (verdict.violations).retain(|v| !NEED_BUILTIN_SERVER.contains(&v.invariant));
-    }
-    for (checks, told) in [(NEED_PROBES, printed(false)), (NEED_FRAMES, printed(true))] {
-        let silent: Vec<String> = (all.iter())
-            .filter(|c| !told.contains(c.as_str()))
-            .cloned()
-            .collect();
-        if silent.is_empty() {
-            continue;
-        }
-        for name in checks {
-            if verdict.checked.contains(name) {
-                not_applicable.push((*name, silent.clone()));
-            }
-        }
-        if told.is_empty() {
-            verdict.checked.retain(|c| !checks.contains(c));
-        }
-        verdict.violations.retain(|v| {
-            !checks.contains(&v.invariant)
-                || v.client.as_ref().is_none_or(|c| told.contains(c.as_str()))
-        });
-    }
-    (judged, verdict, not_applicable)
+        .flat_map(crate::scenario::Group::client_names);
+    names.fold(Provided::new(), |p, name| {
+        let name = name.as_str();
+        let kinds = [
+            (true, Evidence::Dials),
+            (true, Evidence::Connections),
+            (statuses.contains(name), Evidence::Statuses),
+            (statuses.contains(name), Evidence::Received),
+            (frames.contains(name), Evidence::Frames),
+            (builtin, Evidence::ServerRecord),
+        ];
+        p.client(
+            name,
+            kinds.into_iter().filter(|(has, _)| *has).map(|(_, k)| k),
+        )
+    })
+}
+
+/// Checks a real run's history: every checker, with the run's tolerance, on what the run
+/// provided for each client ([`provided`]); a client a checker cannot judge is reported not
+/// judged, with the reason. A client that must be back after each heal is given `settle`
+/// unless the file says otherwise (`expect.reconnect_within`).
+pub fn judge(scenario: &Scenario, history: &History) -> Verdict {
+    let mut cx = check::Context::observed(scenario, provided(scenario, history), TOLERANCE);
+    cx.reconnect_within = cx.reconnect_within.or(Some(scenario.settle));
+    check::verdict(&cx, history)
 }
 
 /// What the groups of `s` need (`needs`) and this machine lacks: (group, need). Programs

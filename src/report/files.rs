@@ -25,7 +25,8 @@ pub fn write(dir: &Path, case: &Case, outcome: &Outcome) -> io::Result<PathBuf> 
 
 /// The version of `verdict.json`'s format (its first field, `wschaos_verdict`); it grows
 /// when a field changes meaning or goes away, not when one is added. `docs/outputs.md`.
-pub const VERDICT_VERSION: u32 = 1;
+/// 2: `not_applicable` (real runs only) gave way to `not_judged`, in every world.
+pub const VERDICT_VERSION: u32 = 2;
 
 /// The version of the objects `wschaos run --json` prints (their first field,
 /// `wschaos_result`), on the same terms. 2: a last line, `summary`, closes the output.
@@ -46,11 +47,6 @@ pub fn verdict_json(case: &Case, outcome: &Outcome) -> String {
             json!({ "invariant": v.invariant, "client": v.client, "t": v.t, "message": v.message, "events": events })
         })
         .collect();
-    let not_applicable: Vec<serde_json::Value> = outcome
-        .not_applicable
-        .iter()
-        .map(|(check, clients)| json!({ "invariant": check, "clients": clients }))
-        .collect();
     let value = json!({
         "wschaos_verdict": VERDICT_VERSION,
         "scenario": case.scenario.name,
@@ -59,7 +55,7 @@ pub fn verdict_json(case: &Case, outcome: &Outcome) -> String {
         "passed": outcome.verdict.passed(),
         "checked": outcome.verdict.checked,
         "violations": violations,
-        "not_applicable": not_applicable,
+        "not_judged": outcome.verdict.not_judged,
         "warnings": outcome.verdict.warnings,
         "replay": case.replay_command(),
     });

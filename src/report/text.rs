@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use crate::cases::{Case, Outcome};
-use crate::check::Violation;
+use crate::check::{NotJudged, Violation};
 use crate::client::{Reason, ServerEvent, Status};
 use crate::history::{Event, Record};
 use crate::server;
@@ -28,6 +28,45 @@ pub fn count(n: usize, thing: &str) -> String {
     } else {
         format!("{n} {thing}s")
     }
+}
+
+/// What could not be judged, a line each: the invariants that share a reason and the same
+/// clients go on one line, `status_moves, delivery for c-0, c-1: no status lines: ...`.
+///
+/// ```
+/// use wschaos::check::NotJudged;
+/// let nj = |invariant, client: &str| NotJudged {
+///     invariant,
+///     client: client.into(),
+///     from: None,
+///     reason: "no status lines".into(),
+/// };
+/// let lines = wschaos::report::not_judged(&[nj("a", "c-0"), nj("a", "c-1"), nj("b", "c-0"), nj("b", "c-1")]);
+/// assert_eq!(lines, ["a, b for c-0, c-1: no status lines"]);
+/// ```
+pub fn not_judged(list: &[NotJudged]) -> Vec<String> {
+    // (reason, invariant) -> clients, in order of first appearance.
+    let mut by_check: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for n in list {
+        match (by_check.iter_mut()).find(|(r, i, _)| *r == n.reason && *i == n.invariant) {
+            Some((_, _, clients)) => clients.push(&n.client),
+            None => by_check.push((&n.reason, n.invariant, vec![&n.client])),
+        }
+    }
+    // (reason, clients) -> invariants
+    let mut lines: Vec<(&str, Vec<&str>, Vec<&str>)> = Vec::new();
+    for (reason, invariant, clients) in by_check {
+        match (lines.iter_mut()).find(|(r, c, _)| *r == reason && *c == clients) {
+            Some((_, _, checks)) => checks.push(invariant),
+            None => lines.push((reason, clients, vec![invariant])),
+        }
+    }
+    lines
+        .into_iter()
+        .map(|(reason, clients, checks)| {
+            format!("{} for {}: {reason}", checks.join(", "), clients.join(", "))
+        })
+        .collect()
 }
 
 /// The failure report of a case: each violation, the timeline around it, the replay command.
