@@ -506,7 +506,7 @@ fn report_files_carry_their_format_versions() {
     let case = report.join("tiny/seed-5");
     let verdict = std::fs::read_to_string(case.join("verdict.json")).unwrap();
     assert!(
-        verdict.starts_with("{\n  \"wschaos_verdict\": 1,"),
+        verdict.starts_with("{\n  \"wschaos_verdict\": 2,"),
         "{verdict}"
     );
     let history = std::fs::read_to_string(case.join("history.jsonl")).unwrap();

@@ -23,6 +23,8 @@ pub struct Context<'a> {
     pub tick: Duration,
     /// The end of what the world observed (ms).
     pub end: u64,
+    /// How long a dial made during a fault may hang in this world.
+    pub hang: window::Hang,
     /// How soon after each heal a client must be back (`expect.reconnect_within`, or the
     /// world's own default); `None`: not demanded.
     pub reconnect_within: Option<Duration>,
@@ -44,15 +46,17 @@ impl<'a> Context<'a> {
             tick: scenario.tick,
             end: crate::evidence::window::ms(scenario.duration),
             reconnect_within: scenario.expect.reconnect_within,
+            hang: window::simulated_hang,
         }
     }
 
-    /// A run with what `provided` says, judged with a timing tolerance of `tick` (at least
-    /// the scenario's own).
+    /// A run on the real network with what `provided` says, judged with a timing tolerance
+    /// of `tick` (at least the scenario's own).
     pub fn observed(scenario: &'a Scenario, provided: Provided, tick: Duration) -> Context<'a> {
         let tick = tick.max(scenario.tick);
         Context {
             provided,
+            hang: window::real_hang,
             slack: slack(tick, &scenario.network),
             tick,
             ..Context::simulated(scenario)
@@ -64,7 +68,8 @@ impl Context<'_> {
     /// The window `w` opens for a client of `g` ([`window::window`]); `None` when it does
     /// not reach that client's connection.
     pub fn window(&self, w: &FaultWindow, g: &Group) -> Option<Window> {
-        window::window(&w.fault, (w.from, w.to), &g.host, &g.policy, &self.server)
+        let client = (g.host.as_str(), &g.policy);
+        window::window(&w.fault, (w.from, w.to), client, &self.server, self.hang)
     }
 
     /// True when the run saw all of window `win`: the client had time, by its declared

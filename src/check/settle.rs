@@ -2,6 +2,7 @@
 //! still trying (not closed, not given up) is connected with all its topics restored.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use super::view::{
     Intents, Subscriptions, between_processes, clients, closed_at, conns, ms, pubsub_clients,
@@ -34,7 +35,7 @@ fn check(s: &Context, h: &History) -> Findings {
         // (one redial), and after every fault on its connection (noticed, healed, one
         // redial). The check comes `settle` after the last heal, or then, if later; where
         // the run ends first but the client was due before the end, at the end.
-        let redial = ms(window::redial(&g.policy, false));
+        let redial = ms(window::redial(&g.policy, Duration::ZERO));
         let mut due = (quiet.saturating_add(redial), None);
         for w in &windows {
             let Some(win) = s.window(w, g) else { continue };
@@ -45,16 +46,19 @@ fn check(s: &Context, h: &History) -> Findings {
         let (due_at, latest) = due;
         let due_at = due_at.saturating_add(s.slack);
         if due_at > s.end {
-            let why = match latest {
-                Some((w, win)) => s.uncovered(w, &win),
-                None => format!(
-                    "the run ends {} after the last heal; by its declared bounds this client may take up to {} to be back",
-                    show(s.end.saturating_sub(quiet)),
-                    show(due_at - quiet)
+            let (from, why) = match latest {
+                Some((w, win)) => (w.from, s.uncovered(w, &win)),
+                None => (
+                    quiet,
+                    format!(
+                        "the run ends {} after the last heal; by its declared bounds this client may take up to {} to be back",
+                        show(s.end.saturating_sub(quiet)),
+                        show(due_at - quiet)
+                    ),
                 ),
             };
             if !gone(h, &client, s.end) {
-                out.not_judged(CHECKER.name, &client, Some(quiet), why);
+                out.not_judged(CHECKER.name, &client, Some(from), why);
             }
             continue;
         }

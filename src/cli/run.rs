@@ -346,22 +346,25 @@ fn run_case(case: &Case, args: &Args) -> Result {
         determinism(case, &mut result);
     }
     if args.strict && result.green() && result.outcome != "skip" {
-        let mut why = Vec::new();
+        let (mut counts, mut why) = (Vec::new(), Vec::new());
         if !result.warnings.is_empty() {
-            why.push(format!(
-                "{} (a fault that touched no connection tested nothing)",
-                report::count(result.warnings.len(), "warning")
-            ));
+            counts.push(report::count(result.warnings.len(), "warning"));
+            why.push("a fault that touched no connection tested nothing");
         }
         if !result.not_judged.is_empty() {
-            why.push(format!(
-                "{} not judged (the run could not tell whether they hold)",
+            counts.push(format!(
+                "{} not judged",
                 report::count(result.not_judged.len(), "check")
             ));
+            why.push("the run could not tell whether they hold");
         }
-        if !why.is_empty() {
+        if !counts.is_empty() {
             result.outcome = "fail";
-            result.detail = format!("{} under --strict", why.join(" and "));
+            result.detail = format!(
+                "{} under --strict: {}",
+                counts.join(" and "),
+                why.join("; ")
+            );
         }
     }
     result

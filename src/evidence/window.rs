@@ -48,30 +48,38 @@ pub fn reach(fault: &Fault, host: &str, client: &Policy, server: &ServerConfig) 
     }
 }
 
-/// True when a dial made while `fault` holds may hang rather than fail (a stopped server's
-/// host does not answer in the simulation; a black hole stalls everything), so that the
-/// client ends it only by its connect and handshake timeouts.
-pub fn hangs_dials(fault: &Fault) -> bool {
-    matches!(
-        fault,
-        Fault::Crash | Fault::Shutdown { .. } | Fault::Die | Fault::Hold { .. }
-    )
+/// How long a dial made while a fault holds may hang before the client's own timeouts end
+/// it, in a world: its model of what a stopped server or a black hole does to a dial.
+pub type Hang = fn(&Fault, &Policy) -> Duration;
+
+/// The simulation's dials: a stopped server's host does not answer a dial (turmoil), so it
+/// hangs until the connect timeout; a black hole holds the dial or its upgrade, until the
+/// connect or the handshake timeout. A server handing its socket over accepts the dials
+/// made meanwhile when the next one starts.
+pub fn simulated_hang(fault: &Fault, policy: &Policy) -> Duration {
+    match fault {
+        Fault::Crash | Fault::Shutdown { hand_over: false } | Fault::Die => policy.connect_timeout,
+        Fault::Hold { .. } => policy.connect_timeout.max(policy.handshake_timeout),
+        _ => Duration::ZERO,
+    }
+}
+
+/// The real network's dials: a stopped server refuses them at once; a black hole (the
+/// proxy holding the link) accepts the connection and holds the upgrade, until the
+/// handshake timeout.
+pub fn real_hang(fault: &Fault, policy: &Policy) -> Duration {
+    match fault {
+        Fault::Hold { .. } => policy.connect_timeout.max(policy.handshake_timeout),
+        _ => Duration::ZERO,
+    }
 }
 
 /// The longest a client with `policy` may take to be connected again once it has noticed
 /// a lost connection and the world is whole again, at its first retry: a dial still hanging
-/// from the outage (when `hung`) runs out its connect and handshake timeouts, then the
-/// retry waits at most the first backoff bound. Later retries may wait longer; a checker
-/// that finds a client waiting out such a delay, announced and within the policy, says it
-/// could not judge it.
-pub fn redial(policy: &Policy, hung: bool) -> Duration {
-    let hang = if hung {
-        policy
-            .connect_timeout
-            .saturating_add(policy.handshake_timeout)
-    } else {
-        Duration::ZERO
-    };
+/// from the outage runs out its `hang`, then the retry waits at most the first backoff
+/// bound. Later retries may wait longer; a checker that finds a client waiting out such a
+/// delay, announced and within the policy, says it could not judge it.
+pub fn redial(policy: &Policy, hang: Duration) -> Duration {
     hang.saturating_add(policy.delay_bound(1))
 }
 
@@ -90,13 +98,14 @@ pub struct Window {
 }
 
 /// The window `fault`, from `from` to `to` (ms; `None`: never healed), opens for a client
-/// on `host` with `policy`; `None` when it does not reach the client's connection.
+/// on `host` with `policy`, in a world whose dials hang as `hang` says; `None` when it does
+/// not reach the client's connection.
 pub fn window(
     fault: &Fault,
     (from, to): (u64, Option<u64>),
-    host: &str,
-    policy: &Policy,
+    (host, policy): (&str, &Policy),
     server: &ServerConfig,
+    hang: Hang,
 ) -> Option<Window> {
     let noticed_by = match reach(fault, host, policy, server) {
         Reach::Untouched => return None,
@@ -106,7 +115,7 @@ pub fn window(
     let due = to.map(|to| {
         noticed_by
             .max(to)
-            .saturating_add(ms(redial(policy, hangs_dials(fault))))
+            .saturating_add(ms(redial(policy, hang(fault, policy))))
     });
     Some(Window {
         from,
@@ -171,7 +180,8 @@ mod tests {
     fn a_window_closes_after_notice_heal_and_one_redial() {
         let p = Policy::default(); // detection 15 s, first retry within 0.5 s
         let s = ServerConfig::default();
-        let kick = window(&Fault::Kick { code: 1012 }, (7000, Some(7000)), "h", &p, &s);
+        let w = |f: &Fault, at| window(f, at, ("h", &p), &s, simulated_hang);
+        let kick = w(&Fault::Kick { code: 1012 }, (7000, Some(7000)));
         assert_eq!(
             kick,
             Some(Window {
@@ -181,18 +191,15 @@ mod tests {
             })
         );
         let link = Link::new("h", "server", false);
-        let cut = window(
-            &Fault::Partition { link },
-            (46_000, Some(49_000)),
-            "h",
-            &p,
-            &s,
-        );
+        let cut = w(&Fault::Partition { link }, (46_000, Some(49_000)));
         assert_eq!(cut.and_then(|w| w.due), Some(61_500));
-        // A crash's dials hang: a dial in flight at the start runs out its timeouts.
-        let crash = window(&Fault::Crash, (1000, Some(3000)), "h", &p, &s);
-        assert_eq!(crash.and_then(|w| w.due), Some(13_500));
-        assert_eq!(window(&Fault::Flap, (0, Some(1)), "h", &p, &s), None);
+        // A simulated crash's dials hang: one in flight at the start runs out its connect
+        // timeout. On the real network the stopped server refuses it at once.
+        let crash = w(&Fault::Crash, (1000, Some(3000)));
+        assert_eq!(crash.and_then(|w| w.due), Some(8_500));
+        let real = window(&Fault::Crash, (1000, Some(3000)), ("h", &p), &s, real_hang);
+        assert_eq!(real.and_then(|w| w.due), Some(3_500));
+        assert_eq!(w(&Fault::Flap, (0, Some(1))), None);
     }
 
     #[test]
@@ -202,7 +209,14 @@ mod tests {
             pong_timeout: Duration::MAX / 2,
             ..Policy::default()
         };
-        let w = window(&Fault::Die, (5, Some(6)), "h", &p, &ServerConfig::default());
+        let server = ServerConfig::default();
+        let w = window(
+            &Fault::Die,
+            (5, Some(6)),
+            ("h", &p),
+            &server,
+            simulated_hang,
+        );
         assert_eq!(w.map(|w| w.noticed_by), Some(u64::MAX));
     }
 }

@@ -29,8 +29,9 @@ pub fn write(dir: &Path, case: &Case, outcome: &Outcome) -> io::Result<PathBuf> 
 pub const VERDICT_VERSION: u32 = 2;
 
 /// The version of the objects `wschaos run --json` prints (their first field,
-/// `wschaos_result`), on the same terms. 2: a last line, `summary`, closes the output.
-pub const RESULT_VERSION: u32 = 2;
+/// `wschaos_result`), on the same terms. 2: a last line, `summary`, closes the output. 3:
+/// `not_judged` on every result and in the summary, which no longer counts such cases passed.
+pub const RESULT_VERSION: u32 = 3;
 
 /// The verdict as JSON: the case, the invariants checked, each violation with its events.
 pub fn verdict_json(case: &Case, outcome: &Outcome) -> String {

@@ -249,6 +249,7 @@ fn add_server(
                     return Ok(());
                 }
                 resume.notified().await;
+                handing_over.set(false);
             }
         }
     });
@@ -595,8 +596,13 @@ impl World {
                         sim.repair(SERVER_HOST, host.as_str());
                     }
                 }
-                if self.handing_over.replace(false) {
-                    // The server host kept its socket: it starts the next server on it.
+                if self.handing_over.get() {
+                    // The server host keeps its socket: it starts the next server on it as
+                    // soon as the old one has drained (at once when it has). The flag stays
+                    // up until then: with `down = "0s"` the start comes in the very instant
+                    // of the stop, before the old server has asked whether to keep its
+                    // socket, and clearing it here made it let the socket go and nothing
+                    // start on it. The host clears it when it resumes.
                     self.resume.notify_one();
                 } else {
                     sim.bounce(SERVER_HOST);
