@@ -78,6 +78,7 @@ fn caught_by(defect: Defect) -> (&'static str, &'static str) {
         Defect::NoConnectTimeout => ("partitions/held-dials.toml", "dial_resolves"),
         Defect::StaleDeadline => ("restarts/long-restart.toml", "dial_connects"),
         Defect::ReplaysLastFrame => ("basics/broadcast.toml", "relayed"),
+        Defect::StaysDownAfterCleanClose => ("edges/late-kick.toml", "settles"),
     }
 }
 
@@ -133,6 +134,10 @@ caught!(reuses_session, Defect::ReusesSession);
 caught!(no_connect_timeout, Defect::NoConnectTimeout);
 caught!(stale_deadline, Defect::StaleDeadline);
 caught!(replays_last_frame, Defect::ReplaysLastFrame);
+caught!(
+    stays_down_after_clean_close,
+    Defect::StaysDownAfterCleanClose
+);
 
 #[test]
 fn every_defect_has_its_scenario() {
@@ -149,5 +154,5 @@ fn every_defect_has_its_scenario() {
             "{d:?}: {invariant}"
         );
     }
-    assert_eq!(Defect::ALL.len(), 28, "and a `caught!` test above for each");
+    assert_eq!(Defect::ALL.len(), 29, "and a `caught!` test above for each");
 }

@@ -212,6 +212,14 @@ found_by_swarm!(
 
 // A raw client that replays the last frame of a lost connection is found by `relayed` in
 // the article's broadcast protocol.
+// A client that takes a server's close frame as the end is found by the drawn kicks and
+// graceful restarts of deploy day.
+found_by_swarm!(
+    swarm_finds_stays_down_after_clean_close,
+    Defect::StaysDownAfterCleanClose,
+    "scenarios/swarm/deploys.toml"
+);
+
 found_by_swarm!(
     swarm_finds_replays_last_frame_in_chatter,
     Defect::ReplaysLastFrame,

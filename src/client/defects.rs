@@ -94,6 +94,9 @@ defects! {
     /// A raw client surfaces the last frame of a lost connection again once the next one
     /// is up, as a replay buffer that is never cleared would.
     ReplaysLastFrame,
+    /// Takes a server's close frame (any code) as the end: it says it will retry, and never
+    /// dials again, as RxJS's `webSocket` under `retry()` does after a clean close.
+    StaysDownAfterCleanClose,
 }
 
 /// A set of defects: zero-sized, and always empty, in a build without the `defects`

@@ -117,8 +117,20 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 retry_in,
                 reason,
             };
+            let clean_close = matches!(
+                waiting,
+                Status::Disconnected {
+                    reason: Reason::ServerClosed { .. },
+                    ..
+                }
+            );
+            let wait = if clean_close && self.defects.has(Defect::StaysDownAfterCleanClose) {
+                std::time::Duration::from_secs(365 * 24 * 3600)
+            } else {
+                retry_in
+            };
             self.note_scheduled();
-            if !self.shared.set_status(waiting) || !self.back_off(retry_in).await {
+            if !self.shared.set_status(waiting) || !self.back_off(wait).await {
                 return;
             }
         }

@@ -74,6 +74,7 @@ fn injection(defect: Defect) -> Injection {
         | Defect::UnsubscribeNeverSent
         | Defect::StaleFrames
         | Defect::ReplaysLastFrame
+        | Defect::StaysDownAfterCleanClose
         | Defect::ReusesSession
         | Defect::NeverResetsBackoff
         | Defect::RedialsAtOnceOn1012
