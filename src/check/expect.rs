@@ -1,10 +1,11 @@
 //! The scenario's own expectations: final status per group, exact status sequences.
 
-use super::view::{between_processes, clients, closed_at, conns, end, ms, statuses};
-use super::{Checker, Context, Violation};
+use super::view::{between_processes, clients, closed_at, conns, ms, statuses};
+use super::{Checker, Context, Findings, Violation};
 use crate::client::Status;
 use crate::evidence::Evidence;
-use crate::history::{Event, Fault, History};
+use crate::evidence::window::show;
+use crate::history::{Event, Fault, FaultWindow, History};
 
 pub(super) const FINAL: Checker = Checker {
     name: "expect_final",
@@ -24,26 +25,33 @@ pub(super) const RECONNECT: Checker = Checker {
     name: "expect_reconnect",
     promise: "after each fault heals, every client still trying is connected again within expect.reconnect_within",
     needs: &[Evidence::Connections],
-    check: |cx, h| reconnects(cx, h).into(),
+    check: reconnects,
 };
 
-fn reconnects(s: &Context, h: &History) -> Vec<Violation> {
+fn reconnects(s: &Context, h: &History) -> Findings {
+    let mut out = Findings::default();
     let Some(within) = s.reconnect_within.map(ms) else {
-        return Vec::new();
+        return out;
     };
-    let mut out = Vec::new();
     let server_conns = conns(h);
+    let windows = h.fault_windows();
     for (k, r) in h.records.iter().enumerate() {
         let healed = match &r.event {
             Event::Heal { .. } => true,
             Event::Fault { fault } => matches!(&**fault, Fault::Kick { .. }),
             _ => false,
         };
-        let deadline = r.t + within;
-        if !healed || deadline > end(s) {
+        if !healed {
             continue;
         }
         for (client, g) in clients(s) {
+            // A heal while another outage still holds this client off (a reject window
+            // ending while the server is still down) heals nothing for it: the last heal
+            // of the outage starts the clock.
+            if still_out(&windows, &g.host, r.t) {
+                continue;
+            }
+            let deadline = r.t + within;
             if closed_at(h, &client).is_some_and(|t| t <= deadline)
                 || between_processes(h, &client, deadline)
             {
@@ -60,59 +68,77 @@ fn reconnects(s: &Context, h: &History) -> Vec<Violation> {
                 }
                 _ => deadline,
             };
-            if deadline > end(s) {
-                continue;
-            }
-            if !s.provided.has(&client, Evidence::Statuses) {
+            let judged_by = deadline.min(s.end);
+            let msg = if !s.provided.has(&client, Evidence::Statuses) {
                 // A client that reports no status (a process without probe lines) is
                 // judged by the server's record: a connection of it opened after the heal,
                 // or one open throughout, by the deadline.
                 let back = server_conns.iter().any(|c| {
                     c.client == client
-                        && ((c.open_t >= r.t && c.open_t <= deadline) || c.open_at(deadline))
+                        && ((c.open_t >= r.t && c.open_t <= judged_by) || c.open_at(judged_by))
                 });
-                if !back {
-                    out.push(Violation::new(
-                        RECONNECT.name,
-                        Some(&client),
-                        deadline,
-                        format!(
-                            "no connection of it at the server {within}ms after the heal at {}ms; expected one within {within}ms",
-                            r.t
-                        ),
-                        vec![k],
-                    ));
-                }
-                continue;
-            }
-            let at_deadline = seen
-                .iter()
-                .take_while(|(_, t, _)| *t <= deadline)
-                .last()
-                .map(|(_, _, st)| *st);
-            let back = seen
-                .iter()
-                .any(|(_, t, st)| *t >= r.t && *t <= deadline && **st == Status::Connected);
-            let connected_throughout = at_deadline == Some(&Status::Connected);
-            let gave_up = matches!(at_deadline, Some(Status::Failed { .. } | Status::Closed));
-            if !back && !connected_throughout && !gave_up {
-                let name = at_deadline.map_or("nothing", Status::name);
-                let msg = format!(
-                    "{name} {}ms after the heal at {}ms; expected connected within {within}ms (of the heal, or of the end of a retry delay its policy allows)",
-                    deadline - r.t,
+                (!back).then(|| format!(
+                    "no connection of it at the server {}ms after the heal at {}ms; expected one within {within}ms",
+                    judged_by - r.t,
                     r.t
-                );
-                out.push(Violation::new(
+                ))
+            } else {
+                let at_deadline = seen
+                    .iter()
+                    .take_while(|(_, t, _)| *t <= judged_by)
+                    .last()
+                    .map(|(_, _, st)| *st);
+                let back = seen
+                    .iter()
+                    .any(|(_, t, st)| *t >= r.t && *t <= judged_by && **st == Status::Connected);
+                let connected_throughout = at_deadline == Some(&Status::Connected);
+                let gave_up = matches!(at_deadline, Some(Status::Failed { .. } | Status::Closed));
+                (!back && !connected_throughout && !gave_up).then(|| {
+                    let name = at_deadline.map_or("nothing", Status::name);
+                    format!(
+                        "{name} {}ms after the heal at {}ms; expected connected within {within}ms (of the heal, or of the end of a retry delay its policy allows)",
+                        judged_by - r.t,
+                        r.t
+                    )
+                })
+            };
+            match msg {
+                None => {}
+                // Not back yet, but the run ended before its deadline: said, not guessed.
+                Some(_) if deadline > s.end => {
+                    let why = format!(
+                        "the run ends {} after the heal at {}, before the {} `reconnect_within` allows",
+                        show(s.end - r.t),
+                        show(r.t),
+                        show(deadline - r.t)
+                    );
+                    out.not_judged(RECONNECT.name, &client, Some(r.t), why);
+                }
+                Some(msg) => out.push(Violation::new(
                     RECONNECT.name,
                     Some(&client),
                     deadline,
                     msg,
                     vec![k],
-                ));
+                )),
             }
         }
     }
     out
+}
+
+/// True when at `t` a fault still keeps a client on `host` from a server: the server
+/// stopped, its handshakes refused or cut short, or its link cut or held.
+fn still_out(windows: &[FaultWindow], host: &str, t: u64) -> bool {
+    windows.iter().any(|w| {
+        let outage = match &w.fault {
+            Fault::Crash | Fault::Shutdown { .. } | Fault::Die => true,
+            Fault::Flap | Fault::Reject { .. } => true,
+            Fault::Partition { link } | Fault::Hold { link } => link.joins_server_and(host),
+            Fault::Latency { .. } | Fault::Kick { .. } => false,
+        };
+        outage && w.from <= t && w.to.is_none_or(|to| to > t)
+    })
 }
 
 fn finals(s: &Context, h: &History) -> Vec<Violation> {
@@ -212,6 +238,57 @@ mod tests {
                 .message
                 .starts_with("status sequence differs at step 2")
         );
+    }
+
+    #[test]
+    fn a_heal_while_another_outage_holds_starts_no_clock() {
+        // A reject window ends at 23.88 s while the server, crashed at 20 s, is back only
+        // at 24.78 s: the client owes its reconnect from there.
+        let s = simple(1, "[expect]\nreconnect_within = \"1s\"\n");
+        let story = |back: u64| {
+            Builder::default()
+                .status(0, "c-0", connecting(1))
+                .status(5, "c-0", Status::Connected)
+                .fault(18_000, Fault::Reject { status: 503 })
+                .fault(20_000, Fault::Crash)
+                .status(20_000, "c-0", disconnected(1, 200))
+                .status(20_200, "c-0", connecting(1))
+                .heal(23_880, Heal::Admit)
+                .heal(24_780, Heal::Start)
+                .status(back, "c-0", Status::Connected)
+                .build()
+        };
+        assert!(reconnects(&s, &story(25_500)).is_empty());
+        let late = reconnects(&s, &story(26_500));
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert!(
+            late[0].message.contains("after the heal at 24780ms"),
+            "{}",
+            late[0].message
+        );
+    }
+
+    #[test]
+    fn a_deadline_past_the_end_is_not_judged_unless_the_client_is_back() {
+        let s = simple(1, "[expect]\nreconnect_within = \"2s\"\n");
+        let story = |back: bool| {
+            let b = Builder::default()
+                .status(0, "c-0", connecting(1))
+                .status(5, "c-0", Status::Connected)
+                .fault(59_000, Fault::Kick { code: 1012 })
+                .status(59_000, "c-0", disconnected(1, 200));
+            if back {
+                b.status(59_300, "c-0", Status::Connected)
+            } else {
+                b
+            }
+            .build()
+        };
+        let back = super::reconnects(&Context::simulated(&s), &story(true));
+        assert_eq!(back, Findings::default());
+        let not_yet = super::reconnects(&Context::simulated(&s), &story(false));
+        assert!(not_yet.violations.is_empty());
+        assert_eq!(not_yet.not_judged.len(), 1, "{not_yet:?}");
     }
 
     #[test]

@@ -4,16 +4,17 @@
 //! `settle` and not from the delay the client announces.
 
 use super::view::{clients, end, slack};
-use super::{Checker, Context, Violation};
+use super::{Checker, Context, Findings, Violation};
 use crate::client::{Policy, Status};
 use crate::evidence::Evidence;
+use crate::evidence::window::show;
 use crate::history::{ClientAction, Event, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "redial_on_time",
     promise: "after each failure the next dial comes within the policy's bound for that retry; the backoff starts over after a stable connection",
     needs: &[Evidence::Statuses, Evidence::Dials],
-    check: |cx, h| check(cx, h).into(),
+    check,
 };
 
 /// A wait the client owes a dial for: it said it lost a connection (or a dial failed) at
@@ -30,9 +31,9 @@ struct Owed {
 /// tell whether a connection lasted long enough (within the run's slack of
 /// `stable_after`), it takes the larger step, so its bound is never tighter than a correct
 /// client's: it flags only waits no correct client can draw.
-fn check(s: &Context, h: &History) -> Vec<Violation> {
+fn check(s: &Context, h: &History) -> Findings {
     let slack = slack(s);
-    let mut out = Vec::new();
+    let mut out = Findings::default();
     for (client, g) in clients(s) {
         let p = &g.policy;
         let stable = super::view::ms(p.stable_after) + slack;
@@ -73,8 +74,18 @@ fn check(s: &Context, h: &History) -> Vec<Violation> {
             }
         }
         if let Some(o) = owed {
-            if end(s) - o.from > allowed(p, o.step, slack) {
+            let allowed = allowed(p, o.step, slack);
+            if end(s) - o.from > allowed {
                 out.push(late(&client, p, &o, end(s), None));
+            } else {
+                let why = format!(
+                    "the run ends {} after its failure at {}, before retry {} is due (within {})",
+                    show(end(s) - o.from),
+                    show(o.from),
+                    o.step,
+                    show(allowed)
+                );
+                out.not_judged(CHECKER.name, &client, Some(o.from), why);
             }
         }
     }
