@@ -42,9 +42,44 @@ pub mod option {
     }
 }
 
+/// The longest duration any setting takes: a year. Far beyond any run or policy that
+/// means something, and far enough below `u64` milliseconds that sums of a few never
+/// overflow.
+pub const MAX: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Parses a duration, with a message that says what is accepted.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text).map_err(|e| {
-        format!("bad duration {text:?}: {e} (write e.g. \"500ms\", \"2s\", \"1m 30s\")")
-    })
+    let shown = "write e.g. \"500ms\", \"2s\", \"1m 30s\"";
+    if text.trim_start().starts_with('-') {
+        return Err(format!(
+            "bad duration {text:?}: a duration cannot be negative ({shown})"
+        ));
+    }
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("bad duration {text:?}: {e} ({shown})"))?;
+    if d > MAX {
+        return Err(format!("duration {text:?} is too long: at most 365 days"));
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_are_range_checked_with_a_reason() {
+        assert_eq!(parse("1m 30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse("365days"), Ok(MAX));
+        for (text, says) in [
+            ("18446744073709551615s", "too long"),
+            ("366days", "too long"),
+            ("-1s", "cannot be negative"),
+            ("1ms 18446744073709551615s", "too long"),
+            ("2s 18446744073709551615s", "bad duration"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+    }
 }

@@ -73,8 +73,72 @@ fn mutated() -> impl Strategy<Value = String> {
         })
 }
 
+/// Values at the edges of what the types hold, where sums and conversions overflow.
+const EXTREMES: &[&str] = &[
+    "\"18446744073709551615s\"",
+    "\"18446744073709551615ms\"",
+    "\"9223372036854775807s\"",
+    "\"584942417355years\"",
+    "\"365days\"",
+    "\"364days 23h 59m 59s\"",
+    "\"0s\"",
+    "\"1ns\"",
+    "\"-1s\"",
+    "18446744073709551615",
+    "9223372036854775807",
+    "-9223372036854775808",
+    "4294967295",
+    "1e308",
+    "nan",
+    "inf",
+    "-0.0",
+];
+
+/// A valid file with one value (a quoted duration or a number) replaced by an extreme.
+fn extreme() -> impl Strategy<Value = String> {
+    let files = library();
+    (
+        0..files.len(),
+        any::<prop::sample::Index>(),
+        0..EXTREMES.len(),
+    )
+        .prop_map(move |(file, at, value)| {
+            let text = &files[file];
+            // Every value after `= ` on a line, as a byte range.
+            let values: Vec<(usize, usize)> = (text.match_indices("= "))
+                .map(|(i, _)| i + 2)
+                .map(|from| {
+                    let rest = &text[from..];
+                    let len = rest
+                        .find(['\n', ',', ' ', '}', ']'])
+                        .unwrap_or(rest.len());
+                    let len = if rest.starts_with('"') {
+                        rest[1..].find('"').map_or(len, |q| q + 2)
+                    } else {
+                        len
+                    };
+                    (from, from + len)
+                })
+                .collect();
+            if values.is_empty() {
+                return text.clone();
+            }
+            let (x, y) = values[at.index(values.len())];
+            format!("{}{}{}", &text[..x], EXTREMES[value], &text[y..])
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(2000), ..ProptestConfig::default() })]
+
+    #[test]
+    fn values_at_the_types_limits_never_panic(text in extreme()) {
+        check(&text)?;
+        // What parses also plans: a run's schedule is built without overflow.
+        if let Ok(s) = scenario::parse(&text, "fuzz.toml") {
+            let _ = wschaos::check::check(&s, &wschaos::history::History::new("fuzz", 1, Vec::new()));
+        }
+    }
 
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,400}") {

@@ -32,7 +32,7 @@ pub(crate) fn validate(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioErr
     for g in &s.clients {
         group(g, s, src, &mut seen)?;
     }
-    let total: usize = s.clients.iter().map(|g| g.count).sum();
+    let total = (s.clients.iter()).fold(0usize, |n, g| n.saturating_add(g.count));
     if total > MAX_CLIENTS {
         return Err(src.near(
             0,
@@ -43,7 +43,8 @@ pub(crate) fn validate(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioErr
     }
     let mut per_host: BTreeMap<&str, usize> = BTreeMap::new();
     for g in &s.clients {
-        *per_host.entry(g.host.as_str()).or_default() += g.count;
+        let n = per_host.entry(g.host.as_str()).or_default();
+        *n = n.saturating_add(g.count);
     }
     if let Some((host, n)) = per_host
         .into_iter()
