@@ -109,9 +109,7 @@ fn extreme() -> impl Strategy<Value = String> {
                 .map(|(i, _)| i + 2)
                 .map(|from| {
                     let rest = &text[from..];
-                    let len = rest
-                        .find(['\n', ',', ' ', '}', ']'])
-                        .unwrap_or(rest.len());
+                    let len = rest.find(['\n', ',', ' ', '}', ']']).unwrap_or(rest.len());
                     let len = if rest.starts_with('"') {
                         rest[1..].find('"').map_or(len, |q| q + 2)
                     } else {

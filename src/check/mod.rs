@@ -22,6 +22,7 @@ mod delivery;
 mod expect;
 mod heartbeat;
 mod herd;
+mod lint;
 mod ontime;
 mod order;
 mod outbox;
@@ -42,6 +43,7 @@ mod testkit;
 use serde::Serialize;
 
 pub use context::Context;
+pub use lint::unjudgeable;
 pub use untouched::Warning;
 
 use crate::evidence::Evidence;

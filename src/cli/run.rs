@@ -126,6 +126,7 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
     for file in files {
         match cases::cases(file, args.seed) {
             Ok(mut cases) => {
+                let mut linted = false;
                 if args.real {
                     cases.truncate(1);
                 }
@@ -162,6 +163,11 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
                     position += 1;
                     if !shard.has(position - 1) {
                         continue;
+                    }
+                    if !std::mem::replace(&mut linted, true) && !args.json {
+                        for line in unjudgeable(&case) {
+                            say!("{}: {}: {line}", paint("note", "33"), file.display());
+                        }
                     }
                     if args.swarm && !case.is_real() {
                         case.scenario = wschaos::explore::swarm(&case.scenario, case.seed);
@@ -368,6 +374,18 @@ fn run_case(case: &Case, args: &Args) -> Result {
         }
     }
     result
+}
+
+/// What a run of `case`'s file will not be able to judge (a fault too late for a client's
+/// declared bounds), in the world it runs in.
+fn unjudgeable(case: &Case) -> Vec<String> {
+    let cx = if case.is_real() {
+        let nothing = wschaos::evidence::Provided::new();
+        wschaos::check::Context::observed(&case.scenario, nothing, wschaos::real::TOLERANCE)
+    } else {
+        wschaos::check::Context::simulated(&case.scenario)
+    };
+    wschaos::check::unjudgeable(&cx)
 }
 
 /// What the reader of a real run must know about its client processes beyond the verdict
