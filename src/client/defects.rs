@@ -95,7 +95,7 @@ defects! {
     /// is up, as a replay buffer that is never cleared would.
     ReplaysLastFrame,
     /// Takes a server's close frame (any code) as the end: it says it will retry, and never
-    /// dials again, as RxJS's `webSocket` under `retry()` does after a clean close.
+    /// dials again, as `RxJS`'s `webSocket` under `retry()` does after a clean close.
     StaysDownAfterCleanClose,
 }
 
