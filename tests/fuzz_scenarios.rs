@@ -110,10 +110,9 @@ fn extreme() -> impl Strategy<Value = String> {
                 .map(|from| {
                     let rest = &text[from..];
                     let len = rest.find(['\n', ',', ' ', '}', ']']).unwrap_or(rest.len());
-                    let len = if rest.starts_with('"') {
-                        rest[1..].find('"').map_or(len, |q| q + 2)
-                    } else {
-                        len
+                    let len = match rest.strip_prefix('"') {
+                        Some(quoted) => quoted.find('"').map_or(len, |q| q + 2),
+                        None => len,
                     };
                     (from, from + len)
                 })
