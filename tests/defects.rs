@@ -156,3 +156,30 @@ fn every_defect_has_its_scenario() {
     }
     assert_eq!(Defect::ALL.len(), 29, "and a `caught!` test above for each");
 }
+
+/// The herd statistic's power, stated: 20 clients with a fixed delay (no jitter) are
+/// caught in (nearly) every run, whatever the seed. `HERD_POWER_RUNS` raises the count
+/// (the closing note of issue 24 reports 1,000).
+#[test]
+fn a_fixed_delay_herd_of_twenty_is_caught_nearly_always() {
+    defective!(Client, Defect::NoJitter);
+    let runs: u64 = std::env::var("HERD_POWER_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(200);
+    let s = wschaos::scenario::load("scenarios/herd/twenty-after-restart.toml".as_ref()).unwrap();
+    let caught = (0..runs)
+        .filter(|&seed| {
+            let h = sim::run_with::<Client>(&s, 10_000 + seed).unwrap();
+            check::check(&s, &h)
+                .violations
+                .iter()
+                .any(|v| v.invariant == "herd_spread")
+        })
+        .count() as u64;
+    eprintln!("herd power: caught in {caught} of {runs} runs");
+    assert!(
+        caught * 1000 >= runs * 999,
+        "caught in {caught} of {runs} runs"
+    );
+}

@@ -595,12 +595,13 @@ pub struct Expect {
     pub sequence: BTreeMap<String, Vec<String>>,
     /// Built-in invariants to skip, by name (see `scenarios/README.md`).
     pub skip: Vec<String>,
-    /// Herd spread: within any window of this length after a restart, at most `herd_share`
-    /// of the clients may dial. Default 100 ms.
+    /// Herd spread: judge the first dials after a restart in windows of this one length
+    /// only. Default: a scan at several lengths (`herd_spread`).
     #[serde(with = "crate::duration_serde::option")]
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub herd_window: Option<Duration>,
-    /// See `herd_window`. Default 0.5.
+    /// Herd spread: at most this share of a group may dial within a window. Default: the
+    /// count full jitter reaches by chance below one in a billion.
     pub herd_share: Option<f64>,
     /// A known, still open bug: this invariant is expected to fail (a regression file
     /// written by `explore`). The test passes while it fails, and fails once it no longer
