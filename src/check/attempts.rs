@@ -11,6 +11,7 @@ use crate::history::{ClientAction, Event, History};
 pub(super) const CHECKER: Checker = Checker {
     name: "attempt_budget",
     promise: "exactly max_attempts failed dials, then one Failed, then silence until reconnect()",
+    applies: super::every,
     needs: &[Evidence::Statuses, Evidence::Dials],
     check: |cx, h| check(cx, h).into(),
 };

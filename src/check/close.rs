@@ -12,6 +12,7 @@ use crate::server;
 pub(super) const CHECKER: Checker = Checker {
     name: "silence_after_close",
     promise: "after close(): status Closed, then no dial and no event, whatever time passes",
+    applies: super::every,
     needs: &[Evidence::Statuses, Evidence::Dials, Evidence::Connections],
     check: |cx, h| check(cx, h).into(),
 };

@@ -15,6 +15,7 @@ use crate::history::{ClientAction, Event, Fault, History};
 pub(super) const CHECKER: Checker = Checker {
     name: "close_codes",
     promise: "a close code or handshake status the policy calls terminal ends in Failed and silence until reconnect(); any other is retried",
+    applies: super::every,
     needs: &[Evidence::Statuses, Evidence::Dials, Evidence::Connections],
     check: |cx, h| check(cx, h).into(),
 };

@@ -28,6 +28,7 @@ use crate::server;
 pub(super) const CHECKER: Checker = Checker {
     name: "delivery",
     promise: "every message published after a subscription took effect arrives exactly once, in order, or inside a gap notice",
+    applies: super::pubsub,
     needs: &[
         Evidence::Received,
         Evidence::Statuses,

@@ -10,6 +10,7 @@ use crate::history::{Event, Fault, FaultWindow, History};
 pub(super) const FINAL: Checker = Checker {
     name: "expect_final",
     promise: "each group ends in the status the scenario expects",
+    applies: super::every,
     needs: &[Evidence::Statuses],
     check: |cx, h| finals(cx, h).into(),
 };
@@ -17,6 +18,7 @@ pub(super) const FINAL: Checker = Checker {
 pub(super) const SEQUENCE: Checker = Checker {
     name: "expect_sequence",
     promise: "each client goes through exactly the status sequence the scenario expects",
+    applies: super::every,
     needs: &[Evidence::Statuses],
     check: |cx, h| sequences(cx, h).into(),
 };
@@ -24,6 +26,7 @@ pub(super) const SEQUENCE: Checker = Checker {
 pub(super) const RECONNECT: Checker = Checker {
     name: "expect_reconnect",
     promise: "after each fault heals, every client still trying is connected again within expect.reconnect_within",
+    applies: super::every,
     needs: &[Evidence::Connections],
     check: reconnects,
 };

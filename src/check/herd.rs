@@ -22,6 +22,7 @@ use crate::scenario::Group;
 pub(super) const CHECKER: Checker = Checker {
     name: "herd_spread",
     promise: "after a restart, the clients' first dials are spread by jitter (peak per window bounded)",
+    applies: super::every,
     needs: &[Evidence::Dials],
     check: |cx, h| check(cx, h).into(),
 };

@@ -48,7 +48,7 @@ pub use untouched::Warning;
 
 use crate::evidence::Evidence;
 use crate::history::History;
-use crate::scenario::Scenario;
+use crate::scenario::{Group, Mode, Scenario};
 
 /// One broken invariant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -149,11 +149,29 @@ pub struct Checker {
     pub name: &'static str,
     /// The invariant, in a sentence.
     pub promise: &'static str,
+    /// The clients it judges at all (a pub/sub invariant does not judge a raw client):
+    /// the others are neither judged nor reported not judged.
+    pub applies: fn(&Scenario, &Group) -> bool,
     /// The evidence it needs of a client to judge it; a client whose world lacks any of
     /// it is reported not judged, and the checker's findings about it are not used.
     pub needs: &'static [Evidence],
     /// The check.
     pub check: fn(&Context, &History) -> Findings,
+}
+
+/// [`Checker::applies`] of an invariant of every client.
+pub fn every(_: &Scenario, _: &Group) -> bool {
+    true
+}
+
+/// [`Checker::applies`] of an invariant of pub/sub clients.
+pub fn pubsub(_: &Scenario, g: &Group) -> bool {
+    g.mode == Mode::Pubsub
+}
+
+/// [`Checker::applies`] of an invariant of the broadcast protocol's clients.
+pub fn broadcast(s: &Scenario, _: &Group) -> bool {
+    s.server.protocol == crate::protocol::Protocol::Broadcast
 }
 
 /// Every built-in checker, in the order of DESIGN's invariant table.
@@ -222,11 +240,6 @@ pub fn check(scenario: &Scenario, history: &History) -> Verdict {
 /// what it needs ([`Context::provided`]); the others are reported not judged.
 pub fn verdict(cx: &Context, history: &History) -> Verdict {
     let scenario = cx.scenario;
-    let clients: Vec<String> = scenario
-        .clients
-        .iter()
-        .flat_map(crate::scenario::Group::client_names)
-        .collect();
     let mut checked = Vec::new();
     let mut violations = Vec::new();
     let mut not_judged = Vec::new();
@@ -234,6 +247,10 @@ pub fn verdict(cx: &Context, history: &History) -> Verdict {
         .iter()
         .filter(|c| !scenario.expect.skip.iter().any(|s| s == c.name))
     {
+        let clients: Vec<String> = (scenario.clients.iter())
+            .filter(|g| (c.applies)(scenario, g))
+            .flat_map(Group::client_names)
+            .collect();
         let lacking: Vec<(&str, Evidence)> = (clients.iter())
             .filter_map(|n| cx.provided.lacks(n, c.needs).map(|e| (n.as_str(), e)))
             .collect();

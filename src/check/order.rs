@@ -16,6 +16,7 @@ use crate::server::{self, ConnId};
 pub(super) const CHECKER: Checker = Checker {
     name: "restore_order",
     promise: "on every connection the wanted subscriptions are restored before queued publishes are sent",
+    applies: super::pubsub,
     needs: &[Evidence::ServerRecord],
     check: |cx, h| check(cx, h).into(),
 };

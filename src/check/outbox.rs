@@ -14,6 +14,7 @@ use crate::server;
 pub(super) const CHECKER: Checker = Checker {
     name: "outbox",
     promise: "every accepted send is delivered exactly once, in order, or refused with an error",
+    applies: super::pubsub,
     needs: &[
         Evidence::Received,
         Evidence::Statuses,

@@ -11,6 +11,7 @@ use crate::history::{Event, History};
 pub(super) const CHECKER: Checker = Checker {
     name: "presence",
     promise: "each join and leave reaches every other connected client once",
+    applies: super::pubsub,
     needs: &[
         Evidence::Received,
         Evidence::Statuses,

@@ -22,6 +22,7 @@ use crate::server;
 pub(super) const CHECKER: Checker = Checker {
     name: "relayed",
     promise: "every frame the broadcast server relayed reached each client connected then, once",
+    applies: super::broadcast,
     needs: &[Evidence::Frames, Evidence::ServerRecord],
     check: |cx, h| check(cx, h).into(),
 };

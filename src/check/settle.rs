@@ -18,6 +18,7 @@ use crate::scenario::Group;
 pub(super) const CHECKER: Checker = Checker {
     name: "settles",
     promise: "after the last fault heals, every client is connected with all topics restored within the settle time",
+    applies: super::every,
     needs: &[Evidence::Statuses, Evidence::ServerRecord],
     check,
 };

@@ -11,6 +11,7 @@ use crate::history::History;
 pub(super) const CHECKER: Checker = Checker {
     name: "single_connection",
     promise: "at most one live connection per client at every instant",
+    applies: super::every,
     needs: &[Evidence::Connections],
     check: |cx, h| check(cx, h).into(),
 };

@@ -15,6 +15,7 @@ use crate::history::{Event, History};
 pub(super) const CHECKER: Checker = Checker {
     name: "stale_frames",
     promise: "no frame of an old connection surfaces after a newer one is up",
+    applies: super::pubsub,
     needs: &[Evidence::Received, Evidence::ServerRecord],
     check: |cx, h| check(cx, h).into(),
 };

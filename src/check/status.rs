@@ -10,6 +10,7 @@ use crate::history::History;
 pub(super) const CHECKER: Checker = Checker {
     name: "status_moves",
     promise: "status moves only along legal edges, each change exactly once",
+    applies: super::every,
     needs: &[Evidence::Statuses],
     check: |cx, h| check(cx, h).into(),
 };

@@ -12,6 +12,7 @@ use crate::history::{ClientAction, Event, FaultWindow, History};
 pub(super) const CHECKER: Checker = Checker {
     name: "topics_restored",
     promise: "after each reconnect the server holds exactly the client's intended topics: none missing, none twice, none revived",
+    applies: super::pubsub,
     needs: &[Evidence::ServerRecord],
     check: |cx, h| check(cx, h).into(),
 };

@@ -43,6 +43,8 @@ pub fn count(n: usize, thing: &str) -> String {
 /// };
 /// let lines = wschaos::report::not_judged(&[nj("a", "c-0"), nj("a", "c-1"), nj("b", "c-0"), nj("b", "c-1")]);
 /// assert_eq!(lines, ["a, b for c-0, c-1: no status lines"]);
+/// let many: Vec<NotJudged> = (0..20).map(|i| nj("a", &format!("rws-{i}"))).chain([nj("a", "pub")]).collect();
+/// assert_eq!(wschaos::report::not_judged(&many), ["a for rws-0 to rws-19, pub: no status lines"]);
 /// ```
 pub fn not_judged(list: &[NotJudged]) -> Vec<String> {
     // (reason, invariant) -> clients, in order of first appearance.
@@ -64,9 +66,44 @@ pub fn not_judged(list: &[NotJudged]) -> Vec<String> {
     lines
         .into_iter()
         .map(|(reason, clients, checks)| {
-            format!("{} for {}: {reason}", checks.join(", "), clients.join(", "))
+            format!("{} for {}: {reason}", checks.join(", "), runs(&clients))
         })
         .collect()
+}
+
+/// Client names with runs of a group's numbered clients written as one:
+/// `rws-0 to rws-19`.
+fn runs(names: &[&str]) -> String {
+    let numbered = |n: &str| {
+        let (group, i) = n.rsplit_once('-')?;
+        Some((group.to_string(), i.parse::<u64>().ok()?))
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Option<(String, u64, u64)> = None;
+    let close = |run: &mut Option<(String, u64, u64)>, out: &mut Vec<String>| {
+        if let Some((g, a, b)) = run.take() {
+            out.push(match b - a {
+                0 => format!("{g}-{a}"),
+                1 => format!("{g}-{a}, {g}-{b}"),
+                _ => format!("{g}-{a} to {g}-{b}"),
+            });
+        }
+    };
+    for name in names {
+        match (numbered(name), run.as_mut()) {
+            (Some((g, i)), Some((rg, _, b))) if *rg == g && i == *b + 1 => *b = i,
+            (Some((g, i)), _) => {
+                close(&mut run, &mut out);
+                run = Some((g, i, i));
+            }
+            (None, _) => {
+                close(&mut run, &mut out);
+                out.push(name.to_string());
+            }
+        }
+    }
+    close(&mut run, &mut out);
+    out.join(", ")
 }
 
 /// The failure report of a case: each violation, the timeline around it, the replay command.
