@@ -17,7 +17,7 @@ pub(super) const CHECKER: Checker = Checker {
     name: "restore_order",
     promise: "on every connection the wanted subscriptions are restored before queued publishes are sent",
     applies: super::pubsub,
-    needs: &[Evidence::ServerRecord],
+    needs: &[Evidence::ServerRecord, Evidence::Intents],
     check: |cx, h| check(cx, h).into(),
 };
 

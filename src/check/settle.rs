@@ -65,7 +65,8 @@ fn check(s: &Context, h: &History) -> Findings {
         }
         let at = quiet.saturating_add(ms(s.settle)).max(due_at).min(s.end);
         judge(s, h, (&client, g), (quiet, at), &mut out);
-        if !pubsub.contains(&client) || !connected_at(h, &client, at) {
+        let intents_known = s.provided.has(&client, Evidence::Intents);
+        if !pubsub.contains(&client) || !intents_known || !connected_at(h, &client, at) {
             continue;
         }
         let v = |msg: String, events| Violation::new(CHECKER.name, Some(&client), at, msg, events);

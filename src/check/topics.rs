@@ -13,7 +13,7 @@ pub(super) const CHECKER: Checker = Checker {
     name: "topics_restored",
     promise: "after each reconnect the server holds exactly the client's intended topics: none missing, none twice, none revived",
     applies: super::pubsub,
-    needs: &[Evidence::ServerRecord],
+    needs: &[Evidence::ServerRecord, Evidence::Intents],
     check: |cx, h| check(cx, h).into(),
 };
 

@@ -191,6 +191,9 @@ pub async fn run(args: Args) -> Exit {
         tokio::spawn(task);
         let mut sources: Vec<BoxStream<'static, Line>> = Vec::new();
         for topic in &args.subscribe {
+            // The probe protocol's word for what this client wants (`topics_restored`
+            // judges it by these lines when its group declares no `topics`).
+            output::line(Some("subscribe"), &json!({ "topic": topic }));
             match client.subscribe(topic) {
                 Ok(sub) => sources.push(sub.map(|event| Line::of(None, &event)).boxed()),
                 Err(e) => return bad_input(e),
@@ -324,6 +327,7 @@ async fn obey(client: Obeyed) {
             (Obeyed::PubSub(c), "reconnect", "") => c.reconnect(),
             (Obeyed::Raw(c), "reconnect", "") => c.reconnect(),
             (Obeyed::PubSub(c), "subscribe", topic) if !topic.is_empty() => {
+                output::line(Some("subscribe"), &json!({ "topic": topic }));
                 match c.subscribe(topic) {
                     Ok(sub) => {
                         tokio::spawn(
@@ -334,6 +338,7 @@ async fn obey(client: Obeyed) {
                 };
             }
             (Obeyed::PubSub(c), "unsubscribe", topic) if !topic.is_empty() => {
+                output::line(Some("unsubscribe"), &json!({ "topic": topic }));
                 c.unsubscribe(topic);
             }
             (Obeyed::PubSub(c), "publish", spec) if !spec.is_empty() => {

@@ -42,17 +42,22 @@ pub enum Evidence {
     Connections,
     /// The built-in server's own record of subscriptions, publishes and deliveries.
     ServerRecord,
+    /// What topics the client wants over time: its group's `topics`, the timeline's
+    /// subscribe and unsubscribe steps, and what it says it subscribes to itself
+    /// (`subscribe` / `unsubscribe` probe lines).
+    Intents,
 }
 
 impl Evidence {
     /// Every kind, in order.
-    pub const ALL: [Evidence; 6] = [
+    pub const ALL: [Evidence; 7] = [
         Evidence::Statuses,
         Evidence::Received,
         Evidence::Frames,
         Evidence::Dials,
         Evidence::Connections,
         Evidence::ServerRecord,
+        Evidence::Intents,
     ];
 
     /// Why a checker needing this cannot judge a client whose world lacks it.
@@ -65,6 +70,9 @@ impl Evidence {
             Evidence::Connections => "its connections are not recorded",
             Evidence::ServerRecord => {
                 "the server is a command: its subscriptions, publishes and deliveries are not recorded"
+            }
+            Evidence::Intents => {
+                "its topics are unknown: declare them in the group's `topics`, or have it print `subscribe` lines"
             }
         }
     }

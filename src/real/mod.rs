@@ -462,6 +462,12 @@ pub fn provided(scenario: &Scenario, history: &History) -> Provided {
         }
     }
     let builtin = scenario.server.command.is_none();
+    // A client that speaks the probe protocol says what it subscribes to; otherwise only
+    // its group's `topics` say it.
+    let declared: BTreeSet<String> = (scenario.clients.iter())
+        .filter(|g| !g.topics.is_empty())
+        .flat_map(crate::scenario::Group::client_names)
+        .collect();
     let names = scenario
         .clients
         .iter()
@@ -475,6 +481,10 @@ pub fn provided(scenario: &Scenario, history: &History) -> Provided {
             (statuses.contains(name), Evidence::Received),
             (frames.contains(name), Evidence::Frames),
             (builtin, Evidence::ServerRecord),
+            (
+                declared.contains(name) || statuses.contains(name),
+                Evidence::Intents,
+            ),
         ];
         p.client(
             name,

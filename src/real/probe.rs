@@ -25,7 +25,7 @@
 use serde::Deserialize;
 
 use crate::client::{ServerEvent, Status};
-use crate::history::Event;
+use crate::history::{ClientAction, Event};
 use crate::protocol::GapReason;
 
 #[derive(Deserialize)]
@@ -61,6 +61,15 @@ enum Line {
     /// broadcast server's record by its digest.
     Frame {
         text: String,
+    },
+    /// The client subscribes to a topic (its word for what it wants, as `wschaos connect`
+    /// prints it for `--subscribe` and for a `subscribe` action).
+    Subscribe {
+        topic: String,
+    },
+    /// The client drops a topic.
+    Unsubscribe {
+        topic: String,
     },
     /// Welcome, presence, error: what `wschaos connect` prints as it sees them.
     #[serde(untagged)]
@@ -103,6 +112,14 @@ pub fn parse(client: &str, line: &str) -> Option<Event> {
             reason,
             epoch,
             next_seq,
+        },
+        Line::Subscribe { topic } => Event::Action {
+            client: client.into(),
+            action: ClientAction::Subscribe { topic },
+        },
+        Line::Unsubscribe { topic } => Event::Action {
+            client: client.into(),
+            action: ClientAction::Unsubscribe { topic },
         },
         Line::Server(event) => Event::Presence {
             client: client.into(),
@@ -204,6 +221,20 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn subscribe_lines_say_what_the_client_wants() {
+        let asked = parse("c", r#"{"ts":"x","event":"subscribe","topic":"news"}"#);
+        assert!(
+            matches!(&asked, Some(Event::Action { action: ClientAction::Subscribe { topic }, .. }) if topic == "news"),
+            "{asked:?}"
+        );
+        let dropped = parse("c", r#"{"event":"unsubscribe","topic":"news"}"#);
+        assert!(
+            matches!(&dropped, Some(Event::Action { action: ClientAction::Unsubscribe { topic }, .. }) if topic == "news"),
+            "{dropped:?}"
+        );
     }
 
     #[test]
