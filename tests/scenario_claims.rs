@@ -113,3 +113,29 @@ fn raw_clients_keep_receiving_frames_across_reconnects() {
         assert!(frames_after_kick > 0, "{client} got frames after the kick");
     }
 }
+
+/// The README's checker table says, for each checker, the evidence it needs: kept in step
+/// with `Checker::needs`, so the table cannot drift from the code.
+#[test]
+fn the_readme_lists_every_checker_with_the_evidence_it_needs() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    for c in wschaos::check::CHECKERS {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", c.name)))
+            .unwrap_or_else(|| panic!("no README row for {}", c.name));
+        let needs: Vec<String> = c
+            .needs
+            .iter()
+            .map(|e| {
+                serde_json::to_value(e)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        let cell = row.split('|').nth(3).unwrap_or_default().trim();
+        assert_eq!(cell, needs.join(", "), "{}: {row}", c.name);
+    }
+}
