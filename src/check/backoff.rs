@@ -149,6 +149,14 @@ fn escalates(s: &Context, h: &History) -> Vec<Violation> {
         })
         .map(|(i, r)| (i, r.t))
         .collect();
+    // A dial while the server flaps opens a session (a welcome, then 1011) that the server
+    // records as refused: a policy whose `stable_after` is within the slack counts even
+    // that session as stable, and rightly starts its backoff over.
+    let flaps: Vec<(u64, u64)> = (h.fault_windows().into_iter())
+        .filter(|w| w.fault == Fault::Flap)
+        .map(|w| (w.from, w.to.unwrap_or(u64::MAX)))
+        .collect();
+    let in_flap = |t: u64| flaps.iter().any(|(a, b)| *a <= t && t <= *b);
     for (client, g) in clients(s) {
         let p = &g.policy;
         let mine = by_client
@@ -187,7 +195,7 @@ fn escalates(s: &Context, h: &History) -> Vec<Violation> {
                 .find(|c| c.open_index > i && next.is_none_or(|(n, _)| c.open_index < n));
             let lasted = opened.is_some_and(|c| {
                 (c.lifetime(end(s)) as f64 / 1000.0) + slack >= p.stable_after.as_secs_f64()
-            });
+            }) || (p.stable_after.as_secs_f64() <= slack && in_flap(t));
             step = if lasted { 1 } else { step + 1 };
             if lasted {
                 streak = Streak::default();

@@ -76,24 +76,31 @@ impl Context<'_> {
     /// bounds (and the world's slack), to be back before the end, or, for a fault that
     /// never healed, to notice it.
     pub fn covers(&self, win: &Window) -> bool {
-        let last = win.due.unwrap_or(win.noticed_by);
-        last.saturating_add(self.slack) <= self.end
+        self.covers_until(win, self.end)
     }
 
-    /// Until when a client of `g` that was connected at the end of the run owed what it
-    /// had accepted (sends) or was subscribed to (messages): `settle` before the end, and
-    /// not from the beginning of a fault on its connection whose window the run did not
-    /// cover (it may not have noticed the link dead yet, or not be back). With, in that
-    /// case, when the horizon was cut and why, for a not-judged entry.
+    /// [`Context::covers`], for what was seen until `end` (a process's exit).
+    pub fn covers_until(&self, win: &Window, end: u64) -> bool {
+        let last = win.due.unwrap_or(win.noticed_by);
+        last.saturating_add(self.slack) <= end
+    }
+
+    /// Until when a client of `g` that was connected at `end` (the end of the run, or
+    /// its process's exit) owed what it had accepted (sends) or was subscribed to
+    /// (messages): `settle` before then, and not from the beginning of a fault on its
+    /// connection whose window was not over by then (it may not have noticed the link dead
+    /// yet, or not be back). With, in that case, when the horizon was cut and why, for a
+    /// not-judged entry.
     pub(crate) fn owed_until(
         &self,
         windows: &[FaultWindow],
         g: &Group,
+        end: u64,
     ) -> (u64, Option<(u64, String)>) {
-        let mut horizon = self.end.saturating_sub(window::ms(self.settle));
+        let mut horizon = end.saturating_sub(window::ms(self.settle));
         let mut why = None;
-        for w in windows {
-            let Some(win) = self.window(w, g).filter(|win| !self.covers(win)) else {
+        for w in windows.iter().filter(|w| w.from <= end) {
+            let Some(win) = self.window(w, g).filter(|win| !self.covers_until(win, end)) else {
                 continue;
             };
             let from = w.from.saturating_sub(self.slack);

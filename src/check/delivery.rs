@@ -21,7 +21,7 @@ use super::{Checker, Context, Findings, Violation};
 use crate::client::{Reason, Status};
 use crate::evidence::Evidence;
 use crate::evidence::window::show;
-use crate::history::{ClientAction, Event, History};
+use crate::history::{ClientAction, Event, Fault, FaultWindow, History, SERVER_HOST};
 use crate::protocol::GapReason;
 use crate::server;
 
@@ -46,8 +46,8 @@ fn check(s: &Context, h: &History) -> Findings {
     let mut unjudged = Vec::new();
     let published = published(h);
     let processes = Processes::new(h);
-    let confirmed = confirmed(h, &processes);
     let windows = h.fault_windows();
+    let confirmed = confirmed(s, h, &processes, &windows);
     for (client, g) in pubsub_clients(s) {
         order(h, &client, out);
         again(h, &client, &processes, out);
@@ -56,7 +56,7 @@ fn check(s: &Context, h: &History) -> Findings {
         // it, and nothing from a fault on its link whose window the run did not cover: it
         // may not have noticed the link dead, and the server may rightly be unable to
         // reach it.
-        let (horizon, uncovered) = s.owed_until(&windows, g);
+        let (horizon, uncovered) = s.owed_until(&windows, g, s.end);
         let mut cut = false;
         for seg in subscriptions(h, &client, &g.topics) {
             let seen = Seen::collect(h, &client, &seg);
@@ -343,11 +343,29 @@ fn published(h: &History) -> BTreeMap<&str, Vec<Published>> {
 
 /// The records where the server confirmed a subscription, by (client, topic). A
 /// confirmation on a connection of a process that has since exited is left out: it was
-/// that process's, not the next one's (the server may confirm it after the exit).
+/// that process's, not the next one's (the server may confirm it after the exit). So is
+/// one sent while the server-to-client direction of the client's link was cut: it may
+/// never reach the client (the simulated network drops what it cannot carry), which
+/// then has no position to resume from, and no way to know it was owed anything.
 fn confirmed<'a>(
+    s: &Context,
     h: &'a History,
     processes: &Processes<'_>,
+    windows: &[FaultWindow],
 ) -> BTreeMap<(&'a str, &'a str), Vec<usize>> {
+    let hosts: BTreeMap<String, &str> = (pubsub_clients(s).into_iter())
+        .map(|(n, g)| (n, g.host.as_str()))
+        .collect();
+    let cut = |host: &str, t: u64| {
+        windows.iter().any(|w| {
+            let link = match &w.fault {
+                Fault::Partition { link } => link,
+                _ => return false,
+            };
+            let inbound = !link.oneway || link.a == SERVER_HOST;
+            inbound && link.joins_server_and(host) && w.from <= t && w.to.is_none_or(|e| e >= t)
+        })
+    };
     let mut out: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (index, r) in h.records.iter().enumerate() {
         if let Some((
@@ -360,7 +378,12 @@ fn confirmed<'a>(
             },
         )) = r.event.server()
         {
-            if processes.of_conn(client, (epoch, *conn)) == processes.of_record(client, index) {
+            let unheard = hosts
+                .get(client.as_str())
+                .is_some_and(|host| cut(host, r.t));
+            if !unheard
+                && processes.of_conn(client, (epoch, *conn)) == processes.of_record(client, index)
+            {
                 out.entry((client, topic)).or_default().push(index);
             }
         }

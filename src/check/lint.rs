@@ -71,7 +71,7 @@ mod tests {
             lines[0]
         );
         assert!(
-            lines[0].ends_with("lengthen `duration` to 36s"),
+            lines[0].ends_with("lengthen `duration` to 41s"),
             "{}",
             lines[0]
         );

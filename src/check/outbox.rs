@@ -93,7 +93,7 @@ fn check(s: &Context, h: &History) -> Findings {
         // accepted after a fault whose window the run did not cover may be sitting on a
         // link the client had every right not to have noticed dead yet: not judged.
         let settle = ms(s.settle);
-        let (horizon, uncovered) = s.owed_until(&windows, g);
+        let (horizon, uncovered) = s.owed_until(&windows, g, s.end);
         let last_owes = closed_at(h, &client).is_none()
             && status_at(h, &client, u64::MAX) == Some(&Status::Connected);
         let records = by_life(h.of(&client).collect(), &exits, |(k, _)| *k);
@@ -102,7 +102,8 @@ fn check(s: &Context, h: &History) -> Findings {
                 None if last_owes => horizon,
                 None => continue,
                 Some(&exit) => match steady_until(mine, h.records[exit].t, settle) {
-                    Some(until) => until,
+                    // Nor from a fault on its link whose window was not over by the exit.
+                    Some(until) => until.min(s.owed_until(&windows, g, h.records[exit].t).0),
                     None => continue,
                 },
             };

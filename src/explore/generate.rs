@@ -30,7 +30,11 @@ pub fn swarm(base: &Scenario, seed: u64) -> Scenario {
         .map(|tree| tree.current())
         .unwrap_or_default();
     let mut scenario = base.clone();
-    scenario.timeline.extend(sanitize(base, drawn));
+    if bounds.policies {
+        draw_policies(&mut scenario, seed);
+    }
+    let drawn = sanitize(&scenario, &bounds, drawn);
+    scenario.timeline.extend(drawn);
     scenario.timeline.extend(triggered(base, &bounds, seed));
     scenario.timeline.sort_by_key(|s| s.at);
     scenario.seeds = vec![seed];
@@ -120,11 +124,66 @@ fn seed_bytes(seed: u64) -> [u8; 32] {
     bytes
 }
 
-/// Where drawn steps may go: after `from`, healed before the last `settle`.
+/// Where drawn steps may go: after `from`, healed before the last `settle`; with
+/// `anywhere`, from the first instant to the end.
 fn span(base: &Scenario, bounds: &Swarm) -> (u64, u64) {
-    let last = base.duration.saturating_sub(base.settle).as_millis() as u64;
-    let first = (bounds.from.as_millis() as u64).min(last);
+    let last = last(base, bounds).as_millis() as u64;
+    let first = if bounds.anywhere {
+        0
+    } else {
+        (bounds.from.as_millis() as u64).min(last)
+    };
     (first, last.max(first + 1))
+}
+
+/// When every drawn window must have ended.
+fn last(base: &Scenario, bounds: &Swarm) -> Duration {
+    if bounds.anywhere {
+        base.duration
+    } else {
+        base.duration.saturating_sub(base.settle)
+    }
+}
+
+/// Draws every pub/sub group's whole policy, and the file's `settle`, from a stream of
+/// their own (so the schedule's draws do not move): the corners a hand-written file never
+/// visits (no jitter, no growth, one attempt, heartbeats from 300 ms to 30 s, settle
+/// shorter than the ping).
+fn draw_policies(s: &mut Scenario, seed: u64) {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(crate::sim::derive(seed, 0x9011));
+    let mut ms = |options: &[u64]| Duration::from_millis(one(&mut rng, options));
+    let mut draws: Vec<[Duration; 8]> = Vec::new();
+    for _ in &s.clients {
+        draws.push([
+            ms(&[1, 50, 200, 500, 1000, 3000]),
+            ms(&[1, 2, 8, 30]),
+            ms(&[200, 1000, 5000]),
+            ms(&[200, 1000, 5000]),
+            ms(&[300, 2000, 10_000, 30_000]),
+            ms(&[200, 2000, 5000]),
+            ms(&[0, 1000, 5000, 20_000]),
+            ms(&[0, 1, 2, 3]),
+        ]);
+    }
+    s.settle = ms(&[1000, 5000, 15_000]).min(s.duration);
+    for (g, d) in s.clients.iter_mut().zip(draws) {
+        let [initial, growth, connect, handshake, ping, pong, stable, k] = d;
+        let k = k.as_millis() as usize;
+        let p = &mut g.policy;
+        p.initial_delay = initial;
+        p.max_delay = initial * growth.as_millis() as u32;
+        p.multiplier = [1.0, 1.5, 2.0, 3.0][k];
+        p.jitter = [0.0, 0.3, 1.0, 1.0][k];
+        p.max_attempts = [None, Some(1), Some(3), Some(10)][(k + growth.as_millis() as usize) % 4];
+        (p.connect_timeout, p.handshake_timeout) = (connect, handshake);
+        (p.ping_interval, p.pong_timeout, p.stable_after) = (ping, pong, stable);
+    }
+}
+
+/// One of `options`, uniformly.
+fn one<T: Copy>(rng: &mut impl rand::Rng, options: &[T]) -> T {
+    options[rng.random_range(0..options.len())]
 }
 
 /// One of `list` from the draws `pick` (0..3) and `window`: `list[pick]` for a list of
@@ -186,6 +245,10 @@ fn steps(base: &Scenario, bounds: &Swarm) -> impl Strategy<Value = Vec<Step>> {
                 "graceful_restart" => Action::GracefulRestart {
                     down: window,
                     hand_over: false,
+                },
+                "handover" => Action::GracefulRestart {
+                    down: if pick == 0 { Duration::ZERO } else { window },
+                    hand_over: true,
                 },
                 _ => Action::Restart { down: window },
             };
@@ -265,11 +328,19 @@ fn clients_empty(base: &Scenario) -> bool {
         .any(|g| g.mode == crate::scenario::Mode::Pubsub)
 }
 
-/// Drops drawn steps that would make no sense together, and keeps windows inside the run.
-fn sanitize(base: &Scenario, mut drawn: Vec<Step>) -> Vec<Step> {
+/// Drops drawn steps that would make no sense together (or that validation refuses: two
+/// server stops at once, overlapping admission windows or faults on one link, including
+/// the file's own steps), and keeps windows inside the run.
+fn sanitize(base: &Scenario, bounds: &Swarm, mut drawn: Vec<Step>) -> Vec<Step> {
     drawn.sort_by_key(|s| s.at);
-    let last = base.duration.saturating_sub(base.settle);
+    let last = last(base, bounds);
     let mut busy: Vec<(&'static str, String, Duration, Duration)> = Vec::new();
+    for step in base.timeline.iter().filter(|st| st.on.is_none()) {
+        if let Some((key, link)) = key(&step.action) {
+            let end = step.at + step.action.window().unwrap_or_default();
+            busy.push((key, link, step.at, end));
+        }
+    }
     let mut kept = Vec::new();
     for step in drawn {
         let start = step.at;
@@ -277,28 +348,32 @@ fn sanitize(base: &Scenario, mut drawn: Vec<Step>) -> Vec<Step> {
         if end > last {
             continue;
         }
-        let key: (&'static str, String) = match &step.action {
-            Action::Restart { .. } => ("server", String::new()),
-            Action::Flap { .. } | Action::Reject { .. } => ("admission", String::new()),
-            Action::Partition { between, .. }
-            | Action::Hold { between, .. }
-            | Action::Latency { between, .. } => ("link", between.join("-")),
-            _ => ("", String::new()),
-        };
-        let clash = !key.0.is_empty()
-            && busy
-                .iter()
-                .any(|(k, l, b, e)| *k == key.0 && *l == key.1 && start <= *e && *b <= end);
+        let key = key(&step.action);
+        let clash = key.as_ref().is_some_and(|(k, l)| {
+            (busy.iter()).any(|(bk, bl, b, e)| bk == k && bl == l && start <= *e && *b <= end)
+        });
         let server_down = busy
             .iter()
             .any(|(k, _, b, e)| *k == "server" && start >= *b && start <= *e);
         if clash || (server_down && matches!(step.action, Action::Kick { .. })) {
             continue;
         }
-        if !key.0.is_empty() {
-            busy.push((key.0, key.1, start, end));
+        if let Some((k, l)) = key {
+            busy.push((k, l, start, end));
         }
         kept.push(step);
     }
     kept
+}
+
+/// What a fault occupies, so that two drawn steps never hold it at once.
+fn key(action: &Action) -> Option<(&'static str, String)> {
+    Some(match action {
+        Action::Restart { .. } | Action::GracefulRestart { .. } => ("server", String::new()),
+        Action::Flap { .. } | Action::Reject { .. } => ("admission", String::new()),
+        Action::Partition { between, .. }
+        | Action::Hold { between, .. }
+        | Action::Latency { between, .. } => ("link", between.join("-")),
+        _ => return None,
+    })
 }

@@ -94,12 +94,22 @@ pub struct Swarm {
     /// HTTP statuses a drawn `reject` answers. Default `[503, 502, 429]`; add 401 or 403 to
     /// draw rejected credentials.
     pub reject_statuses: Vec<u16>,
+    /// Also draw every pub/sub group's whole policy (delays, multiplier 1 to 3, jitter 0 to
+    /// 1, attempt budgets down to 1, timeouts, heartbeats from 300 ms to 30 s) and the
+    /// file's `settle` (down to 1 s, shorter than a heartbeat): the shapes a hand-written
+    /// file never tries. Default false.
+    pub policies: bool,
+    /// Draw steps anywhere in the run, from its first instant to its last seconds (a
+    /// window still ends by the end), not only between `from` and the last `settle`: where
+    /// a client's bounds outlast the run, the checkers say *not judged*. Default false.
+    pub anywhere: bool,
 }
 
-/// The fault verbs swarm mode can draw (self-healing ones). It draws all but the last,
-/// `graceful_restart`, unless told otherwise: opt-in, so that the seeds of existing swarm
-/// runs keep drawing the same schedules.
-pub const SWARM_FAULTS: [&str; 8] = [
+/// The fault verbs swarm mode can draw (self-healing ones). It draws the first seven unless
+/// told otherwise: `graceful_restart` and `handover` (a graceful restart that hands its
+/// socket over, down for the drawn window or, one time in three, not at all) are opt-in, so
+/// that the seeds of existing swarm runs keep drawing the same schedules.
+pub const SWARM_FAULTS: [&str; 9] = [
     "restart",
     "partition",
     "hold",
@@ -108,6 +118,7 @@ pub const SWARM_FAULTS: [&str; 8] = [
     "reject",
     "kick",
     "graceful_restart",
+    "handover",
 ];
 
 /// The client actions swarm mode can draw.
@@ -123,10 +134,7 @@ pub const SWARM_ACTIONS: [&str; 6] = [
 impl Default for Swarm {
     fn default() -> Self {
         Swarm {
-            faults: SWARM_FAULTS[..SWARM_FAULTS.len() - 1]
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
+            faults: SWARM_FAULTS[..7].iter().map(ToString::to_string).collect(),
             actions: ["subscribe", "unsubscribe", "publish", "reconnect"]
                 .map(String::from)
                 .to_vec(),
@@ -138,6 +146,8 @@ impl Default for Swarm {
             topics: vec!["news".into()],
             kick_codes: vec![1001, 1012, 1000],
             reject_statuses: vec![503, 502, 429],
+            policies: false,
+            anywhere: false,
         }
     }
 }
