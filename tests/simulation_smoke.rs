@@ -166,3 +166,35 @@ fn print_history() {
     let seed = std::env::var("SEED").map_or(42, |s| s.parse().unwrap());
     println!("{}", run(seed).join("\n"));
 }
+
+/// A policy that redials every millisecond through a long cut would run its simulated host
+/// out of ephemeral ports (turmoil keeps the port of every dial that did not connect, and
+/// panics when none is left): the run ends with an error that names the host and the way
+/// out, never a panic.
+#[test]
+fn a_host_out_of_ports_is_an_error_that_says_so() {
+    let s = wschaos::scenario::parse(
+        r#"
+name = "storm"
+duration = "60s"
+[[clients]]
+name = "fast"
+count = 4
+policy = { initial_delay = "1ms", max_delay = "1ms", jitter = 0.0 }
+[[timeline]]
+at = "1s"
+do = "partition"
+between = ["server", "clients"]
+for = "58s"
+"#,
+        "storm.toml",
+    )
+    .unwrap();
+    let e = wschaos::sim::run(&s, 1).unwrap_err();
+    assert!(
+        e.message
+            .contains("host \"clients\" ran out of ephemeral ports"),
+        "{e}"
+    );
+    assert!(e.message.contains("give groups their own `host`"), "{e}");
+}

@@ -172,7 +172,9 @@ fn draw_policies(s: &mut Scenario, seed: u64) {
         let k = k.as_millis() as usize;
         let p = &mut g.policy;
         p.initial_delay = initial;
-        p.max_delay = initial * growth.as_millis() as u32;
+        // At least 100 ms: a client that redials every few milliseconds through a long
+        // cut runs its host out of ports (the run ends with an error that says so).
+        p.max_delay = (initial * growth.as_millis() as u32).max(Duration::from_millis(100));
         p.multiplier = [1.0, 1.5, 2.0, 3.0][k];
         p.jitter = [0.0, 0.3, 1.0, 1.0][k];
         p.max_attempts = [None, Some(1), Some(3), Some(10)][(k + growth.as_millis() as usize) % 4];

@@ -205,11 +205,12 @@ impl Probe {
 #[derive(Clone)]
 pub struct SimConnector {
     probe: Probe,
+    ports: Arc<Ports>,
 }
 
 impl SimConnector {
-    pub(crate) fn new(probe: Probe) -> Self {
-        SimConnector { probe }
+    pub(crate) fn new(probe: Probe, ports: Arc<Ports>) -> Self {
+        SimConnector { probe, ports }
     }
 }
 
@@ -218,7 +219,67 @@ impl Connector for SimConnector {
 
     async fn connect(&self, host: &str, port: u16) -> std::io::Result<Self::Stream> {
         self.probe.dial();
-        TurmoilNet.connect(host, port).await
+        if !self.ports.take() {
+            return Err(std::io::Error::other("the simulated host ran out of ports"));
+        }
+        let stream = TurmoilNet.connect(host, port).await;
+        if stream.is_ok() {
+            // A connected stream gives its port back when it is dropped.
+            self.ports.give_back();
+        }
+        stream
+    }
+}
+
+/// A simulated host's ephemeral ports (16,384 in turmoil 0.7.2). turmoil keeps the port of
+/// every dial that did not connect (refused, or abandoned at a timeout) for the rest of the
+/// run, and panics when none is left; this counts them, so that a run that would exhaust
+/// them ends with a [`super::SimError`] that says so instead.
+#[derive(Debug)]
+pub(crate) struct Ports {
+    /// The host.
+    pub(crate) host: String,
+    /// Ports held by dials that did not connect (and by dials under way).
+    held: std::sync::atomic::AtomicU32,
+    /// One per client of the host: each may hold a connection.
+    live: u32,
+    /// Set when a dial found none left.
+    exhausted: AtomicBool,
+}
+
+impl Ports {
+    /// turmoil's ephemeral range on each host.
+    pub(crate) const TOTAL: u32 = 16_384;
+
+    pub(crate) fn new(host: &str, clients: usize) -> Ports {
+        Ports {
+            host: host.to_string(),
+            held: Default::default(),
+            live: u32::try_from(clients).unwrap_or(u32::MAX),
+            exhausted: AtomicBool::new(false),
+        }
+    }
+
+    /// Takes a port for a dial; false when none is left.
+    fn take(&self) -> bool {
+        let held = self.held.load(Ordering::Relaxed);
+        if held.saturating_add(self.live).saturating_add(1) >= Self::TOTAL {
+            self.exhausted.store(true, Ordering::Relaxed);
+            return false;
+        }
+        self.held.store(held + 1, Ordering::Relaxed);
+        true
+    }
+
+    fn give_back(&self) {
+        self.held.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// How many dials held a port for good, when the host ran out; `None` when it did not.
+    pub(crate) fn exhausted(&self) -> Option<u32> {
+        self.exhausted
+            .load(Ordering::Relaxed)
+            .then(|| self.held.load(Ordering::Relaxed))
     }
 }
 

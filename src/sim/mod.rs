@@ -116,6 +116,7 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
         &handover,
     );
     let mut hosts = BTreeMap::new();
+    let mut ports = Vec::new();
     let mut armed = plan::armed(scenario);
     for (index, host) in client_hosts(scenario).into_iter().enumerate() {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -130,9 +131,12 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
             .collect();
         let host_seed = derive(seed, index as u64 + 1);
         let me = tx.clone();
+        let clients = groups.iter().map(|g| g.count).sum();
+        let host_ports = Arc::new(client::Ports::new(&host, clients));
+        ports.push(host_ports.clone());
         add_client_host::<C>(
             &mut sim,
-            &host,
+            (&host, host_ports),
             groups,
             (rx, hook, me, plan::restartable(scenario)),
             host_seed,
@@ -155,12 +159,25 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
         seed,
         message,
     };
+    let out_of_ports = |at: Duration| {
+        let (host, held) = ports
+            .iter()
+            .find_map(|p| p.exhausted().map(|held| (p.host.clone(), held)))?;
+        Some(fail(format!(
+            "host {host:?} ran out of ephemeral ports at {:?}: {held} dials on it never connected, and turmoil keeps the port of each for the rest of the run ({} a host). Put fewer clients on that host (give groups their own `host`), or give them a policy that dials less often (a longer `initial_delay` or `max_delay`)",
+            at,
+            client::Ports::TOTAL
+        )))
+    };
     while sim.elapsed() < scenario.duration {
         while let Some((_, effect)) = plan.get(next).filter(|(t, _)| *t <= sim.elapsed()) {
             world.apply(&mut sim, effect).map_err(fail)?;
             next += 1;
         }
         sim.step().map_err(|e| fail(e.to_string()))?;
+        if let Some(e) = out_of_ports(sim.elapsed()) {
+            return Err(e);
+        }
     }
     drop(world);
     Ok(History::new(scenario.name.clone(), seed, recorder.take()))
@@ -333,7 +350,7 @@ struct Spec {
 
 fn add_client_host<C: ClientUnderTest>(
     sim: &mut turmoil::Sim<'_>,
-    host: &str,
+    (host, ports): (&str, Arc<client::Ports>),
     groups: Vec<Group>,
     (mut commands, hook, me, restartable): (
         mpsc::UnboundedReceiver<Command>,
@@ -364,7 +381,7 @@ fn add_client_host<C: ClientUnderTest>(
                 } else {
                     derive(spec.seed, life)
                 },
-                connector: SimConnector::new(probe.clone()),
+                connector: SimConnector::new(probe.clone(), ports.clone()),
                 probe,
             }
         };
