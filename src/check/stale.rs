@@ -7,7 +7,7 @@
 //! one was in place (a socket still read after it was declared dead, a buffer not
 //! dropped on reconnect).
 
-use super::view::{Conn, conns, pubsub_clients};
+use super::view::{Conn, Ghosts, conns, pubsub_clients};
 use super::{Checker, Context, Violation};
 use crate::evidence::Evidence;
 use crate::history::{Event, History};
@@ -22,9 +22,12 @@ pub(super) const CHECKER: Checker = Checker {
 
 fn check(s: &Context, h: &History) -> Vec<Violation> {
     let all = conns(h);
+    let ghosts = Ghosts::new(s, h);
     let mut out = Vec::new();
     for (client, _) in pubsub_clients(s) {
-        let mine: Vec<&Conn> = all.iter().filter(|c| c.client == client).collect();
+        let mine: Vec<&Conn> = (all.iter())
+            .filter(|c| c.client == client && !ghosts.is(c))
+            .collect();
         for (i, r) in h.of(&client) {
             let Event::Delivered {
                 topic,

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Context;
-use crate::client::Status;
+use crate::client::{Reason, Status};
 use crate::history::{ClientAction, Event, Fault, FaultWindow, History};
 use crate::scenario::{Group, Mode, Scenario};
 use crate::server::{self, ConnId};
@@ -372,4 +372,106 @@ pub(crate) fn end(cx: &Context) -> u64 {
 
 pub(crate) fn ms(d: std::time::Duration) -> u64 {
     d.as_millis() as u64
+}
+
+/// Connections the server opened for a dial its client had already given up: their
+/// upgrade request, slowed by latency or held in a black hole, reached the server after the
+/// client dropped the socket (or it was reset the moment it opened). They are not the
+/// client's: neither a second socket nor a newer connection.
+pub(crate) struct Ghosts<'a> {
+    cx: &'a Context<'a>,
+    h: &'a History,
+    windows: Vec<FaultWindow>,
+    groups: BTreeMap<String, &'a Group>,
+    /// When the server refused what came on a connection: (epoch, conn) -> ms.
+    rejected: BTreeMap<(u64, ConnId), u64>,
+}
+
+impl<'a> Ghosts<'a> {
+    pub(crate) fn new(cx: &'a Context<'a>, h: &'a History) -> Ghosts<'a> {
+        Ghosts {
+            cx,
+            h,
+            windows: h.fault_windows(),
+            groups: clients(cx.scenario).into_iter().collect(),
+            rejected: (h.records.iter())
+                .filter_map(|r| match r.event.server() {
+                    Some((epoch, server::Event::Rejected { conn, .. })) => {
+                        Some(((epoch, *conn), r.t))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    /// True when `c` may be such a ghost.
+    pub(crate) fn is(&self, c: &Conn) -> bool {
+        // Opened, refused (reset: the client's end was already gone) and closed in the same
+        // moment.
+        let soon = |t: u64| t <= c.open_t + self.cx.slack;
+        let instant = c.close_t.is_some_and(soon)
+            && self
+                .rejected
+                .get(&(c.epoch, c.conn))
+                .copied()
+                .is_some_and(soon);
+        // The client said it was connected right after this one opened: it was its own.
+        let claimed = (self.h.statuses(&c.client))
+            .any(|(_, t, st)| *st == Status::Connected && t >= c.open_t && soon(t));
+        instant
+            || !claimed
+                && (self.groups.get(&c.client)).is_some_and(|g| {
+                    ghost_window(self.cx, self.h, &self.windows, (&c.client, g), c.open_t)
+                })
+    }
+}
+
+/// True when a connection of `client` that the server opened at `t` may be the ghost of a
+/// dial the client gave up at a timeout before `t`: the request of a dial abandoned at `a`
+/// reaches the server no later than one trip at the slowest latency of its link around
+/// then (and after the release of a black hole that held it), plus the slack.
+fn ghost_window(
+    s: &Context,
+    h: &History,
+    windows: &[FaultWindow],
+    (client, g): (&str, &Group),
+    t: u64,
+) -> bool {
+    let host = g.host.as_str();
+    let dial_life = g.policy.connect_timeout + g.policy.handshake_timeout;
+    let on_link = |w: &&FaultWindow| match &w.fault {
+        Fault::Latency { link, .. } | Fault::Hold { link } => link.joins_server_and(host),
+        _ => false,
+    };
+    h.statuses(client)
+        .filter(|(_, a, st)| {
+            *a <= t
+                && matches!(
+                    st,
+                    Status::Disconnected {
+                        reason: Reason::HandshakeTimeout | Reason::ConnectTimeout,
+                        ..
+                    } | Status::Failed {
+                        reason: Reason::HandshakeTimeout | Reason::ConnectTimeout
+                    }
+                )
+        })
+        .any(|(_, a, _)| {
+            // The dial lived at most its timeouts before it was given up at `a`; what it
+            // sent meanwhile arrives a trip later at the latency of the moment it was sent.
+            let born = a.saturating_sub(ms(dial_life));
+            let mut until = a.saturating_add(ms(s.network.latency + s.network.jitter));
+            for w in windows.iter().filter(on_link) {
+                let healed = w.to.unwrap_or(u64::MAX);
+                if w.from > a || healed < born {
+                    continue;
+                }
+                until = until.max(match &w.fault {
+                    Fault::Latency { latency, .. } => a.saturating_add(ms(*latency)),
+                    _ => healed.saturating_add(ms(s.network.latency + s.network.jitter)),
+                });
+            }
+            t <= until.saturating_add(s.slack)
+        })
 }
