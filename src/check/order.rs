@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::view::{Intents, conns, pubsub_clients};
 use super::{Checker, Context, Violation};
 use crate::evidence::Evidence;
-use crate::history::{Event, History};
+use crate::history::{ClientAction, Event, History};
 use crate::server::{self, ConnId};
 
 pub(super) const CHECKER: Checker = Checker {
@@ -54,7 +54,12 @@ fn check(s: &Context, h: &History) -> Vec<Violation> {
                 server::Event::Published { id, topic, .. } if first_publish.is_none() => {
                     first_publish = Some((k, *id, topic));
                 }
-                server::Event::Subscribed { topic, .. } if wanted.contains(topic) => {
+                // A restore: a topic wanted when the connection opened, not asked for (or
+                // dropped) again by the user since; a later subscribe is the user's own.
+                server::Event::Subscribed { topic, .. }
+                    if wanted.contains(topic)
+                        && !touched(h, &c.client, topic, (c.open_index, k)) =>
+                {
                     if let Some((p, id, published)) = first_publish {
                         let msg = format!(
                             "publish {id} (to {published}) went out on connection {} before the subscription to {topic} was restored",
@@ -75,6 +80,22 @@ fn check(s: &Context, h: &History) -> Vec<Violation> {
         }
     }
     out
+}
+
+/// True when `client` was told to subscribe to or unsubscribe from `topic` between the
+/// records `from` and `to`.
+fn touched(h: &History, client: &str, topic: &str, (from, to): (usize, usize)) -> bool {
+    h.of(client).any(|(i, r)| {
+        i > from
+            && i < to
+            && matches!(
+                &r.event,
+                Event::Action {
+                    action: ClientAction::Subscribe { topic: t } | ClientAction::Unsubscribe { topic: t },
+                    ..
+                } if t == topic
+            )
+    })
 }
 
 #[cfg(test)]
