@@ -142,6 +142,23 @@ fn let_go(h: &History, c: &Conn, subs: &Subscriptions, at: (usize, &str, u64)) -
 /// holds the topic reaches the server within the restore window, unless the connection ends
 /// first or the client wants the topic back by then. (A hold or partition of the link in
 /// that window excuses it: the frame may be stuck.)
+/// True when the server heard from the client on connection `c` (a publish, a subscribe or
+/// an unsubscribe) after `t`, before record `before`.
+fn heard_after(h: &History, c: &Conn, t: u64, before: usize) -> bool {
+    h.records[c.open_index..before.min(h.records.len())]
+        .iter()
+        .filter(|r| r.t > t)
+        .any(|r| match r.event.server() {
+            Some((
+                epoch,
+                crate::server::Event::Published { conn, .. }
+                | crate::server::Event::Subscribed { conn, .. }
+                | crate::server::Event::Unsubscribed { conn, .. },
+            )) => epoch == c.epoch && *conn == c.conn,
+            _ => false,
+        })
+}
+
 fn zombies(
     h: &History,
     c: &Conn,
@@ -166,7 +183,16 @@ fn zombies(
         {
             continue;
         }
-        let stuck = stalled(stalls, host, r.t, deadline);
+        // Held or cut now, or cut since the connection opened and not heard from since:
+        // a stream that lost segments to a cut stays dead after the repair, and the
+        // unsubscribe went into it.
+        let stuck = stalled(stalls, host, r.t, deadline)
+            || stalls.iter().any(|w| {
+                w.fault.isolates() == Some(host)
+                    && w.from >= c.open_t
+                    && w.from <= r.t
+                    && !heard_after(h, c, w.from, a)
+            });
         let wanted_back = h.of(&c.client).any(|(j, x)| {
             j > a
                 && x.t <= deadline
