@@ -69,7 +69,22 @@ impl Context<'_> {
     /// not reach that client's connection.
     pub fn window(&self, w: &FaultWindow, g: &Group) -> Option<Window> {
         let client = (g.host.as_str(), &g.policy);
-        window::window(&w.fault, (w.from, w.to), client, &self.server, self.hang)
+        let mut win = window::window(&w.fault, (w.from, w.to), client, &self.server, self.hang)?;
+        win.due = win.due.map(|d| d.saturating_add(self.dial_time()));
+        Some(win)
+    }
+
+    /// How long a dial on a clear path takes to end in `connected`: a round trip for TCP,
+    /// one for the upgrade, half of one for the welcome, each a tick late (three trips, to
+    /// be safe).
+    pub fn dial_time(&self) -> u64 {
+        let trip = self
+            .network
+            .latency
+            .saturating_add(self.network.jitter)
+            .saturating_mul(2)
+            .saturating_add(self.tick);
+        window::ms(trip).saturating_mul(3)
     }
 
     /// True when the run saw all of window `win`: the client had time, by its declared

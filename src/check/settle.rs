@@ -36,7 +36,7 @@ fn check(s: &Context, h: &History) -> Findings {
         // (one redial), and after every fault on its connection (noticed, healed, one
         // redial). The check comes `settle` after the last heal, or then, if later; where
         // the run ends first but the client was due before the end, at the end.
-        let redial = ms(window::redial(&g.policy, Duration::ZERO));
+        let redial = ms(window::redial(&g.policy, Duration::ZERO)) + s.dial_time();
         let mut due = (quiet.saturating_add(redial), None);
         for w in &windows {
             let Some(win) = s.window(w, g) else { continue };
