@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::view::{Conn, by_life, clients, conns, end, exits, ms, slack, statuses};
+use super::view::{Conn, Ghosts, by_life, clients, conns, end, exits, ms, slack, statuses};
 use super::{Checker, Context, Violation};
 use crate::client::Status;
 use crate::evidence::Evidence;
@@ -135,8 +135,11 @@ fn escalates(s: &Context, h: &History) -> Vec<Violation> {
     let mut out = Vec::new();
     let slack = slack(s) as f64 / 1000.0;
     let all = conns(h);
+    // A ghost (a dial given up whose request reached the server late) opened nothing for
+    // the client: its wait is measured from the dial, as for any failed one.
+    let ghosts = Ghosts::new(s, h);
     let mut by_client: BTreeMap<&str, Vec<&Conn>> = BTreeMap::new();
-    for c in &all {
+    for c in all.iter().filter(|c| !ghosts.is(c)) {
         by_client.entry(c.client.as_str()).or_default().push(c);
     }
     // The faults that end connections from the server's side (few): where a loss began.
