@@ -344,9 +344,10 @@ fn published(h: &History) -> BTreeMap<&str, Vec<Published>> {
 /// The records where the server confirmed a subscription, by (client, topic). A
 /// confirmation on a connection of a process that has since exited is left out: it was
 /// that process's, not the next one's (the server may confirm it after the exit). So is
-/// one sent while the server-to-client direction of the client's link was cut: it may
-/// never reach the client (the simulated network drops what it cannot carry), which
-/// then has no position to resume from, and no way to know it was owed anything.
+/// one sent within a trip of a cut or a hold of the server-to-client direction of the
+/// client's link, when nothing on that connection reached the client after it: it may
+/// never have reached the client (dropped by the cut, or held past the connection's end),
+/// which then has no position to resume from, and no way to know it was owed anything.
 fn confirmed<'a>(
     s: &Context,
     h: &'a History,
@@ -356,14 +357,25 @@ fn confirmed<'a>(
     let hosts: BTreeMap<String, &str> = (pubsub_clients(s).into_iter())
         .map(|(n, g)| (n, g.host.as_str()))
         .collect();
+    // The server-to-client direction cut or held within a trip of `t`.
     let cut = |host: &str, t: u64| {
         windows.iter().any(|w| {
             let link = match &w.fault {
-                Fault::Partition { link } => link,
+                Fault::Partition { link } | Fault::Hold { link } => link,
                 _ => return false,
             };
             let inbound = !link.oneway || link.a == SERVER_HOST;
-            inbound && link.joins_server_and(host) && w.from <= t && w.to.is_none_or(|e| e >= t)
+            inbound
+                && link.joins_server_and(host)
+                && w.from <= t.saturating_add(s.slack)
+                && w.to.is_none_or(|e| e.saturating_add(s.slack) >= t)
+        })
+    };
+    // The client got a delivery on that connection after record `index`: what the server
+    // said before it (the confirmation) arrived too.
+    let heard = |client: &str, conn: u64, index: usize| {
+        h.of(client).any(|(i, r)| {
+            i > index && matches!(&r.event, Event::Delivered { conn: c, .. } if *c == conn)
         })
     };
     let mut out: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
@@ -380,7 +392,8 @@ fn confirmed<'a>(
         {
             let unheard = hosts
                 .get(client.as_str())
-                .is_some_and(|host| cut(host, r.t));
+                .is_some_and(|host| cut(host, r.t))
+                && !heard(client, *conn, index);
             if !unheard
                 && processes.of_conn(client, (epoch, *conn)) == processes.of_record(client, index)
             {
