@@ -79,6 +79,7 @@ fn caught_by(defect: Defect) -> (&'static str, &'static str) {
         Defect::StaleDeadline => ("restarts/long-restart.toml", "dial_connects"),
         Defect::ReplaysLastFrame => ("basics/broadcast.toml", "relayed"),
         Defect::StaysDownAfterCleanClose => ("edges/late-kick.toml", "settles"),
+        Defect::ClosesWithoutFrame => ("basics/close-cleanly.toml", "clean_close"),
     }
 }
 
@@ -138,6 +139,14 @@ caught!(
     stays_down_after_clean_close,
     Defect::StaysDownAfterCleanClose
 );
+caught!(closes_without_frame, Defect::ClosesWithoutFrame);
+
+/// A class of bug is caught by at least two library files: the second one here.
+#[test]
+fn closes_without_frame_in_a_second_file() {
+    defective!(Client, Defect::ClosesWithoutFrame);
+    assert_caught::<Client>("basics/presence.toml", "clean_close");
+}
 
 #[test]
 fn every_defect_has_its_scenario() {
@@ -154,7 +163,7 @@ fn every_defect_has_its_scenario() {
             "{d:?}: {invariant}"
         );
     }
-    assert_eq!(Defect::ALL.len(), 29, "and a `caught!` test above for each");
+    assert_eq!(Defect::ALL.len(), 30, "and a `caught!` test above for each");
 }
 
 /// The herd statistic's power, stated: 20 clients with a fixed delay (no jitter) are

@@ -20,6 +20,7 @@ mod connects;
 mod context;
 mod delivery;
 mod expect;
+mod goodbye;
 mod heartbeat;
 mod herd;
 mod lint;
@@ -185,6 +186,7 @@ pub const CHECKERS: &[Checker] = &[
     attempts::CHECKER,
     codes::CHECKER,
     close::CHECKER,
+    goodbye::CHECKER,
     single::CHECKER,
     topics::CHECKER,
     order::CHECKER,
@@ -212,6 +214,7 @@ pub const NAMES: &[&str] = &[
     "attempt_budget",
     "close_codes",
     "silence_after_close",
+    "clean_close",
     "single_connection",
     "topics_restored",
     "restore_order",

@@ -411,6 +411,16 @@ fn report_failure(failure: &Failure, args: &Args) {
         &today(),
         &path.display().to_string(),
     );
+    // What is written must load: a file validation refuses is no regression file.
+    if let Err(e) = wschaos::scenario::parse(&text, path.display().to_string()) {
+        tell!(
+            args,
+            "shrunk in {} runs, but the file would not load, so it was not written ({e}); replay: {}",
+            shrunk.runs,
+            replay(failure, args)
+        );
+        return;
+    }
     let written = std::fs::create_dir_all(&out_dir).and_then(|()| std::fs::write(&path, text));
     let (before, after) = (
         failure.case.scenario.timeline.len(),

@@ -97,6 +97,9 @@ defects! {
     /// Takes a server's close frame (any code) as the end: it says it will retry, and never
     /// dials again, as `RxJS`'s `webSocket` under `retry()` does after a clean close.
     StaysDownAfterCleanClose,
+    /// `close()` drops the socket without a close frame: the server sees a reset, not a
+    /// goodbye.
+    ClosesWithoutFrame,
 }
 
 /// A set of defects: zero-sized, and always empty, in a build without the `defects`

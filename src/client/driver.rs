@@ -377,6 +377,9 @@ impl<C: Connector, S: Session> Driver<C, S> {
 
     /// Best effort: tell the server with a 1000 close frame, bounded by `write_timeout`.
     async fn close_politely(&self, ws: &mut WebSocketStream<MaybeTls<C::Stream>>) {
+        if self.defects.has(Defect::ClosesWithoutFrame) {
+            return;
+        }
         let frame = CloseFrame {
             code: CloseCode::Normal,
             reason: "client closed".into(),

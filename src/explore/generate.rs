@@ -156,7 +156,7 @@ fn draw_policies(s: &mut Scenario, seed: u64) {
     let mut draws: Vec<[Duration; 8]> = Vec::new();
     for _ in &s.clients {
         draws.push([
-            ms(&[1, 50, 200, 500, 1000, 3000]),
+            ms(&[20, 50, 200, 500, 1000, 3000]),
             ms(&[1, 2, 8, 30]),
             ms(&[200, 1000, 5000]),
             ms(&[200, 1000, 5000]),
@@ -172,8 +172,9 @@ fn draw_policies(s: &mut Scenario, seed: u64) {
         let k = k.as_millis() as usize;
         let p = &mut g.policy;
         p.initial_delay = initial;
-        // At least 100 ms: a client that redials every few milliseconds through a long
-        // cut runs its host out of ports (the run ends with an error that says so).
+        // At least 100 ms (and a first delay of at least 20 ms): a client that redials
+        // every millisecond through a long cut runs its host out of ports (the run ends
+        // with an error that says so).
         p.max_delay = (initial * growth.as_millis() as u32).max(Duration::from_millis(100));
         p.multiplier = [1.0, 1.5, 2.0, 3.0][k];
         p.jitter = [0.0, 0.3, 1.0, 1.0][k];

@@ -357,6 +357,14 @@ fn server_text(e: &server::Event) -> String {
             client,
             reason,
         } => format!("conn {conn} {client} rejected: {reason}"),
+        server::Event::ClientClosed {
+            conn,
+            client,
+            code: Some(code),
+        } => format!("conn {conn} {client} closed it cleanly ({code})"),
+        server::Event::ClientClosed { conn, client, .. } => {
+            format!("conn {conn} {client} closed it cleanly")
+        }
     }
 }
 

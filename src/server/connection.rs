@@ -289,7 +289,8 @@ async fn receive<S: ByteStream>(
             lock(hub).handle_text(conn, &text);
             return None;
         }
-        Some(Ok(Message::Close(_))) => {
+        Some(Ok(Message::Close(frame))) => {
+            lock(hub).client_closed(conn, frame.map(|f| u16::from(f.code)));
             let _ = timeout(config.write_timeout, ws.flush()).await;
             return Some("client closed".into());
         }

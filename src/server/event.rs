@@ -84,6 +84,17 @@ pub enum Event {
         /// How many connections it was queued for (the sender's included).
         to: u64,
     },
+    /// A client closed its connection cleanly: its close frame arrived (the server answers
+    /// it and the connection ends; a `disconnected` follows).
+    ClientClosed {
+        /// The connection.
+        conn: ConnId,
+        /// The client.
+        client: String,
+        /// The code in its close frame, if it gave one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u16>,
+    },
     /// A client sent something the server refused (an error frame or a close followed).
     Rejected {
         /// The connection.

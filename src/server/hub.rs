@@ -234,6 +234,12 @@ impl Hub {
         });
     }
 
+    /// Notes that a client's close frame arrived on a connection.
+    pub(crate) fn client_closed(&mut self, conn: ConnId, code: Option<u16>) {
+        let client = self.client(conn);
+        self.observe(Event::ClientClosed { conn, client, code });
+    }
+
     /// Notes that a connection is being closed for a protocol violation.
     pub(crate) fn reject(&mut self, conn: ConnId, reason: &str) {
         let client = self.client(conn);

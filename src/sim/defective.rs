@@ -75,6 +75,7 @@ fn injection(defect: Defect) -> Injection {
         | Defect::StaleFrames
         | Defect::ReplaysLastFrame
         | Defect::StaysDownAfterCleanClose
+        | Defect::ClosesWithoutFrame
         | Defect::ReusesSession
         | Defect::NeverResetsBackoff
         | Defect::RedialsAtOnceOn1012
