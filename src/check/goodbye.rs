@@ -48,7 +48,20 @@ fn check(s: &Context, h: &History) -> Findings {
                     _ => None,
                 })
                 .last();
-            if last != Some(&Status::Connected) || between_processes(h, &client, r.t) {
+            // A process that exits in the moment it closes takes its socket down with it.
+            let exits_then = h.of(&client).any(|(i, x)| {
+                i > a
+                    && x.t <= r.t.saturating_add(s.slack)
+                    && matches!(
+                        x.event,
+                        Event::Action {
+                            action: ClientAction::Exit,
+                            ..
+                        }
+                    )
+            });
+            if last != Some(&Status::Connected) || between_processes(h, &client, r.t) || exits_then
+            {
                 continue;
             }
             let Some(c) = all.iter().find(|c| c.client == client && c.open_before(a)) else {

@@ -37,6 +37,7 @@ mod status;
 mod topics;
 mod untouched;
 mod view;
+mod welcome;
 
 #[cfg(test)]
 mod testkit;
@@ -178,6 +179,7 @@ pub fn broadcast(s: &Scenario, _: &Group) -> bool {
 /// Every built-in checker, in the order of DESIGN's invariant table.
 pub const CHECKERS: &[Checker] = &[
     status::CHECKER,
+    welcome::CHECKER,
     backoff::BOUNDS,
     backoff::ESCALATES,
     ontime::CHECKER,
@@ -206,6 +208,7 @@ pub const CHECKERS: &[Checker] = &[
 /// The names of every built-in checker.
 pub const NAMES: &[&str] = &[
     "status_moves",
+    "connected_on_welcome",
     "backoff_bounds",
     "backoff_escalates",
     "redial_on_time",

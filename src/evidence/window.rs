@@ -115,6 +115,17 @@ pub fn window(
     let noticed_by = match reach(fault, host, policy, server) {
         Reach::Untouched => return None,
         Reach::AtOnce => from,
+        // A cut that heals before the client's heartbeat noticed it may leave the stream
+        // dead in one direction only (the segments lost in it are never sent again): if it
+        // is the client's, the server's frames (its pings among them) still arrive and are
+        // life to the client, and only the server's heartbeat ends the connection.
+        Reach::Silent(d)
+            if matches!(fault, Fault::Partition { .. })
+                && to.is_some_and(|to| to < from.saturating_add(ms(d))) =>
+        {
+            let server = server.ping_interval.saturating_add(server.pong_timeout);
+            from.saturating_add(ms(d.max(server)))
+        }
         Reach::Silent(d) => from.saturating_add(ms(d)),
     };
     let due = to.map(|to| {
