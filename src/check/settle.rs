@@ -149,7 +149,7 @@ fn judge(
             out.not_judged(CHECKER.name, client, Some(t), why);
         }
         // A dial that began a moment ago is still on its way.
-        Some((t, Status::Connecting { .. })) if t + s.slack > at => {
+        Some((t, Status::Connecting { .. })) if t + s.dial_time() > at => {
             let why = format!(
                 "at the check ({}) a dial it began {} earlier was still on its way",
                 show(at),

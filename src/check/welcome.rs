@@ -10,7 +10,7 @@ use super::{Checker, Context, Violation};
 use crate::client::Status;
 use crate::evidence::Evidence;
 use crate::evidence::window::show;
-use crate::history::{Event, History};
+use crate::history::{Event, Fault, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "connected_on_welcome",
@@ -22,6 +22,13 @@ pub(super) const CHECKER: Checker = Checker {
 
 fn check(s: &Context, h: &History) -> Vec<Violation> {
     let all = conns(h);
+    // A flapping server welcomes, then closes at once, and records the session as refused
+    // (with no client): a `connected` within a flap window is its welcome's.
+    let flaps: Vec<(u64, u64)> = (h.fault_windows().into_iter())
+        .filter(|w| w.fault == Fault::Flap)
+        .map(|w| (w.from, w.to.unwrap_or(u64::MAX).saturating_add(s.slack)))
+        .collect();
+    let flapping = |t: u64| flaps.iter().any(|(a, b)| *a <= t && t <= *b);
     let mut out = Vec::new();
     for (client, _) in pubsub_clients(s) {
         let opened: Vec<usize> = (all.iter())
@@ -37,7 +44,7 @@ fn check(s: &Context, h: &History) -> Vec<Violation> {
                     ..
                 } => {
                     let since = dialed.unwrap_or(0);
-                    if !opened.iter().any(|&o| o > since && o < i) {
+                    if !flapping(r.t) && !opened.iter().any(|&o| o > since && o < i) {
                         let msg = format!(
                             "reported connected at {} with no connection of it accepted by the server since its last dial: announced before this connection's welcome",
                             show(r.t)
