@@ -232,11 +232,19 @@ impl History {
         })
     }
 
-    /// Every fault with the time it healed, in order of beginning.
+    /// Every fault with the time it healed, in order of beginning. A stopped server heals
+    /// when the next one is up (`server_up`), which a graceful restart that hands its
+    /// socket over reaches only once the old one has drained, whatever its `down`.
     pub fn fault_windows(&self) -> Vec<FaultWindow> {
         let mut windows: Vec<FaultWindow> = Vec::new();
+        let mut starting: Option<usize> = None;
         for r in &self.records {
             match &r.event {
+                Event::ServerUp { .. } => {
+                    if let Some(w) = starting.take().and_then(|i| windows.get_mut(i)) {
+                        w.to = w.to.map(|to| to.max(r.t));
+                    }
+                }
                 Event::Fault { fault } => windows.push(FaultWindow {
                     fault: (**fault).clone(),
                     from: r.t,
@@ -244,11 +252,15 @@ impl History {
                 }),
                 Event::Heal { heal } => {
                     let target = heal.target();
-                    if let Some(w) = windows
+                    if let Some((i, w)) = windows
                         .iter_mut()
-                        .find(|w| w.to.is_none() && w.fault.target().as_ref() == Some(&target))
+                        .enumerate()
+                        .find(|(_, w)| w.to.is_none() && w.fault.target().as_ref() == Some(&target))
                     {
                         w.to = Some(r.t);
+                        if target == Target::Server {
+                            starting = Some(i);
+                        }
                     }
                 }
                 _ => {}
