@@ -385,6 +385,8 @@ pub(crate) struct Ghosts<'a> {
     groups: BTreeMap<String, &'a Group>,
     /// When the server refused what came on a connection: (epoch, conn) -> ms.
     rejected: BTreeMap<(u64, ConnId), u64>,
+    /// Connections a client received a message on: (client, epoch, conn). Not ghosts.
+    used: BTreeSet<(String, u64, ConnId)>,
 }
 
 impl<'a> Ghosts<'a> {
@@ -402,20 +404,40 @@ impl<'a> Ghosts<'a> {
                     _ => None,
                 })
                 .collect(),
+            used: (h.records.iter())
+                .filter_map(|r| match &r.event {
+                    Event::Delivered {
+                        client,
+                        epoch,
+                        conn,
+                        ..
+                    } => Some((client.to_string(), *epoch, *conn)),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 
     /// True when `c` may be such a ghost.
     pub(crate) fn is(&self, c: &Conn) -> bool {
-        // Opened, refused (reset: the client's end was already gone) and closed in the same
-        // moment.
+        if self.used.contains(&(c.client.clone(), c.epoch, c.conn)) {
+            return false;
+        }
+        // Opened, then reset (the client's end was already gone) within a moment: refused
+        // as it opened, or ended within a round trip without the client's goodbye.
         let soon = |t: u64| t <= c.open_t + self.cx.slack;
-        let instant = c.close_t.is_some_and(soon)
-            && self
-                .rejected
-                .get(&(c.epoch, c.conn))
-                .copied()
-                .is_some_and(soon);
+        let refused = self
+            .rejected
+            .get(&(c.epoch, c.conn))
+            .copied()
+            .is_some_and(soon);
+        let reset = c.close_index.is_some_and(|k| {
+            !matches!(
+                self.h.records[k].event.server(),
+                Some((_, server::Event::ClientClosed { .. }))
+            )
+        });
+        let instant = c.close_t.is_some_and(soon) && (refused || reset);
         // The client said it was connected right after this one opened: it was its own.
         let claimed = (self.h.statuses(&c.client))
             .any(|(_, t, st)| *st == Status::Connected && t >= c.open_t && soon(t));
