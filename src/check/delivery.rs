@@ -371,6 +371,30 @@ fn confirmed<'a>(
                 && w.to.is_none_or(|e| e.saturating_add(s.slack) >= t)
         })
     };
+    // The slowest one-way latency of `host`'s link at `t`.
+    let latency = |host: &str, t: u64| {
+        (windows.iter())
+            .filter(|w| w.from <= t && w.to.is_none_or(|e| e >= t))
+            .filter_map(|w| match &w.fault {
+                Fault::Latency { link, latency } if link.joins_server_and(host) => {
+                    Some(crate::evidence::window::ms(*latency))
+                }
+                _ => None,
+            })
+            .fold(
+                crate::evidence::window::ms(s.network.latency + s.network.jitter),
+                u64::max,
+            )
+    };
+    // The client lost the connection before the confirmation at record `index` could have
+    // reached it (a trip at the link's latency).
+    let lost_in_flight = |client: &str, host: &str, index: usize| {
+        let t = h.records[index].t;
+        let arrives = t.saturating_add(latency(host, t)).saturating_add(s.slack);
+        h.statuses(client)
+            .find(|(i, _, _)| *i > index)
+            .is_some_and(|(_, at, st)| *st != Status::Connected && at <= arrives)
+    };
     // The client got a delivery on that connection after record `index`: what the server
     // said before it (the confirmation) arrived too.
     let heard = |client: &str, conn: u64, index: usize| {
@@ -392,7 +416,7 @@ fn confirmed<'a>(
         {
             let unheard = hosts
                 .get(client.as_str())
-                .is_some_and(|host| cut(host, r.t))
+                .is_some_and(|host| cut(host, r.t) || lost_in_flight(client, host, index))
                 && !heard(client, *conn, index);
             if !unheard
                 && processes.of_conn(client, (epoch, *conn)) == processes.of_record(client, index)
