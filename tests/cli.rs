@@ -635,3 +635,47 @@ fn runs_repeats_real_cases_and_reports_k_of_n() {
     let out = wschaos(&["run", "--runs", "0", brief.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A fault too late for the client's bounds: said before the run (with the `duration`
+/// that would judge it), then not judged, never passed, in every output; `--strict` fails it.
+#[test]
+fn what_a_run_cannot_judge_is_said_in_every_output_and_strict_fails_it() {
+    let late = "name = \"late\"\nseeds = [5]\nduration = \"20s\"\n[[clients]]\nname = \"subs\"\nhost = \"edge\"\ntopics = [\"news\"]\n[[clients]]\nname = \"pub\"\nhost = \"pubs\"\npublish = { topic = \"news\", every = \"200ms\" }\n[[timeline]]\nat = \"15s\"\ndo = \"partition\"\nbetween = [\"server\", \"pubs\"]\nfor = \"2s\"\n";
+    let dir = scenario_dir("notjudged", &[("late.toml", late)]);
+    let d = dir.to_str().unwrap();
+    let junit = dir.join("junit.xml");
+    let out = wschaos(&["run", d, "--junit", junit.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("note: ")
+            && text.contains("the partition at 15.0 s cannot be judged for group \"pub\""),
+        "{text}"
+    );
+    assert!(text.contains("lengthen `duration` to"), "{text}");
+    assert!(text.contains("not judged: outbox"), "{text}");
+    assert!(
+        text.contains("0 passed, 0 failed, 1 not fully judged"),
+        "{text}"
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<system-out>not judged: outbox"), "{xml}");
+    let json = wschaos(&["run", d, "--json"]);
+    let lines = json_lines(&String::from_utf8(json.stdout).unwrap());
+    let outbox = lines[0]["not_judged"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["invariant"] == "outbox")
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(outbox["client"], "pub-0", "{:?}", lines[0]);
+    assert_eq!(outbox["from"], 14_979, "{:?}", lines[0]);
+    assert_eq!(lines[1]["summary"]["not_judged"], 1, "{:?}", lines[1]);
+    assert_eq!(lines[1]["summary"]["passed"], 0, "{:?}", lines[1]);
+    let strict = wschaos(&["run", d, "--strict"]);
+    let text = String::from_utf8_lossy(&strict.stdout).into_owned();
+    assert_eq!(strict.status.code(), Some(1), "{text}");
+    assert!(text.contains("not judged under --strict"), "{text}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -141,6 +141,15 @@ caught!(
 );
 caught!(closes_without_frame, Defect::ClosesWithoutFrame);
 
+/// Connected announced before the server took the connection, after a reconnect as at the
+/// start: `connected_on_welcome` judges it against the server's record in any file.
+#[test]
+fn connected_before_the_welcome_is_caught_against_the_servers_record() {
+    defective!(Client, Defect::ConnectedBeforeHandshake);
+    assert_caught::<Client>("restarts/short-restart.toml", "connected_on_welcome");
+    assert_caught::<Client>("edges/late-kick.toml", "connected_on_welcome");
+}
+
 /// A class of bug is caught by at least two library files: the second one here.
 #[test]
 fn closes_without_frame_in_a_second_file() {
@@ -191,4 +200,28 @@ fn a_fixed_delay_herd_of_twenty_is_caught_nearly_always() {
         caught * 1000 >= runs * 999,
         "caught in {caught} of {runs} runs"
     );
+}
+
+/// The server's word is judged too: a server that answers a resume within its epoch with a
+/// history gap while it still holds the first missed message (and starts one late) hides a
+/// loss behind a notice. `delivery` checks each history gap against the server's own record
+/// of what it sequenced and what its history keeps.
+#[test]
+fn a_server_that_replays_late_behind_a_gap_notice_is_caught() {
+    for file in [
+        "basics/resume-from-history.toml",
+        "partitions/one-client-partitioned.toml",
+    ] {
+        let mut s = wschaos::scenario::load(format!("scenarios/{file}").as_ref()).unwrap();
+        let clean = check::check(&s, &sim::run(&s, s.seeds[0]).unwrap());
+        assert!(clean.passed(), "{file}: {:#?}", clean.violations);
+        s.server.defects.replays_late = true;
+        let caught = s.seeds.iter().any(|&seed| {
+            let h = sim::run(&s, seed).unwrap();
+            check::check(&s, &h).violations.iter().any(|v| {
+                v.invariant == "delivery" && v.message.contains("answered with a history gap")
+            })
+        });
+        assert!(caught, "{file} did not catch the late replay");
+    }
 }

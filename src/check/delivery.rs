@@ -50,6 +50,7 @@ fn check(s: &Context, h: &History) -> Findings {
     let confirmed = confirmed(s, h, &processes, &windows);
     for (client, g) in pubsub_clients(s) {
         order(h, &client, out);
+        unjustified_gaps(s, h, &client, out);
         again(h, &client, &processes, out);
         let connected_at_end = status_at(h, &client, u64::MAX) == Some(&Status::Connected);
         // A subscriber connected at the end owes what was published up to `settle` before
@@ -67,7 +68,14 @@ fn check(s: &Context, h: &History) -> Findings {
             let confirmed = confirmed
                 .get(&(client.as_str(), seg.topic.as_str()))
                 .map_or(&[][..], Vec::as_slice);
-            let tail = (seg.to.is_none() && connected_at_end).then_some(horizon);
+            // The tail is owed once the subscription in force at the end was answered a
+            // trip before it: a replay or a gap notice still on its way owes nothing yet.
+            let settled = confirmed.last().is_none_or(|&k| {
+                let t = h.records[k].t;
+                let trip = super::view::latency_over(s, &windows, &g.host, (t, s.end));
+                t.saturating_add(trip).saturating_add(s.slack) <= s.end
+            });
+            let tail = (seg.to.is_none() && connected_at_end && settled).then_some(horizon);
             cut |= tail.is_some()
                 && uncovered.as_ref().is_some_and(|(from, _)| {
                     topic_published
@@ -371,26 +379,12 @@ fn confirmed<'a>(
                 && w.to.is_none_or(|e| e.saturating_add(s.slack) >= t)
         })
     };
-    // The slowest one-way latency of `host`'s link at `t`.
-    let latency = |host: &str, t: u64| {
-        (windows.iter())
-            .filter(|w| w.from <= t && w.to.is_none_or(|e| e >= t))
-            .filter_map(|w| match &w.fault {
-                Fault::Latency { link, latency } if link.joins_server_and(host) => {
-                    Some(crate::evidence::window::ms(*latency))
-                }
-                _ => None,
-            })
-            .fold(
-                crate::evidence::window::ms(s.network.latency + s.network.jitter),
-                u64::max,
-            )
-    };
     // The client lost the connection before the confirmation at record `index` could have
     // reached it (a trip at the link's latency).
     let lost_in_flight = |client: &str, host: &str, index: usize| {
         let t = h.records[index].t;
-        let arrives = t.saturating_add(latency(host, t)).saturating_add(s.slack);
+        let latency = super::view::latency_over(s, windows, host, (t, t));
+        let arrives = t.saturating_add(latency).saturating_add(s.slack);
         h.statuses(client)
             .find(|(i, _, _)| *i > index)
             .is_some_and(|(_, at, st)| *st != Status::Connected && at <= arrives)
@@ -426,6 +420,57 @@ fn confirmed<'a>(
         }
     }
     out
+}
+
+/// A history gap excuses only what the server no longer held: a resume from `#p` answered
+/// with a history gap while the server's history (its last `history` messages of the topic,
+/// by its own record of what it sequenced) still held `#p + 1` hides a loss behind a notice.
+fn unjustified_gaps(s: &Context, h: &History, client: &str, out: &mut Vec<Violation>) {
+    let keep = s.server.history as u64;
+    // (epoch, topic) -> the last sequence the server gave it, as the history goes.
+    let mut last: BTreeMap<(u64, &str), u64> = BTreeMap::new();
+    for (i, r) in h.records.iter().enumerate() {
+        match r.event.server() {
+            Some((
+                epoch,
+                server::Event::Published {
+                    topic,
+                    seq: Some(seq),
+                    ..
+                },
+            )) => {
+                last.insert((epoch, topic.as_str()), *seq);
+            }
+            Some((
+                epoch,
+                server::Event::Subscribed {
+                    client: who,
+                    topic,
+                    resume: Some(from),
+                    gap: Some(GapReason::History),
+                    ..
+                },
+            )) if who == client && from.epoch == epoch => {
+                let newest = last.get(&(epoch, topic.as_str())).copied().unwrap_or(0);
+                let oldest_held = newest.saturating_sub(keep.saturating_sub(1)).max(1);
+                let first_missed = from.seq + 1;
+                if first_missed <= newest && first_missed >= oldest_held {
+                    let msg = format!(
+                        "{topic}: a resume from #{} (epoch {epoch}) was answered with a history gap, though the server still held #{first_missed} (it keeps the last {keep} of the topic, up to #{newest})",
+                        from.seq
+                    );
+                    out.push(Violation::new(
+                        CHECKER.name,
+                        Some(client),
+                        r.t,
+                        msg,
+                        vec![i],
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Deliveries of each topic must be strictly increasing in (epoch, seq), within each
@@ -641,6 +686,43 @@ mod tests {
             .status(5, "c-0", Status::Connected)
             .open(5, 1, 1, "c-0")
             .subscribed(6, 1, 1, "c-0", "t")
+    }
+
+    #[test]
+    fn a_history_gap_excuses_only_what_the_server_no_longer_held() {
+        // The server keeps the last 3 of a topic; it sequenced #1..#5. A resume from #1
+        // (first missed #2, gone: it holds #3..#5) rightly gets a gap; one from #3 (first
+        // missed #4, held) does not.
+        let s = simple(1, "[server]\nhistory = 3\n");
+        let answered = |from: u64| {
+            let mut b = base();
+            for seq in 1..=5 {
+                b = b.server(100 * seq, 1, published(seq));
+            }
+            b.server(
+                1_000,
+                1,
+                server::Event::Subscribed {
+                    conn: 2,
+                    client: "c-0".into(),
+                    topic: "t".into(),
+                    resume: Some(crate::protocol::Position {
+                        epoch: 1,
+                        seq: from,
+                    }),
+                    gap: Some(GapReason::History),
+                },
+            )
+            .build()
+        };
+        let gaps = |h: &History| {
+            check(&s, h)
+                .into_iter()
+                .filter(|v| v.message.contains("answered with a history gap"))
+                .count()
+        };
+        assert_eq!(gaps(&answered(1)), 0);
+        assert_eq!(gaps(&answered(3)), 1);
     }
 
     fn delivered_in(epoch: u64, seq: u64, id: u64) -> Event {

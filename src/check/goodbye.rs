@@ -7,12 +7,12 @@
 //! before, and then no frame gets through). Where the run ends before that trip, it is not
 //! judged.
 
-use super::view::{Conn, between_processes, clear, clients, conns, ms};
+use super::view::{Conn, between_processes, clear, clients, conns, latency_over};
 use super::{Checker, Context, Findings, Violation};
 use crate::client::Status;
 use crate::evidence::Evidence;
 use crate::evidence::window::show;
-use crate::history::{ClientAction, Event, Fault, History};
+use crate::history::{ClientAction, Event, History};
 use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -67,7 +67,7 @@ fn check(s: &Context, h: &History) -> Findings {
             let Some(c) = all.iter().find(|c| c.client == client && c.open_before(a)) else {
                 continue;
             };
-            let latency = slowest(s, &windows, &g.host, (c.open_t, r.t));
+            let latency = latency_over(s, &windows, &g.host, (c.open_t, r.t));
             let due = r.t.saturating_add(latency).saturating_add(s.slack);
             if !clear(s, &windows, &g.host, (c.open_t, due), false) {
                 continue;
@@ -120,23 +120,6 @@ fn closed_cleanly(h: &History, c: &Conn, a: usize) -> bool {
             Some((epoch, server::Event::ClientClosed { conn, .. })) if epoch == c.epoch && *conn == c.conn
         )
     })
-}
-
-/// The slowest one-way latency on `host`'s link over `(from, to)`.
-fn slowest(
-    s: &Context,
-    windows: &[crate::history::FaultWindow],
-    host: &str,
-    (from, to): (u64, u64),
-) -> u64 {
-    let base = ms(s.network.latency + s.network.jitter);
-    (windows.iter())
-        .filter(|w| w.from <= to && w.to.is_none_or(|e| e >= from))
-        .filter_map(|w| match &w.fault {
-            Fault::Latency { link, latency } if link.joins_server_and(host) => Some(ms(*latency)),
-            _ => None,
-        })
-        .fold(base, u64::max)
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::view::{
-    Intents, Subscriptions, between_processes, clients, closed_at, conns, ms, pubsub_clients,
-    status_since,
+    Intents, Subscriptions, between_processes, clients, closed_at, conns, latency_over, ms,
+    pubsub_clients, status_since,
 };
 use super::{Checker, Context, Findings, Violation};
 use crate::client::Status;
@@ -79,7 +79,13 @@ fn check(s: &Context, h: &History) -> Findings {
         };
         // A connection opened a moment before the check has not had its round trip to
         // restore its topics yet: they are owed a round trip after it opened.
-        let topics_at = at.max(conn.open_t.saturating_add(s.slack));
+        // The client resubscribes once it is connected (after the welcome); its frames
+        // take a trip at the link's latency to reach the server.
+        let connected_t = status_since(h, &client, at).map_or(conn.open_t, |(t, _)| t);
+        let trip = latency_over(s, &windows, &g.host, (connected_t, at));
+        let topics_at = at
+            .max(conn.open_t.saturating_add(s.slack))
+            .max(connected_t.saturating_add(trip).saturating_add(s.slack));
         if topics_at > s.end {
             continue;
         }

@@ -497,3 +497,21 @@ fn ghost_window(
             t <= until.saturating_add(s.slack)
         })
 }
+
+/// The slowest one-way latency of `host`'s link to the server over `(from, to)` (ms): the
+/// network's, or a latency change on that link in force then.
+pub(crate) fn latency_over(
+    cx: &Context,
+    windows: &[FaultWindow],
+    host: &str,
+    (from, to): (u64, u64),
+) -> u64 {
+    let base = ms(cx.network.latency + cx.network.jitter);
+    (windows.iter())
+        .filter(|w| w.from <= to && w.to.is_none_or(|e| e >= from))
+        .filter_map(|w| match &w.fault {
+            Fault::Latency { link, latency } if link.joins_server_and(host) => Some(ms(*latency)),
+            _ => None,
+        })
+        .fold(base, u64::max)
+}

@@ -36,15 +36,19 @@ fn check(s: &Context, h: &History) -> Vec<Violation> {
             .map(|c| c.open_index)
             .collect();
         let mut dialed = None;
+        let mut dialed_at = 0;
         for (i, r) in h.of(&client) {
             match &r.event {
-                Event::Dial { .. } => dialed = Some(i),
+                Event::Dial { .. } => (dialed, dialed_at) = (Some(i), r.t),
                 Event::Status {
                     status: Status::Connected,
                     ..
                 } => {
                     let since = dialed.unwrap_or(0);
-                    if !flapping(r.t) && !opened.iter().any(|&o| o > since && o < i) {
+                    // A dial into a flap window is welcomed by the flap, however late the
+                    // welcome arrives.
+                    let flapped = flapping(r.t) || flapping(dialed_at);
+                    if !flapped && !opened.iter().any(|&o| o > since && o < i) {
                         let msg = format!(
                             "reported connected at {} with no connection of it accepted by the server since its last dial: announced before this connection's welcome",
                             show(r.t)

@@ -124,6 +124,12 @@ pub struct ServerConfig {
     )]
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub stop_grace: Duration,
+    /// Deliberate server bugs, for wschaos's own tests (the `defects` feature): never read
+    /// from a file, and absent from a normal build.
+    #[cfg(feature = "defects")]
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub defects: ServerDefects,
 }
 
 /// Default of [`ServerConfig::presence_every`].
@@ -171,6 +177,18 @@ impl Default for ServerConfig {
             ready_line: None,
             ready_within: READY_WITHIN,
             stop_grace: STOP_GRACE,
+            #[cfg(feature = "defects")]
+            defects: ServerDefects::default(),
         }
     }
+}
+
+/// Deliberate server bugs, to prove that the checkers judge the server's word too (the
+/// `defects` feature only).
+#[cfg(feature = "defects")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerDefects {
+    /// A resume within the epoch starts one message late and says the first missed one is
+    /// gone from its history (a gap notice), though it still holds it.
+    pub replays_late: bool,
 }

@@ -287,7 +287,16 @@ impl Hub {
         let epoch = self.config.epoch;
         let t = self.topics.entry(topic.clone()).or_default();
         t.subscribers.insert(conn);
-        let (gap, from) = replay_start(t, epoch, resume);
+        #[cfg(feature = "defects")]
+        let late = self.config.defects.replays_late;
+        #[cfg(not(feature = "defects"))]
+        let late = false;
+        let (gap, from) = match replay_start(t, epoch, resume) {
+            (None, from) if late && resume.is_some() && from <= t.seq => {
+                (Some(GapReason::History), from + 1)
+            }
+            start => start,
+        };
         let seq = t.seq;
         let replay: Vec<Utf8Bytes> = t
             .history

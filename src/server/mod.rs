@@ -26,6 +26,8 @@ mod event;
 mod hub;
 
 pub use config::ServerConfig;
+#[cfg(feature = "defects")]
+pub use config::ServerDefects;
 pub use controls::{Admission, ControlHandle, Controls, controls};
 pub use event::{ConnId, Event};
 
