@@ -653,24 +653,24 @@ fn what_a_run_cannot_judge_is_said_in_every_output_and_strict_fails_it() {
         "{text}"
     );
     assert!(text.contains("lengthen `duration` to"), "{text}");
-    assert!(text.contains("not judged: outbox"), "{text}");
+    assert!(text.contains("not judged: settles for pub-0"), "{text}");
     assert!(
         text.contains("0 passed, 0 failed, 1 not fully judged"),
         "{text}"
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("<system-out>not judged: outbox"), "{xml}");
+    assert!(xml.contains("<system-out>not judged: settles"), "{xml}");
     let json = wschaos(&["run", d, "--json"]);
     let lines = json_lines(&String::from_utf8(json.stdout).unwrap());
-    let outbox = lines[0]["not_judged"]
+    let settles = lines[0]["not_judged"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|n| n["invariant"] == "outbox")
+        .find(|n| n["invariant"] == "settles")
         .cloned()
         .unwrap_or_default();
-    assert_eq!(outbox["client"], "pub-0", "{:?}", lines[0]);
-    assert_eq!(outbox["from"], 14_979, "{:?}", lines[0]);
+    assert_eq!(settles["client"], "pub-0", "{:?}", lines[0]);
+    assert_eq!(settles["from"], 15_000, "{:?}", lines[0]);
     assert_eq!(lines[1]["summary"]["not_judged"], 1, "{:?}", lines[1]);
     assert_eq!(lines[1]["summary"]["passed"], 0, "{:?}", lines[1]);
     let strict = wschaos(&["run", d, "--strict"]);
