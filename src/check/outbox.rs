@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::view::{by_life, closed_at, conns, exits, life, ms, pubsub_clients, status_at};
+use super::view::{
+    by_life, closed_at, conns, exits, latency_over, life, ms, pubsub_clients, status_at,
+    status_since,
+};
 use super::{Checker, Context, Findings, Violation};
 use crate::client::Status;
 use crate::evidence::Evidence;
@@ -96,6 +99,43 @@ fn check(s: &Context, h: &History) -> Findings {
         let (horizon, uncovered) = s.owed_until(&windows, g, s.end);
         let last_owes = closed_at(h, &client).is_none()
             && status_at(h, &client, u64::MAX) == Some(&Status::Connected);
+        // Connected again only a moment before the end: what it queued meanwhile is still
+        // on its way (a trip at the link's latency after its subscriptions are restored).
+        let (horizon, uncovered) = match status_since(h, &client, u64::MAX) {
+            Some((since, Status::Connected)) => {
+                let trip = latency_over(s, &windows, &g.host, (since, s.end));
+                let flushed_by = since.saturating_add(2 * trip).saturating_add(s.slack);
+                // Since when it was offline: the loss of the last connection before this one
+                // that lasted long enough to carry anything (a flap's does not).
+                let statuses: Vec<(u64, &Status)> = (h.statuses(&client))
+                    .map(|(_, t, st)| (t, st))
+                    .take_while(|(t, _)| *t < since)
+                    .collect();
+                let lasted = |i: usize| {
+                    let end = statuses.get(i + 1).map_or(since, |(t, _)| *t);
+                    end >= statuses[i]
+                        .0
+                        .saturating_add(2 * trip)
+                        .saturating_add(s.slack)
+                };
+                let offline = (0..statuses.len())
+                    .rev()
+                    .find(|&i| *statuses[i].1 == Status::Connected && lasted(i))
+                    .and_then(|i| statuses.get(i + 1))
+                    .map_or(0, |(t, _)| *t);
+                let from = offline.saturating_sub(s.slack);
+                if flushed_by > s.end && from < horizon {
+                    let why = format!(
+                        "it was connected again only {} before the end of the run, too late for what it queued while offline to reach the server",
+                        show(s.end.saturating_sub(since))
+                    );
+                    (from, Some((from, why)))
+                } else {
+                    (horizon, uncovered)
+                }
+            }
+            _ => (horizon, uncovered),
+        };
         let records = by_life(h.of(&client).collect(), &exits, |(k, _)| *k);
         for (process, mine) in records.iter().enumerate() {
             let until = match exits.get(process) {
@@ -108,14 +148,40 @@ fn check(s: &Context, h: &History) -> Findings {
                 },
             };
             let mut unjudged = 0;
+            // A send accepted offline goes out when the client is next connected.
+            let connects: Vec<u64> = (mine.iter())
+                .filter(|(_, r)| {
+                    matches!(
+                        r.event,
+                        Event::Status {
+                            status: Status::Connected,
+                            ..
+                        }
+                    )
+                })
+                .map(|(_, r)| r.t)
+                .collect();
+            let sent_at = |t: u64| {
+                let online = status_at(h, &client, t) == Some(&Status::Connected);
+                if online {
+                    t
+                } else {
+                    connects
+                        .iter()
+                        .copied()
+                        .find(|&c| c >= t)
+                        .unwrap_or(u64::MAX)
+                }
+            };
             for (k, r) in mine {
                 let Event::Publish { id: Some(id), .. } = &r.event else {
                     continue;
                 };
-                if r.t > until && exits.get(process).is_none() {
+                let sent = sent_at(r.t);
+                if sent > until && exits.get(process).is_none() {
                     unjudged += 1;
                 }
-                if r.t <= until && !arrived.contains_key(&(process, *id)) {
+                if sent <= until && !arrived.contains_key(&(process, *id)) {
                     out.push(v(
                         r.t,
                         format!("message {id} was accepted and never reached the server"),
