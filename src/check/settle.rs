@@ -154,8 +154,12 @@ fn judge(
             );
             out.not_judged(CHECKER.name, client, Some(t), why);
         }
-        // A dial that began a moment ago is still on its way.
-        Some((t, Status::Connecting { .. })) if t + s.dial_time() > at => {
+        // A dial that began a moment ago is still on its way: three trips at the link's
+        // latency (TCP, the upgrade, the welcome), a tick late each.
+        Some((t, Status::Connecting { .. }))
+            if t + 3 * (2 * latency_over(s, &h.fault_windows(), &g.host, (t, at)) + ms(s.tick))
+                > at =>
+        {
             let why = format!(
                 "at the check ({}) a dial it began {} earlier was still on its way",
                 show(at),
