@@ -12,7 +12,7 @@ use super::{Checker, Context, Findings, Violation};
 use crate::client::Status;
 use crate::evidence::Evidence;
 use crate::evidence::window::{self, show};
-use crate::history::{ClientAction, Event, Fault, History};
+use crate::history::{ClientAction, Event, Fault, FaultWindow, History};
 use crate::scenario::Group;
 
 pub(super) const CHECKER: Checker = Checker {
@@ -64,7 +64,7 @@ fn check(s: &Context, h: &History) -> Findings {
             continue;
         }
         let at = quiet.saturating_add(ms(s.settle)).max(due_at).min(s.end);
-        judge(s, h, (&client, g), (quiet, at), &mut out);
+        judge(s, (h, &windows), (&client, g), (quiet, at), &mut out);
         let intents_known = s.provided.has(&client, Evidence::Intents);
         if !pubsub.contains(&client) || !intents_known || !connected_at(h, &client, at) {
             continue;
@@ -130,7 +130,7 @@ fn connected_at(h: &History, client: &str, at: u64) -> bool {
 /// checkers judge and this one reports not judged), or a violation.
 fn judge(
     s: &Context,
-    h: &History,
+    (h, windows): (&History, &[FaultWindow]),
     (client, g): (&str, &Group),
     (quiet, at): (u64, u64),
     out: &mut Findings,
@@ -157,8 +157,7 @@ fn judge(
         // A dial that began a moment ago is still on its way: three trips at the link's
         // latency (TCP, the upgrade, the welcome), a tick late each.
         Some((t, Status::Connecting { .. }))
-            if t + 3 * (2 * latency_over(s, &h.fault_windows(), &g.host, (t, at)) + ms(s.tick))
-                > at =>
+            if t + 3 * (2 * latency_over(s, windows, &g.host, (t, at)) + ms(s.tick)) > at =>
         {
             let why = format!(
                 "at the check ({}) a dial it began {} earlier was still on its way",
