@@ -225,3 +225,17 @@ fn a_server_that_replays_late_behind_a_gap_notice_is_caught() {
         assert!(caught, "{file} did not catch the late replay");
     }
 }
+
+/// Publishes into a silently cut link, then offline: the outbox bugs are caught there too (a
+/// second library file for their class).
+#[test]
+fn outbox_bugs_are_caught_when_publishing_into_a_silent_cut() {
+    {
+        defective!(Client, Defect::DropsOutbox);
+        assert_caught::<Client>("edges/publish-into-a-silent-cut.toml", "outbox");
+    }
+    {
+        defective!(Client, Defect::SendsOutboxTwice);
+        assert_caught::<Client>("edges/publish-into-a-silent-cut.toml", "outbox");
+    }
+}
