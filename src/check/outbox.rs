@@ -148,36 +148,42 @@ fn check(s: &Context, h: &History) -> Findings {
                 },
             };
             let mut unjudged = 0;
-            // A send accepted offline goes out when the client is next connected.
-            let connects: Vec<u64> = (mine.iter())
-                .filter(|(_, r)| {
-                    matches!(
-                        r.event,
-                        Event::Status {
-                            status: Status::Connected,
-                            ..
-                        }
-                    )
-                })
-                .map(|(_, r)| r.t)
-                .collect();
-            let sent_at = |t: u64| {
-                let online = status_at(h, &client, t) == Some(&Status::Connected);
-                if online {
-                    t
-                } else {
-                    connects
-                        .iter()
-                        .copied()
-                        .find(|&c| c >= t)
-                        .unwrap_or(u64::MAX)
+            // A send accepted offline goes out when the client is next connected: one pass
+            // from the end gives, at each record, when that is (the process's own statuses).
+            let mut next_connect = vec![u64::MAX; mine.len()];
+            let mut next = u64::MAX;
+            for (i, (_, r)) in mine.iter().enumerate().rev() {
+                if let Event::Status { status, .. } = &r.event {
+                    next = if *status == Status::Connected {
+                        r.t
+                    } else {
+                        next
+                    };
                 }
-            };
-            for (k, r) in mine {
+                next_connect[i] = next;
+            }
+            let mut online = false;
+            for (i, (k, r)) in mine.iter().enumerate() {
+                if let Event::Status { status, .. } = &r.event {
+                    online = *status == Status::Connected;
+                }
                 let Event::Publish { id: Some(id), .. } = &r.event else {
                     continue;
                 };
-                let sent = sent_at(r.t);
+                // Its status at that millisecond, as `status_at` reads it: a change recorded
+                // in the same millisecond counts.
+                let same_ms = (mine[i + 1..].iter())
+                    .take_while(|(_, x)| x.t == r.t)
+                    .filter_map(|(_, x)| match &x.event {
+                        Event::Status { status, .. } => Some(*status == Status::Connected),
+                        _ => None,
+                    })
+                    .last();
+                let sent = if same_ms.unwrap_or(online) {
+                    r.t
+                } else {
+                    next_connect[i]
+                };
                 if sent > until && exits.get(process).is_none() {
                     unjudged += 1;
                 }
