@@ -7,6 +7,7 @@ use crate::check::{self, Verdict};
 use crate::history::History;
 use crate::scenario::{self, Scenario, ScenarioError};
 use crate::sim::{self, ClientUnderTest, ReferenceClient, SimError};
+use crate::world::World;
 
 /// One scenario file with one seed.
 #[derive(Debug, Clone)]
@@ -124,17 +125,17 @@ impl Case {
     /// when the file names client processes (`command`), on the real network
     /// ([`crate::real`]) in real time.
     pub fn run(&self) -> Result<Outcome, RunError> {
-        if crate::real::is_real(&self.scenario) {
-            return self.run_real();
+        match self.world() {
+            World::Simulated => self.run_with::<ReferenceClient>(),
+            World::RealNetwork => self.run_real(),
         }
-        self.run_with::<ReferenceClient>()
     }
 
     /// Runs the case in the simulation against your own client `C` and checks it. A file
     /// that names client processes runs those processes, not `C`: it is refused
     /// ([`RunError::RealFile`]).
     pub fn run_with<C: ClientUnderTest>(&self) -> Result<Outcome, RunError> {
-        if self.is_real() {
+        if !self.world().runs_your_client() {
             return Err(RunError::RealFile {
                 file: self.file.display().to_string(),
             });
@@ -149,9 +150,9 @@ impl Case {
         })
     }
 
-    /// True when the file names client processes: it runs in real time, not simulated.
-    pub fn is_real(&self) -> bool {
-        crate::real::is_real(&self.scenario)
+    /// The world the case runs in, decided by its file ([`World::of`]).
+    pub fn world(&self) -> World {
+        World::of(&self.scenario)
     }
 
     fn run_real(&self) -> Result<Outcome, RunError> {
@@ -194,7 +195,7 @@ impl Case {
 
     /// The command that replays exactly this case.
     pub fn replay_command(&self) -> String {
-        if self.is_real() {
+        if !self.world().replays() {
             // Real time does not replay: it runs again (and `seeds` says how often).
             return format!(
                 "cargo run --release -- run {}   (a real-network run: it runs again, it does not replay)",

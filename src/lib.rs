@@ -24,6 +24,9 @@
 //! - [`testing`]: your own client under `cargo test`: [`testing::Suite`] turns scenario
 //!   files (yours and the bundled library) into named tests of your
 //!   [`sim::ClientUnderTest`]; [`testing::check_file`] checks one file and seed.
+//! - [`world`]: where a file runs, decided by the file: [`world::World::Simulated`]
+//!   (deterministic, replays) or [`world::World::RealNetwork`] (the processes it names);
+//!   callers ask the world what they may do with a file.
 //! - [`tls`]: `wss://` for both, through rustls: [`tls::ServerTls`] in
 //!   [`server::ServerConfig::tls`], [`tls::ClientTls`] in [`client::ClientBuilder::tls`].
 //!
@@ -78,3 +81,4 @@ pub mod sim;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tls;
+pub mod world;

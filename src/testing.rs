@@ -252,7 +252,7 @@ impl<C: ClientUnderTest> Suite<C> {
                     continue;
                 }
             };
-            let real = crate::real::is_real(&scenario);
+            let theirs = !crate::world::World::of(&scenario).runs_your_client();
             let run_seeds = seeds.clone().unwrap_or_else(|| scenario.seeds.clone());
             for seed in run_seeds {
                 let test = format!("{name}::seed_{seed}");
@@ -267,7 +267,7 @@ impl<C: ClientUnderTest> Suite<C> {
                 let hint = replay.command(&test, seed);
                 let trial = Trial::test(test, move || judge::<C>(&case, &hint));
                 // A real-network file runs the processes it names, not `C`.
-                trials.push(trial.with_ignored_flag(real));
+                trials.push(trial.with_ignored_flag(theirs));
             }
         }
         Ok(trials)
@@ -506,7 +506,12 @@ mod tests {
         assert_eq!(bundled, on_disk);
         for b in library() {
             let s = b.scenario().unwrap_or_else(|e| panic!("{e}"));
-            assert!(!crate::real::is_real(&s), "{}", b.name);
+            assert_eq!(
+                crate::world::World::of(&s),
+                crate::world::World::Simulated,
+                "{}",
+                b.name
+            );
         }
     }
 

@@ -8,6 +8,7 @@
 //! - the dial numbers count each process's dials from 1, and start over in a new process.
 
 use std::path::PathBuf;
+use wschaos::world::World;
 
 use wschaos::client::Status;
 use wschaos::history::{ClientAction, Event, History};
@@ -108,7 +109,7 @@ fn every_library_run_records_each_client_in_causal_order() {
     let mut runs = 0;
     for file in files {
         let scenario = wschaos::scenario::load(&file).unwrap();
-        if wschaos::real::is_real(&scenario) {
+        if !World::of(&scenario).replays() {
             continue; // real time: records from several processes and pipes
         }
         for seed in &scenario.seeds {

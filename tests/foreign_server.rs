@@ -18,7 +18,7 @@ fn with_case<T>(name: &str, text: &str, with: impl FnOnce(cases::Case) -> T) -> 
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
     let case = cases::cases(&file, None).unwrap().remove(0);
-    assert!(case.is_real());
+    assert_eq!(case.world(), wschaos::world::World::RealNetwork);
     let result = with(case);
     let _ = std::fs::remove_dir_all(&dir);
     result

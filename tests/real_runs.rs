@@ -15,7 +15,7 @@ fn run(name: &str, text: &str) -> Outcome {
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
     let case = cases::cases(&file, None).unwrap().remove(0);
-    assert!(case.is_real());
+    assert_eq!(case.world(), wschaos::world::World::RealNetwork);
     let outcome = case.run();
     let _ = std::fs::remove_dir_all(&dir);
     outcome.unwrap_or_else(|e| panic!("{e}"))
@@ -375,7 +375,11 @@ down = "1s"
     )
     .unwrap();
     let mut case = cases::cases(&file, None).unwrap().remove(0);
-    assert!(!case.is_real(), "a simulated file");
+    assert_eq!(
+        case.world(),
+        wschaos::world::World::Simulated,
+        "a simulated file"
+    );
     case.scenario = wschaos::real::on_real_network(&case.scenario).unwrap();
     let o = case.run().unwrap_or_else(|e| panic!("{e}"));
     for client in ["subs-0", "subs-1", "pub-0"] {

@@ -8,5 +8,5 @@
 mod library;
 
 fn main() {
-    library::run(true);
+    library::run(wschaos::world::World::RealNetwork);
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use wschaos::world::World;
 
 use wschaos::check;
 use wschaos::history::SERVER_HOST;
@@ -100,7 +101,7 @@ fn every_library_scenario_gets_the_same_verdict_under_other_names() {
     let mut compared = 0;
     for file in files {
         let original = wschaos::scenario::load(&file).unwrap();
-        if wschaos::real::is_real(&original) {
+        if !World::of(&original).replays() {
             continue; // client processes: real time, not a simulation
         }
         let other = renamed(&original);

@@ -246,7 +246,10 @@ fn a_server_command_and_its_keys_are_checked() {
         "s.toml",
     )
     .unwrap();
-    assert!(wschaos::real::is_real(&s));
+    assert_eq!(
+        wschaos::world::World::of(&s),
+        wschaos::world::World::RealNetwork
+    );
     assert_eq!(s.server.ready_within, std::time::Duration::from_secs(10));
 }
 

@@ -7,5 +7,5 @@
 mod library;
 
 fn main() {
-    library::run(false);
+    library::run(wschaos::world::World::Simulated);
 }

@@ -14,6 +14,7 @@ use wschaos::explore::{self, Failure};
 use wschaos::report;
 use wschaos::scenario::Scenario;
 use wschaos::sim::ReferenceClient;
+use wschaos::world::World;
 
 use super::{Exit, bad_input};
 
@@ -123,7 +124,7 @@ fn load(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Scenario)>, String> {
     // (said once each, so nothing is skipped in silence).
     let (real, simulated): (Vec<_>, Vec<_>) = loaded
         .into_iter()
-        .partition(|(_, s)| wschaos::real::is_real(s));
+        .partition(|(_, s)| !World::of(s).replays());
     for (f, _) in &real {
         eprintln!(
             "wschaos: skipping {}: it names client processes (real time); explore simulates",

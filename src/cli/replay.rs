@@ -33,7 +33,7 @@ pub async fn run(args: Args) -> Exit {
     let Some(case) = cases.into_iter().next() else {
         return bad_input("the scenario lists no seed");
     };
-    if case.is_real() {
+    if !case.world().replays() {
         return bad_input(format!(
             "{} names client processes: a real-network run does not replay; run it again with `wschaos run {}`",
             args.file.display(),

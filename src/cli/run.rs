@@ -10,6 +10,7 @@ use serde_json::json;
 use wschaos::cases::{self, Case, Judgement, Shard};
 use wschaos::check::NotJudged;
 use wschaos::report;
+use wschaos::world::World;
 
 use super::Exit;
 
@@ -131,7 +132,7 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
                     cases.truncate(1);
                 }
                 for mut case in cases {
-                    if args.real && !case.is_real() {
+                    if args.real && case.world() == World::Simulated {
                         match wschaos::real::on_real_network(&case.scenario) {
                             Ok(mut real) => {
                                 // This binary is the `wschaos connect` the clients run.
@@ -156,7 +157,7 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
                     }
                     // The default run is the simulated library; files of client processes
                     // take real time and run when named (`wschaos run scenarios/real/`).
-                    if args.paths.is_empty() && case.is_real() {
+                    if args.paths.is_empty() && !case.world().in_default_run() {
                         real_left_out += 1;
                         continue;
                     }
@@ -169,10 +170,10 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
                             say!("{}: {}: {line}", paint("note", "33"), file.display());
                         }
                     }
-                    if args.swarm && !case.is_real() {
+                    if args.swarm && case.world().replays() {
                         case.scenario = wschaos::explore::swarm(&case.scenario, case.seed);
                     }
-                    let runs = if case.is_real() { args.runs } else { 1 };
+                    let runs = case.world().runs_per_case(args.runs);
                     for run in 1..=runs {
                         let mut result = run_case(&case, args);
                         result.repeat = (runs > 1).then_some((run, runs));
@@ -296,7 +297,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
         wall,
         detail: String::new(),
         violations: Vec::new(),
-        real: case.is_real(),
+        real: !case.world().replays(),
         not_judged: Vec::new(),
         repeat: None,
         notes: Vec::new(),
@@ -342,7 +343,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
         ),
         Judgement::Fail => {
             let mut replay = case.replay_command();
-            if args.swarm && !case.is_real() {
+            if args.swarm && case.world().replays() {
                 replay.push_str(" --swarm");
             }
             ("fail", report::failure_with_replay(case, &o, &replay))
@@ -379,13 +380,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
 /// What a run of `case`'s file will not be able to judge (a fault too late for a client's
 /// declared bounds), in the world it runs in.
 fn unjudgeable(case: &Case) -> Vec<String> {
-    let cx = if case.is_real() {
-        let nothing = wschaos::evidence::Provided::new();
-        wschaos::check::Context::observed(&case.scenario, nothing, wschaos::real::TOLERANCE)
-    } else {
-        wschaos::check::Context::simulated(&case.scenario)
-    };
-    wschaos::check::unjudgeable(&cx)
+    wschaos::check::unjudgeable(&case.world().context_before_run(&case.scenario))
 }
 
 /// What the reader of a real run must know about its client processes beyond the verdict

@@ -23,7 +23,7 @@ use crate::scenario::{Mode, Scenario};
 /// assert!(command.starts_with("\"$WSCHAOS\" connect {url} --client-id {name} --stay"));
 /// assert!(command.contains("--subscribe 'news'"));
 /// assert!(real.clients[0].env.contains_key("WSCHAOS_POLICY"));
-/// assert!(wschaos::real::is_real(&real));
+/// assert_eq!(wschaos::world::World::of(&real), wschaos::world::World::RealNetwork);
 /// ```
 pub fn on_real_network(s: &Scenario) -> Result<Scenario, String> {
     let mut real = s.clone();

@@ -88,12 +88,6 @@ pub struct RealRun {
     pub server_log: Option<Log>,
 }
 
-/// True when the scenario names processes (a client group's `command`, or the server's),
-/// so it runs on the real network.
-pub fn is_real(s: &Scenario) -> bool {
-    s.server.command.is_some() || s.clients.iter().any(|g| g.command.is_some())
-}
-
 /// Why `s` cannot run on the real network, if it cannot. A group without a `command` runs
 /// as `wschaos connect` processes ([`on_real_network`]).
 pub fn unsupported(s: &Scenario) -> Option<String> {

@@ -108,7 +108,7 @@ fn header(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
             None,
         ));
     }
-    if let Some(why) = crate::real::unsupported(s).filter(|_| crate::real::is_real(s)) {
+    if let Some(why) = crate::world::World::of(s).refuses(s) {
         return Err(key("command", why));
     }
     server_command(&s.server).map_err(|(k, msg)| key(k, msg))?;

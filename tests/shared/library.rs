@@ -10,9 +10,10 @@ use std::sync::Mutex;
 use libtest_mimic::{Arguments, Failed, Trial};
 use wschaos::cases::{self, Case, Judgement};
 use wschaos::report;
+use wschaos::world::World;
 
 /// Runs the library's cases: the real-network ones when `real`, else the simulated ones.
-pub fn run(real: bool) {
+pub fn run(world: World) {
     let args = Arguments::from_args();
     // cargo runs integration tests from the package root; relative paths keep the
     // replay commands short.
@@ -29,7 +30,7 @@ pub fn run(real: bool) {
             Ok(cases) => trials.extend(
                 cases
                     .into_iter()
-                    .filter(|case| case.is_real() == real)
+                    .filter(|case| case.world() == world)
                     .map(|case| trial(&name, case)),
             ),
             Err(e) => {
@@ -61,8 +62,7 @@ fn trial(name: &str, case: Case) -> Trial {
         );
     }
     Trial::test(format!("{name}::seed_{}", case.seed), move || {
-        let _turn = case
-            .is_real()
+        let _turn = (case.world() == World::RealNetwork)
             .then(|| REAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let outcome = case.run().map_err(|e| Failed::from(e.to_string()))?;
         match case.judge(&outcome) {
