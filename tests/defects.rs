@@ -39,47 +39,172 @@ fn assert_caught<C: ClientUnderTest>(scenario: &str, invariant: &str) {
     );
 }
 
-/// The library scenario that catches `defect`, and the invariant that must fire. A `match`,
-/// so a new defect without its scenario does not compile.
-fn caught_by(defect: Defect) -> (&'static str, &'static str) {
+/// The two library scenarios that catch `defect`, each with the invariant that must fire:
+/// every class of bug is caught by at least two files, so one file's shape is not all
+/// that stands between the bug and a green run. A `match`, so a new defect does not
+/// compile without its two scenarios.
+fn caught_by(defect: Defect) -> [(&'static str, &'static str); 2] {
     match defect {
-        Defect::ForgetsResubscribe => ("restarts/short-restart.toml", "topics_restored"),
-        Defect::ResubscribesTwice => ("restarts/short-restart.toml", "topics_restored"),
-        Defect::RevivesUnsubscribed => ("basics/unsubscribe-while-offline.toml", "topics_restored"),
-        Defect::ResetsBackoffOnOpen => ("flaps/flap-escalates.toml", "backoff_escalates"),
-        Defect::NoJitter => ("herd/herd-after-restart.toml", "herd_spread"),
-        Defect::IgnoresMaxAttempts => ("restarts/crash-until-give-up.toml", "attempt_budget"),
-        Defect::ReconnectsAfterClose => ("basics/close-during-backoff.toml", "silence_after_close"),
-        Defect::ConnectedBeforeHandshake => ("flaps/handshake-rejected.toml", "status_moves"),
-        Defect::DropsOutbox => ("basics/publish-while-offline.toml", "outbox"),
-        Defect::SendsOutboxTwice => ("basics/publish-while-offline.toml", "outbox"),
-        Defect::NoHeartbeat => ("partitions/silent-server-death.toml", "heartbeat_detection"),
-        Defect::TwoSockets => ("restarts/short-restart.toml", "single_connection"),
-        Defect::ResendsAcknowledged => ("restarts/graceful-restart.toml", "delivery"),
-        Defect::NeverResumes => ("restarts/short-restart.toml", "delivery"),
-        Defect::FixedDelay => ("flaps/flap-escalates.toml", "backoff_escalates"),
-        Defect::MisnumbersRetries => ("restarts/crash-until-give-up.toml", "status_moves"),
-        Defect::RetriesTerminal => ("basics/close-codes.toml", "close_codes"),
-        Defect::PublishesBeforeResubscribe => {
-            ("basics/subscribe-and-publish-offline.toml", "restore_order")
-        }
-        Defect::UnsubscribeNeverSent => {
-            ("basics/unsubscribe-while-connected.toml", "topics_restored")
-        }
-        Defect::DialOutlivesClose => ("basics/close-during-held-dial.toml", "silence_after_close"),
-        Defect::HeartbeatLeaks => (
-            "partitions/heartbeat-after-reconnect.toml",
-            "heartbeat_detection",
-        ),
-        Defect::RedialsAtOnceOn1012 => ("restarts/service-restart-kicks.toml", "backoff_escalates"),
-        Defect::StaleFrames => ("restarts/short-restart.toml", "stale_frames"),
-        Defect::NeverResetsBackoff => ("restarts/repeated-restarts.toml", "redial_on_time"),
-        Defect::ReusesSession => ("basics/client-restart.toml", "outbox"),
-        Defect::NoConnectTimeout => ("partitions/held-dials.toml", "dial_resolves"),
-        Defect::StaleDeadline => ("restarts/long-restart.toml", "dial_connects"),
-        Defect::ReplaysLastFrame => ("basics/broadcast.toml", "relayed"),
-        Defect::StaysDownAfterCleanClose => ("edges/late-kick.toml", "settles"),
-        Defect::ClosesWithoutFrame => ("basics/close-cleanly.toml", "clean_close"),
+        Defect::ForgetsResubscribe => [
+            ("restarts/short-restart.toml", "topics_restored"),
+            ("restarts/graceful-restart.toml", "topics_restored"),
+        ],
+        Defect::ResubscribesTwice => [
+            ("restarts/short-restart.toml", "topics_restored"),
+            ("basics/close-codes.toml", "topics_restored"),
+        ],
+        Defect::RevivesUnsubscribed => [
+            ("basics/unsubscribe-while-offline.toml", "topics_restored"),
+            ("edges/hunt-ghost-in-the-backoff.toml", "topics_restored"),
+        ],
+        Defect::ResetsBackoffOnOpen => [
+            ("flaps/flap-escalates.toml", "backoff_escalates"),
+            ("edges/hunt-dial-at-the-end.toml", "backoff_escalates"),
+        ],
+        Defect::NoJitter => [
+            ("herd/herd-after-restart.toml", "herd_spread"),
+            ("herd/twenty-after-restart.toml", "herd_spread"),
+        ],
+        Defect::IgnoresMaxAttempts => [
+            ("restarts/crash-until-give-up.toml", "attempt_budget"),
+            (
+                "restarts/manual-reconnect-after-failed.toml",
+                "attempt_budget",
+            ),
+        ],
+        Defect::ReconnectsAfterClose => [
+            ("basics/close-during-backoff.toml", "silence_after_close"),
+            ("basics/close-cleanly.toml", "silence_after_close"),
+        ],
+        Defect::ConnectedBeforeHandshake => [
+            ("flaps/handshake-rejected.toml", "status_moves"),
+            ("partitions/oneway-partition.toml", "status_moves"),
+        ],
+        Defect::DropsOutbox => [
+            ("basics/publish-while-offline.toml", "outbox"),
+            ("edges/publish-into-a-silent-cut.toml", "outbox"),
+        ],
+        Defect::SendsOutboxTwice => [
+            ("basics/publish-while-offline.toml", "outbox"),
+            ("edges/publish-into-a-silent-cut.toml", "outbox"),
+        ],
+        Defect::NoHeartbeat => [
+            ("partitions/silent-server-death.toml", "heartbeat_detection"),
+            ("partitions/black-hole.toml", "heartbeat_detection"),
+        ],
+        Defect::TwoSockets => [
+            ("restarts/short-restart.toml", "single_connection"),
+            ("basics/broadcast.toml", "single_connection"),
+        ],
+        Defect::ResendsAcknowledged => [
+            ("restarts/graceful-restart.toml", "delivery"),
+            ("restarts/graceful-handover.toml", "delivery"),
+        ],
+        Defect::NeverResumes => [
+            ("restarts/short-restart.toml", "delivery"),
+            ("basics/publish-while-offline.toml", "delivery"),
+        ],
+        Defect::FixedDelay => [
+            ("flaps/flap-escalates.toml", "backoff_escalates"),
+            ("restarts/long-restart.toml", "redial_on_time"),
+        ],
+        Defect::MisnumbersRetries => [
+            ("restarts/crash-until-give-up.toml", "status_moves"),
+            ("basics/broadcast.toml", "status_moves"),
+        ],
+        Defect::RetriesTerminal => [
+            ("basics/close-codes.toml", "close_codes"),
+            ("basics/terminal-codes-of-its-own.toml", "close_codes"),
+        ],
+        Defect::PublishesBeforeResubscribe => [
+            ("basics/subscribe-and-publish-offline.toml", "restore_order"),
+            ("basics/publish-while-offline.toml", "restore_order"),
+        ],
+        Defect::UnsubscribeNeverSent => [
+            ("basics/unsubscribe-while-connected.toml", "topics_restored"),
+            (
+                "edges/hunt-unsubscribe-into-a-dead-stream.toml",
+                "topics_restored",
+            ),
+        ],
+        Defect::DialOutlivesClose => [
+            ("basics/close-during-held-dial.toml", "silence_after_close"),
+            (
+                "basics/close-during-a-slow-handshake.toml",
+                "silence_after_close",
+            ),
+        ],
+        Defect::HeartbeatLeaks => [
+            (
+                "partitions/heartbeat-after-reconnect.toml",
+                "heartbeat_detection",
+            ),
+            (
+                "partitions/silent-cut-then-slow-welcome.toml",
+                "heartbeat_detection",
+            ),
+        ],
+        Defect::RedialsAtOnceOn1012 => [
+            ("restarts/service-restart-kicks.toml", "backoff_escalates"),
+            ("restarts/graceful-handover.toml", "herd_spread"),
+        ],
+        Defect::StaleFrames => [
+            ("restarts/short-restart.toml", "stale_frames"),
+            ("basics/presence.toml", "stale_frames"),
+        ],
+        Defect::NeverResetsBackoff => [
+            ("restarts/repeated-restarts.toml", "redial_on_time"),
+            ("basics/actions-on-transitions.toml", "redial_on_time"),
+        ],
+        Defect::ReusesSession => [
+            ("basics/client-restart.toml", "outbox"),
+            ("edges/hunt-reconnected-at-the-end.toml", "outbox"),
+        ],
+        Defect::NoConnectTimeout => [
+            ("partitions/held-dials.toml", "dial_resolves"),
+            ("edges/hunt-dial-caught-by-a-cut.toml", "dial_resolves"),
+        ],
+        Defect::StaleDeadline => [
+            ("restarts/long-restart.toml", "dial_connects"),
+            ("basics/close-codes.toml", "dial_connects"),
+        ],
+        Defect::ReplaysLastFrame => [
+            ("basics/broadcast.toml", "relayed"),
+            ("restarts/broadcast-chat-through-deploys.toml", "relayed"),
+        ],
+        Defect::StaysDownAfterCleanClose => [
+            ("edges/late-kick.toml", "settles"),
+            ("basics/kick-codes.toml", "expect_reconnect"),
+        ],
+        Defect::ClosesWithoutFrame => [
+            ("basics/close-cleanly.toml", "clean_close"),
+            ("basics/presence.toml", "clean_close"),
+        ],
+        Defect::DropsSubscribeBeforeWelcome => [
+            (
+                "edges/subscribe-while-awaiting-welcome.toml",
+                "topics_restored",
+            ),
+            (
+                "partitions/silent-cut-then-slow-welcome.toml",
+                "topics_restored",
+            ),
+        ],
+        Defect::OwnSendsAreLife => [
+            (
+                "edges/publish-into-a-silent-cut.toml",
+                "heartbeat_detection",
+            ),
+            ("edges/acks-lost-one-way.toml", "heartbeat_detection"),
+        ],
+        Defect::RequeuesAndKeepsInFlight => [
+            ("basics/publish-while-offline.toml", "outbox"),
+            ("restarts/short-restart.toml", "outbox"),
+        ],
+        Defect::KeepsBackoffAfterFailed => [
+            ("restarts/reconnect-while-still-down.toml", "redial_on_time"),
+            ("basics/close-codes.toml", "redial_on_time"),
+        ],
     }
 }
 
@@ -88,8 +213,9 @@ macro_rules! caught {
         #[test]
         fn $test() {
             defective!(Client, $defect);
-            let (scenario, invariant) = caught_by($defect);
-            assert_caught::<Client>(scenario, invariant);
+            for (scenario, invariant) in caught_by($defect) {
+                assert_caught::<Client>(scenario, invariant);
+            }
         }
     };
 }
@@ -107,28 +233,18 @@ caught!(sends_outbox_twice, Defect::SendsOutboxTwice);
 caught!(no_heartbeat, Defect::NoHeartbeat);
 caught!(two_sockets, Defect::TwoSockets);
 caught!(resends_acknowledged, Defect::ResendsAcknowledged);
-
 caught!(never_resumes, Defect::NeverResumes);
-
 caught!(fixed_delay, Defect::FixedDelay);
-
 caught!(misnumbers_retries, Defect::MisnumbersRetries);
-
 caught!(retries_terminal, Defect::RetriesTerminal);
-
 caught!(
     publishes_before_resubscribe,
     Defect::PublishesBeforeResubscribe
 );
-
 caught!(unsubscribe_never_sent, Defect::UnsubscribeNeverSent);
-
 caught!(dial_outlives_close, Defect::DialOutlivesClose);
-
 caught!(heartbeat_leaks, Defect::HeartbeatLeaks);
-
 caught!(redials_at_once_on_1012, Defect::RedialsAtOnceOn1012);
-
 caught!(stale_frames, Defect::StaleFrames);
 caught!(never_resets_backoff, Defect::NeverResetsBackoff);
 caught!(reuses_session, Defect::ReusesSession);
@@ -140,6 +256,16 @@ caught!(
     Defect::StaysDownAfterCleanClose
 );
 caught!(closes_without_frame, Defect::ClosesWithoutFrame);
+caught!(
+    drops_subscribe_before_welcome,
+    Defect::DropsSubscribeBeforeWelcome
+);
+caught!(own_sends_are_life, Defect::OwnSendsAreLife);
+caught!(
+    requeues_and_keeps_in_flight,
+    Defect::RequeuesAndKeepsInFlight
+);
+caught!(keeps_backoff_after_failed, Defect::KeepsBackoffAfterFailed);
 
 /// Connected announced before the server took the connection, after a reconnect as at the
 /// start: `connected_on_welcome` judges it against the server's record in any file.
@@ -150,29 +276,25 @@ fn connected_before_the_welcome_is_caught_against_the_servers_record() {
     assert_caught::<Client>("edges/late-kick.toml", "connected_on_welcome");
 }
 
-/// A class of bug is caught by at least two library files: the second one here.
-#[test]
-fn closes_without_frame_in_a_second_file() {
-    defective!(Client, Defect::ClosesWithoutFrame);
-    assert_caught::<Client>("basics/presence.toml", "clean_close");
-}
-
 #[test]
 fn every_defect_has_its_scenario() {
     // `Defect::ALL` is generated with the enum (every variant, by construction) and
     // `caught_by` is a `match` (a new defect does not compile without its scenario).
     for &d in Defect::ALL {
-        let (file, invariant) = caught_by(d);
-        assert!(
-            std::path::Path::new("scenarios").join(file).exists(),
-            "{d:?}: {file}"
-        );
-        assert!(
-            wschaos::check::NAMES.contains(&invariant),
-            "{d:?}: {invariant}"
-        );
+        let [(a, _), (b, _)] = caught_by(d);
+        assert_ne!(a, b, "{d:?}: two different files");
+        for (file, invariant) in caught_by(d) {
+            assert!(
+                std::path::Path::new("scenarios").join(file).exists(),
+                "{d:?}: {file}"
+            );
+            assert!(
+                wschaos::check::NAMES.contains(&invariant),
+                "{d:?}: {invariant}"
+            );
+        }
     }
-    assert_eq!(Defect::ALL.len(), 30, "and a `caught!` test above for each");
+    assert_eq!(Defect::ALL.len(), 34, "and a `caught!` test above for each");
 }
 
 /// The herd statistic's power, stated: 20 clients with a fixed delay (no jitter) are
@@ -202,6 +324,29 @@ fn a_fixed_delay_herd_of_twenty_is_caught_nearly_always() {
     );
 }
 
+/// A server defect, set on a file's server, is caught there: the file passes with the
+/// correct server on every seed, and with the defect some seed fires `invariant` with a
+/// message that contains `says`.
+fn server_defect_caught(
+    file: &str,
+    set: fn(&mut wschaos::server::ServerDefects),
+    invariant: &str,
+    says: &str,
+) {
+    let mut s = wschaos::scenario::load(format!("scenarios/{file}").as_ref()).unwrap();
+    for &seed in &s.seeds {
+        let clean = check::check(&s, &sim::run(&s, seed).unwrap());
+        assert!(clean.passed(), "{file}: {:#?}", clean.violations);
+    }
+    set(&mut s.server.defects);
+    let caught = s.seeds.iter().any(|&seed| {
+        let h = sim::run(&s, seed).unwrap();
+        (check::check(&s, &h).violations.iter())
+            .any(|v| v.invariant == invariant && v.message.contains(says))
+    });
+    assert!(caught, "{file} did not catch it with {invariant}");
+}
+
 /// The server's word is judged too: a server that answers a resume within its epoch with a
 /// history gap while it still holds the first missed message (and starts one late) hides a
 /// loss behind a notice. `delivery` checks each history gap against the server's own record
@@ -212,30 +357,91 @@ fn a_server_that_replays_late_behind_a_gap_notice_is_caught() {
         "basics/resume-from-history.toml",
         "partitions/one-client-partitioned.toml",
     ] {
-        let mut s = wschaos::scenario::load(format!("scenarios/{file}").as_ref()).unwrap();
-        let clean = check::check(&s, &sim::run(&s, s.seeds[0]).unwrap());
-        assert!(clean.passed(), "{file}: {:#?}", clean.violations);
-        s.server.defects.replays_late = true;
-        let caught = s.seeds.iter().any(|&seed| {
-            let h = sim::run(&s, seed).unwrap();
-            check::check(&s, &h).violations.iter().any(|v| {
-                v.invariant == "delivery" && v.message.contains("answered with a history gap")
-            })
-        });
-        assert!(caught, "{file} did not catch the late replay");
+        let late = |d: &mut wschaos::server::ServerDefects| d.replays_late = true;
+        server_defect_caught(file, late, "delivery", "answered with a history gap");
     }
 }
 
-/// Publishes into a silently cut link, then offline: the outbox bugs are caught there too (a
-/// second library file for their class).
+/// Server dedup that remembers each session's last id instead of its highest: a publisher
+/// whose acknowledgements were lost resends, oldest first, what the server already has,
+/// and the older ids get through again. Judged from the server's record of publishes.
 #[test]
-fn outbox_bugs_are_caught_when_publishing_into_a_silent_cut() {
-    {
-        defective!(Client, Defect::DropsOutbox);
-        assert_caught::<Client>("edges/publish-into-a-silent-cut.toml", "outbox");
+fn a_server_dedup_that_remembers_the_last_id_is_caught() {
+    for file in [
+        "edges/acks-lost-one-way.toml",
+        "edges/hunt-confirmation-into-a-cut.toml",
+    ] {
+        let last = |d: &mut wschaos::server::ServerDefects| d.dedup_last = true;
+        server_defect_caught(file, last, "outbox", "");
     }
-    {
-        defective!(Client, Defect::SendsOutboxTwice);
-        assert_caught::<Client>("edges/publish-into-a-silent-cut.toml", "outbox");
+}
+
+/// The reference client with the defect `MATRIX_DEFECT` selects (an index into
+/// `Defect::ALL`), for the catch matrix below, which runs one defect at a time.
+static MATRIX_DEFECT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+defective!(
+    AnyDefect,
+    Defect::ALL[MATRIX_DEFECT.load(std::sync::atomic::Ordering::Relaxed)]
+);
+
+/// Which library files catch which defect, with which invariants: every defect (or those
+/// named in `DEFECTS`, comma-separated) against every simulated file and seed. A survey,
+/// not a check (`cargo test --test defects -- --ignored catch_matrix --nocapture`).
+#[test]
+#[ignore = "a survey of the whole library per defect: minutes"]
+fn catch_matrix() {
+    let only = std::env::var("DEFECTS").unwrap_or_default();
+    let server = std::env::var("SERVER_DEFECT").unwrap_or_default();
+    let files = wschaos::cases::discover(&["scenarios".into()]).unwrap();
+    let library: Vec<_> = files
+        .iter()
+        .filter(|f| !f.starts_with("scenarios/swarm") && !f.starts_with("scenarios/real"))
+        .map(|f| (f, wschaos::scenario::load(f).unwrap()))
+        .collect();
+    if !server.is_empty() {
+        let mut caught = Vec::new();
+        for (f, s) in &library {
+            let mut s = s.clone();
+            match server.as_str() {
+                "replays_late" => s.server.defects.replays_late = true,
+                "dedup_last" => s.server.defects.dedup_last = true,
+                other => panic!("no server defect {other:?}"),
+            }
+            let mut fired = std::collections::BTreeSet::new();
+            for &seed in &s.seeds {
+                let h = sim::run(&s, seed).unwrap();
+                fired.extend(check::check(&s, &h).violations.iter().map(|v| v.invariant));
+            }
+            if !fired.is_empty() {
+                caught.push(format!("{} {fired:?}", f.display()));
+            }
+        }
+        println!(
+            "server {server}: {} files\n  {}",
+            caught.len(),
+            caught.join("\n  ")
+        );
+        return;
+    }
+    for (i, d) in Defect::ALL.iter().enumerate() {
+        if !only.is_empty() && !only.split(',').any(|n| n == format!("{d:?}")) {
+            continue;
+        }
+        MATRIX_DEFECT.store(i, std::sync::atomic::Ordering::Relaxed);
+        let mut caught = Vec::new();
+        for (f, s) in &library {
+            let mut fired = std::collections::BTreeSet::new();
+            for &seed in &s.seeds {
+                let Ok(h) = sim::run_with::<AnyDefect>(s, seed) else {
+                    continue;
+                };
+                fired.extend(check::check(s, &h).violations.iter().map(|v| v.invariant));
+            }
+            if !fired.is_empty() {
+                caught.push(format!("{} {fired:?}", f.display()));
+            }
+        }
+        println!("{d:?}: {} files\n  {}", caught.len(), caught.join("\n  "));
     }
 }

@@ -100,12 +100,28 @@ defects! {
     /// `close()` drops the socket without a close frame: the server sees a reset, not a
     /// goodbye.
     ClosesWithoutFrame,
+    /// A `subscribe()` made after the upgrade and before the server's welcome is neither
+    /// sent nor remembered: the topic is never subscribed on this connection or restored
+    /// on the next.
+    DropsSubscribeBeforeWelcome,
+    /// Counts its own sends as signs of life: a busy publisher never pings, so a silently
+    /// dead link goes unnoticed for as long as it keeps publishing.
+    OwnSendsAreLife,
+    /// After a reconnect, resends its unacknowledged publishes as still in flight and
+    /// requeues them in the outbox as well: each is sent twice on the new connection.
+    RequeuesAndKeepsInFlight,
+    /// Keeps the backoff step it had reached when it gave up: after `Failed` and
+    /// `reconnect()`, the first retry waits the longest delay instead of the first.
+    KeepsBackoffAfterFailed,
 }
+
+// A set is one bit per defect.
+const _: () = assert!(Defect::ALL.len() <= 64);
 
 /// A set of defects: zero-sized, and always empty, in a build without the `defects`
 /// feature, where every `has` is a constant `false` the compiler removes with its branch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Defects(#[cfg(feature = "defects")] u32);
+pub(crate) struct Defects(#[cfg(feature = "defects")] u64);
 
 impl Defects {
     /// True when the client has `defect`; always false without the `defects` feature.

@@ -84,11 +84,19 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 Ended::Failed(reason) => (reason, false),
                 Ended::Lost { reason, stable } => (reason, stable),
             };
+            // After `Failed` and `reconnect()`, the backoff starts over.
+            let over = |step: u32| {
+                if self.defects.has(Defect::KeepsBackoffAfterFailed) {
+                    step
+                } else {
+                    0
+                }
+            };
             if self.terminal(&reason) {
                 if !self.give_up(reason).await {
                     return;
                 }
-                (failures, step) = (0, 0);
+                (failures, step) = (0, over(step));
                 continue;
             }
             (failures, step) = if stable && self.defects.has(Defect::NeverResetsBackoff) {
@@ -102,7 +110,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 if !self.give_up(reason).await {
                     return;
                 }
-                (failures, step) = (0, 0);
+                (failures, step) = (0, over(step));
                 continue;
             }
             let unit = self.rng.random::<f64>();
@@ -301,6 +309,9 @@ impl<C: Connector, S: Session> Driver<C, S> {
 
             if let Some(frame) = self.shared.with_session(S::next_outgoing) {
                 self.write(ws, frame).await?;
+                if self.defects.has(Defect::OwnSendsAreLife) {
+                    heartbeat.on_rx(Instant::now());
+                }
                 continue;
             }
             tokio::select! {

@@ -103,6 +103,10 @@ impl PubSub {
         }
         let mut tx = Fanout::new(self.buffer);
         let rx = tx.subscribe();
+        if self.connected && !self.welcomed && self.defects.has(Defect::DropsSubscribeBeforeWelcome)
+        {
+            return Ok(rx);
+        }
         self.topics
             .insert(topic.to_string(), Topic { tx, position: None });
         if self.connected {
@@ -333,6 +337,16 @@ impl Session for PubSub {
                 restore.push(text(&ClientFrame::Subscribe {
                     topic: ghost.clone(),
                     resume: None,
+                }));
+            }
+        }
+        if self.defects.has(Defect::RequeuesAndKeepsInFlight) {
+            // Resent at the open as still in flight, and queued again as well.
+            for m in &self.inflight {
+                restore.push(text(&ClientFrame::Publish {
+                    topic: m.topic.clone(),
+                    id: m.id,
+                    data: m.data.clone(),
                 }));
             }
         }

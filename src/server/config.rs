@@ -191,4 +191,7 @@ pub struct ServerDefects {
     /// A resume within the epoch starts one message late and says the first missed one is
     /// gone from its history (a gap notice), though it still holds it.
     pub replays_late: bool,
+    /// Duplicate detection remembers each session's last message id instead of its
+    /// highest: a resend of an older id after a newer one is taken as new.
+    pub dedup_last: bool,
 }

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 pub(crate) struct Dedup {
     capacity: usize,
+    /// `ServerDefects::dedup_last`: remember the last id, not the highest.
+    last_only: bool,
     clock: u64,
     /// session key -> (highest id, last use)
     seen: BTreeMap<String, (u64, u64)>,
@@ -19,10 +21,18 @@ impl Dedup {
     pub(crate) fn new(capacity: usize) -> Self {
         Dedup {
             capacity: capacity.max(1),
+            last_only: false,
             clock: 0,
             seen: BTreeMap::new(),
             by_use: BTreeMap::new(),
         }
+    }
+
+    /// The defective variant ([`Dedup::last_only`]).
+    #[cfg(feature = "defects")]
+    pub(crate) fn remembering_last(mut self, yes: bool) -> Self {
+        self.last_only = yes;
+        self
     }
 
     /// True the first time `id` (or any higher id) is seen from `key`; false for a repeat.
@@ -30,9 +40,12 @@ impl Dedup {
         self.clock += 1;
         let (high, used) = self.seen.get(key).copied().unwrap_or((0, 0));
         self.by_use.remove(&used);
-        let fresh = id > high;
-        self.seen
-            .insert(key.to_string(), (high.max(id), self.clock));
+        let (fresh, mark) = if self.last_only {
+            (id != high, id)
+        } else {
+            (id > high, high.max(id))
+        };
+        self.seen.insert(key.to_string(), (mark, self.clock));
         self.by_use.insert(self.clock, key.to_string());
         while self.seen.len() > self.capacity {
             let Some((_, oldest)) = self.by_use.pop_first() else {

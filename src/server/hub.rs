@@ -68,6 +68,8 @@ struct Topic {
 impl Hub {
     pub(crate) fn new(config: ServerConfig, observer: Observer) -> Self {
         let dedup = Dedup::new(config.dedup_clients);
+        #[cfg(feature = "defects")]
+        let dedup = dedup.remembering_last(config.defects.dedup_last);
         Hub {
             config,
             next_conn: 1,

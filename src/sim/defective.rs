@@ -81,7 +81,11 @@ fn injection(defect: Defect) -> Injection {
         | Defect::RedialsAtOnceOn1012
         | Defect::StaleDeadline
         | Defect::HeartbeatLeaks
-        | Defect::DialOutlivesClose => Inside,
+        | Defect::DialOutlivesClose
+        | Defect::DropsSubscribeBeforeWelcome
+        | Defect::OwnSendsAreLife
+        | Defect::RequeuesAndKeepsInFlight
+        | Defect::KeepsBackoffAfterFailed => Inside,
     }
 }
 
