@@ -5,15 +5,11 @@
 //! The test suite runs a small soak (40 subscribers, 3 restarts). The long one:
 //!
 //! ```text
-//! SOAK_CLIENTS=500 SOAK_RESTARTS=50 cargo test --release --test soak -- --nocapture
+//! SOAK_CLIENTS=500 SOAK_RESTARTS=50 cargo test --release --test real soak -- --nocapture
 //! ```
 //!
 //! prints the resident memory after each restart and, from 10 restarts on, also requires it
 //! to stay flat (the last reading within 1.5x of the first, or 32 MiB above it).
-
-#[path = "real_network/support.rs"]
-#[allow(dead_code)]
-mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +19,7 @@ use tokio::sync::watch;
 use wschaos::client::{Client, ClientBuilder, Policy, Subscription, TopicEvent};
 use wschaos::server::{Event, ServerConfig};
 
-use support::*;
+use crate::support::*;
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)

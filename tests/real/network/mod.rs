@@ -7,5 +7,4 @@ mod controls;
 mod half_open;
 mod raw;
 mod restart;
-mod support;
 mod tls;

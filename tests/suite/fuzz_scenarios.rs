@@ -2,7 +2,7 @@
 //! valid scenario file never panic, and every error stays located (`file:line:column`).
 //!
 //! The short run here tries a few thousand inputs. The long run is a documented command:
-//! `PROPTEST_CASES=1000000 cargo test --release --test fuzz_scenarios`.
+//! `PROPTEST_CASES=1000000 cargo test --release --test suite fuzz_scenarios::`.
 
 use proptest::prelude::*;
 use wschaos::scenario::{self, ScenarioError};

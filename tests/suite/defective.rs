@@ -2,7 +2,6 @@
 //! defect and exploration tests).
 
 /// Declares `$name`, a client under test that is the reference client with `$defect`.
-#[macro_export]
 macro_rules! defective {
     ($name:ident, $defect:expr) => {
         struct $name(wschaos::sim::DefectiveClient);

@@ -2,10 +2,6 @@
 //! subscriber and publisher whose deliveries must stay intact, and gets a clear close code
 //! or error frame; the server never falls over.
 
-#[path = "../real_network/support.rs"]
-#[allow(dead_code)]
-mod support;
-
 use futures::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
@@ -15,7 +11,7 @@ use wschaos::client::TopicEvent;
 use wschaos::protocol::{ErrorCode, ServerFrame};
 use wschaos::server::ServerConfig;
 
-use support::*;
+use crate::support::*;
 
 mod servers;
 

@@ -83,9 +83,6 @@ fn steps_fired_by_status_changes_are_drawn_and_written_back_as_written() {
     assert_eq!(back.timeline, file.timeline);
 }
 
-#[path = "shared/defective.rs"]
-mod defective;
-
 /// Seeds tried before giving up on finding a defect.
 const SEED_BUDGET: u64 = 40;
 /// Simulations allowed for shrinking one failure.

@@ -6,9 +6,6 @@ use wschaos::check;
 use wschaos::client::Defect;
 use wschaos::sim::{self, ClientUnderTest, ReferenceClient};
 
-#[path = "shared/defective.rs"]
-mod defective;
-
 /// Runs `scenario` (under `scenarios/`) with client `C` on each of its seeds and returns
 /// the invariants that fired, with one sample message each.
 fn fired<C: ClientUnderTest>(scenario: &str) -> Vec<(&'static str, String)> {
@@ -387,7 +384,7 @@ defective!(
 
 /// Which library files catch which defect, with which invariants: every defect (or those
 /// named in `DEFECTS`, comma-separated) against every simulated file and seed. A survey,
-/// not a check (`cargo test --test defects -- --ignored catch_matrix --nocapture`).
+/// not a check (`cargo test --test suite -- --ignored catch_matrix --nocapture`).
 #[test]
 #[ignore = "a survey of the whole library per defect: minutes"]
 fn catch_matrix() {
