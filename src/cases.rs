@@ -91,8 +91,18 @@ pub enum Judgement {
     Pass,
     /// Only the known, still open failure fired (a regression file while the bug is open).
     KnownFailure(String),
-    /// The known failure no longer fires: the bug is fixed, the marker can go.
+    /// The known failure no longer fires although the run judged it: the bug is fixed,
+    /// the marker can go.
     Fixed(String),
+    /// The known failure did not fire, but the run could not judge it (a fault that did
+    /// not land, a machine too slow to time it): nothing is known, and nothing is changed.
+    /// Green, with the reason.
+    Unconfirmed {
+        /// The known failure's invariant.
+        invariant: String,
+        /// Why the run could not judge it.
+        reason: String,
+    },
     /// Something broke.
     Fail,
 }
@@ -100,7 +110,10 @@ pub enum Judgement {
 impl Judgement {
     /// True for the outcomes a test run counts as green.
     pub fn green(&self) -> bool {
-        matches!(self, Judgement::Pass | Judgement::KnownFailure(_))
+        matches!(
+            self,
+            Judgement::Pass | Judgement::KnownFailure(_) | Judgement::Unconfirmed { .. }
+        )
     }
 }
 
@@ -116,7 +129,15 @@ impl Case {
         match known {
             _ if others => Judgement::Fail,
             None => Judgement::Pass,
-            Some(k) if outcome.verdict.violations.is_empty() => Judgement::Fixed(k.to_string()),
+            Some(k) if outcome.verdict.violations.is_empty() => {
+                match outcome.verdict.not_judged.iter().find(|n| n.invariant == k) {
+                    Some(n) => Judgement::Unconfirmed {
+                        invariant: k.to_string(),
+                        reason: format!("{}: {}", n.client, n.reason),
+                    },
+                    None => Judgement::Fixed(k.to_string()),
+                }
+            }
             Some(k) => Judgement::KnownFailure(k.to_string()),
         }
     }
@@ -321,7 +342,58 @@ impl std::str::FromStr for Shard {
 
 #[cfg(test)]
 mod tests {
-    use super::Shard;
+    use super::{Case, Judgement, Outcome, Shard};
+    use crate::check::{NotJudged, Verdict, Violation};
+
+    /// A known failure that does not fire is FIXED only when the run judged it; when the
+    /// run could not (a slow machine, a fault that did not land), it is unconfirmed and
+    /// green, never advice to delete the marker.
+    #[test]
+    fn a_known_failure_is_fixed_only_when_it_was_judged() {
+        let scenario = crate::scenario::parse(
+            "name = \"s\"\nduration = \"10s\"\n[expect]\nfailing = \"herd_spread\"\n[[clients]]\nname = \"c\"\n",
+            "s.toml",
+        )
+        .unwrap();
+        let case = Case {
+            file: "s.toml".into(),
+            scenario,
+            seed: 1,
+        };
+        let outcome = |violations: Vec<Violation>, not_judged: Vec<NotJudged>| Outcome {
+            history: crate::history::History::new("s", 1, Vec::new()),
+            verdict: Verdict {
+                checked: vec!["herd_spread"],
+                violations,
+                not_judged,
+                warnings: Vec::new(),
+            },
+            logs: Default::default(),
+            server_log: None,
+        };
+        assert_eq!(
+            case.judge(&outcome(Vec::new(), Vec::new())),
+            Judgement::Fixed("herd_spread".into())
+        );
+        let slow = NotJudged {
+            invariant: "herd_spread",
+            client: "c-0".into(),
+            from: Some(3000),
+            reason: "too coarse".into(),
+        };
+        let judged = case.judge(&outcome(Vec::new(), vec![slow.clone()]));
+        assert!(
+            matches!(&judged, Judgement::Unconfirmed { invariant, reason }
+                if invariant == "herd_spread" && reason == "c-0: too coarse"),
+            "{judged:?}"
+        );
+        assert!(judged.green());
+        let storm = Violation::new("herd_spread", None, 3500, "20 of 20".into(), Vec::new());
+        assert_eq!(
+            case.judge(&outcome(vec![storm], vec![slow])),
+            Judgement::KnownFailure("herd_spread".into())
+        );
+    }
 
     #[test]
     fn shards_are_disjoint_and_cover_every_position_exactly_once() {

@@ -21,6 +21,11 @@ pub struct Context<'a> {
     /// The world's timing resolution: the scenario's `tick` in the simulation, raised to
     /// the real network's tolerance there. (It shadows the scenario's own `tick`.)
     pub tick: Duration,
+    /// How late the world's clock may have read an event, and when: the scenario's `tick`
+    /// in the simulation; on the real network, the scheduling delay measured during the
+    /// run (how late the harness's timers woke up), which a busy machine raises. Checkers
+    /// that compare instants closer than the real tolerance (the herd's windows) use it.
+    pub lag: crate::evidence::Lag,
     /// The end of what the world observed (ms).
     pub end: u64,
     /// How long a dial made during a fault may hang in this world.
@@ -44,6 +49,7 @@ impl<'a> Context<'a> {
             provided: Provided::everything(names.iter().map(String::as_str)),
             slack: slack(scenario.tick, &scenario.network),
             tick: scenario.tick,
+            lag: crate::evidence::Lag::fixed(scenario.tick),
             end: crate::evidence::window::ms(scenario.duration),
             reconnect_within: scenario.expect.reconnect_within,
             hang: window::simulated_hang,

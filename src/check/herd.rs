@@ -13,6 +13,8 @@
 //! `herd_window` judges at one width of the file's choice; `herd_share` replaces the limit
 //! with a fixed fraction.
 
+use std::time::Duration;
+
 use super::view::ms;
 use super::{Checker, Context, Violation};
 use crate::evidence::Evidence;
@@ -24,7 +26,7 @@ pub(super) const CHECKER: Checker = Checker {
     promise: "after a restart, the clients' first dials are spread by jitter (peak per window bounded)",
     applies: super::every,
     needs: &[Evidence::Dials],
-    check: |cx, h| check(cx, h).into(),
+    check,
 };
 
 const MIN_GROUP: usize = 20;
@@ -36,8 +38,8 @@ pub(crate) const FALSE_ALARM: f64 = 1e-9;
 /// The window widths, as fractions of the jitter's spread.
 const WIDTHS: [f64; 5] = [0.02, 0.05, 0.1, 0.2, 0.4];
 
-fn check(s: &Context, h: &History) -> Vec<Violation> {
-    let mut out = Vec::new();
+fn check(s: &Context, h: &History) -> super::Findings {
+    let mut out = super::Findings::default();
     for (k, r) in h.records.iter().enumerate() {
         let Event::Fault { fault } = &r.event else {
             continue;
@@ -48,8 +50,29 @@ fn check(s: &Context, h: &History) -> Vec<Violation> {
         let verb = fault.verb();
         for g in s.clients.iter().filter(|g| g.count >= MIN_GROUP) {
             let names: Vec<String> = g.client_names().collect();
+            // Dials that matter come within the first delay bound after the fault.
+            let until = r.t + ms(g.policy.initial_delay) + ms(g.policy.connect_timeout);
+            let lag = s.lag.worst(r.t, until);
+            if widths(s, g, lag).is_empty() {
+                // The timing tolerance (a slow machine's) is wider than any window the
+                // declared jitter leaves: a storm and a spread look alike.
+                for name in &names {
+                    out.not_judged(
+                        CHECKER.name,
+                        name,
+                        Some(r.t),
+                        format!(
+                            "after the {verb}: dial times are only known to within {} ms (the machine's scheduling delay), too coarse for the windows the declared jitter allows (the widest, {} ms, needs {} ms or better)",
+                            resolution(s, lag),
+                            (WIDTHS[WIDTHS.len() - 1] * spread(g) as f64) as u64,
+                            (WIDTHS[WIDTHS.len() - 1] * spread(g) as f64) as u64 / 2
+                        ),
+                    );
+                }
+                continue;
+            }
             let firsts = first_dials(h, k, &names);
-            if let Some((peak, window, limit, a)) = storm(s, g, &firsts) {
+            if let Some((peak, window, limit, a)) = storm(s, g, &firsts, lag) {
                 let msg = format!(
                     "{peak} of {} clients of {} dialed within {window}ms after the {verb}; drawing the declared jitter, at most {limit} may (by chance below {FALSE_ALARM:e})",
                     g.count, g.name
@@ -87,20 +110,15 @@ fn first_dials(h: &History, k: usize, names: &[String]) -> Vec<(u64, usize)> {
 
 /// The first width at which the dials bunch beyond chance: (peak, window ms, limit, index
 /// of the first dial of the peak).
-fn storm(s: &Context, g: &Group, firsts: &[(u64, usize)]) -> Option<(usize, u64, usize, usize)> {
-    let spread = ms(g
-        .policy
-        .initial_delay
-        .mul_f64(g.policy.jitter.clamp(0.0, 1.0)))
-    .max(1);
-    let tick = ms(s.scenario.tick).max(1);
-    let widths: Vec<u64> = match s.expect.herd_window {
-        Some(w) => vec![ms(w).max(1)],
-        None => (WIDTHS.iter())
-            .map(|f| (f * spread as f64) as u64)
-            .filter(|&w| w >= 2 * tick)
-            .collect(),
-    };
+fn storm(
+    s: &Context,
+    g: &Group,
+    firsts: &[(u64, usize)],
+    lag: Duration,
+) -> Option<(usize, u64, usize, usize)> {
+    let spread = spread(g);
+    let tick = resolution(s, lag);
+    let widths = widths(s, g, lag);
     let budget = FALSE_ALARM / widths.len().max(1) as f64;
     widths.into_iter().find_map(|window| {
         let limit = match s.expect.herd_share {
@@ -111,6 +129,31 @@ fn storm(s: &Context, g: &Group, firsts: &[(u64, usize)]) -> Option<(usize, u64,
         let (peak, a) = peak(firsts, window)?;
         (peak > limit).then_some((peak, window, limit, a))
     })
+}
+
+/// How precisely dial times are known (ms): the scenario's tick, or the world's measured
+/// lag when that is worse (a busy machine on the real network).
+fn resolution(s: &Context, lag: Duration) -> u64 {
+    ms(lag.max(s.scenario.tick)).max(1)
+}
+
+/// The spread (ms) the declared jitter draws first delays over.
+fn spread(g: &Group) -> u64 {
+    let jitter = g.policy.jitter.clamp(0.0, 1.0);
+    ms(g.policy.initial_delay.mul_f64(jitter)).max(1)
+}
+
+/// The window widths (ms) the scan uses: the file's own, or the fractions of the spread
+/// at least two ticks of the timing tolerance wide (dials are only known to a tick).
+fn widths(s: &Context, g: &Group, lag: Duration) -> Vec<u64> {
+    let tick = resolution(s, lag);
+    match s.expect.herd_window {
+        Some(w) => vec![ms(w).max(1)],
+        None => (WIDTHS.iter())
+            .map(|f| (f * spread(g) as f64) as u64)
+            .filter(|&w| w >= 2 * tick)
+            .collect(),
+    }
 }
 
 /// The most dials within any window of `window` ms, and where that window begins.
@@ -187,6 +230,32 @@ mod tests {
         );
     }
 
+    /// On a machine whose timers woke 300 ms late around the restart, dial times are too
+    /// coarse for any window of a 500 ms jitter spread: a storm is not judged (and says
+    /// so), never passed in silence. Lag measured only long before the fault changes
+    /// nothing: the storm is caught.
+    #[test]
+    fn a_slow_machine_around_the_fault_is_not_judged_and_elsewhere_changes_nothing() {
+        let s = simple(20, "");
+        let storm = dials20(|_| 1300);
+        let mut cx = Context::simulated(&s);
+        cx.lag = crate::evidence::Lag::measured(s.tick, vec![(1100, 300_000)]);
+        let found = super::check(&cx, &storm);
+        assert!(found.violations.is_empty(), "{:?}", found.violations);
+        assert_eq!(found.not_judged.len(), 20);
+        assert!(
+            found.not_judged[0]
+                .reason
+                .contains("known to within 300 ms"),
+            "{}",
+            found.not_judged[0].reason
+        );
+        cx.lag = crate::evidence::Lag::measured(s.tick, vec![(200, 300_000)]);
+        let found = super::check(&cx, &storm);
+        assert_eq!(found.violations.len(), 1, "{found:?}");
+        assert!(found.not_judged.is_empty());
+    }
+
     #[test]
     fn a_storm_with_stragglers_is_caught() {
         // 20 clients: 18 redial together, two come late.
@@ -224,7 +293,11 @@ mod tests {
                 .map(|i| ((rng.random::<f64>() * 500.0) as u64 / 10 * 10 + 10, i))
                 .collect();
             firsts.sort();
-            assert_eq!(storm(&cx, &s.clients[0], &firsts), None, "{firsts:?}");
+            assert_eq!(
+                storm(&cx, &s.clients[0], &firsts, s.tick),
+                None,
+                "{firsts:?}"
+            );
         }
     }
 

@@ -335,6 +335,12 @@ fn run_case(case: &Case, args: &Args) -> Result {
     (result.outcome, result.detail) = match case.judge(&o) {
         Judgement::Pass => ("pass", String::new()),
         Judgement::KnownFailure(invariant) => ("xfail", format!("known failure: {invariant}")),
+        Judgement::Unconfirmed { invariant, reason } => (
+            "xfail",
+            format!(
+                "known failure ({invariant}) not confirmed: the run could not judge it ({reason})"
+            ),
+        ),
         Judgement::Fixed(invariant) => (
             "fixed",
             format!(

@@ -15,7 +15,10 @@
 //! *not judged* for that client and that fault, never a violation for what the client still
 //! had time to do.
 
+mod lag;
 pub mod window;
+
+pub use lag::Lag;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -21,6 +21,7 @@
 //! ([`provided`]), never as a pass.
 
 mod builtin;
+mod lag;
 mod probe;
 mod process;
 mod proxy;
@@ -167,6 +168,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
         scenario
     };
     let recorder = Recorder::real();
+    let probe = lag::LagProbe::start(tokio::time::Instant::now() - recorder.now());
     let io = |what: &str| {
         let what = what.to_string();
         move |error| RealError::Io { what, error }
@@ -303,7 +305,8 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
         .filter(|r| r.t <= scenario.duration.as_millis() as u64)
         .collect();
     let history = History::new(scenario.name.clone(), 0, records);
-    let mut verdict = judge(scenario, &history);
+    let lag = probe.stop(scenario.tick);
+    let mut verdict = judge(scenario, &history, lag);
     // A client process that ends by itself is a finding, whatever else it did: it cannot
     // come back from anything after that.
     let judged_exits = !scenario.expect.skip.iter().any(|c| c == PROCESS_EXITED);
@@ -490,9 +493,11 @@ pub fn provided(scenario: &Scenario, history: &History) -> Provided {
 /// Checks a real run's history: every checker, with the run's tolerance, on what the run
 /// provided for each client ([`provided`]); a client a checker cannot judge is reported not
 /// judged, with the reason. A client that must be back after each heal is given `settle`
-/// unless the file says otherwise (`expect.reconnect_within`).
-pub fn judge(scenario: &Scenario, history: &History) -> Verdict {
+/// unless the file says otherwise (`expect.reconnect_within`). `lag` is how late the
+/// machine woke timers during the run, at worst ([`check::Context::lag`]).
+pub fn judge(scenario: &Scenario, history: &History, lag: crate::evidence::Lag) -> Verdict {
     let mut cx = check::Context::observed(scenario, provided(scenario, history), TOLERANCE);
+    cx.lag = lag;
     cx.reconnect_within = cx.reconnect_within.or(Some(scenario.settle));
     check::verdict(&cx, history)
 }
