@@ -130,10 +130,17 @@ impl Case {
             _ if others => Judgement::Fail,
             None => Judgement::Pass,
             Some(k) if outcome.verdict.violations.is_empty() => {
-                match outcome.verdict.not_judged.iter().find(|n| n.invariant == k) {
-                    Some(n) => Judgement::Unconfirmed {
+                // FIXED needs evidence that the bug could have shown and did not: the
+                // known invariant judged, and every fault landed on a connection.
+                let unjudged = (outcome.verdict.not_judged.iter())
+                    .find(|n| n.invariant == k)
+                    .map(|n| format!("{}: {}", n.client, n.reason));
+                let missed = (outcome.verdict.warnings.first())
+                    .map(|w| format!("at {} ms: {}", w.t, w.message));
+                match unjudged.or(missed) {
+                    Some(reason) => Judgement::Unconfirmed {
                         invariant: k.to_string(),
-                        reason: format!("{}: {}", n.client, n.reason),
+                        reason,
                     },
                     None => Judgement::Fixed(k.to_string()),
                 }
@@ -345,9 +352,9 @@ mod tests {
     use super::{Case, Judgement, Outcome, Shard};
     use crate::check::{NotJudged, Verdict, Violation};
 
-    /// A known failure that does not fire is FIXED only when the run judged it; when the
-    /// run could not (a slow machine, a fault that did not land), it is unconfirmed and
-    /// green, never advice to delete the marker.
+    /// A known failure that does not fire is FIXED only when the run judged it and its
+    /// faults landed; when the run could not (a slow machine, a fault that touched no
+    /// connection), it is unconfirmed and green, never advice to delete the marker.
     #[test]
     fn a_known_failure_is_fixed_only_when_it_was_judged() {
         let scenario = crate::scenario::parse(
@@ -388,6 +395,16 @@ mod tests {
             "{judged:?}"
         );
         assert!(judged.green());
+        let mut untouched = outcome(Vec::new(), Vec::new());
+        untouched.verdict.warnings.push(crate::check::Warning {
+            t: 3000,
+            message: "the kick touched no connection".into(),
+        });
+        assert!(
+            matches!(case.judge(&untouched), Judgement::Unconfirmed { reason, .. }
+                if reason == "at 3000 ms: the kick touched no connection"),
+            "a fault that did not land proves nothing"
+        );
         let storm = Violation::new("herd_spread", None, 3500, "20 of 20".into(), Vec::new());
         assert_eq!(
             case.judge(&outcome(vec![storm], vec![slow])),

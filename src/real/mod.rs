@@ -15,7 +15,8 @@
 //! silence of `die`) act on the proxies of the hosts they name. Client actions are written
 //! to the client's stdin, one line each ([`action_line`]).
 //!
-//! Real time is noisy: timing checks judge with a tolerance ([`TOLERANCE`]) instead of the
+//! Real time is noisy: timing checks judge with a tolerance ([`TOLERANCE`], plus the worst
+//! scheduling delay measured during the run: a busy machine reads every instant late) instead of the
 //! simulation's tick, and a check that needs what a client did not report (it printed no
 //! probe lines) or what a server command does not record is reported not judged for it
 //! ([`provided`]), never as a pass.
@@ -496,7 +497,10 @@ pub fn provided(scenario: &Scenario, history: &History) -> Provided {
 /// unless the file says otherwise (`expect.reconnect_within`). `lag` is how late the
 /// machine woke timers during the run, at worst ([`check::Context::lag`]).
 pub fn judge(scenario: &Scenario, history: &History, lag: crate::evidence::Lag) -> Verdict {
-    let mut cx = check::Context::observed(scenario, provided(scenario, history), TOLERANCE);
+    // The tolerance grows by the worst scheduling delay of the run: an instant the
+    // machine read late is not the client's doing.
+    let tolerance = TOLERANCE + lag.worst(0, crate::evidence::window::ms(scenario.duration));
+    let mut cx = check::Context::observed(scenario, provided(scenario, history), tolerance);
     cx.lag = lag;
     cx.reconnect_within = cx.reconnect_within.or(Some(scenario.settle));
     check::verdict(&cx, history)
