@@ -174,6 +174,22 @@ mod tests {
                 "{file}: {:#?}",
                 outcome.verdict.violations
             );
+            // The report leads with it: the counts, then its first example.
+            let report = checked.report();
+            let mut lines = report.lines().skip(1);
+            assert!(
+                lines
+                    .next()
+                    .is_some_and(|l| l.trim_start().starts_with("delivery ")),
+                "{report}"
+            );
+            assert!(
+                report
+                    .lines()
+                    .find(|l| l.starts_with('['))
+                    .is_some_and(|l| l.starts_with("[delivery]")),
+                "{report}"
+            );
         }
     }
 }

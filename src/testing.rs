@@ -294,15 +294,33 @@ fn judge<C: ClientUnderTest>(case: &Case, replay: &str) -> Result<(), Failed> {
     verdict(case, &outcome, replay).map_err(Failed::from)
 }
 
-/// `Ok` when the outcome is green; else the failure report.
+/// `Ok` when the outcome is green; else the failure report. With `WSCHAOS_REPORT=DIR` a
+/// failing case also writes its `history.jsonl`, `verdict.json` and `timeline.html` under
+/// `DIR` (as `wschaos run --report DIR` does), and the report says where; with
+/// `WSCHAOS_ALL=1` it shows every violation, not the first of each invariant.
 fn verdict(case: &Case, outcome: &Outcome, replay: &str) -> Result<(), String> {
+    let var = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
     match case.judge(outcome) {
         Judgement::Pass | Judgement::KnownFailure(_) | Judgement::Unconfirmed { .. } => Ok(()),
         Judgement::Fixed(invariant) => Err(format!(
             "{}: the known failure ({invariant}) no longer happens: delete `failing` from the file",
             case.file.display()
         )),
-        Judgement::Fail => Err(report::failure_with_replay(case, outcome, replay)),
+        Judgement::Fail => {
+            let all = var("WSCHAOS_ALL").is_some();
+            let text = report::failure_report(case, outcome, replay, all);
+            Err(match var("WSCHAOS_REPORT") {
+                None => text,
+                Some(dir) => match report::write(Path::new(&dir), case, outcome) {
+                    Ok(folder) => format!("{text}\nreport: {}", folder.display()),
+                    Err(e) => format!("{text}\nreport: could not write under {dir}: {e}"),
+                },
+            })
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use crate::history::{ClientAction, Event, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "attempt_budget",
+    severity: super::Severity::Connection,
     promise: "exactly max_attempts failed dials, then one Failed, then silence until reconnect()",
     applies: super::every,
     needs: &[Evidence::Statuses, Evidence::Dials],

@@ -12,6 +12,7 @@ use crate::history::{ClientAction, Event, Fault, History};
 
 pub(super) const BOUNDS: Checker = Checker {
     name: "backoff_bounds",
+    severity: super::Severity::Timing,
     promise: "the delay before every dial is the announced one, within the policy's bounds",
     applies: super::every,
     needs: &[Evidence::Statuses],
@@ -20,6 +21,7 @@ pub(super) const BOUNDS: Checker = Checker {
 
 pub(super) const ESCALATES: Checker = Checker {
     name: "backoff_escalates",
+    severity: super::Severity::Timing,
     promise: "consecutive failures and flaps escalate the backoff; it resets only after stable uptime",
     applies: super::every,
     needs: &[Evidence::Dials, Evidence::Connections],

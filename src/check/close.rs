@@ -11,6 +11,7 @@ use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "silence_after_close",
+    severity: super::Severity::Connection,
     promise: "after close(): status Closed, then no dial and no event, whatever time passes",
     applies: super::every,
     needs: &[Evidence::Statuses, Evidence::Dials, Evidence::Connections],

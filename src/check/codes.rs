@@ -14,6 +14,7 @@ use crate::history::{ClientAction, Event, Fault, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "close_codes",
+    severity: super::Severity::Connection,
     promise: "a close code or handshake status the policy calls terminal ends in Failed and silence until reconnect(); any other is retried",
     applies: super::every,
     needs: &[Evidence::Statuses, Evidence::Dials, Evidence::Connections],

@@ -18,6 +18,7 @@ use crate::history::{ClientAction, Event, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "dial_connects",
+    severity: super::Severity::Connection,
     promise: "a dial on a clear path to a running server connects",
     applies: super::every,
     needs: &[Evidence::Statuses, Evidence::Dials],

@@ -27,6 +27,7 @@ use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "delivery",
+    severity: super::Severity::Loss,
     promise: "every message published after a subscription took effect arrives exactly once, in order, or inside a gap notice",
     applies: super::pubsub,
     needs: &[

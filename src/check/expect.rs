@@ -9,6 +9,7 @@ use crate::history::{Event, Fault, FaultWindow, History};
 
 pub(super) const FINAL: Checker = Checker {
     name: "expect_final",
+    severity: super::Severity::Connection,
     promise: "each group ends in the status the scenario expects",
     applies: super::every,
     needs: &[Evidence::Statuses],
@@ -17,6 +18,7 @@ pub(super) const FINAL: Checker = Checker {
 
 pub(super) const SEQUENCE: Checker = Checker {
     name: "expect_sequence",
+    severity: super::Severity::Connection,
     promise: "each client goes through exactly the status sequence the scenario expects",
     applies: super::every,
     needs: &[Evidence::Statuses],
@@ -25,6 +27,7 @@ pub(super) const SEQUENCE: Checker = Checker {
 
 pub(super) const RECONNECT: Checker = Checker {
     name: "expect_reconnect",
+    severity: super::Severity::Connection,
     promise: "after each fault heals, every client still trying is connected again within expect.reconnect_within",
     applies: super::every,
     needs: &[Evidence::Connections],

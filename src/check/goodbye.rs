@@ -17,6 +17,7 @@ use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "clean_close",
+    severity: super::Severity::Connection,
     promise: "close() on a live connection sends a close frame: the server records a clean close, not a reset",
     applies: super::every,
     needs: &[

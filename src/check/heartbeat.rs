@@ -11,6 +11,7 @@ use crate::history::{ClientAction, Event, Fault, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "heartbeat_detection",
+    severity: super::Severity::Connection,
     promise: "a silent partition is detected within ping_interval + pong_timeout, and a live link is never declared dead",
     applies: super::every,
     needs: &[Evidence::Dials, Evidence::Connections],

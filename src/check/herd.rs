@@ -23,6 +23,7 @@ use crate::scenario::Group;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "herd_spread",
+    severity: super::Severity::Timing,
     promise: "after a restart, the clients' first dials are spread by jitter (peak per window bounded)",
     applies: super::every,
     needs: &[Evidence::Dials],

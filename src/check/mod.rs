@@ -145,10 +145,36 @@ impl Verdict {
     }
 }
 
+/// What a broken invariant costs a user, in the order reports put findings: lost or
+/// duplicated messages first, then subscriptions, then what the client says and does with
+/// its connection, then timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Messages lost, duplicated, stale or out of order.
+    Loss,
+    /// Subscriptions not restored, restored twice, revived, or restored late.
+    Subscriptions,
+    /// Status, connections, giving up, closing, heartbeats: the client's word and deeds.
+    Connection,
+    /// When it redials, and how its delays grow and spread.
+    Timing,
+}
+
+/// The severity of a violation's invariant; a finding of the world rather than of a
+/// checker (a client process that exited) is a connection's.
+pub fn severity(invariant: &str) -> Severity {
+    (CHECKERS.iter())
+        .find(|c| c.name == invariant)
+        .map_or(Severity::Connection, |c| c.severity)
+}
+
 /// A checker: its name, what it promises, the evidence it needs, and the pure function.
 pub struct Checker {
     /// Its name, as used in `expect.skip` and in violations.
     pub name: &'static str,
+    /// What breaking it costs a user, which orders the reports.
+    pub severity: Severity,
     /// The invariant, in a sentence.
     pub promise: &'static str,
     /// The clients it judges at all (a pub/sub invariant does not judge a raw client):

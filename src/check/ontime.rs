@@ -12,6 +12,7 @@ use crate::history::{ClientAction, Event, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "redial_on_time",
+    severity: super::Severity::Timing,
     promise: "after each failure the next dial comes within the policy's bound for that retry; the backoff starts over after a stable connection",
     applies: super::every,
     needs: &[Evidence::Statuses, Evidence::Dials],

@@ -15,6 +15,7 @@ use crate::server::{self, ConnId};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "restore_order",
+    severity: super::Severity::Subscriptions,
     promise: "on every connection the wanted subscriptions are restored before queued publishes are sent",
     applies: super::pubsub,
     needs: &[Evidence::ServerRecord, Evidence::Intents],

@@ -16,6 +16,7 @@ use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "outbox",
+    severity: super::Severity::Loss,
     promise: "every accepted send is delivered exactly once, in order, or refused with an error",
     applies: super::pubsub,
     needs: &[

@@ -10,6 +10,7 @@ use crate::history::{Event, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "presence",
+    severity: super::Severity::Loss,
     promise: "each join and leave reaches every other connected client once",
     applies: super::pubsub,
     needs: &[

@@ -21,6 +21,7 @@ use crate::server;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "relayed",
+    severity: super::Severity::Loss,
     promise: "every frame the broadcast server relayed reached each client connected then, once",
     applies: super::broadcast,
     needs: &[Evidence::Frames, Evidence::ServerRecord],

@@ -14,6 +14,7 @@ use crate::history::{ClientAction, Event, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "dial_resolves",
+    severity: super::Severity::Connection,
     promise: "every dial ends (connected or failed) within connect_timeout plus the handshake timeouts",
     applies: super::every,
     needs: &[Evidence::Statuses, Evidence::Dials],

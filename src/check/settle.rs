@@ -17,6 +17,7 @@ use crate::scenario::Group;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "settles",
+    severity: super::Severity::Connection,
     promise: "after the last fault heals, every client is connected with all topics restored within the settle time",
     applies: super::every,
     needs: &[Evidence::Statuses, Evidence::ServerRecord],

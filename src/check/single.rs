@@ -13,6 +13,7 @@ use crate::history::History;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "single_connection",
+    severity: super::Severity::Connection,
     promise: "at most one live connection per client at every instant",
     applies: super::every,
     needs: &[Evidence::Connections],

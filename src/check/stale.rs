@@ -14,6 +14,7 @@ use crate::history::{Event, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "stale_frames",
+    severity: super::Severity::Loss,
     promise: "no frame of an old connection surfaces after a newer one is up",
     applies: super::pubsub,
     needs: &[Evidence::Received, Evidence::ServerRecord],

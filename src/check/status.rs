@@ -9,6 +9,7 @@ use crate::history::History;
 
 pub(super) const CHECKER: Checker = Checker {
     name: "status_moves",
+    severity: super::Severity::Connection,
     promise: "status moves only along legal edges, each change exactly once",
     applies: super::every,
     needs: &[Evidence::Statuses],

@@ -11,6 +11,7 @@ use crate::history::{ClientAction, Event, FaultWindow, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "topics_restored",
+    severity: super::Severity::Subscriptions,
     promise: "after each reconnect the server holds exactly the client's intended topics: none missing, none twice, none revived",
     applies: super::pubsub,
     needs: &[Evidence::ServerRecord, Evidence::Intents],

@@ -14,6 +14,7 @@ use crate::history::{Event, Fault, History};
 
 pub(super) const CHECKER: Checker = Checker {
     name: "connected_on_welcome",
+    severity: super::Severity::Connection,
     promise: "a pub/sub client reports connected only once the server has accepted that connection",
     applies: super::pubsub,
     needs: &[Evidence::Statuses, Evidence::Dials, Evidence::Connections],

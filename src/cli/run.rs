@@ -42,6 +42,10 @@ pub struct Args {
     /// nothing), not only one that broke an invariant.
     #[arg(long)]
     strict: bool,
+    /// Show every violation of a failing case with its timeline, not only the first of
+    /// each invariant (the counts per invariant and client come first either way).
+    #[arg(long)]
+    all: bool,
     /// Add each case's drawn faults and client actions from the file's [swarm] bounds, as
     /// `explore --swarm` does for that seed (this replays a swarm failure).
     #[arg(long)]
@@ -352,7 +356,7 @@ fn run_case(case: &Case, args: &Args) -> Result {
             if args.swarm && case.world().replays() {
                 replay.push_str(" --swarm");
             }
-            ("fail", report::failure_with_replay(case, &o, &replay))
+            ("fail", report::failure_report(case, &o, &replay, args.all))
         }
     };
     if args.check_determinism && result.green() && !result.real {

@@ -9,4 +9,4 @@ mod text;
 pub use files::{RESULT_VERSION, VERDICT_VERSION, verdict_json, write};
 pub use html::{esc as escape_markup, timeline};
 pub use lanes::story;
-pub use text::{count, describe, failure, failure_with_replay, not_judged};
+pub use text::{count, describe, failure, failure_report, failure_with_replay, not_judged};

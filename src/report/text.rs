@@ -114,26 +114,95 @@ pub fn failure(case: &Case, outcome: &Outcome) -> String {
 /// [`failure`] with another replay line: the command that reruns this case for the client
 /// that failed it (a user's own client replays through its own test, not the CLI).
 pub fn failure_with_replay(case: &Case, outcome: &Outcome, replay: &str) -> String {
+    failure_report(case, outcome, replay, false)
+}
+
+/// The failure report, finding first: how many violations of each invariant, most severe
+/// first (loss and duplicates before subscriptions, connections, then timing; among equals
+/// the most widespread), and for
+/// whom; then the first violation of each invariant with the timeline around it; then,
+/// when `all`, every other one (otherwise how many are left, and how to see them).
+pub fn failure_report(case: &Case, outcome: &Outcome, replay: &str, all: bool) -> String {
     let mut out = String::new();
-    let n = outcome.verdict.violations.len();
+    let violations = &outcome.verdict.violations;
+    let n = violations.len();
     let _ = writeln!(
         out,
-        "{} (seed {}): {n} violation{}",
+        "{} (seed {}): {}",
         case.file.display(),
         case.seed,
-        if n == 1 { "" } else { "s" }
+        count(n, "violation")
     );
-    for v in outcome.verdict.violations.iter().take(5) {
-        let _ = writeln!(out, "\n{}", headline(v));
-        for line in around(outcome, v) {
-            let _ = writeln!(out, "{line}");
+    let groups = by_invariant(violations);
+    let width = groups.iter().map(|(i, _)| i.len()).max().unwrap_or(0);
+    for (invariant, list) in &groups {
+        let _ = writeln!(
+            out,
+            "  {invariant:<width$}  {:>4}  {}",
+            list.len(),
+            per_client(list)
+        );
+    }
+    for (_, list) in &groups {
+        let shown = if all { list.len() } else { 1 };
+        for v in list.iter().take(shown) {
+            let _ = writeln!(out, "\n{}", headline(v));
+            for line in around(outcome, v) {
+                let _ = writeln!(out, "{line}");
+            }
         }
     }
-    if n > 5 {
-        let _ = writeln!(out, "\n... and {} more", n - 5);
+    let left = if all { 0 } else { n - groups.len() };
+    if left > 0 {
+        let _ = writeln!(
+            out,
+            "\n... and {} of the same invariants (`--all` shows every one; `--report DIR` writes them all)",
+            count(left, "more violation")
+        );
     }
     let _ = write!(out, "\nreplay: {replay}");
     out
+}
+
+/// Violations grouped by invariant: most severe first, then the most widespread, then the
+/// earliest; each group in order of time.
+fn by_invariant(violations: &[Violation]) -> Vec<(&'static str, Vec<&Violation>)> {
+    let mut groups: Vec<(&'static str, Vec<&Violation>)> = Vec::new();
+    for v in violations {
+        match groups.iter_mut().find(|(i, _)| *i == v.invariant) {
+            Some((_, list)) => list.push(v),
+            None => groups.push((v.invariant, vec![v])),
+        }
+    }
+    for (_, list) in &mut groups {
+        list.sort_by_key(|v| v.t);
+    }
+    groups.sort_by_key(|(i, list)| {
+        let widespread = std::cmp::Reverse(list.len());
+        (crate::check::severity(i), widespread, list[0].t)
+    });
+    groups
+}
+
+/// `subs-0: 10, subs-1: 9` (clients by count, most first; the run's own findings as
+/// `run`), at most five named.
+fn per_client(list: &[&Violation]) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for v in list {
+        let who = v.client.as_deref().unwrap_or("run");
+        match counts.iter_mut().find(|(c, _)| *c == who) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((who, 1)),
+        }
+    }
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut parts: Vec<String> = (counts.iter().take(5))
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect();
+    if counts.len() > 5 {
+        parts.push(format!("{} more clients", counts.len() - 5));
+    }
+    parts.join(", ")
 }
 
 fn headline(v: &Violation) -> String {
@@ -370,4 +439,86 @@ fn server_text(e: &server::Event) -> String {
 
 fn seconds(ms: u64) -> String {
     format!("{:>4}.{:03}s", ms / 1000, ms % 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cases::{Case, Outcome};
+    use crate::check::{Verdict, Violation};
+
+    fn outcome(violations: Vec<Violation>) -> (Case, Outcome) {
+        let scenario = crate::scenario::parse(
+            "name = \"s\"\nduration = \"30s\"\n[[clients]]\nname = \"c\"\ncount = 3\n",
+            "s.toml",
+        )
+        .unwrap();
+        let case = Case {
+            file: "s.toml".into(),
+            scenario,
+            seed: 4,
+        };
+        let outcome = Outcome {
+            history: crate::history::History::new("s", 4, Vec::new()),
+            verdict: Verdict {
+                checked: Vec::new(),
+                violations,
+                not_judged: Vec::new(),
+                warnings: Vec::new(),
+            },
+            logs: Default::default(),
+            server_log: None,
+        };
+        (case, outcome)
+    }
+
+    fn v(invariant: &'static str, client: &str, t: u64) -> Violation {
+        Violation::new(
+            invariant,
+            Some(client.into()),
+            t,
+            format!("{invariant} at {t}"),
+            Vec::new(),
+        )
+    }
+
+    /// Timing found first in time, a loss later: the loss leads the counts and the examples;
+    /// one example per invariant unless `all`, and the rest counted.
+    #[test]
+    fn the_report_leads_with_the_most_severe_finding_and_counts_the_rest() {
+        let (case, o) = outcome(vec![
+            v("redial_on_time", "c-0", 1000),
+            v("redial_on_time", "c-1", 1100),
+            v("delivery", "c-2", 5000),
+            v("delivery", "c-2", 6000),
+            v("delivery", "c-1", 7000),
+            v("topics_restored", "c-0", 8000),
+        ]);
+        let text = super::failure_report(&case, &o, "REPLAY", false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "s.toml (seed 4): 6 violations");
+        assert_eq!(lines[1], "  delivery            3  c-2: 2, c-1: 1");
+        assert_eq!(lines[2], "  topics_restored     1  c-0: 1");
+        assert_eq!(lines[3], "  redial_on_time      2  c-0: 1, c-1: 1");
+        let heads: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with('['))
+            .collect();
+        assert_eq!(heads.len(), 3, "{text}");
+        assert!(heads[0].starts_with("[delivery] c-2 at"), "{text}");
+        assert!(heads[2].starts_with("[redial_on_time] c-0 at"), "{text}");
+        assert!(
+            text.contains("... and 3 more violations of the same invariants"),
+            "{text}"
+        );
+        assert!(text.ends_with("replay: REPLAY"), "{text}");
+
+        let all = super::failure_report(&case, &o, "REPLAY", true);
+        assert_eq!(
+            all.lines().filter(|l| l.starts_with('[')).count(),
+            6,
+            "{all}"
+        );
+        assert!(!all.contains("more violation"), "{all}");
+    }
 }
