@@ -474,7 +474,7 @@ mod tests {
     fn v(invariant: &'static str, client: &str, t: u64) -> Violation {
         Violation::new(
             invariant,
-            Some(client.into()),
+            Some(client),
             t,
             format!("{invariant} at {t}"),
             Vec::new(),
