@@ -51,9 +51,14 @@ fn check(s: &Context, h: &History) -> super::Findings {
         let verb = fault.verb();
         for g in s.clients.iter().filter(|g| g.count >= MIN_GROUP) {
             let names: Vec<String> = g.client_names().collect();
-            // Dials that matter come within the first delay bound after the fault.
+            // Dials that matter come within the first delay bound after the fault. A
+            // process short of CPU for a share of that span may have acted that share of
+            // the jitter's spread late (or, let go at once, bunched): dial times are known
+            // no better than that.
             let until = r.t + ms(g.policy.initial_delay) + ms(g.policy.connect_timeout);
-            let lag = s.lag.worst(r.t, until);
+            let starved = s.lag.starved(r.t, until);
+            let late = Duration::from_millis((starved * spread(g) as f64) as u64);
+            let lag = s.lag.worst(r.t, until).max(late);
             if widths(s, g, lag).is_empty() {
                 // The timing tolerance (a slow machine's) is wider than any window the
                 // declared jitter leaves: a storm and a spread look alike.
@@ -63,8 +68,9 @@ fn check(s: &Context, h: &History) -> super::Findings {
                         name,
                         Some(r.t),
                         format!(
-                            "after the {verb}: dial times are only known to within {} ms (the machine's scheduling delay), too coarse for the windows the declared jitter allows (the widest, {} ms, needs {} ms or better)",
+                            "after the {verb}: dial times are only known to within {} ms (the machine's scheduling delay; tasks waited for a CPU {:.0}% of the time), too coarse for the windows the declared jitter allows (the widest, {} ms, needs {} ms or better)",
                             resolution(s, lag),
+                            starved * 100.0,
                             (WIDTHS[WIDTHS.len() - 1] * spread(g) as f64) as u64,
                             (WIDTHS[WIDTHS.len() - 1] * spread(g) as f64) as u64 / 2
                         ),
@@ -255,6 +261,28 @@ mod tests {
         let found = super::check(&cx, &storm);
         assert_eq!(found.violations.len(), 1, "{found:?}");
         assert!(found.not_judged.is_empty());
+    }
+
+    /// A machine short of CPU after the fault (tasks waiting for a core 60% of the time)
+    /// knows dial times no better than that share of the jitter's spread: not judged. A
+    /// machine that was busy 5% of the time still judges, and catches the storm.
+    #[test]
+    fn a_machine_short_of_cpu_after_the_fault_is_not_judged() {
+        let s = simple(20, "");
+        let storm = dials20(|_| 1300);
+        let mut cx = Context::simulated(&s);
+        let stall = |share: f64| vec![(1000, 0), (6000, (5_000_000.0 * share) as u64)];
+        cx.lag = crate::evidence::Lag::fixed(s.tick).with_stall(stall(0.6));
+        let found = super::check(&cx, &storm);
+        assert!(found.violations.is_empty(), "{:?}", found.violations);
+        assert!(
+            found.not_judged[0].reason.contains("waited for a CPU 60%"),
+            "{}",
+            found.not_judged[0].reason
+        );
+        cx.lag = crate::evidence::Lag::fixed(s.tick).with_stall(stall(0.05));
+        let found = super::check(&cx, &storm);
+        assert_eq!(found.violations.len(), 1, "{found:?}");
     }
 
     #[test]

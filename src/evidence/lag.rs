@@ -6,12 +6,16 @@
 
 use std::time::Duration;
 
-/// A world's lag over a run: a floor, and the worst lag measured near each instant.
+/// A world's lag over a run: a floor, the worst lag measured near each instant, and how
+/// short of CPU the machine was (where the system says: Linux's pressure stall
+/// information).
 #[derive(Debug, Clone, Default)]
 pub struct Lag {
     floor: Duration,
     /// (ms since the start, how late a timer woke then, in µs), in order of time.
     samples: Vec<(u64, u64)>,
+    /// (ms since the start, µs some task has waited for a CPU since boot), in order.
+    stall: Vec<(u64, u64)>,
 }
 
 impl Lag {
@@ -20,6 +24,7 @@ impl Lag {
         Lag {
             floor,
             samples: Vec::new(),
+            stall: Vec::new(),
         }
     }
 
@@ -27,7 +32,46 @@ impl Lag {
     /// `floor`.
     pub fn measured(floor: Duration, mut samples: Vec<(u64, u64)>) -> Lag {
         samples.sort_unstable();
-        Lag { floor, samples }
+        Lag {
+            floor,
+            samples,
+            stall: Vec::new(),
+        }
+    }
+
+    /// With readings of the machine's CPU stall counter: (ms since the start, µs some
+    /// task has waited for a CPU, a counter that only grows).
+    pub fn with_stall(mut self, mut stall: Vec<(u64, u64)>) -> Lag {
+        stall.sort_unstable();
+        self.stall = stall;
+        self
+    }
+
+    /// The share of the time from `from` to `to` (ms) during which some task waited for a
+    /// CPU, from the readings nearest inside that span; 0 when unknown (the simulation, or
+    /// a system that does not say).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wschaos::evidence::Lag;
+    /// let lag = Lag::fixed(Duration::from_millis(1))
+    ///     .with_stall(vec![(0, 0), (1000, 100_000), (2000, 900_000), (3000, 900_000)]);
+    /// assert_eq!(lag.starved(1000, 2000), 0.8);
+    /// assert_eq!(lag.starved(2000, 3000), 0.0);
+    /// assert_eq!(lag.starved(0, 2000), 0.45);
+    /// assert_eq!(Lag::fixed(Duration::ZERO).starved(0, 1000), 0.0);
+    /// ```
+    pub fn starved(&self, from: u64, to: u64) -> f64 {
+        let a = self.stall.partition_point(|(t, _)| *t < from);
+        let b = self.stall.partition_point(|(t, _)| *t <= to);
+        let inside = &self.stall[a..b.max(a)];
+        match (inside.first(), inside.last()) {
+            (Some(&(t0, s0)), Some(&(t1, s1))) if t1 > t0 => {
+                let waited = s1.saturating_sub(s0) as f64 / 1000.0;
+                (waited / (t1 - t0) as f64).clamp(0.0, 1.0)
+            }
+            _ => 0.0,
+        }
     }
 
     /// The worst lag seen from `from` to `to` (ms), and never less than the floor.

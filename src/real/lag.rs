@@ -16,22 +16,46 @@ const PERIOD: Duration = Duration::from_millis(20);
 /// Samples later than this are kept (a timer is always a little late).
 const KEEP_US: u64 = 1_000;
 
+/// Where Linux says how long tasks have waited for a CPU (pressure stall information).
+const PRESSURE: &str = "/proc/pressure/cpu";
+
 /// A running probe; [`LagProbe::stop`] ends it and hands over what it saw.
 pub(crate) struct LagProbe {
     samples: Arc<Mutex<Vec<(u64, u64)>>>,
+    stall: Arc<Mutex<Vec<(u64, u64)>>>,
     task: JoinHandle<()>,
+}
+
+/// µs some task has waited for a CPU since boot (`some ... total=N`), when the system
+/// says.
+fn stalled() -> Option<u64> {
+    let text = std::fs::read_to_string(PRESSURE).ok()?;
+    let some = text.lines().find(|l| l.starts_with("some "))?;
+    some.split_whitespace()
+        .find_map(|f| f.strip_prefix("total="))?
+        .parse()
+        .ok()
 }
 
 impl LagProbe {
     /// Starts probing on the current runtime; sample times are ms since `start`.
     pub(crate) fn start(start: Instant) -> LagProbe {
         let samples = Arc::new(Mutex::new(Vec::new()));
-        let keep = samples.clone();
+        let stall = Arc::new(Mutex::new(Vec::new()));
+        let (keep, keep_stall) = (samples.clone(), stall.clone());
         let task = tokio::spawn(async move {
             loop {
                 let due = Instant::now() + PERIOD;
                 tokio::time::sleep_until(due).await;
                 let now = Instant::now();
+                let since = |t: Instant| {
+                    u64::try_from(t.saturating_duration_since(start).as_millis())
+                        .unwrap_or(u64::MAX)
+                };
+                if let Some(total) = stalled() {
+                    (keep_stall.lock().unwrap_or_else(PoisonError::into_inner))
+                        .push((since(now), total));
+                }
                 let late = now.saturating_duration_since(due).as_micros();
                 let late = u64::try_from(late).unwrap_or(u64::MAX);
                 if late > KEEP_US {
@@ -43,15 +67,20 @@ impl LagProbe {
                 }
             }
         });
-        LagProbe { samples, task }
+        LagProbe {
+            samples,
+            stall,
+            task,
+        }
     }
 
     /// Stops the probe: the lag it measured, never below `floor`.
     pub(crate) fn stop(self, floor: Duration) -> crate::evidence::Lag {
         self.task.abort();
-        let samples =
-            std::mem::take(&mut *self.samples.lock().unwrap_or_else(PoisonError::into_inner));
-        crate::evidence::Lag::measured(floor, samples)
+        let take = |v: &Mutex<Vec<(u64, u64)>>| {
+            std::mem::take(&mut *v.lock().unwrap_or_else(PoisonError::into_inner))
+        };
+        crate::evidence::Lag::measured(floor, take(&self.samples)).with_stall(take(&self.stall))
     }
 }
 
