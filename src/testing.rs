@@ -167,6 +167,7 @@ pub struct Suite<C> {
     library: bool,
     paths: Vec<PathBuf>,
     skip: Vec<String>,
+    cargo_args: String,
     client: PhantomData<fn() -> C>,
 }
 
@@ -176,6 +177,7 @@ impl<C: ClientUnderTest> Default for Suite<C> {
             library: false,
             paths: Vec::new(),
             skip: Vec::new(),
+            cargo_args: String::new(),
             client: PhantomData,
         }
     }
@@ -226,6 +228,24 @@ impl<C: ClientUnderTest> Suite<C> {
         self
     }
 
+    /// Adds `args` to the `cargo test` command each replay line prints, for what cargo
+    /// cannot tell a running test: the features it was built with. A test built with
+    /// `--features bug` says
+    /// `.cargo_args(if cfg!(feature = "bug") { "--features bug" } else { "" })`, and its
+    /// replay lines run that client again, not another build.
+    pub fn cargo_args(mut self, args: impl Into<String>) -> Self {
+        self.cargo_args = args.into();
+        self
+    }
+
+    /// The command that reruns one file and seed of this suite exactly, for this suite's
+    /// client: what a regression file of its own should say
+    /// ([`crate::explore::render`]'s `replay`).
+    pub fn replay_command(&self, file: &Path, seed: u64) -> String {
+        let test = format!("{}::seed_{seed}", file.display()).replace('\\', "/");
+        Replay::from_env(&self.cargo_args).command(&test, seed)
+    }
+
     /// The tests, one per file and seed, honouring `WSCHAOS_SEED` / `WSCHAOS_SEEDS`.
     pub fn trials(&self) -> Result<Vec<Trial>, SuiteError> {
         let seeds = seeds_from_env()?;
@@ -238,7 +258,7 @@ impl<C: ClientUnderTest> Suite<C> {
             let parsed = scenario::load(&f);
             (f, parsed)
         }));
-        let replay = Replay::from_env();
+        let replay = Replay::from_env(&self.cargo_args);
         let mut trials = Vec::new();
         for (file, parsed) in sources {
             let name = file.display().to_string().replace('\\', "/");
@@ -379,14 +399,16 @@ fn parse_seeds(one: Option<&str>, range: Option<&str>) -> Result<Option<Vec<u64>
     }
 }
 
-/// How to rerun one test of this test binary: cargo's package and test target names.
+/// How to rerun one test of this test binary: cargo's package and test target names, and
+/// the arguments the suite says it was built with ([`Suite::cargo_args`]).
 struct Replay {
     package: Option<String>,
     target: Option<String>,
+    args: String,
 }
 
 impl Replay {
-    fn from_env() -> Replay {
+    fn from_env(args: &str) -> Replay {
         // cargo sets CARGO_PKG_NAME for the tests it runs; the test binary is
         // `<target>-<16 hex digits>`.
         let target = std::env::current_exe().ok().and_then(|exe| {
@@ -398,6 +420,7 @@ impl Replay {
         Replay {
             package: std::env::var("CARGO_PKG_NAME").ok(),
             target,
+            args: args.trim().to_string(),
         }
     }
 
@@ -408,6 +431,9 @@ impl Replay {
         }
         if let Some(t) = &self.target {
             out.push_str(&format!(" --test {t}"));
+        }
+        if !self.args.is_empty() {
+            out.push_str(&format!(" {}", self.args));
         }
         out.push_str(&format!(" -- --exact '{test}'"));
         out

@@ -408,9 +408,8 @@ fn report_failure(failure: &Failure, args: &Args) {
         (shrunk.invariant, &shrunk.also),
         failure.case.seed,
         &origin,
-        &commit(),
-        &today(),
-        &path.display().to_string(),
+        (&commit(), &today()),
+        &explore::cli_replay(&path.display().to_string(), failure.case.seed),
     );
     // What is written must load: a file validation refuses is no regression file.
     if let Err(e) = wschaos::scenario::parse(&text, path.display().to_string()) {

@@ -9,7 +9,7 @@ mod regression;
 mod shrink;
 
 pub use generate::swarm;
-pub use regression::{file_name, render};
+pub use regression::{cli_replay, file_name, render};
 pub use shrink::{Shrunk, shrink};
 
 use std::path::Path;

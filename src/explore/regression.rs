@@ -5,15 +5,17 @@ use crate::scenario::Scenario;
 
 /// The text of a regression file for `scenario` failing `invariant` with `seed`.
 ///
-/// `origin` names the file and mode it was found from; `commit` and `date` go in the header.
+/// `origin` names the file and mode it was found from; `commit` and `date` go in the header;
+/// `replay` is the command that runs the file again *for the client that failed it*: the
+/// reference client's `cargo run --release -- replay PATH --seed N` ([`cli_replay`]), or
+/// your suite's `cargo test` line ([`crate::testing::Suite::replay_command`]).
 pub fn render(
     scenario: &Scenario,
     (invariant, also): (&str, &[&str]),
     seed: u64,
     origin: &str,
-    commit: &str,
-    date: &str,
-    path: &str,
+    (commit, date): (&str, &str),
+    replay: &str,
 ) -> String {
     let mut s = scenario.clone();
     s.seeds = vec![seed];
@@ -45,10 +47,16 @@ pub fn render(
          # invariant: {invariant}\n{also_line}\
          # original:  {origin}, seed {seed}\n\
          # commit:    {commit}\n\
-         # replay:    cargo run --release -- replay {path} --seed {seed}\n\
+         # replay:    {replay}\n\
          # While the bug is open, `[expect] failing` keeps the test green; once the invariant\n\
          # holds again the test fails to say so: then delete the `failing` line.\n\n{body}"
     )
+}
+
+/// The command that replays a regression file at `path` with the reference client (the
+/// one `wschaos explore` shrinks with).
+pub fn cli_replay(path: &str, seed: u64) -> String {
+    format!("cargo run --release -- replay {path} --seed {seed}")
 }
 
 /// A file name for a regression: `NAME-INVARIANT-SEED.toml`, safe on every file system.

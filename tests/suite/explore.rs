@@ -33,16 +33,25 @@ fn swarm_schedules_are_reproducible_and_valid() {
 #[test]
 fn a_regression_file_loads_back_as_a_known_failure() {
     let drawn = explore::swarm(&calm(), 3);
+    // Shrunk for a client of one's own: the replay line runs that client's suite, with
+    // the features it was built with, not the reference client.
+    let suite = wschaos::testing::Suite::<ReferenceClient>::new().cargo_args("--features bug");
+    let replay = suite.replay_command("tests/scenarios/x.toml".as_ref(), 3);
+    assert!(
+        replay.starts_with("WSCHAOS_SEED=3 cargo test")
+            && replay.contains(" --features bug -- --exact 'tests/scenarios/x.toml::seed_3'"),
+        "{replay}"
+    );
     let text = explore::render(
         &drawn,
         ("delivery", &["expect_final"]),
         3,
         "scenarios/swarm/calm.toml (swarm)",
-        "abc1234",
-        "2026-11-26",
-        "x.toml",
+        ("abc1234", "2026-11-26"),
+        &replay,
     );
     assert!(text.starts_with("# Regression found by `wschaos explore` on 2026-11-26."));
+    assert!(text.contains(&format!("# replay:    {replay}\n")), "{text}");
     let back = scenario::parse(&text, "x.toml").unwrap();
     assert_eq!(back.expect.failing.as_deref(), Some("delivery"));
     // What else the case breaks is skipped, and said, so the file tests one bug.
@@ -74,9 +83,12 @@ fn steps_fired_by_status_changes_are_drawn_and_written_back_as_written() {
         ("delivery", &[]),
         1,
         "x",
-        "abc1234",
-        "2026-11-28",
-        "x.toml",
+        ("abc1234", "2026-11-28"),
+        &explore::cli_replay("x.toml", 1),
+    );
+    assert!(
+        text.contains("# replay:    cargo run --release -- replay x.toml --seed 1\n"),
+        "{text}"
     );
     assert!(text.contains("on = \"connecting\"\nnth = 2\n"), "{text}");
     let back = scenario::parse(&text, "x.toml").unwrap();

@@ -12,7 +12,13 @@ use wschaos::testing::Suite;
 use chat::Chat;
 
 fn main() {
-    Suite::<UnderTest>::new().library().files("scenarios").run()
+    Suite::<UnderTest>::new()
+        .library()
+        .files("scenarios")
+        // Replay lines rebuild the client that failed: with its deliberate bug when it
+        // was built with it.
+        .cargo_args(if cfg!(feature = "bug") { "--features bug" } else { "" })
+        .run()
 }
 
 /// The chat client as wschaos drives it. The library's raw groups (plain WebSocket
