@@ -581,13 +581,19 @@ mod tests {
 
     #[test]
     fn the_replay_command_names_the_seed_the_package_the_target_and_the_exact_test() {
-        let r = Replay {
+        let mut r = Replay {
             package: Some("chat".into()),
             target: Some("wschaos".into()),
+            args: String::new(),
         };
         assert_eq!(
             r.command("tests/scenarios/a.toml::seed_7", 7),
             "WSCHAOS_SEED=7 cargo test -p chat --test wschaos -- --exact 'tests/scenarios/a.toml::seed_7'"
+        );
+        r.args = "--features bug".into();
+        assert_eq!(
+            r.command("tests/scenarios/a.toml::seed_7", 7),
+            "WSCHAOS_SEED=7 cargo test -p chat --test wschaos --features bug -- --exact 'tests/scenarios/a.toml::seed_7'"
         );
     }
 
