@@ -42,14 +42,13 @@ fn reconnects(s: &Context, h: &History) -> Findings {
     let server_conns = conns(h);
     let windows = h.fault_windows();
     for (k, r) in h.records.iter().enumerate() {
-        let healed = match &r.event {
-            Event::Heal { .. } => true,
-            Event::Fault { fault } => matches!(&**fault, Fault::Kick { .. }),
-            _ => false,
+        // What starts the clock, as the messages name it: a heal, or a kick (which heals
+        // at once).
+        let what = match &r.event {
+            Event::Heal { .. } => "the heal",
+            Event::Fault { fault } if matches!(&**fault, Fault::Kick { .. }) => "the kick",
+            _ => continue,
         };
-        if !healed {
-            continue;
-        }
         for (client, g) in clients(s) {
             // A heal while another outage still holds this client off (a reject window
             // ending while the server is still down) heals nothing for it: the last heal
@@ -84,7 +83,7 @@ fn reconnects(s: &Context, h: &History) -> Findings {
                         && ((c.open_t >= r.t && c.open_t <= judged_by) || c.open_at(judged_by))
                 });
                 (!back).then(|| format!(
-                    "no connection of it at the server {}ms after the heal at {}ms; expected one within {within}ms",
+                    "no connection of it at the server {}ms after {what} at {}ms; expected one within {within}ms",
                     judged_by - r.t,
                     r.t
                 ))
@@ -102,7 +101,7 @@ fn reconnects(s: &Context, h: &History) -> Findings {
                 (!back && !connected_throughout && !gave_up).then(|| {
                     let name = at_deadline.map_or("nothing", Status::name);
                     format!(
-                        "{name} {}ms after the heal at {}ms; expected connected within {within}ms (of the heal, or of the end of a retry delay its policy allows)",
+                        "{name} {}ms after {what} at {}ms; expected connected within {within}ms (of {what}, or of the end of a retry delay its policy allows)",
                         judged_by - r.t,
                         r.t
                     )
@@ -113,7 +112,7 @@ fn reconnects(s: &Context, h: &History) -> Findings {
                 // Not back yet, but the run ended before its deadline: said, not guessed.
                 Some(_) if deadline > s.end => {
                     let why = format!(
-                        "the run ends {} after the heal at {}, before the {} `reconnect_within` allows",
+                        "the run ends {} after {what} at {}, before the {} `reconnect_within` allows",
                         show(s.end - r.t),
                         show(r.t),
                         show(deadline - r.t)
@@ -295,6 +294,13 @@ mod tests {
         let not_yet = super::reconnects(&Context::simulated(&s), &story(false));
         assert!(not_yet.violations.is_empty());
         assert_eq!(not_yet.not_judged.len(), 1, "{not_yet:?}");
+        assert!(
+            not_yet.not_judged[0]
+                .reason
+                .starts_with("the run ends 1.0 s after the kick at 59.0 s"),
+            "a kick is named as such, not as a heal: {}",
+            not_yet.not_judged[0].reason
+        );
     }
 
     #[test]

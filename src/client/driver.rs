@@ -152,7 +152,7 @@ impl<C: Connector, S: Session> Driver<C, S> {
             Some(Err(_)) => return Ended::Failed(Reason::ConnectTimeout),
             Some(Ok(Err(e))) => {
                 return Ended::Failed(Reason::Dial {
-                    error: e.to_string(),
+                    error: dial_error(&e),
                 });
             }
             Some(Ok(Ok(stream))) => stream,
@@ -463,5 +463,36 @@ impl<C: Connector, S: Session> Driver<C, S> {
                 out = &mut fut => return Some(out),
             }
         }
+    }
+}
+
+/// A failed dial's error as a reader needs it: what went wrong, not only where (turmoil's
+/// refusal says just the address).
+fn dial_error(e: &std::io::Error) -> String {
+    let kind = e.kind().to_string();
+    let text = e.to_string();
+    if text.to_lowercase().contains(&kind.to_lowercase()) {
+        text
+    } else {
+        format!("{kind}: {text}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    #[test]
+    fn a_dial_error_says_what_went_wrong_once() {
+        let sim = Error::new(ErrorKind::ConnectionRefused, "192.168.0.1:9000");
+        assert_eq!(
+            super::dial_error(&sim),
+            "connection refused: 192.168.0.1:9000"
+        );
+        let os = Error::new(
+            ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        assert_eq!(super::dial_error(&os), "Connection refused (os error 111)");
     }
 }
