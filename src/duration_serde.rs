@@ -55,8 +55,23 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "bad duration {text:?}: a duration cannot be negative ({shown})"
         ));
     }
-    let d = humantime::parse_duration(text)
-        .map_err(|e| format!("bad duration {text:?}: {e} ({shown})"))?;
+    let d = humantime::parse_duration(text).map_err(|e| {
+        use humantime::DurationError as E;
+        let why = match e {
+            E::NumberExpected(at) | E::InvalidCharacter(at) => match text.get(at..) {
+                Some(rest) if !rest.is_empty() => {
+                    format!("a number and a unit are expected where it says {rest:?}")
+                }
+                _ => "a number and a unit are expected".to_string(),
+            },
+            E::UnknownUnit { unit, value, .. } => {
+                format!("unknown unit {unit:?} after {value} (units: ms, s, m, h, days)")
+            }
+            E::NumberOverflow => "too long: at most 365 days".to_string(),
+            E::Empty => "empty".to_string(),
+        };
+        format!("bad duration {text:?}: {why} ({shown})")
+    })?;
     if d > MAX {
         return Err(format!("duration {text:?} is too long: at most 365 days"));
     }
@@ -77,6 +92,13 @@ mod tests {
             ("-1s", "cannot be negative"),
             ("1ms 18446744073709551615s", "too long"),
             ("2s 18446744073709551615s", "bad duration"),
+            (
+                "fast",
+                "a number and a unit are expected where it says \"fast\"",
+            ),
+            ("2 s x", "where it says \"x\""),
+            ("3 parsecs", "unknown unit \"parsecs\" after 3"),
+            ("", "empty"),
         ] {
             let e = parse(text).unwrap_err();
             assert!(e.contains(says), "{text}: {e}");

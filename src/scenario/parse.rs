@@ -77,6 +77,13 @@ fn in_entry(text: &str, offset: usize, message: &str) -> Option<usize> {
             return Some(start + at);
         }
     }
+    // A bad value the message quotes (`bad duration "fast"`): where it is written.
+    let quoted = message.split('"').skip(1).step_by(2);
+    for value in quoted.filter(|v| !v.is_empty()) {
+        if let Some(at) = body.find(&format!("\"{value}\"")) {
+            return Some(start + at);
+        }
+    }
     // The entry itself: its header line, just before the body.
     Some(
         text[..*start]

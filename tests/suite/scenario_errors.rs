@@ -65,6 +65,12 @@ fn unknown_keys_wrong_types_and_bad_durations_are_located() {
             None,
         ),
         (
+            // A bad value inside a timeline step: at its key, not at the step's header.
+            ("down = \"2s\"", "down = \"fast\""),
+            "s.toml:12:8: bad duration \"fast\": a number and a unit are expected",
+            None,
+        ),
+        (
             ("at = \"5s\"", "at = 5"),
             "s.toml:10:1: `at` must be a duration string",
             None,
