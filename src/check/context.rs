@@ -71,6 +71,14 @@ impl<'a> Context<'a> {
 }
 
 impl Context<'_> {
+    /// How much later a client's own report of a moment (a probe line: its status, what it
+    /// asked to subscribe to) may be recorded than the server's record of the same moment
+    /// (ms): nothing in the simulation, where both are recorded as they happen; on the real
+    /// network the run's tolerance, since probe lines reach the harness through a pipe.
+    pub fn report_delay(&self) -> u64 {
+        window::ms(self.tick.saturating_sub(self.scenario.tick))
+    }
+
     /// The window `w` opens for a client of `g` ([`window::window`]); `None` when it does
     /// not reach that client's connection.
     pub fn window(&self, w: &FaultWindow, g: &Group) -> Option<Window> {

@@ -54,6 +54,17 @@ fn check(s: &Context, h: &History) -> Vec<Violation> {
     out
 }
 
+/// The first record after record `k` by more than `delay` ms: a client's report of what it
+/// wanted at `k` is recorded before it (the world's report delay).
+/// With no delay (the simulation), `k` itself: what was wanted before it.
+fn reported_by(h: &History, k: usize, delay: u64) -> usize {
+    if delay == 0 {
+        return k;
+    }
+    let by = h.records[k].t.saturating_add(delay);
+    k + h.records[k..].partition_point(|r| r.t <= by)
+}
+
 /// True when a hold or partition on `host`'s link to the server overlaps `[from, to]`: the
 /// client's subscribe frames were held or dropped, so nothing can be asked of that window.
 fn stalled(windows: &[FaultWindow], host: &str, from: u64, to: u64) -> bool {
@@ -92,7 +103,9 @@ fn one_connection(
                 format!("topic {topic:?} subscribed twice on one connection"),
                 vec![c.open_index, k],
             ));
-        } else if !intents.before(&c.client, k).contains(topic)
+        } else if !intents
+            .before(&c.client, reported_by(h, k, s.report_delay()))
+            .contains(topic)
             && !let_go(h, c, subs, (k, topic, window))
         {
             out.push(v(
@@ -277,6 +290,42 @@ mod tests {
         assert!(
             elsewhere[0].message.contains("not restored"),
             "{elsewhere:?}"
+        );
+    }
+
+    /// On the real network a client's subscribe line may be read after the server's record
+    /// of that subscription: within the run's report delay it is the client's intent, not a
+    /// revival. Later than that, it is a revival.
+    #[test]
+    fn a_subscribe_reported_a_moment_after_the_servers_record_is_no_revival() {
+        let s = simple(1, "");
+        let h = |line_at: u64| {
+            Builder::default()
+                .open(10, 1, 1, "c-0")
+                .subscribed(12, 1, 1, "c-0", "late")
+                .action(
+                    line_at,
+                    "c-0",
+                    ClientAction::Subscribe {
+                        topic: "late".into(),
+                    },
+                )
+                .build()
+        };
+        let mut cx = Context::simulated(&s);
+        cx.tick = cx.tick + std::time::Duration::from_millis(250);
+        let revived = |h: &History| {
+            super::check(&cx, h)
+                .iter()
+                .any(|v| v.message.contains("revived"))
+        };
+        assert!(!revived(&h(13)), "read 1 ms after the server's record");
+        assert!(revived(&h(900)), "read 888 ms after: not the same moment");
+        assert!(
+            check(&s, &h(13))
+                .iter()
+                .any(|v| v.message.contains("revived")),
+            "the simulation records both as they happen"
         );
     }
 
