@@ -313,7 +313,7 @@ mod tests {
                 .build()
         };
         let mut cx = Context::simulated(&s);
-        cx.tick = cx.tick + std::time::Duration::from_millis(250);
+        cx.tick += std::time::Duration::from_millis(250);
         let revived = |h: &History| {
             super::check(&cx, h)
                 .iter()
