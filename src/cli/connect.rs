@@ -141,6 +141,8 @@ pub async fn run(args: Args) -> Exit {
         Ok(p) => p,
         Err(e) => return bad_input(e),
     };
+    // A closed client has its write timeout to say goodbye before the process exits.
+    let goodbye = policy.write_timeout;
     let mut builder = match ClientBuilder::new(&args.url) {
         Ok(b) => b.policy(policy),
         Err(e) => return bad_input(e),
@@ -168,7 +170,7 @@ pub async fn run(args: Args) -> Exit {
         // Subscribe to the status before the task runs, so the first change is not missed.
         let (client, task) = builder.build_raw(TokioNet, StdRng::from_os_rng());
         let status = client.status_changes().boxed();
-        tokio::spawn(task);
+        let driver = tokio::spawn(task);
         let lines = raw_lines(&client);
         let ticker = args.send.clone().map(|text| {
             let c = client.clone();
@@ -177,18 +179,22 @@ pub async fn run(args: Args) -> Exit {
             })
         });
         tokio::spawn(obey(Obeyed::Raw(client.clone())));
-        watch_status(Watched {
+        let exit = watch_status(Watched {
             status,
             lines,
             close: Some(Box::new(move || client.close())),
             _ticker: ticker,
             stay: args.stay,
         })
-        .await
+        .await;
+        if matches!(exit, Exit::Ok) {
+            finish(driver, goodbye).await;
+        }
+        exit
     } else {
         let (client, task) = builder.build(TokioNet, StdRng::from_os_rng());
         let status = client.status_changes().boxed();
-        tokio::spawn(task);
+        let driver = tokio::spawn(task);
         let mut sources: Vec<BoxStream<'static, Line>> = Vec::new();
         for topic in &args.subscribe {
             // The probe protocol's word for what this client wants (`topics_restored`
@@ -212,15 +218,27 @@ pub async fn run(args: Args) -> Exit {
             })
         });
         tokio::spawn(obey(Obeyed::PubSub(client.clone())));
-        watch_status(Watched {
+        let exit = watch_status(Watched {
             status,
             lines,
             close: Some(Box::new(move || client.close())),
             _ticker: ticker,
             stay: args.stay,
         })
-        .await
+        .await;
+        if matches!(exit, Exit::Ok) {
+            finish(driver, goodbye).await;
+        }
+        exit
     }
+}
+
+/// Lets a closed client's task end (its close frame written) before the process exits:
+/// the status stream ends at `closed`, before the goodbye is on the wire, and exiting then
+/// would reset the connection instead (the server sees no close frame). At most `within`
+/// (the policy's write timeout) and a second; a client that gave up has nothing to send.
+async fn finish(driver: tokio::task::JoinHandle<()>, within: std::time::Duration) {
+    let _ = tokio::time::timeout(within + std::time::Duration::from_secs(1), driver).await;
 }
 
 /// One output line other than a status: a message, a gap, a server event, a raw frame.
