@@ -17,7 +17,11 @@ fn main() {
         .files("scenarios")
         // Replay lines rebuild the client that failed: with its deliberate bug when it
         // was built with it.
-        .cargo_args(if cfg!(feature = "bug") { "--features bug" } else { "" })
+        .cargo_args(if cfg!(feature = "bug") {
+            "--features bug"
+        } else {
+            ""
+        })
         .run()
 }
 
