@@ -153,6 +153,55 @@ fn main() {
 
 #[cfg(test)]
 mod tests {
+    use wschaos::client::Policy;
+    use wschaos::scenario::Mode;
+    use wschaos::testing::{Declaration, Suite};
+
+    /// What `Naive` is, said honestly: a fixed one-second retry, forever, no jitter, no
+    /// heartbeat; a pub/sub client only.
+    fn naive() -> Declaration {
+        let second = std::time::Duration::from_secs(1);
+        let never = std::time::Duration::from_secs(365 * 24 * 3600);
+        Declaration {
+            policy: Some(Policy {
+                initial_delay: second,
+                max_delay: second,
+                multiplier: 1.0,
+                jitter: 0.0,
+                max_attempts: None,
+                ping_interval: never,
+                ..Policy::default()
+            }),
+            modes: vec![Mode::Pubsub],
+            protocols: Vec::new(),
+        }
+    }
+
+    /// Judged on its own terms, the naive client fails the whole bundled library only for
+    /// its own faults: it loses messages across a reconnect (`delivery`, `outbox`) and does
+    /// not back off; never for missing someone else's retry schedule (`redial_on_time`)
+    /// or for a raw client's files, which it is not.
+    #[test]
+    fn on_its_own_terms_the_naive_client_fails_only_for_its_own_faults() {
+        let suite = Suite::<super::Naive>::new().library().declare(naive());
+        let (cases, left_out) = suite.cases().expect("the bundled library loads");
+        assert!(
+            left_out
+                .iter()
+                .any(|(name, why)| name.contains("raw-clients") && why.contains("Raw")),
+            "{left_out:?}"
+        );
+        let mut fired = std::collections::BTreeMap::<&str, usize>::new();
+        for case in cases.iter().filter(|c| c.seed == c.scenario.seeds[0]) {
+            let outcome = case.run_with::<super::Naive>().expect("it runs");
+            for v in &outcome.verdict.violations {
+                *fired.entry(v.invariant).or_default() += 1;
+            }
+        }
+        assert!(fired.contains_key("delivery"), "{fired:?}");
+        assert!(!fired.contains_key("redial_on_time"), "{fired:?}");
+    }
+
     /// What the module comment promises: the loss during a restart is caught, by `delivery`.
     #[test]
     fn the_naive_client_loses_messages_across_a_restart_and_delivery_says_so() {

@@ -168,7 +168,56 @@ pub struct Suite<C> {
     paths: Vec<PathBuf>,
     skip: Vec<String>,
     cargo_args: String,
+    declared: Declaration,
     client: PhantomData<fn() -> C>,
+}
+
+/// A library file a [`Declaration`] leaves out: (its name, why).
+pub type LeftOut = (String, String);
+
+/// What a client under test says it is, so that the bundled library judges it on its own
+/// terms ([`Suite::declare`]): by the bounds it promises rather than by each file's policy,
+/// and only with the files whose clients and server it can be.
+#[derive(Debug, Clone, Default)]
+pub struct Declaration {
+    /// The bounds it keeps: its delays, multiplier, jitter, attempt budget, timeouts and
+    /// heartbeat. The library's groups are given this policy (and judged by it) instead
+    /// of their own. `None`: it follows the policy each file hands it in
+    /// [`crate::sim::ClientEnv::policy`], as the reference client does.
+    pub policy: Option<crate::client::Policy>,
+    /// The modes it plays (pub/sub, raw); a library file with a group of another mode is
+    /// skipped, with why. Empty: both.
+    pub modes: Vec<scenario::Mode>,
+    /// The protocols it speaks; a library file whose server speaks another is skipped,
+    /// with why. Empty: every built-in one.
+    pub protocols: Vec<crate::protocol::Protocol>,
+}
+
+impl Declaration {
+    /// `s` as this client is judged by it, or why it does not apply to this client.
+    pub fn apply(&self, s: &scenario::Scenario) -> Result<scenario::Scenario, String> {
+        if let Some(g) =
+            (s.clients.iter()).find(|g| !self.modes.is_empty() && !self.modes.contains(&g.mode))
+        {
+            return Err(format!(
+                "group {:?} is a {:?} client; yours declares {:?}",
+                g.name, g.mode, self.modes
+            ));
+        }
+        if !self.protocols.is_empty() && !self.protocols.contains(&s.server.protocol) {
+            return Err(format!(
+                "its server speaks {:?}; yours declares {:?}",
+                s.server.protocol, self.protocols
+            ));
+        }
+        let mut s = s.clone();
+        if let Some(policy) = &self.policy {
+            for g in &mut s.clients {
+                g.policy = policy.clone();
+            }
+        }
+        Ok(s)
+    }
 }
 
 impl<C: ClientUnderTest> Default for Suite<C> {
@@ -178,6 +227,7 @@ impl<C: ClientUnderTest> Default for Suite<C> {
             paths: Vec::new(),
             skip: Vec::new(),
             cargo_args: String::new(),
+            declared: Declaration::default(),
             client: PhantomData,
         }
     }
@@ -199,6 +249,9 @@ pub enum SuiteError {
         /// What is wrong with it.
         why: &'static str,
     },
+    /// A scenario file does not parse ([`Suite::cases`]; as tests, it is a failing one).
+    #[error("{0}")]
+    Scenario(String),
 }
 
 impl<C: ClientUnderTest> Suite<C> {
@@ -238,6 +291,84 @@ impl<C: ClientUnderTest> Suite<C> {
         self
     }
 
+    /// Judges the bundled library by what your client declares it is ([`Declaration`]): its
+    /// own policy instead of each file's, and only the files whose clients and server it
+    /// can be (the others are listed as ignored, and said on stderr, with why). Your own
+    /// files are run as written.
+    pub fn declare(mut self, declared: Declaration) -> Self {
+        self.declared = declared;
+        self
+    }
+
+    /// The cases this suite runs with your client, after [`Suite::declare`] and
+    /// [`Suite::skip`], honouring `WSCHAOS_SEED` / `WSCHAOS_SEEDS`; and the library files
+    /// left out, with why. A file that does not parse is an error.
+    pub fn cases(&self) -> Result<(Vec<Case>, Vec<LeftOut>), SuiteError> {
+        let mut cases = Vec::new();
+        let mut left_out = Vec::new();
+        for planned in self.plan()? {
+            match planned {
+                Planned::Run(case) if case.world().runs_your_client() => cases.push(*case),
+                Planned::Run(_) => {}
+                Planned::LeftOut { name, why } => left_out.push((name, why)),
+                Planned::Broken { name, error } => {
+                    return Err(SuiteError::Scenario(format!("{name}: {error}")));
+                }
+            }
+        }
+        Ok((cases, left_out))
+    }
+
+    /// Every file and seed of the suite, as it will run.
+    fn plan(&self) -> Result<Vec<Planned>, SuiteError> {
+        let seeds = seeds_from_env()?;
+        let mut sources: Vec<(PathBuf, bool, Result<scenario::Scenario, ScenarioError>)> =
+            Vec::new();
+        if self.library {
+            sources.extend(library().map(|b| (b.path(), true, b.scenario())));
+        }
+        let files = cases::discover(&self.paths).map_err(SuiteError::Files)?;
+        sources.extend(files.into_iter().map(|f| {
+            let parsed = scenario::load(&f);
+            (f, false, parsed)
+        }));
+        let mut out = Vec::new();
+        for (file, bundled, parsed) in sources {
+            let name = file.display().to_string().replace('\\', "/");
+            let scenario = match parsed {
+                Ok(s) if bundled => self.declared.apply(&s),
+                Ok(s) => Ok(s),
+                Err(e) => {
+                    out.push(Planned::Broken {
+                        name,
+                        error: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let scenario = match scenario {
+                Ok(s) => s,
+                Err(why) => {
+                    out.push(Planned::LeftOut { name, why });
+                    continue;
+                }
+            };
+            let run_seeds = seeds.clone().unwrap_or_else(|| scenario.seeds.clone());
+            for seed in run_seeds {
+                let test = format!("{name}::seed_{seed}");
+                if self.skip.iter().any(|p| test.starts_with(p.as_str())) {
+                    continue;
+                }
+                out.push(Planned::Run(Box::new(Case {
+                    file: file.clone(),
+                    scenario: scenario.clone(),
+                    seed,
+                })));
+            }
+        }
+        Ok(out)
+    }
+
     /// The command that reruns one file and seed of this suite exactly, for this suite's
     /// client: what a regression file of its own should say
     /// ([`crate::explore::render`]'s `replay`).
@@ -246,48 +377,31 @@ impl<C: ClientUnderTest> Suite<C> {
         Replay::from_env(&self.cargo_args).command(&test, seed)
     }
 
-    /// The tests, one per file and seed, honouring `WSCHAOS_SEED` / `WSCHAOS_SEEDS`.
+    /// The tests, one per file and seed, honouring `WSCHAOS_SEED` / `WSCHAOS_SEEDS`; a
+    /// library file your [`Declaration`] leaves out is an ignored test, said on stderr.
     pub fn trials(&self) -> Result<Vec<Trial>, SuiteError> {
-        let seeds = seeds_from_env()?;
-        let mut sources: Vec<(PathBuf, Result<scenario::Scenario, ScenarioError>)> = Vec::new();
-        if self.library {
-            sources.extend(library().map(|b| (b.path(), b.scenario())));
-        }
-        let files = cases::discover(&self.paths).map_err(SuiteError::Files)?;
-        sources.extend(files.into_iter().map(|f| {
-            let parsed = scenario::load(&f);
-            (f, parsed)
-        }));
         let replay = Replay::from_env(&self.cargo_args);
         let mut trials = Vec::new();
-        for (file, parsed) in sources {
-            let name = file.display().to_string().replace('\\', "/");
-            let scenario = match parsed {
-                Ok(s) => s,
-                Err(e) => {
-                    let message = e.to_string();
+        for planned in self.plan()? {
+            match planned {
+                Planned::Broken { name, error } => {
                     trials.push(Trial::test(format!("{name}::parse"), move || {
-                        Err(Failed::from(message))
+                        Err(Failed::from(error))
                     }));
-                    continue;
                 }
-            };
-            let theirs = !crate::world::World::of(&scenario).runs_your_client();
-            let run_seeds = seeds.clone().unwrap_or_else(|| scenario.seeds.clone());
-            for seed in run_seeds {
-                let test = format!("{name}::seed_{seed}");
-                if self.skip.iter().any(|p| test.starts_with(p.as_str())) {
-                    continue;
+                Planned::LeftOut { name, why } => {
+                    eprintln!("wschaos: {name} left out: {why}");
+                    trials.push(Trial::test(name, || Ok(())).with_ignored_flag(true));
                 }
-                let case = Case {
-                    file: file.clone(),
-                    scenario: scenario.clone(),
-                    seed,
-                };
-                let hint = replay.command(&test, seed);
-                let trial = Trial::test(test, move || judge::<C>(&case, &hint));
-                // A real-network file runs the processes it names, not `C`.
-                trials.push(trial.with_ignored_flag(theirs));
+                Planned::Run(case) => {
+                    let name = case.file.display().to_string().replace('\\', "/");
+                    let test = format!("{name}::seed_{}", case.seed);
+                    let hint = replay.command(&test, case.seed);
+                    // A real-network file runs the processes it names, not `C`.
+                    let theirs = !case.world().runs_your_client();
+                    let trial = Trial::test(test, move || judge::<C>(&case, &hint));
+                    trials.push(trial.with_ignored_flag(theirs));
+                }
             }
         }
         Ok(trials)
@@ -397,6 +511,13 @@ fn parse_seeds(one: Option<&str>, range: Option<&str>) -> Result<Option<Vec<u64>
         }
         (None, None) => Ok(None),
     }
+}
+
+/// One file and seed of a suite, as it will run.
+enum Planned {
+    Run(Box<Case>),
+    LeftOut { name: String, why: String },
+    Broken { name: String, error: String },
 }
 
 /// How to rerun one test of this test binary: cargo's package and test target names, and
