@@ -65,7 +65,7 @@ fn check(s: &Context, h: &History) -> super::Findings {
             let starved = s.lag.starved(r.t, spanned.min(until));
             let late = Duration::from_millis((starved * spread(g) as f64) as u64);
             let lag = s.lag.worst(r.t, until).max(late);
-            if widths(s, g, lag).is_empty() {
+            if scan(s, g, lag).is_empty() {
                 // The timing tolerance (a slow machine's) is wider than any window the
                 // declared jitter leaves: a storm and a spread look alike.
                 for name in &names {
@@ -74,11 +74,11 @@ fn check(s: &Context, h: &History) -> super::Findings {
                         name,
                         Some(r.t),
                         format!(
-                            "after the {verb}: dial times are only known to within {} ms (the machine's scheduling delay; tasks waited for a CPU {:.0}% of the time), too coarse for the windows the declared jitter allows (the widest, {} ms, needs {} ms or better)",
+                            "after the {verb}: dial times are only known to within {} ms (the machine's scheduling delay; tasks waited for a CPU {:.0}% of the time): at that resolution no window of the {} ms the declared jitter spreads first dials over can tell a storm of {} from chance",
                             resolution(s, lag),
                             starved * 100.0,
-                            (WIDTHS[WIDTHS.len() - 1] * spread(g) as f64) as u64,
-                            (WIDTHS[WIDTHS.len() - 1] * spread(g) as f64) as u64 / 2
+                            spread(g),
+                            g.count
                         ),
                     );
                 }
@@ -128,19 +128,31 @@ fn storm(
     firsts: &[(u64, usize)],
     lag: Duration,
 ) -> Option<(usize, u64, usize, usize)> {
+    scan(s, g, lag).into_iter().find_map(|(window, limit)| {
+        let (peak, a) = peak(firsts, window)?;
+        (peak > limit).then_some((peak, window, limit, a))
+    })
+}
+
+/// The windows the scan uses and the most dials each may hold by chance: only those that
+/// can tell a storm from chance (a limit below the group's size). Empty: at this timing
+/// resolution nothing can be judged, which the check says rather than passing.
+fn scan(s: &Context, g: &Group, lag: Duration) -> Vec<(u64, usize)> {
     let spread = spread(g);
     let tick = resolution(s, lag);
     let widths = widths(s, g, lag);
     let budget = FALSE_ALARM / widths.len().max(1) as f64;
-    widths.into_iter().find_map(|window| {
-        let limit = match s.expect.herd_share {
-            Some(share) => (share * g.count as f64).ceil() as usize,
-            // Dials are seen on ticks: a window of them holds draws from a tick wider.
-            None => jitter_limit(g.count, (window + tick) as f64 / spread as f64, budget),
-        };
-        let (peak, a) = peak(firsts, window)?;
-        (peak > limit).then_some((peak, window, limit, a))
-    })
+    (widths.into_iter())
+        .map(|window| {
+            let limit = match s.expect.herd_share {
+                Some(share) => (share * g.count as f64).ceil() as usize,
+                // Dials are seen on ticks: a window of them holds draws from a tick wider.
+                None => jitter_limit(g.count, (window + tick) as f64 / spread as f64, budget),
+            };
+            (window, limit)
+        })
+        .filter(|(_, limit)| *limit < g.count)
+        .collect()
 }
 
 /// How precisely dial times are known (ms): the scenario's tick, or the world's measured
