@@ -87,14 +87,6 @@ impl World {
             World::RealNetwork => Context::observed(s, Provided::new(), crate::real::TOLERANCE),
         }
     }
-
-    /// How the world is named to a reader ("simulated", "real network").
-    pub fn name(self) -> &'static str {
-        match self {
-            World::Simulated => "simulated",
-            World::RealNetwork => "real network",
-        }
-    }
 }
 
 #[cfg(test)]
