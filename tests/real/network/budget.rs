@@ -7,8 +7,7 @@ use wschaos::server::ServerConfig;
 
 use crate::support::*;
 
-#[tokio::test]
-async fn gives_up_after_max_attempts_then_reconnect_recovers() {
+pub async fn gives_up_after_max_attempts_then_reconnect_recovers() {
     let server = TestServer::start(any_port(), ServerConfig::default()).await;
     let connector = counted();
     let policy = Policy {

@@ -27,8 +27,7 @@ impl Connector for Refusing {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn close_during_backoff_stops_all_dialing() {
+pub async fn close_during_backoff_stops_all_dialing() {
     let connector = Refusing::default();
     let policy = Policy {
         initial_delay: Duration::from_secs(5),
@@ -59,8 +58,7 @@ async fn close_during_backoff_stops_all_dialing() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn dropping_every_handle_closes_the_client() {
+pub async fn dropping_every_handle_closes_the_client() {
     let connector = Refusing::default();
     let (alice, task) = client_over(
         "ws://nowhere.test:1/",

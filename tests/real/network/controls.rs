@@ -6,8 +6,7 @@ use wschaos::server::{Admission, ServerConfig, controls};
 
 use crate::support::*;
 
-#[tokio::test]
-async fn a_kick_closes_current_connections_once_and_later_ones_stay() {
+pub async fn a_kick_closes_current_connections_once_and_later_ones_stay() {
     let (knobs, controls) = controls();
     let mut server = TestServer::start_with(any_port(), ServerConfig::default(), controls).await;
     let (alice, _task) = client(&server.url(), "alice");
@@ -41,8 +40,7 @@ async fn a_kick_closes_current_connections_once_and_later_ones_stay() {
     assert_eq!(kicks, 1);
 }
 
-#[tokio::test]
-async fn reject_and_flap_windows_are_reported_with_their_reasons() {
+pub async fn reject_and_flap_windows_are_reported_with_their_reasons() {
     let (knobs, controls) = controls();
     let server = TestServer::start_with(any_port(), ServerConfig::default(), controls).await;
     knobs.admit(Admission::Reject { status: 503 });
@@ -88,8 +86,7 @@ async fn reject_and_flap_windows_are_reported_with_their_reasons() {
 
 /// The knobs' owner going away (`wschaos serve` whose stdin ended) is not a kick: it used
 /// to close every connection with code 0.
-#[tokio::test]
-async fn dropping_the_knobs_kicks_nobody() {
+pub async fn dropping_the_knobs_kicks_nobody() {
     let (knobs, controls) = controls();
     let mut server = TestServer::start_with(any_port(), ServerConfig::default(), controls).await;
     let (alice, _task) = client(&server.url(), "alice");

@@ -10,8 +10,7 @@ use wschaos::client::{Policy, Reason, Status};
 
 use crate::support::*;
 
-#[tokio::test]
-async fn heartbeat_detects_a_server_that_went_silent() {
+pub async fn heartbeat_detects_a_server_that_went_silent() {
     let listener = TcpListener::bind(any_port()).await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let zombie = tokio::spawn(async move {

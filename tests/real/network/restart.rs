@@ -14,8 +14,7 @@ fn data(event: TopicEvent) -> String {
     }
 }
 
-#[tokio::test]
-async fn restart_keeps_streams_restores_topics_once_and_delivers_offline_publishes() {
+pub async fn restart_keeps_streams_restores_topics_once_and_delivers_offline_publishes() {
     let mut server = TestServer::start(
         any_port(),
         ServerConfig {
@@ -133,8 +132,7 @@ async fn restart_keeps_streams_restores_topics_once_and_delivers_offline_publish
     );
 }
 
-#[tokio::test]
-async fn presence_reaches_every_client() {
+pub async fn presence_reaches_every_client() {
     let server = TestServer::start(any_port(), ServerConfig::default()).await;
     let (alice, _a) = client(&server.url(), "alice");
     let mut events = alice.server_events();
@@ -180,8 +178,7 @@ async fn presence_reaches_every_client() {
 
 /// `run_handing_over`: after a graceful stop the port still accepts (the dial waits in the
 /// backlog), and the successor serves that very connection; `run_with` refuses it.
-#[tokio::test]
-async fn a_handed_over_socket_never_refuses_and_the_successor_serves_the_waiting_dial() {
+pub async fn a_handed_over_socket_never_refuses_and_the_successor_serves_the_waiting_dial() {
     use futures::StreamExt;
     use wschaos::protocol::ServerFrame;
 

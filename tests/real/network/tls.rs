@@ -64,8 +64,7 @@ async fn assert_tls_refused(server: &mut TestServer) {
     assert!(refused.contains("TLS handshake failed"), "{refused}");
 }
 
-#[tokio::test]
-async fn messages_flow_over_wss_and_survive_a_restart() {
+pub async fn messages_flow_over_wss_and_survive_a_restart() {
     let (server_tls, trust) = identity();
     let mut server = TestServer::start(any_port(), tls_config(&server_tls)).await;
     let addr = server.addr;
@@ -105,8 +104,7 @@ async fn messages_flow_over_wss_and_survive_a_restart() {
     assert_eq!(after, "after the restart");
 }
 
-#[tokio::test]
-async fn a_client_that_does_not_trust_the_certificate_refuses_it_clearly() {
+pub async fn a_client_that_does_not_trust_the_certificate_refuses_it_clearly() {
     let (server_tls, _) = identity();
     let (_, someone_else) = identity();
     let mut server = TestServer::start(any_port(), tls_config(&server_tls)).await;
@@ -122,8 +120,7 @@ async fn a_client_that_does_not_trust_the_certificate_refuses_it_clearly() {
     assert_tls_refused(&mut server).await;
 }
 
-#[tokio::test]
-async fn plain_ws_against_a_tls_server_is_refused_by_the_server() {
+pub async fn plain_ws_against_a_tls_server_is_refused_by_the_server() {
     let (server_tls, _) = identity();
     let mut server = TestServer::start(any_port(), tls_config(&server_tls)).await;
     let (plain, _task) = client(&server.url(), "plain");
@@ -135,8 +132,7 @@ async fn plain_ws_against_a_tls_server_is_refused_by_the_server() {
     assert_tls_refused(&mut server).await;
 }
 
-#[tokio::test]
-async fn a_wss_client_against_a_plain_server_fails_in_the_tls_handshake() {
+pub async fn a_wss_client_against_a_plain_server_fails_in_the_tls_handshake() {
     let server = TestServer::start(any_port(), ServerConfig::default()).await;
     let (_, trust) = identity();
     let client = wss_client(server.addr.port(), "hopeful", Some(trust));

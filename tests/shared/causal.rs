@@ -1,18 +1,15 @@
 //! The history is causal: the reference client's events are recorded at the moment it emits
 //! them, so within each client process they read in the order they happened. Checked over
-//! every simulated library scenario and each of its seeds:
+//! every simulated library scenario and each of its seeds (`tests/scenarios.rs`, on the run
+//! each file's test makes anyway):
 //! - every dial comes right after the `connecting` status that announced it;
 //! - every message and gap arrives while the process is connected, and carries the dial
 //!   number of the connection that is up;
 //! - nothing follows a process's `closed`;
 //! - the dial numbers count each process's dials from 1, and start over in a new process.
 
-use std::path::PathBuf;
-use wschaos::world::World;
-
 use wschaos::client::Status;
 use wschaos::history::{ClientAction, Event, History};
-use wschaos::sim;
 
 /// What one client process has been through so far.
 #[derive(Default)]
@@ -24,7 +21,9 @@ struct Process {
     closed: bool,
 }
 
-fn check(history: &History, what: &str) -> usize {
+/// Panics at the first record out of causal order; returns how many dials, messages and
+/// gaps it checked.
+pub fn check(history: &History, what: &str) -> usize {
     let mut checked = 0;
     let clients: std::collections::BTreeSet<&str> = history
         .records
@@ -100,27 +99,4 @@ fn check(history: &History, what: &str) -> usize {
         }
     }
     checked
-}
-
-#[test]
-fn every_library_run_records_each_client_in_causal_order() {
-    let files = wschaos::cases::discover(&[PathBuf::from("scenarios")]).unwrap();
-    let mut checked = 0;
-    let mut runs = 0;
-    for file in files {
-        let scenario = wschaos::scenario::load(&file).unwrap();
-        if !World::of(&scenario).replays() {
-            continue; // real time: records from several processes and pipes
-        }
-        for seed in &scenario.seeds {
-            let history = sim::run(&scenario, *seed).unwrap();
-            checked += check(&history, &format!("{} seed {seed}", file.display()));
-            runs += 1;
-        }
-    }
-    assert!(runs >= 100, "{runs} runs");
-    assert!(
-        checked >= 10_000,
-        "{checked} dials, messages and gaps checked"
-    );
 }
