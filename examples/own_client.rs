@@ -157,16 +157,18 @@ mod tests {
     use wschaos::scenario::Mode;
     use wschaos::testing::{Declaration, Suite};
 
-    /// What `Naive` is, said honestly: a fixed one-second retry, forever, no jitter, no
-    /// heartbeat; a pub/sub client only.
+    /// What `Naive`'s authors believe it does, as a team would write it down: exponential
+    /// backoff from one second, doubling up to thirty, no jitter, no heartbeat; a pub/sub
+    /// client only. It does not back off at all (it retries every second), which the
+    /// library catches under `backoff_escalates`, judged by these numbers.
     fn naive() -> Declaration {
         let second = std::time::Duration::from_secs(1);
         let never = std::time::Duration::from_secs(365 * 24 * 3600);
         Declaration {
             policy: Some(Policy {
                 initial_delay: second,
-                max_delay: second,
-                multiplier: 1.0,
+                max_delay: 30 * second,
+                multiplier: 2.0,
                 jitter: 0.0,
                 max_attempts: None,
                 ping_interval: never,
@@ -179,8 +181,8 @@ mod tests {
 
     /// Judged on its own terms, the naive client fails the whole bundled library only for
     /// its own faults: it loses messages across a reconnect (`delivery`, `outbox`) and does
-    /// not back off; never for missing someone else's retry schedule (`redial_on_time`)
-    /// or for a raw client's files, which it is not.
+    /// not back off as declared (`backoff_escalates`); never for missing someone else's
+    /// retry schedule (`redial_on_time`) or for a raw client's files, which it is not.
     #[test]
     fn on_its_own_terms_the_naive_client_fails_only_for_its_own_faults() {
         let suite = Suite::<super::Naive>::new().library().declare(naive());
@@ -198,7 +200,9 @@ mod tests {
                 *fired.entry(v.invariant).or_default() += 1;
             }
         }
-        assert!(fired.contains_key("delivery"), "{fired:?}");
+        for its_own in ["delivery", "outbox", "backoff_escalates"] {
+            assert!(fired.contains_key(its_own), "{its_own}: {fired:?}");
+        }
         assert!(!fired.contains_key("redial_on_time"), "{fired:?}");
     }
 

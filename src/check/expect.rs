@@ -57,6 +57,12 @@ fn reconnects(s: &Context, h: &History) -> Findings {
                 continue;
             }
             let deadline = r.t + within;
+            // Nor does one that another fault interrupts before its deadline (a reject
+            // window opening a second after a kick, a second kick): the client owes one
+            // reconnect per outage, from the clock its last fault starts.
+            if interrupted(&windows, &g.host, r.t, deadline) {
+                continue;
+            }
             if closed_at(h, &client).is_some_and(|t| t <= deadline)
                 || between_processes(h, &client, deadline)
             {
@@ -135,15 +141,28 @@ fn reconnects(s: &Context, h: &History) -> Findings {
 /// True when at `t` a fault still keeps a client on `host` from a server: the server
 /// stopped, its handshakes refused or cut short, or its link cut or held.
 fn still_out(windows: &[FaultWindow], host: &str, t: u64) -> bool {
+    windows
+        .iter()
+        .any(|w| keeps_out(&w.fault, host) && w.from <= t && w.to.is_none_or(|to| to > t))
+}
+
+/// True when a fault that ends or keeps off a connection of a client on `host` (an outage,
+/// or a kick) begins after `from` and by `to`.
+fn interrupted(windows: &[FaultWindow], host: &str, from: u64, to: u64) -> bool {
     windows.iter().any(|w| {
-        let outage = match &w.fault {
-            Fault::Crash | Fault::Shutdown { .. } | Fault::Die => true,
-            Fault::Flap | Fault::Reject { .. } => true,
-            Fault::Partition { link } | Fault::Hold { link } => link.joins_server_and(host),
-            Fault::Latency { .. } | Fault::Kick { .. } => false,
-        };
-        outage && w.from <= t && w.to.is_none_or(|to| to > t)
+        (keeps_out(&w.fault, host) || matches!(w.fault, Fault::Kick { .. }))
+            && w.from > from
+            && w.from <= to
     })
+}
+
+fn keeps_out(fault: &Fault, host: &str) -> bool {
+    match fault {
+        Fault::Crash | Fault::Shutdown { .. } | Fault::Die => true,
+        Fault::Flap | Fault::Reject { .. } => true,
+        Fault::Partition { link } | Fault::Hold { link } => link.joins_server_and(host),
+        Fault::Latency { .. } | Fault::Kick { .. } => false,
+    }
 }
 
 fn finals(s: &Context, h: &History) -> Vec<Violation> {
@@ -271,6 +290,44 @@ mod tests {
             "{}",
             late[0].message
         );
+    }
+
+    #[test]
+    fn a_fault_interrupting_a_clock_leaves_one_reconnect_owed_per_outage() {
+        // A kick at 10 s, then handshakes refused from 10.5 s to 20 s: one clock, from
+        // the end of the refusals, and one violation when the client is late for it.
+        let s = simple(1, "[expect]\nreconnect_within = \"2s\"\n");
+        let story = |back: u64| {
+            Builder::default()
+                .status(0, "c-0", connecting(1))
+                .status(5, "c-0", Status::Connected)
+                .fault(10_000, Fault::Kick { code: 1012 })
+                .status(10_000, "c-0", disconnected(1, 200))
+                .status(10_200, "c-0", connecting(1))
+                .fault(10_500, Fault::Reject { status: 503 })
+                .heal(20_000, Heal::Admit)
+                .status(back, "c-0", Status::Connected)
+                .build()
+        };
+        assert!(reconnects(&s, &story(21_000)).is_empty());
+        let late = reconnects(&s, &story(23_000));
+        assert_eq!(late.len(), 1, "{late:?}");
+        assert!(
+            late[0].message.contains("after the heal at 20000ms"),
+            "{}",
+            late[0].message
+        );
+        // A kick the client is not back from by its deadline, with no fault after it, is
+        // still its own violation.
+        let alone = Builder::default()
+            .status(0, "c-0", connecting(1))
+            .status(5, "c-0", Status::Connected)
+            .fault(10_000, Fault::Kick { code: 1012 })
+            .status(10_000, "c-0", disconnected(1, 200))
+            .status(10_200, "c-0", connecting(1))
+            .status(30_000, "c-0", Status::Connected)
+            .build();
+        assert_eq!(reconnects(&s, &alone).len(), 1);
     }
 
     #[test]

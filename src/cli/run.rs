@@ -179,8 +179,9 @@ fn run_files(files: &[PathBuf], args: &Args) -> Exit {
                     }
                     let runs = case.world().runs_per_case(args.runs);
                     for run in 1..=runs {
-                        let mut result = run_case(&case, args);
-                        result.repeat = (runs > 1).then_some((run, runs));
+                        let repeat = (runs > 1).then_some((run, runs));
+                        let mut result = run_case(&case, args, repeat);
+                        result.repeat = repeat;
                         show(&result, args.json);
                         results.push(result);
                     }
@@ -268,7 +269,7 @@ fn sweep_key(files: &[PathBuf], args: &Args) -> serde_json::Value {
     })
 }
 
-fn run_case(case: &Case, args: &Args) -> Result {
+fn run_case(case: &Case, args: &Args, repeat: Option<(u32, u32)>) -> Result {
     let missing = wschaos::real::missing_needs(&case.scenario, &wschaos::real::dir_of(&case.file));
     if !missing.is_empty() {
         let what: Vec<String> = missing
@@ -315,7 +316,11 @@ fn run_case(case: &Case, args: &Args) -> Result {
         }
     };
     if let Some(dir) = &args.report {
-        if let Err(e) = report::write(dir, case, &o) {
+        let written = match repeat {
+            Some((run, _)) => report::write_run(dir, case, &o, run),
+            None => report::write(dir, case, &o),
+        };
+        if let Err(e) = written {
             eprintln!(
                 "wschaos: cannot write the report under {}: {e}",
                 dir.display()

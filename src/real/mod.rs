@@ -221,7 +221,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
             let spec = Spec {
                 name: name.clone(),
                 command,
-                cwd: g.cwd.as_ref().map(|c| dir.join(c)),
+                cwd: Some(working_dir(dir, g.cwd.as_deref())),
                 env,
                 probes: true,
                 ready_line: None,
@@ -549,6 +549,13 @@ pub fn wschaos_binary() -> Option<PathBuf> {
 /// The scenario file's folder, for relative `cwd`s.
 pub fn dir_of(path: &Path) -> PathBuf {
     path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Where a command of a file in `dir` runs: its `cwd`, relative to the file, or else the
+/// file's own folder (so a file runs the same from wherever it is started).
+pub(crate) fn working_dir(dir: &Path, cwd: Option<&Path>) -> PathBuf {
+    cwd.map_or_else(|| dir.to_path_buf(), |c| dir.join(c))
 }

@@ -152,7 +152,7 @@ impl Foreign {
             spec: Spec {
                 name: "server".into(),
                 command: command.replace("{port}", &port.to_string()),
-                cwd: config.cwd.as_ref().map(|c| dir.join(c)),
+                cwd: Some(super::working_dir(dir, config.cwd.as_deref())),
                 env,
                 probes: false,
                 ready_line: config.ready_line.clone(),

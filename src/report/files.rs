@@ -1,5 +1,6 @@
 //! `--report DIR`: per scenario and seed, `history.jsonl`, `verdict.json` and
-//! `timeline.html` under `DIR/NAME/seed-N/`.
+//! `timeline.html` under `DIR/NAME/seed-N/` (`seed-N/run-K/` for the repeats of
+//! `wschaos run --runs`), and after a real run what each process printed, under `logs/`.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -8,11 +9,23 @@ use serde_json::json;
 
 use crate::cases::{Case, Outcome};
 
-/// Writes the three files of one case; returns their folder.
+/// Writes the files of one case; returns their folder.
 pub fn write(dir: &Path, case: &Case, outcome: &Outcome) -> io::Result<PathBuf> {
-    let folder = dir
-        .join(safe(&case.scenario.name))
-        .join(format!("seed-{}", case.seed));
+    write_in(folder(dir, case), case, outcome)
+}
+
+/// As [`write`], for run `run` of a case run several times (`wschaos run --runs N`), in a
+/// folder of its own under the seed's, so that no run overwrites another.
+pub fn write_run(dir: &Path, case: &Case, outcome: &Outcome, run: u32) -> io::Result<PathBuf> {
+    write_in(folder(dir, case).join(format!("run-{run}")), case, outcome)
+}
+
+fn folder(dir: &Path, case: &Case) -> PathBuf {
+    dir.join(safe(&case.scenario.name))
+        .join(format!("seed-{}", case.seed))
+}
+
+fn write_in(folder: PathBuf, case: &Case, outcome: &Outcome) -> io::Result<PathBuf> {
     std::fs::create_dir_all(&folder)?;
     std::fs::write(folder.join("history.jsonl"), outcome.history.to_jsonl())?;
     std::fs::write(folder.join("verdict.json"), verdict_json(case, outcome))?;
@@ -20,7 +33,30 @@ pub fn write(dir: &Path, case: &Case, outcome: &Outcome) -> io::Result<PathBuf> 
         folder.join("timeline.html"),
         super::html::timeline(&case.scenario, &outcome.history, &outcome.verdict),
     )?;
+    let logs = (outcome.logs.iter().map(|(name, log)| (name.as_str(), log)))
+        .chain(outcome.server_log.iter().map(|log| ("server", log)));
+    for (name, log) in logs {
+        let dir = folder.join("logs");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(format!("{}.log", safe(name))), log_text(log))?;
+    }
     Ok(folder)
+}
+
+/// What a process printed, as the run kept it: the lines dropped first said, its exit last.
+fn log_text(log: &crate::real::Log) -> String {
+    let mut text = String::new();
+    if log.dropped > 0 {
+        text += &format!("[{} earlier lines not kept]\n", log.dropped);
+    }
+    for line in &log.lines {
+        text += line;
+        text.push('\n');
+    }
+    if let Some((t, how)) = &log.exited {
+        text += &format!("[exited by itself at {t} ms: {how}]\n");
+    }
+    text
 }
 
 /// The version of `verdict.json`'s format (its first field, `wschaos_verdict`); it grows

@@ -6,7 +6,7 @@ mod html;
 mod lanes;
 mod text;
 
-pub use files::{RESULT_VERSION, VERDICT_VERSION, verdict_json, write};
+pub use files::{RESULT_VERSION, VERDICT_VERSION, verdict_json, write, write_run};
 pub use html::{esc as escape_markup, timeline};
 pub use lanes::story;
 pub use text::{count, describe, failure, failure_report, failure_with_replay, not_judged};

@@ -222,8 +222,8 @@ pub struct Group {
     /// network (loopback), in real time. `count` starts that many processes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
-    /// Working directory of `command`. Relative to the scenario file. Default: the current
-    /// directory.
+    /// Working directory of `command`, relative to the scenario file. Default: the scenario
+    /// file's folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub cwd: Option<std::path::PathBuf>,

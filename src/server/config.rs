@@ -98,7 +98,7 @@ pub struct ServerConfig {
     #[serde(skip_serializing_if = "is_default_protocol")]
     pub protocol: Protocol,
     /// Working directory of `command`, relative to the scenario file. Default: the
-    /// current one.
+    /// scenario file's folder.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
     /// Extra environment for `command`.

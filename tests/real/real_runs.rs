@@ -53,7 +53,8 @@ command = '"$WSCHAOS" connect {{url}} --subscribe news --max-attempts 1 >/dev/nu
 name = "stayer"
 topics = ["news"]
 policy = {{ initial_delay = "200ms", max_delay = "1s" }}
-command = '{CONNECT}'
+# A command runs in its file's folder unless `cwd` says otherwise.
+command = '[ -f gives-up.toml ] || exit 9; {CONNECT}'
 
 [[timeline]]
 at = "2s"

@@ -591,7 +591,7 @@ fn run_real_and_connect_refuse_what_they_cannot_do_with_a_reason() {
 /// simulated case, a pure function of its seed, runs once.
 #[test]
 fn runs_repeats_real_cases_and_reports_k_of_n() {
-    let real = "name = \"brief\"\nseeds = [4]\nduration = \"1s\"\nsettle = \"500ms\"\n[[clients]]\nname = \"c\"\ncommand = '\"$WSCHAOS\" connect {url}'\n";
+    let real = "name = \"brief\"\nseeds = [4]\nduration = \"1s\"\nsettle = \"500ms\"\n[[clients]]\nname = \"c\"\ncommand = 'echo hello from c >&2; exec \"$WSCHAOS\" connect {url}'\n";
     let dir = scenario_dir("runs", &[("brief.toml", real), ("tiny.toml", TINY)]);
     let (brief, tiny) = (dir.join("brief.toml"), dir.join("tiny.toml"));
     let out = wschaos(&[
@@ -626,12 +626,28 @@ fn runs_repeats_real_cases_and_reports_k_of_n() {
         .filter(|l| l["file"].as_str().is_some_and(|f| f.ends_with("tiny.toml")))
         .count();
     assert_eq!(simulated, 1);
-    let out = wschaos(&["run", "--runs", "2", brief.to_str().unwrap()]);
+    let report = dir.join("report");
+    let out = wschaos(&[
+        "run",
+        "--runs",
+        "2",
+        "--report",
+        report.to_str().unwrap(),
+        brief.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("seed 4 run 2/2") && stdout.contains("seed 4: passed 2 of 2 runs"),
         "{stdout}"
     );
+    // Each run keeps its own report, with what the client process printed.
+    for run in ["run-1", "run-2"] {
+        let folder = report.join("brief/seed-4").join(run);
+        assert!(folder.join("history.jsonl").is_file(), "{folder:?}");
+        let log = std::fs::read_to_string(folder.join("logs/c-0.log"))
+            .unwrap_or_else(|e| panic!("{folder:?}: {e}"));
+        assert!(log.contains("hello from c"), "{log}");
+    }
     let out = wschaos(&["run", "--runs", "0", brief.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
 }
