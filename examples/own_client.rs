@@ -204,6 +204,17 @@ mod tests {
             assert!(fired.contains_key(its_own), "{its_own}: {fired:?}");
         }
         assert!(!fired.contains_key("redial_on_time"), "{fired:?}");
+        // The statuses a file expects follow from its own policy: with the declared one
+        // they are not judged, and said so, rather than failed.
+        for expected in ["expect_final", "expect_sequence"] {
+            assert!(!fired.contains_key(expected), "{fired:?}");
+        }
+        assert!(
+            left_out
+                .iter()
+                .any(|(name, why)| name.ends_with("(expected statuses)") && why.contains("assume")),
+            "{left_out:?}"
+        );
     }
 
     /// What the module comment promises: the loss during a restart is caught, by `delivery`.

@@ -194,8 +194,13 @@ pub struct Declaration {
 }
 
 impl Declaration {
-    /// `s` as this client is judged by it, or why it does not apply to this client.
-    pub fn apply(&self, s: &scenario::Scenario) -> Result<scenario::Scenario, String> {
+    /// `s` as this client is judged by it, with what of the file no longer judges it (a
+    /// group's expected statuses, which assume the file's own policy), or why the file
+    /// does not apply to this client.
+    pub fn apply(
+        &self,
+        s: &scenario::Scenario,
+    ) -> Result<(scenario::Scenario, Vec<String>), String> {
         if let Some(g) =
             (s.clients.iter()).find(|g| !self.modes.is_empty() && !self.modes.contains(&g.mode))
         {
@@ -211,12 +216,30 @@ impl Declaration {
             ));
         }
         let mut s = s.clone();
+        let mut unjudged = Vec::new();
         if let Some(policy) = &self.policy {
             for g in &mut s.clients {
+                if g.policy == *policy {
+                    continue;
+                }
                 g.policy = policy.clone();
+                // The statuses a file expects of a group (`failed` after its third attempt,
+                // the exact sequence) follow from that group's policy, not from yours.
+                let expected = [
+                    ("final", s.expect.final_status.remove(&g.name).is_some()),
+                    ("sequence", s.expect.sequence.remove(&g.name).is_some()),
+                ];
+                for (what, had) in expected {
+                    if had {
+                        unjudged.push(format!(
+                            "the {what} statuses it expects of group {:?} assume the file's policy, not yours",
+                            g.name
+                        ));
+                    }
+                }
             }
         }
-        Ok(s)
+        Ok((s, unjudged))
     }
 }
 
@@ -336,7 +359,15 @@ impl<C: ClientUnderTest> Suite<C> {
         for (file, bundled, parsed) in sources {
             let name = file.display().to_string().replace('\\', "/");
             let scenario = match parsed {
-                Ok(s) if bundled => self.declared.apply(&s),
+                Ok(s) if bundled => self.declared.apply(&s).map(|(s, unjudged)| {
+                    if !unjudged.is_empty() {
+                        out.push(Planned::LeftOut {
+                            name: format!("{name} (expected statuses)"),
+                            why: unjudged.join("; "),
+                        });
+                    }
+                    s
+                }),
                 Ok(s) => Ok(s),
                 Err(e) => {
                     out.push(Planned::Broken {
