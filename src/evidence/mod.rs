@@ -17,6 +17,7 @@
 
 mod lag;
 pub mod window;
+pub mod wire;
 
 pub use lag::Lag;
 

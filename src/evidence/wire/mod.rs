@@ -1,0 +1,205 @@
+//! The wire as evidence: what each frame of a client's connection says, decoded into typed
+//! events a checker can judge, whatever protocol the client speaks.
+//!
+//! A [`Decoder`] reads one connection's text frames, in both directions, in order, and says
+//! what each one means: a subscription asked, confirmed, refused or ended; a message
+//! delivered (with the id or sequence the protocol has, if any); a publish; the connection
+//! ready; a heartbeat; an error. It keeps whatever state its protocol needs to say that
+//! (graphql-transport-ws names a subscription by an id chosen at subscribe time; Phoenix
+//! replies by ref), and a new connection gets a new decoder. WebSocket control frames
+//! (close, ping, pong) are read by the harness, not by decoders.
+//!
+//! Built in: [`Wschaos`] (this crate's protocol), [`Broadcast`] (the original article's),
+//! [`GraphqlTransportWs`] and [`Phoenix`] (Channels v2 JSON). A protocol of your own is a
+//! small implementation of [`Decoder`]:
+//!
+//! ```
+//! use wschaos::evidence::wire::{Decoder, Direction, WireEvent};
+//!
+//! /// `{"op":"join","room":"r"}` up, `{"op":"joined","room":"r"}` and
+//! /// `{"op":"say","room":"r","n":7,"text":"hi"}` down.
+//! #[derive(Default)]
+//! struct Rooms;
+//!
+//! impl Decoder for Rooms {
+//!     fn text(&mut self, dir: Direction, text: &str, out: &mut Vec<WireEvent>) {
+//!         let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+//!             return out.push(WireEvent::Unknown);
+//!         };
+//!         let room = v["room"].as_str().map(str::to_string);
+//!         out.push(match (dir, v["op"].as_str(), room) {
+//!             (Direction::ToServer, Some("join"), Some(topic)) => {
+//!                 WireEvent::Subscribe { topic, id: None }
+//!             }
+//!             (Direction::ToServer, Some("leave"), topic) => {
+//!                 WireEvent::Unsubscribe { topic, id: None }
+//!             }
+//!             (Direction::ToClient, Some("joined"), topic) => {
+//!                 WireEvent::Subscribed { topic, id: None }
+//!             }
+//!             (Direction::ToClient, Some("say"), topic) => WireEvent::Delivered {
+//!                 topic,
+//!                 id: None,
+//!                 seq: v["n"].as_u64(),
+//!             },
+//!             _ => WireEvent::Unknown,
+//!         });
+//!     }
+//! }
+//!
+//! let mut rooms = Rooms;
+//! let mut seen = Vec::new();
+//! rooms.text(Direction::ToServer, r#"{"op":"join","room":"lobby"}"#, &mut seen);
+//! rooms.text(Direction::ToClient, r#"{"op":"say","room":"lobby","n":1,"text":"hi"}"#, &mut seen);
+//! assert_eq!(seen[0], WireEvent::Subscribe { topic: "lobby".into(), id: None });
+//! assert_eq!(
+//!     seen[1],
+//!     WireEvent::Delivered { topic: Some("lobby".into()), id: None, seq: Some(1) }
+//! );
+//! ```
+
+mod broadcast;
+mod graphql_transport_ws;
+mod phoenix;
+mod wschaos;
+
+pub use broadcast::Broadcast;
+pub use graphql_transport_ws::GraphqlTransportWs;
+pub use phoenix::Phoenix;
+pub use wschaos::Wschaos;
+
+use serde::Serialize;
+
+/// Which way a frame went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the client to the server.
+    ToServer,
+    /// From the server to the client.
+    ToClient,
+}
+
+/// What one frame says. A frame may say nothing a checker judges ([`WireEvent::Other`]) or
+/// nothing the decoder understood ([`WireEvent::Unknown`]): both are said, never guessed.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "wire", rename_all = "snake_case")]
+pub enum WireEvent {
+    /// The client asks to start the connection (graphql-transport-ws `connection_init`).
+    Hello,
+    /// The server says the connection is ready for subscriptions (a welcome, an ack).
+    Ready,
+    /// The client asks for a subscription: its topic, and the protocol's id for it.
+    Subscribe {
+        /// What it subscribes to, as the protocol names it.
+        topic: String,
+        /// The protocol's id for this subscription, if it has one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// The server confirms a subscription.
+    Subscribed {
+        /// Its topic, when the frame or the decoder's state tells it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// The protocol's id for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// The server refuses a subscription.
+    Refused {
+        /// Its topic, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// The protocol's id for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// What the server said.
+        reason: String,
+    },
+    /// The client ends a subscription.
+    Unsubscribe {
+        /// Its topic, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// The protocol's id for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// The server ends a subscription (graphql-transport-ws `complete` from the server,
+    /// Phoenix `phx_close`).
+    Ended {
+        /// Its topic, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// The protocol's id for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// A message delivered to the client.
+    Delivered {
+        /// Its topic, when the protocol has topics.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// The message's or the publisher's id, when the protocol carries one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// Its sequence number, when the protocol numbers messages.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// A message the client publishes.
+    Publish {
+        /// Its topic, when the protocol has topics.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// The client's id for it, when the protocol carries one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// A heartbeat of the protocol's own (not a WebSocket ping), either way.
+    Heartbeat,
+    /// An error the peer reported, not tied to one subscription.
+    Error {
+        /// What it said.
+        message: String,
+    },
+    /// A frame the protocol defines that no checker judges (presence, an ack).
+    Other,
+    /// A frame the decoder did not understand.
+    Unknown,
+}
+
+/// Reads one connection's text frames, in order, both ways, as evidence.
+pub trait Decoder: Send {
+    /// What the text frame `text`, going `dir`, says: appended to `out` (usually one
+    /// event; none or several where the protocol packs them so).
+    fn text(&mut self, dir: Direction, text: &str, out: &mut Vec<WireEvent>);
+}
+
+/// `text` parsed as JSON, or `None` (the caller says [`WireEvent::Unknown`]).
+fn json(text: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(text).ok()
+}
+
+/// A JSON field as an owned string: a string as is, a number in decimal.
+fn string(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn decode_all(
+    decoder: &mut dyn Decoder,
+    frames: &[(Direction, &str)],
+) -> Vec<WireEvent> {
+    let mut out = Vec::new();
+    for (dir, text) in frames {
+        decoder.text(*dir, text, &mut out);
+    }
+    out
+}
