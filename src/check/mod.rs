@@ -38,6 +38,7 @@ mod topics;
 mod untouched;
 mod view;
 mod welcome;
+mod wire_topics;
 
 #[cfg(test)]
 mod testkit;
@@ -217,6 +218,7 @@ pub const CHECKERS: &[Checker] = &[
     goodbye::CHECKER,
     single::CHECKER,
     topics::CHECKER,
+    wire_topics::CHECKER,
     order::CHECKER,
     delivery::CHECKER,
     stale::CHECKER,
@@ -246,6 +248,7 @@ pub const NAMES: &[&str] = &[
     "clean_close",
     "single_connection",
     "topics_restored",
+    "subscribed_on_wire",
     "restore_order",
     "delivery",
     "stale_frames",

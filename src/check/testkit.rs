@@ -51,6 +51,26 @@ impl Builder {
         )
     }
 
+    /// A frame on `client`'s connection of dial `conn` said `said`.
+    pub(crate) fn wire(
+        self,
+        t: u64,
+        client: &str,
+        conn: u32,
+        dir: crate::evidence::wire::Direction,
+        said: crate::evidence::wire::WireEvent,
+    ) -> Self {
+        self.at(
+            t,
+            Event::Wire {
+                client: client.into(),
+                conn,
+                dir,
+                said: Box::new(said),
+            },
+        )
+    }
+
     pub(crate) fn dial(self, t: u64, client: &str) -> Self {
         self.at(
             t,

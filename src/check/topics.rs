@@ -20,7 +20,7 @@ pub(super) const CHECKER: Checker = Checker {
 
 /// A connection that lived this long must have had its topics restored: a second, plus a
 /// round trip at the slowest latency the scenario sets.
-fn restore_window(s: &Context) -> u64 {
+pub(super) fn restore_window(s: &Context) -> u64 {
     let slowest = s
         .timeline
         .iter()
@@ -233,7 +233,7 @@ fn zombies(
 }
 
 /// The index of the first record after time `t`.
-fn deadline_index(h: &History, t: u64) -> usize {
+pub(super) fn deadline_index(h: &History, t: u64) -> usize {
     h.records.partition_point(|r| r.t <= t)
 }
 

@@ -46,6 +46,9 @@ pub enum Evidence {
     Connections,
     /// The built-in server's own record of subscriptions, publishes and deliveries.
     ServerRecord,
+    /// What the frames of the client's connections said, decoded by its protocol's decoder
+    /// ([`wire`]) where it dialed.
+    Wire,
     /// What topics the client wants over time: its group's `topics`, the timeline's
     /// subscribe and unsubscribe steps, and what it says it subscribes to itself
     /// (`subscribe` / `unsubscribe` probe lines).
@@ -54,13 +57,14 @@ pub enum Evidence {
 
 impl Evidence {
     /// Every kind, in order.
-    pub const ALL: [Evidence; 7] = [
+    pub const ALL: [Evidence; 8] = [
         Evidence::Statuses,
         Evidence::Received,
         Evidence::Frames,
         Evidence::Dials,
         Evidence::Connections,
         Evidence::ServerRecord,
+        Evidence::Wire,
         Evidence::Intents,
     ];
 
@@ -74,6 +78,9 @@ impl Evidence {
             Evidence::Connections => "its connections are not recorded",
             Evidence::ServerRecord => {
                 "the server is a command: its subscriptions, publishes and deliveries are not recorded"
+            }
+            Evidence::Wire => {
+                "the frames of its connections are not decoded on the real network yet"
             }
             Evidence::Intents => {
                 "its topics are unknown: declare them in the group's `topics`, or have it print `subscribe` lines"

@@ -105,6 +105,20 @@ pub enum Event {
         /// server's `relayed` record names the same frame by it.
         digest: u64,
     },
+    /// A frame on one of a client's connections that starts, ends or refuses the
+    /// connection's readiness or a subscription, as its protocol's decoder reads it
+    /// ([`crate::evidence::wire`]), where the client dialed. Deliveries and publishes are
+    /// not recorded from the wire: the client's own reports have them.
+    Wire {
+        /// The client.
+        client: Name,
+        /// The dial the connection came from (its process's count, as [`Record::dial`]).
+        conn: u32,
+        /// Which way the frame went.
+        dir: crate::evidence::wire::Direction,
+        /// What it said (boxed: a rare record).
+        said: Box<crate::evidence::wire::WireEvent>,
+    },
     /// A client was asked to publish; `id` when it accepted, `refused` when it said no.
     Publish {
         /// The client.
@@ -338,6 +352,7 @@ impl Event {
             | Event::Dial { client }
             | Event::Presence { client, .. }
             | Event::Frame { client, .. }
+            | Event::Wire { client, .. }
             | Event::Action { client, .. } => (Some(client), None),
             Event::Server { .. }
             | Event::ServerUp { .. }
@@ -372,6 +387,7 @@ impl Event {
             | Event::Gap { client, .. }
             | Event::Presence { client, .. }
             | Event::Frame { client, .. }
+            | Event::Wire { client, .. }
             | Event::Publish { client, .. }
             | Event::Action { client, .. } => Some(client),
             _ => None,

@@ -27,11 +27,12 @@ mod probe;
 mod process;
 mod proxy;
 mod upstream;
-mod wire;
+pub(crate) mod wire;
 
 pub use builtin::on_real_network;
 pub use process::{ClientProcess, Log, MAX_LINE, MAX_LOG, Spec};
 pub use proxy::{Gate, Ledger, LinkState, Names, Proxy};
+pub use upstream::server_port;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

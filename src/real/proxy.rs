@@ -544,7 +544,8 @@ async fn pump_down(
                     } => {
                         ledger.refused(&ctx.recorder, format!("the server answered HTTP {status}"))
                     }
-                    Seen::Head { status: None, .. } => {}
+                    // Texts are kept only by a stream that asked to (not yet here).
+                    Seen::Head { status: None, .. } | Seen::Text(_) => {}
                     Seen::Frame { end, .. } => {
                         let l = *state.borrow();
                         if l.kicks > seen_kicks {

@@ -320,10 +320,10 @@ impl Foreign {
     }
 }
 
-/// A free port on 127.0.0.1 for a server command, below the kernel's ephemeral range when
-/// there is room: ports handed out for port 0 (every proxy, every client's own end) come
-/// from that range, so none of them can take this one while the server is down.
-fn server_port() -> std::io::Result<u16> {
+/// A free port on 127.0.0.1 for a server that restarts on it, below the kernel's ephemeral
+/// range when there is room: ports handed out for port 0 (every proxy, every client's own
+/// end) come from that range, so none of them can take this one while the server is down.
+pub fn server_port() -> std::io::Result<u16> {
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())

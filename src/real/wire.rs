@@ -30,6 +30,10 @@ pub enum Seen {
         /// Offset in the chunk just past it.
         end: usize,
     },
+    /// A whole text message (its frames joined), when the stream keeps texts
+    /// ([`Stream::keeping_texts`]); `None` when it was longer than the limit or not UTF-8,
+    /// and so not kept.
+    Text(Option<String>),
     /// A close frame: its code and reason, when it carried them.
     Close {
         /// The close code.
@@ -43,6 +47,20 @@ pub enum Seen {
 #[derive(Debug, Clone)]
 pub struct Stream {
     state: State,
+    texts: Option<Texts>,
+}
+
+/// The text message being read, for a stream that keeps them.
+#[derive(Debug, Clone)]
+struct Texts {
+    /// The longest message kept, in bytes.
+    limit: usize,
+    /// The message so far (unmasked), while one is being read.
+    message: Vec<u8>,
+    /// Inside a text message (its first frame read, its last not yet).
+    open: bool,
+    /// The message outgrew `limit`: the rest of it is skipped.
+    too_long: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +74,8 @@ enum State {
         /// Payload bytes left of the current frame (valid once its header is complete).
         left: u64,
         opcode: u8,
+        /// The frame is the last of its message.
+        fin: bool,
         mask: Option<[u8; 4]>,
         /// A close frame's payload so far (unmasked).
         close: Vec<u8>,
@@ -77,6 +97,21 @@ impl Stream {
     pub fn new() -> Stream {
         Stream {
             state: State::Head(Vec::new()),
+            texts: None,
+        }
+    }
+
+    /// A stream that also yields each whole text message up to `limit` bytes
+    /// ([`Seen::Text`]), for the wire's decoders; it keeps at most one message of `limit`.
+    pub fn keeping_texts(limit: usize) -> Stream {
+        Stream {
+            texts: Some(Texts {
+                limit,
+                message: Vec::new(),
+                open: false,
+                too_long: false,
+            }),
+            ..Stream::new()
         }
     }
 
@@ -110,6 +145,7 @@ impl Stream {
                                     header: Vec::new(),
                                     left: 0,
                                     opcode: 0,
+                                    fin: true,
                                     mask: None,
                                     close: Vec::new(),
                                     read: 0,
@@ -127,6 +163,7 @@ impl Stream {
                     header,
                     left,
                     opcode,
+                    fin,
                     mask,
                     close,
                     read,
@@ -143,11 +180,16 @@ impl Stream {
                         if header.len() >= 2 && header.len() == header_len(header) {
                             let (op, len, m) = parse_header(header);
                             *opcode = op;
+                            *fin = header[0] & 0x80 != 0;
                             *left = len;
                             *mask = m;
                             *read = 0;
                             close.clear();
+                            if let Some(t) = &mut self.texts {
+                                t.begin(op);
+                            }
                             if len == 0 {
+                                finish_text(&mut self.texts, &mut seen, *opcode, *fin);
                                 finish(&mut seen, *opcode, close, at);
                                 header.clear();
                             }
@@ -163,10 +205,14 @@ impl Stream {
                             }
                         }
                     }
+                    if let Some(t) = self.texts.as_mut().filter(|t| t.open && *opcode < 8) {
+                        t.take(&chunk[at..at + take], *mask, *read);
+                    }
                     at += take;
                     *left -= take as u64;
                     *read += take as u64;
                     if *left == 0 {
+                        finish_text(&mut self.texts, &mut seen, *opcode, *fin);
                         finish(&mut seen, *opcode, close, at);
                         header.clear();
                     }
@@ -175,6 +221,48 @@ impl Stream {
         }
         seen
     }
+}
+
+impl Texts {
+    /// A frame with `opcode` starts: a text frame opens a message, a continuation goes on
+    /// with the one open, a binary frame is none of ours.
+    fn begin(&mut self, opcode: u8) {
+        match opcode {
+            1 => {
+                self.open = true;
+                self.too_long = false;
+                self.message.clear();
+            }
+            2 => self.open = false,
+            _ => {}
+        }
+    }
+
+    /// Payload bytes of the current frame, `read` of them already read.
+    fn take(&mut self, bytes: &[u8], mask: Option<[u8; 4]>, read: u64) {
+        if self.too_long || self.message.len() + bytes.len() > self.limit {
+            self.too_long = true;
+            self.message.clear();
+            return;
+        }
+        self.message.extend(
+            (bytes.iter().enumerate())
+                .map(|(i, b)| mask.map_or(*b, |m| b ^ m[(read as usize + i) % 4])),
+        );
+    }
+}
+
+/// A data frame ended: when it was the last of a text message, the message.
+fn finish_text(texts: &mut Option<Texts>, seen: &mut Vec<Seen>, opcode: u8, fin: bool) {
+    let Some(t) = texts.as_mut().filter(|t| t.open && opcode < 8 && fin) else {
+        return;
+    };
+    t.open = false;
+    let message = std::mem::take(&mut t.message);
+    let text = (!std::mem::take(&mut t.too_long))
+        .then(|| String::from_utf8(message).ok())
+        .flatten();
+    seen.push(Seen::Text(text));
 }
 
 fn finish(seen: &mut Vec<Seen>, opcode: u8, close: &[u8], end: usize) {
@@ -302,6 +390,7 @@ mod tests {
                                 ends.push(base + end);
                             }
                             Seen::Close { code, .. } => codes.push(code),
+                            Seen::Text(_) => unreachable!("texts are not kept"),
                         }
                     }
                 }
@@ -309,6 +398,50 @@ mod tests {
                 (status, ops, codes, ends)
             })
             .collect()
+    }
+
+    /// A frame with its FIN bit cleared: not the last of its message.
+    fn part(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+        let mut f = frame(opcode, payload, mask);
+        f[0] &= 0x7f;
+        f
+    }
+
+    #[test]
+    fn whole_text_messages_are_kept_up_to_the_limit_at_every_split() {
+        let k = Some([1, 2, 3, 4]);
+        let mut bytes = b"GET / HTTP/1.1\r\nhost: x\r\n\r\n".to_vec();
+        bytes.extend(frame(1, b"{\"a\":1}", k));
+        // Fragmented, with a ping between its parts (RFC 6455 5.4), then a binary frame.
+        bytes.extend(part(1, b"hel", k));
+        bytes.extend(frame(9, b"p", k));
+        bytes.extend(frame(0, b"lo", k));
+        bytes.extend(frame(2, b"bin", k));
+        bytes.extend(frame(1, &[b'x'; 40], k));
+        bytes.extend(frame(1, &[0xff, 0xfe], k));
+        bytes.extend(frame(1, b"", k));
+        for cut in (0..=bytes.len()).step_by(3) {
+            let mut s = Stream::keeping_texts(32);
+            let texts: Vec<Option<String>> = [&bytes[..cut], &bytes[cut..]]
+                .into_iter()
+                .flat_map(|chunk| s.feed(chunk))
+                .filter_map(|seen| match seen {
+                    Seen::Text(t) => Some(t),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(
+                texts,
+                [
+                    Some("{\"a\":1}".to_string()),
+                    Some("hello".into()),
+                    None, // longer than 32 bytes
+                    None, // not UTF-8
+                    Some(String::new()),
+                ],
+                "split at {cut}"
+            );
+        }
     }
 
     #[test]

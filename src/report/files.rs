@@ -14,7 +14,7 @@ pub fn write(dir: &Path, case: &Case, outcome: &Outcome) -> io::Result<PathBuf> 
     write_in(folder(dir, case), case, outcome)
 }
 
-/// As [`write`], for run `run` of a case run several times (`wschaos run --runs N`), in a
+/// As [`write()`], for run `run` of a case run several times (`wschaos run --runs N`), in a
 /// folder of its own under the seed's, so that no run overwrites another.
 pub fn write_run(dir: &Path, case: &Case, outcome: &Outcome, run: u32) -> io::Result<PathBuf> {
     write_in(folder(dir, case).join(format!("run-{run}")), case, outcome)

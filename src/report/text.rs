@@ -303,6 +303,18 @@ pub fn describe(r: &Record) -> String {
             refused.as_deref().unwrap_or("")
         ),
         Event::Action { client, action } => format!("{t} {client:<10} {action}"),
+        Event::Wire {
+            client,
+            conn,
+            dir,
+            said,
+        } => {
+            let way = match dir {
+                crate::evidence::wire::Direction::ToServer => "sent",
+                crate::evidence::wire::Direction::ToClient => "got",
+            };
+            format!("{t} {client:<10} {way} on the wire of dial #{conn}: {said}")
+        }
         Event::Server { epoch, event } => format!(
             "{t} {:<10} {}",
             format!("server#{epoch}"),

@@ -10,20 +10,22 @@
 //! order as cause and effect. `env.connector` records each dial itself.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::recorder::Recorder;
 use super::trigger::Hook;
+use super::wiretap::WireTap;
 use crate::client::{
     Client, ClientBuilder, Delivery, Policy, RawClient, ServerEvent, Status, Tap, Tapped,
     TopicEvent,
 };
+use crate::evidence::wire::{Direction, WireEvent};
 use crate::history::{Event, Name, NamePool};
 use crate::net::{Connector, TurmoilNet};
-use crate::protocol::GapReason;
+use crate::protocol::{GapReason, Protocol};
 use crate::scenario::Mode;
 
 /// A client the harness can drive through a scenario.
@@ -81,6 +83,8 @@ pub struct Probe {
     /// Cleared when the process exits: what its teardown emits (a `Closed` from dropping
     /// its handle) is not something the process did.
     alive: Arc<AtomicBool>,
+    /// The dials this process has started (the history numbers them the same way).
+    dials: Arc<AtomicU32>,
 }
 
 impl Probe {
@@ -90,6 +94,7 @@ impl Probe {
             recorder,
             hook,
             alive: Arc::new(AtomicBool::new(true)),
+            dials: Arc::new(AtomicU32::new(0)),
         }
     }
 
@@ -183,8 +188,20 @@ impl Probe {
         });
     }
 
-    fn dial(&self) {
+    /// Records a dial; returns its number in this process.
+    fn dial(&self) -> u32 {
         self.record(|_, client| Event::Dial { client });
+        self.dials.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// A frame on the connection of dial `conn` said `said`.
+    pub(crate) fn wire(&self, conn: u32, dir: Direction, said: WireEvent) {
+        self.record(|_, client| Event::Wire {
+            client,
+            conn,
+            dir,
+            said: Box::new(said),
+        });
     }
 
     /// What the reference client's tap saw.
@@ -201,24 +218,30 @@ impl Probe {
     }
 }
 
-/// Simulated TCP that records each dial of its client.
+/// Simulated TCP that records each dial of its client, and what the frames on each of its
+/// connections say ([`WireTap`]).
 #[derive(Clone)]
 pub struct SimConnector {
     probe: Probe,
     ports: Arc<Ports>,
+    protocol: Protocol,
 }
 
 impl SimConnector {
-    pub(crate) fn new(probe: Probe, ports: Arc<Ports>) -> Self {
-        SimConnector { probe, ports }
+    pub(crate) fn new(probe: Probe, ports: Arc<Ports>, protocol: Protocol) -> Self {
+        SimConnector {
+            probe,
+            ports,
+            protocol,
+        }
     }
 }
 
 impl Connector for SimConnector {
-    type Stream = turmoil::net::TcpStream;
+    type Stream = WireTap<turmoil::net::TcpStream>;
 
     async fn connect(&self, host: &str, port: u16) -> std::io::Result<Self::Stream> {
-        self.probe.dial();
+        let conn = self.probe.dial();
         if !self.ports.take() {
             return Err(std::io::Error::other("the simulated host ran out of ports"));
         }
@@ -227,7 +250,8 @@ impl Connector for SimConnector {
             // A connected stream gives its port back when it is dropped.
             self.ports.give_back();
         }
-        stream
+        let decoder = super::wiretap::decoder(self.protocol);
+        stream.map(|s| WireTap::new(s, self.probe.clone(), conn, decoder))
     }
 }
 

@@ -14,11 +14,13 @@ mod defective;
 pub(crate) mod plan;
 mod recorder;
 mod trigger;
+mod wiretap;
 
 pub use client::{ClientEnv, ClientUnderTest, Probe, ReferenceClient, SimConnector};
 #[cfg(feature = "defects")]
 pub use defective::{DefectiveClient, is_inside};
 pub use recorder::Recorder;
+pub use wiretap::WireTap;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -136,7 +138,7 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
         ports.push(host_ports.clone());
         add_client_host::<C>(
             &mut sim,
-            (&host, host_ports),
+            (&host, host_ports, scenario.server.protocol),
             groups,
             (rx, hook, me, plan::restartable(scenario)),
             host_seed,
@@ -350,7 +352,7 @@ struct Spec {
 
 fn add_client_host<C: ClientUnderTest>(
     sim: &mut turmoil::Sim<'_>,
-    (host, ports): (&str, Arc<client::Ports>),
+    (host, ports, protocol): (&str, Arc<client::Ports>, crate::protocol::Protocol),
     groups: Vec<Group>,
     (mut commands, hook, me, restartable): (
         mpsc::UnboundedReceiver<Command>,
@@ -381,7 +383,7 @@ fn add_client_host<C: ClientUnderTest>(
                 } else {
                     derive(spec.seed, life)
                 },
-                connector: SimConnector::new(probe.clone(), ports.clone()),
+                connector: SimConnector::new(probe.clone(), ports.clone(), protocol),
                 probe,
             }
         };

@@ -222,6 +222,20 @@ pub fn assert_legal(statuses: &[Status]) {
     }
 }
 
+/// A loopback address for a server that may restart on it: a port outside the kernel's
+/// ephemeral range (`wschaos::real::server_port`), so no connection of a test running
+/// beside this one takes it while the server is down, and never one handed to another
+/// test of this binary.
 pub fn any_port() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = wschaos::real::server_port().expect("a free loopback port");
+        if given.insert(port) {
+            return SocketAddr::from(([127, 0, 0, 1], port));
+        }
+    }
 }

@@ -7,6 +7,10 @@
 //!   number of the connection that is up;
 //! - nothing follows a process's `closed`;
 //! - the dial numbers count each process's dials from 1, and start over in a new process.
+//!
+//! What the wire showed (`Event::Wire`) is the harness's reading of a connection, not the
+//! client's report: a close frame may follow `closed`, and old connections may still speak
+//! between a `connecting` and its dial.
 
 use wschaos::client::Status;
 use wschaos::history::{ClientAction, Event, History};
@@ -43,9 +47,12 @@ pub fn check(history: &History, what: &str) -> usize {
             }
             // After close(), nothing from the client; the timeline may still tell it things
             // (actions, its process's end) and ask it to publish, which it refuses.
+            // What the wire showed is the harness's reading of the connection, not the
+            // client's report: its close frame follows its `closed`, as it should.
             let exit = matches!(
                 r.event,
                 Event::Action { .. }
+                    | Event::Wire { .. }
                     | Event::Publish {
                         refused: Some(_),
                         ..
@@ -93,7 +100,7 @@ pub fn check(history: &History, what: &str) -> usize {
             }
             // An action the timeline fired on the status change itself (an `on` step) is
             // recorded inside the transition: it does not come between it and the dial.
-            if !matches!(r.event, Event::Action { .. }) {
+            if !matches!(r.event, Event::Action { .. } | Event::Wire { .. }) {
                 p.last = Some(r.event.clone());
             }
         }

@@ -442,3 +442,27 @@ fn catch_matrix() {
         println!("{d:?}: {} files\n  {}", caught.len(), caught.join("\n  "));
     }
 }
+
+/// The wire catches the subscription bugs from the client's own frames, where the server's
+/// record is not needed: a resubscribe forgotten, one sent twice, a subscribe dropped
+/// while the welcome was on its way. (`subscribed_on_wire`; the catch survey finds it in
+/// 62, 63 and 2 files of the library.)
+#[test]
+fn the_wire_shows_subscriptions_forgotten_asked_twice_or_dropped() {
+    defective!(Forgets, Defect::ForgetsResubscribe);
+    defective!(Twice, Defect::ResubscribesTwice);
+    defective!(Dropped, Defect::DropsSubscribeBeforeWelcome);
+    let wire = "subscribed_on_wire";
+    for file in ["restarts/short-restart.toml", "partitions/black-hole.toml"] {
+        assert_caught::<Forgets>(file, wire);
+    }
+    for file in ["restarts/short-restart.toml", "basics/close-codes.toml"] {
+        assert_caught::<Twice>(file, wire);
+    }
+    for file in [
+        "edges/subscribe-while-awaiting-welcome.toml",
+        caught_by(Defect::DropsSubscribeBeforeWelcome)[1].0,
+    ] {
+        assert_caught::<Dropped>(file, wire);
+    }
+}

@@ -165,10 +165,70 @@ pub enum WireEvent {
         /// What it said.
         message: String,
     },
+    /// The connection's end, as the harness saw it pass (decoders never say it): a close
+    /// frame either way, with its code, or the stream's end without one.
+    Closed {
+        /// The close frame's code; `None` for a stream that ended without one (or a close
+        /// frame without a code).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u16>,
+    },
     /// A frame the protocol defines that no checker judges (presence, an ack).
     Other,
     /// A frame the decoder did not understand.
     Unknown,
+}
+
+impl std::fmt::Display for WireEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let named = |f: &mut std::fmt::Formatter<'_>,
+                     what: &str,
+                     topic: Option<&str>,
+                     id: &Option<String>| {
+            write!(f, "{what}")?;
+            if let Some(topic) = topic {
+                write!(f, " {topic}")?;
+            }
+            match id {
+                Some(id) => write!(f, " (id {id})"),
+                None => Ok(()),
+            }
+        };
+        match self {
+            WireEvent::Hello => f.write_str("hello"),
+            WireEvent::Ready => f.write_str("ready"),
+            WireEvent::Subscribe { topic, id } => named(f, "subscribe", Some(topic), id),
+            WireEvent::Subscribed { topic, id } => named(f, "subscribed", topic.as_deref(), id),
+            WireEvent::Refused { topic, id, reason } => {
+                named(f, "refused", topic.as_deref(), id)?;
+                write!(f, ": {reason}")
+            }
+            WireEvent::Unsubscribe { topic, id } => named(f, "unsubscribe", topic.as_deref(), id),
+            WireEvent::Ended { topic, id } => named(f, "ended", topic.as_deref(), id),
+            WireEvent::Delivered { topic, id, .. } => named(f, "delivered", topic.as_deref(), id),
+            WireEvent::Publish { topic, id } => named(f, "publish", topic.as_deref(), id),
+            WireEvent::Heartbeat => f.write_str("heartbeat"),
+            WireEvent::Error { message } => write!(f, "error: {message}"),
+            WireEvent::Closed { code: Some(code) } => write!(f, "close {code}"),
+            WireEvent::Closed { code: None } => f.write_str("end of stream"),
+            WireEvent::Other => f.write_str("other"),
+            WireEvent::Unknown => f.write_str("a frame its protocol does not define"),
+        }
+    }
+}
+
+impl WireEvent {
+    /// True for what the history records from the wire: what starts, ends or refuses the
+    /// connection's readiness or a subscription, and what the decoder could not read.
+    pub fn recorded(&self) -> bool {
+        !matches!(
+            self,
+            WireEvent::Delivered { .. }
+                | WireEvent::Publish { .. }
+                | WireEvent::Heartbeat
+                | WireEvent::Other
+        )
+    }
 }
 
 /// Reads one connection's text frames, in order, both ways, as evidence.
