@@ -55,7 +55,9 @@ impl<S> WireTap<S> {
         };
         for seen in stream.feed(bytes) {
             match seen {
-                Seen::Text(Some(text)) => self.decoder.text(dir, &text, &mut self.said),
+                Seen::Text(Some(text)) if !self.decoder.routine(dir, &text) => {
+                    self.decoder.text(dir, &text, &mut self.said);
+                }
                 Seen::Text(None) => self.said.push(WireEvent::Unknown),
                 Seen::Close { code, .. } if !self.ended => {
                     self.ended = true;
@@ -88,7 +90,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WireTap<S> {
         let this = self.get_mut();
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        let got = buf.filled()[before..].to_vec();
+        let got = &buf.filled()[before..];
         if got.is_empty() && buf.remaining() > 0 && !this.ended {
             this.ended = true;
             (this.probe).wire(
@@ -97,7 +99,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for WireTap<S> {
                 WireEvent::Closed { code: None },
             );
         }
-        this.saw(Direction::ToClient, &got);
+        this.saw(Direction::ToClient, got);
         Poll::Ready(Ok(()))
     }
 }

@@ -28,6 +28,12 @@ impl Decoder for Broadcast {
             },
         });
     }
+
+    /// No frame of this protocol starts, ends or refuses anything: there is no welcome and
+    /// there are no subscriptions.
+    fn routine(&self, _: Direction, _: &str) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

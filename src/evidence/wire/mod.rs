@@ -236,6 +236,17 @@ pub trait Decoder: Send {
     /// What the text frame `text`, going `dir`, says: appended to `out` (usually one
     /// event; none or several where the protocol packs them so).
     fn text(&mut self, dir: Direction, text: &str, out: &mut Vec<WireEvent>);
+
+    /// True when `text`, going `dir`, can only say something routine (a delivery, a
+    /// publish, a heartbeat, presence: nothing that starts, ends or refuses the connection's
+    /// readiness or a subscription), told by a cheap look such as a prefix. A caller that
+    /// keeps only the rest (the simulation's tap, see [`WireEvent::recorded`]) skips such
+    /// frames undecoded: they are most of a connection's traffic. The default, `false`,
+    /// has every frame decoded.
+    fn routine(&self, dir: Direction, text: &str) -> bool {
+        let _ = (dir, text);
+        false
+    }
 }
 
 /// `text` parsed as JSON, or `None` (the caller says [`WireEvent::Unknown`]).

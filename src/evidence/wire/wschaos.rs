@@ -48,6 +48,22 @@ impl Decoder for Wschaos {
             },
         });
     }
+
+    /// This crate's server and client write the `type` first (serde's tagged enums): a
+    /// message, a presence change, an acknowledgement or a publish is known by its prefix.
+    fn routine(&self, dir: Direction, text: &str) -> bool {
+        let routine: &[&str] = match dir {
+            Direction::ToClient => &[
+                r#"{"type":"message","#,
+                r#"{"type":"ack","#,
+                r#"{"type":"presence","#,
+                r#"{"type":"joined","#,
+                r#"{"type":"left","#,
+            ],
+            Direction::ToServer => &[r#"{"type":"publish","#],
+        };
+        routine.iter().any(|p| text.starts_with(p))
+    }
 }
 
 #[cfg(test)]
@@ -110,5 +126,34 @@ mod tests {
                 WireEvent::Unknown,
             ]
         );
+    }
+
+    /// A frame its prefix calls routine decodes to nothing the simulation records.
+    #[test]
+    fn routine_frames_are_never_recorded_ones() {
+        let frames = [
+            (
+                ToClient,
+                r#"{"type":"message","topic":"news","seq":1,"from":"p","id":3,"data":"x"}"#,
+            ),
+            (ToClient, r#"{"type":"ack","id":4,"duplicate":false}"#),
+            (ToClient, r#"{"type":"joined","client":"c","online":2}"#),
+            (ToClient, r#"{"type":"left","client":"c","online":1}"#),
+            (ToClient, r#"{"type":"presence","changes":[],"online":1}"#),
+            (
+                ToServer,
+                r#"{"type":"publish","topic":"news","id":4,"data":"y"}"#,
+            ),
+        ];
+        for (dir, text) in frames {
+            assert!(Wschaos.routine(dir, text), "{text}");
+            let said = decode_all(&mut Wschaos, &[(dir, text)]);
+            assert!(said.iter().all(|e| !e.recorded()), "{text}: {said:?}");
+        }
+        assert!(!Wschaos.routine(ToServer, r#"{"type":"subscribe","topic":"news"}"#));
+        assert!(!Wschaos.routine(
+            ToClient,
+            r#"{"type":"welcome","epoch":7,"client":"c","online":1}"#
+        ));
     }
 }
