@@ -67,6 +67,8 @@ async fn both(port: u16, path: Path) -> Result<(f64, f64), String> {
                 Recorder::real(),
                 Names::default(),
                 ledger,
+                // As real runs do: every frame decoded.
+                Some(wschaos::protocol::Protocol::Wschaos),
             )
             .await
             .map_err(|e| e.to_string())?,

@@ -79,9 +79,7 @@ impl Evidence {
             Evidence::ServerRecord => {
                 "the server is a command: its subscriptions, publishes and deliveries are not recorded"
             }
-            Evidence::Wire => {
-                "the frames of its connections are not decoded on the real network yet"
-            }
+            Evidence::Wire => "the frames of its connections are not decoded",
             Evidence::Intents => {
                 "its topics are unknown: declare them in the group's `topics`, or have it print `subscribe` lines"
             }

@@ -200,6 +200,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                 recorder.clone(),
                 names.clone(),
                 ledger.clone(),
+                Some(scenario.server.protocol),
             )
             .await
             .map_err(io(&format!("starting the proxy of {name}")))?;
@@ -480,6 +481,8 @@ pub fn provided(scenario: &Scenario, history: &History) -> Provided {
             (statuses.contains(name), Evidence::Received),
             (frames.contains(name), Evidence::Frames),
             (builtin, Evidence::ServerRecord),
+            // Every client dials through its proxy, which decodes every frame.
+            (true, Evidence::Wire),
             (
                 declared.contains(name) || statuses.contains(name),
                 Evidence::Intents,

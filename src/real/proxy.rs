@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,7 +23,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::evidence::wire::reader::Reader;
+use crate::evidence::wire::{Direction, WireEvent};
 use crate::history::Event;
+use crate::protocol::Protocol;
 use crate::server::{self, Admission};
 use crate::sim::Recorder;
 
@@ -162,18 +166,21 @@ impl Proxy {
         recorder: Recorder,
         names: Names,
     ) -> std::io::Result<Proxy> {
-        Proxy::start_with(client, upstream, recorder, names, None).await
+        Proxy::start_with(client, upstream, recorder, names, None, None).await
     }
 
     /// As [`Proxy::start`]; with a `ledger`, the proxy also reads the WebSocket stream
     /// (never changing it), records each connection there, and answers `admission` and
-    /// `kicks` itself: for a server that does neither (a `[server] command`).
+    /// `kicks` itself: for a server that does neither (a `[server] command`). With
+    /// `decoding`, it reads every frame both ways with that protocol's decoder and records
+    /// what starts, ends or refuses readiness or a subscription (`Event::Wire`).
     pub async fn start_with(
         client: &str,
         upstream: SocketAddr,
         recorder: Recorder,
         names: Names,
         ledger: Option<Ledger>,
+        decoding: Option<Protocol>,
     ) -> std::io::Result<Proxy> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -188,6 +195,8 @@ impl Proxy {
                 recorder,
                 names,
                 ledger,
+                decoding,
+                dials: Arc::new(AtomicU32::new(0)),
             },
             state,
         ));
@@ -217,6 +226,48 @@ struct Ctx {
     recorder: Recorder,
     names: Names,
     ledger: Option<Ledger>,
+    /// The protocol whose frames are decoded, if any.
+    decoding: Option<Protocol>,
+    /// The dials accepted so far: a connection's number.
+    dials: Arc<AtomicU32>,
+}
+
+/// What the frames of one relayed connection say, for the history (`Event::Wire`).
+struct WireLog {
+    client: Arc<str>,
+    conn: u32,
+    recorder: Recorder,
+    reader: Mutex<Reader>,
+}
+
+impl WireLog {
+    /// `bytes` passed going `dir`.
+    fn read(&self, dir: Direction, bytes: &[u8]) {
+        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        reader.read(dir, bytes, |said| self.record(dir, said));
+    }
+
+    /// The stream going `dir` ended.
+    fn end(&self, dir: Direction) {
+        let mut reader = self.reader.lock().unwrap_or_else(PoisonError::into_inner);
+        reader.end(|said| self.record(dir, said));
+    }
+
+    fn record(&self, dir: Direction, said: WireEvent) {
+        self.recorder.record(Event::Wire {
+            client: self.client.to_string().into(),
+            conn: self.conn,
+            dir,
+            said: Box::new(said),
+        });
+    }
+}
+
+/// Reads `bytes` into `tap` when it watches `dir`.
+fn tapped(tap: Option<(&WireLog, Direction)>, dir: Direction, bytes: &[u8]) {
+    if let Some((log, _)) = tap.filter(|(_, d)| *d == dir) {
+        log.read(dir, bytes);
+    }
 }
 
 async fn accept_loop(listener: TcpListener, ctx: Ctx, state: watch::Receiver<LinkState>) {
@@ -230,7 +281,8 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx, state: watch::Receiver<Lin
                 Ok((stream, _)) => {
                     pause = Duration::from_millis(5);
                     ctx.recorder.record(Event::Dial { client: ctx.client.to_string().into() });
-                    conns.spawn(relay(stream, state.clone(), ctx.clone()));
+                    let conn = ctx.dials.fetch_add(1, Ordering::Relaxed) + 1;
+                    conns.spawn(relay(stream, state.clone(), ctx.clone(), conn));
                 }
                 // Out of file descriptors or the like: back off instead of spinning.
                 Err(error) => {
@@ -261,7 +313,7 @@ async fn opened(
     }
 }
 
-async fn relay(client: TcpStream, mut state: watch::Receiver<LinkState>, ctx: Ctx) {
+async fn relay(client: TcpStream, mut state: watch::Receiver<LinkState>, ctx: Ctx, conn: u32) {
     let mut client = client;
     let _ = client.set_nodelay(true);
     // A dial over a cut or held link waits here; over a cut one it is dropped at the heal.
@@ -297,6 +349,15 @@ async fn relay(client: TcpStream, mut state: watch::Receiver<LinkState>, ctx: Ct
         return;
     };
     let _ = server.set_nodelay(true);
+    let wire = ctx.decoding.map(|protocol| WireLog {
+        client: ctx.client.clone(),
+        conn,
+        recorder: ctx.recorder.clone(),
+        reader: Mutex::new(Reader::new(crate::evidence::wire::for_protocol(protocol))),
+    });
+    if let Some(wire) = &wire {
+        wire.read(Direction::ToServer, &early);
+    }
     if server.write_all(&early).await.is_err() {
         return;
     }
@@ -308,12 +369,18 @@ async fn relay(client: TcpStream, mut state: watch::Receiver<LinkState>, ctx: Ct
     let (sr, sw) = server.into_split();
     match &ctx.ledger {
         None => {
-            let up = pump(cr, sw, state.clone(), |l| l.up);
-            let down = pump(sr, cw, state, |l| l.down);
+            let up = pump(
+                cr,
+                sw,
+                state.clone(),
+                |l| l.up,
+                tap(&wire, Direction::ToServer),
+            );
+            let down = pump(sr, cw, state, |l| l.down, tap(&wire, Direction::ToClient));
             // Each direction ends on its own (a half-close passes through); both end it.
             let _ = tokio::join!(up, down);
         }
-        Some(ledger) => watched((cr, cw), (sr, sw), state, &ctx, ledger).await,
+        Some(ledger) => watched((cr, cw), (sr, sw), state, (&ctx, wire.as_ref()), ledger).await,
     }
     if let Some(from) = from {
         ctx.names.lock().remove(&from);
@@ -366,14 +433,21 @@ async fn watched(
     (cr, cw): (OwnedReadHalf, OwnedWriteHalf),
     (sr, sw): (OwnedReadHalf, OwnedWriteHalf),
     state: watch::Receiver<LinkState>,
-    ctx: &Ctx,
+    (ctx, wire): (&Ctx, Option<&WireLog>),
     ledger: &Ledger,
 ) {
     let (cut_tx, cut) = watch::channel(false);
     let mut open = None;
     let first = FirstClose::default();
-    let up = pump_until_cut(cr, sw, state.clone(), cut.clone(), &first);
-    let down = pump_down(sr, cw, state, cut_tx, (ctx, ledger, &mut open), &first);
+    let up = pump_until_cut(cr, sw, state.clone(), cut.clone(), (&first, wire));
+    let down = pump_down(
+        sr,
+        cw,
+        state,
+        cut_tx,
+        (ctx, ledger, &mut open),
+        (&first, wire),
+    );
     let closing = async {
         let mut cut = cut.clone();
         if cut.wait_for(|c| *c).await.is_err() {
@@ -427,10 +501,11 @@ async fn pump_until_cut(
     mut to: OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
     mut cut: watch::Receiver<bool>,
-    first: &FirstClose,
+    (first, wire): (&FirstClose, Option<&WireLog>),
 ) {
     let mut buf = vec![0u8; CHUNK];
     let mut stream = Stream::new();
+    let up = wire.map(|w| (w, Direction::ToServer));
     loop {
         tokio::select! {
             biased;
@@ -439,8 +514,9 @@ async fn pump_until_cut(
             }
             read = from.read(&mut buf) => match read {
                 Ok(0) | Err(_) => break,
-                Ok(n) if *cut.borrow() => { let _ = n; }
+                Ok(n) if *cut.borrow() => tapped(up, Direction::ToServer, &buf[..n]),
                 Ok(n) => {
+                    tapped(up, Direction::ToServer, &buf[..n]);
                     for seen in stream.feed(&buf[..n]) {
                         if let Seen::Close { code, .. } = seen {
                             first.saw("client", code);
@@ -462,6 +538,9 @@ async fn pump_until_cut(
             },
         }
     }
+    if let Some(wire) = wire {
+        wire.end(Direction::ToServer);
+    }
     let _ = to.shutdown().await;
 }
 
@@ -473,10 +552,11 @@ async fn pump_down(
     mut state: watch::Receiver<LinkState>,
     cut: watch::Sender<bool>,
     (ctx, ledger, open): (&Ctx, &Ledger, &mut Open),
-    first: &FirstClose,
+    (first, log): (&FirstClose, Option<&WireLog>),
 ) {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(QUEUE);
-    let reader = read_chunks(from, tx);
+    let reader = read_chunks(from, tx, None);
+    let down = log.map(|l| (l, Direction::ToClient));
     let writer = async {
         let mut stream = Stream::new();
         // Kicks ordered before this connection opened are not its own.
@@ -489,6 +569,7 @@ async fn pump_down(
                 (l.kicks > seen_kicks).then_some(l.kick_code)
             };
             if let Some(code) = kick.filter(|_| boundary) {
+                tapped(down, Direction::ToClient, &wire::close_frame(code));
                 inject(&mut to, code, &mut state).await;
                 if let Some((_, reason)) = open.as_mut() {
                     *reason = Some(format!("kicked by the proxy with {code}"));
@@ -558,10 +639,12 @@ async fn pump_down(
                 }
             }
             let upto = cut_in.as_ref().map_or(chunk.len(), |(at, ..)| *at);
+            tapped(down, Direction::ToClient, &chunk[..upto]);
             if to.write_all(&chunk[..upto]).await.is_err() {
                 return;
             }
             if let Some((_, code, why)) = cut_in {
+                tapped(down, Direction::ToClient, &wire::close_frame(code));
                 inject(&mut to, code, &mut state).await;
                 if let Some((_, reason)) = open.as_mut() {
                     *reason = Some(why);
@@ -570,6 +653,9 @@ async fn pump_down(
                 return;
             }
             boundary = stream.at_boundary();
+        }
+        if let Some(log) = log {
+            log.end(Direction::ToClient);
         }
         let _ = to.shutdown().await;
     };
@@ -588,13 +674,26 @@ async fn inject(to: &mut OwnedWriteHalf, code: u16, state: &mut watch::Receiver<
     let _ = to.shutdown().await;
 }
 
-/// Reads chunks, stamped with the time they arrived, until the end or the receiver goes.
-async fn read_chunks(mut from: OwnedReadHalf, tx: mpsc::Sender<(Instant, Vec<u8>)>) {
+/// Reads chunks, stamped with the time they arrived, until the end or the receiver goes;
+/// a `tap` reads them as they come (what a client sent, when it sent it).
+async fn read_chunks(
+    mut from: OwnedReadHalf,
+    tx: mpsc::Sender<(Instant, Vec<u8>)>,
+    tap: Option<(&WireLog, Direction)>,
+) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         match from.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => {
+                if let Some((log, dir)) = tap {
+                    log.end(dir);
+                }
+                return;
+            }
             Ok(n) => {
+                if let Some((log, dir)) = tap {
+                    log.read(dir, &buf[..n]);
+                }
                 if tx.send((Instant::now(), buf[..n].to_vec())).await.is_err() {
                     return;
                 }
@@ -604,15 +703,18 @@ async fn read_chunks(mut from: OwnedReadHalf, tx: mpsc::Sender<(Instant, Vec<u8>
 }
 
 /// Relays one direction: a reader that stamps chunks, a writer that waits for the stamp
-/// plus the latency and for the gate.
+/// plus the latency and for the gate. A `tap` reads what the client sends as it reads it,
+/// and what the client is sent as it writes it.
 async fn pump(
     from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     mut state: watch::Receiver<LinkState>,
     gate: fn(&LinkState) -> Gate,
+    tap: Option<(&WireLog, Direction)>,
 ) {
     let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(QUEUE);
-    let reader = read_chunks(from, tx);
+    let reader = read_chunks(from, tx, tap.filter(|(_, d)| *d == Direction::ToServer));
+    let down = tap.filter(|(_, d)| *d == Direction::ToClient);
     let writer = async move {
         while let Some((read_at, chunk)) = rx.recv().await {
             let latency = state.borrow().latency;
@@ -632,11 +734,20 @@ async fn pump(
                     return;
                 }
             }
+            tapped(down, Direction::ToClient, &chunk);
             if to.write_all(&chunk).await.is_err() {
                 return;
             }
         }
+        if let Some((log, dir)) = down {
+            log.end(dir);
+        }
         let _ = to.shutdown().await;
     };
     tokio::join!(reader, writer);
+}
+
+/// `wire` watching `dir`, when there is one.
+fn tap(wire: &Option<WireLog>, dir: Direction) -> Option<(&WireLog, Direction)> {
+    wire.as_ref().map(|w| (w, dir))
 }

@@ -250,7 +250,7 @@ impl Connector for SimConnector {
             // A connected stream gives its port back when it is dropped.
             self.ports.give_back();
         }
-        let decoder = super::wiretap::decoder(self.protocol);
+        let decoder = crate::evidence::wire::for_protocol(self.protocol);
         stream.map(|s| WireTap::new(s, self.probe.clone(), conn, decoder))
     }
 }

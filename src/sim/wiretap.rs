@@ -13,11 +13,8 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::client::Probe;
-use crate::evidence::wire::{self, Decoder, Direction, WireEvent};
-use crate::real::wire::{Seen, Stream};
-
-/// The longest text message decoded; a longer one is recorded as not understood.
-pub const MAX_TEXT: usize = 1 << 20;
+use crate::evidence::wire::reader::Reader;
+use crate::evidence::wire::{Decoder, Direction};
 
 /// A client's connection, decoded as it passes.
 pub struct WireTap<S> {
@@ -25,12 +22,7 @@ pub struct WireTap<S> {
     probe: Probe,
     /// The dial this connection came from.
     conn: u32,
-    up: Stream,
-    down: Stream,
-    decoder: Box<dyn Decoder>,
-    said: Vec<WireEvent>,
-    /// Its end was recorded (a close frame, or the end of the stream): once is enough.
-    ended: bool,
+    reader: Reader,
 }
 
 impl<S> WireTap<S> {
@@ -40,35 +32,14 @@ impl<S> WireTap<S> {
             inner,
             probe,
             conn,
-            up: Stream::keeping_texts(MAX_TEXT),
-            down: Stream::keeping_texts(MAX_TEXT),
-            decoder,
-            said: Vec::new(),
-            ended: false,
+            reader: Reader::new(decoder),
         }
     }
 
     fn saw(&mut self, dir: Direction, bytes: &[u8]) {
-        let stream = match dir {
-            Direction::ToServer => &mut self.up,
-            Direction::ToClient => &mut self.down,
-        };
-        for seen in stream.feed(bytes) {
-            match seen {
-                Seen::Text(Some(text)) if !self.decoder.routine(dir, &text) => {
-                    self.decoder.text(dir, &text, &mut self.said);
-                }
-                Seen::Text(None) => self.said.push(WireEvent::Unknown),
-                Seen::Close { code, .. } if !self.ended => {
-                    self.ended = true;
-                    self.said.push(WireEvent::Closed { code });
-                }
-                _ => {}
-            }
-        }
-        for said in self.said.drain(..).filter(WireEvent::recorded) {
-            self.probe.wire(self.conn, dir, said);
-        }
+        let (probe, conn) = (&self.probe, self.conn);
+        self.reader
+            .read(dir, bytes, |said| probe.wire(conn, dir, said));
     }
 }
 
@@ -91,13 +62,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for WireTap<S> {
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         let got = &buf.filled()[before..];
-        if got.is_empty() && buf.remaining() > 0 && !this.ended {
-            this.ended = true;
-            (this.probe).wire(
-                this.conn,
-                Direction::ToClient,
-                WireEvent::Closed { code: None },
-            );
+        if got.is_empty() && buf.remaining() > 0 {
+            let (probe, conn) = (&this.probe, this.conn);
+            (this.reader).end(|said| probe.wire(conn, Direction::ToClient, said));
         }
         this.saw(Direction::ToClient, got);
         Poll::Ready(Ok(()))
@@ -122,13 +89,5 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WireTap<S> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-}
-
-/// The decoder for a server of `protocol`.
-pub(crate) fn decoder(protocol: crate::protocol::Protocol) -> Box<dyn Decoder> {
-    match protocol {
-        crate::protocol::Protocol::Wschaos => Box::new(wire::Wschaos),
-        crate::protocol::Protocol::Broadcast => Box::new(wire::Broadcast),
     }
 }

@@ -403,6 +403,22 @@ down = "1s"
         "outbox judged pub-0 from its published lines: {:?}",
         o.verdict.not_judged
     );
+    // The proxy decodes every frame: the subscriptions are judged from the wire, on each
+    // of subs-0's connections (one before the restart, one after).
+    assert!(
+        o.verdict.checked.contains(&"subscribed_on_wire"),
+        "{:?}",
+        o.verdict.checked
+    );
+    let asked = |conn_of: &dyn Fn(u32) -> bool| {
+        (o.history.records.iter()).any(|r| matches!(&r.event, Event::Wire { client, conn, said, .. }
+            if client == "subs-0" && conn_of(*conn)
+                && matches!(&**said, wschaos::evidence::wire::WireEvent::Subscribe { topic, .. } if topic == "news")))
+    };
+    assert!(
+        asked(&|c| c == 1) && asked(&|c| c > 1),
+        "subs-0 asked for news on both connections"
+    );
     let quitter = fired(&o, "quitter-0");
     let story: Vec<String> = o
         .history

@@ -61,6 +61,7 @@
 mod broadcast;
 mod graphql_transport_ws;
 mod phoenix;
+pub(crate) mod reader;
 mod wschaos;
 
 pub use broadcast::Broadcast;
@@ -246,6 +247,14 @@ pub trait Decoder: Send {
     fn routine(&self, dir: Direction, text: &str) -> bool {
         let _ = (dir, text);
         false
+    }
+}
+
+/// The decoder for a built-in server protocol.
+pub fn for_protocol(protocol: crate::protocol::Protocol) -> Box<dyn Decoder> {
+    match protocol {
+        crate::protocol::Protocol::Wschaos => Box::new(Wschaos),
+        crate::protocol::Protocol::Broadcast => Box::new(Broadcast),
     }
 }
 
