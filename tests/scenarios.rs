@@ -2,7 +2,7 @@
 //! `cargo test --test scenarios -- restarts/short` runs a subset, `-- --list` lists them.
 //! A failure prints the violation, a short timeline around it and the replay command.
 //! Each test also checks, on the run it made, that the history is causal and that the
-//! verdict does not depend on names. The real-network files run in `tests/real/`.
+//! verdict does not depend on names. The real-network files run in `tests/suite/`, beside the other real-time tests.
 
 use std::collections::BTreeSet;
 

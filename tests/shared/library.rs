@@ -1,5 +1,5 @@
 //! The scenario library as tests, for `tests/scenarios.rs` (simulated files) and
-//! `tests/real/main.rs` (real-network files, beside the other real-time tests, sharing the
+//! `tests/suite/main.rs` (real-network files, beside the other real-time tests, sharing the
 //! machine by weight). Every file, for each of its seeds, is its own test. A failure prints
 //! the violation, a short timeline around it and the replay command. A real-network file
 //! whose `needs` this machine lacks is skipped, and says so, unless `WSCHAOS_REQUIRE_NEEDS=1`
@@ -18,7 +18,7 @@ use wschaos::world::World;
 pub type Also = fn(&Case, &Outcome) -> Result<(), String>;
 
 /// The library's cases of `world` as tests, each with its weight ([`Share`]; 0 when
-/// simulated, which takes no share), each checking `also` of its run.
+/// simulated, which takes a [`Core`] instead), each checking `also` of its run.
 pub fn trials(world: World, also: Also) -> Vec<(usize, Trial)> {
     // cargo runs integration tests from the package root; relative paths keep the
     // replay commands short.
@@ -56,12 +56,28 @@ pub fn trials(world: World, also: Also) -> Vec<(usize, Trial)> {
 /// beside one. A run that does not fit beside those running waits. Each run measures how
 /// late the machine woke its timers and widens its tolerance by that (`wschaos::real`), so a
 /// run beside another is not blamed for the machine's delay.
+///
+/// The heavy runs are the longest chain, so they go first: while one runs or waits, light
+/// runs together take at most `CAPACITY - HEAVY`, and the next heavy one starts the moment
+/// the last one ends instead of waiting for a gap among light runs that may never come.
 pub const CAPACITY: usize = 10;
 
 /// The weight of the heaviest runs: more than half of [`CAPACITY`].
 pub const HEAVY: usize = 6;
 
-static USED: Mutex<usize> = Mutex::new(0);
+/// What holds the real-time shares: all of them, the light runs', and the heavy runs
+/// waiting or running.
+struct Held {
+    all: usize,
+    light: usize,
+    heavy: usize,
+}
+
+static HELD: Mutex<Held> = Mutex::new(Held {
+    all: 0,
+    light: 0,
+    heavy: 0,
+});
 static FREED: Condvar = Condvar::new();
 
 /// A share of the machine, given back on drop.
@@ -70,19 +86,64 @@ pub struct Share(usize);
 impl Share {
     pub fn take(weight: usize) -> Share {
         let weight = weight.clamp(1, CAPACITY);
-        let mut used = USED.lock().unwrap_or_else(PoisonError::into_inner);
-        while *used + weight > CAPACITY {
-            used = FREED.wait(used).unwrap_or_else(PoisonError::into_inner);
+        let heavy = weight >= HEAVY;
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        held.heavy += usize::from(heavy);
+        loop {
+            let fits = held.all + weight <= CAPACITY
+                && (heavy || held.heavy == 0 || held.light + weight <= CAPACITY - HEAVY);
+            if fits {
+                break;
+            }
+            held = FREED.wait(held).unwrap_or_else(PoisonError::into_inner);
         }
-        *used += weight;
+        held.all += weight;
+        if !heavy {
+            held.light += weight;
+        }
         Share(weight)
     }
 }
 
 impl Drop for Share {
     fn drop(&mut self) {
-        *USED.lock().unwrap_or_else(PoisonError::into_inner) -= self.0;
+        let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
+        held.all -= self.0;
+        if self.0 >= HEAVY {
+            held.heavy -= 1;
+        } else {
+            held.light -= self.0;
+        }
+        drop(held);
         FREED.notify_all();
+    }
+}
+
+/// A core for a simulated test, given back on drop: simulations only compute, so no more
+/// of them run at once than the machine has cores, beside real-time runs that mostly wait.
+pub struct Core;
+
+static CORES: Mutex<usize> = Mutex::new(0);
+static CORE_FREED: Condvar = Condvar::new();
+
+impl Core {
+    pub fn take() -> Core {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let mut used = CORES.lock().unwrap_or_else(PoisonError::into_inner);
+        while *used >= cores {
+            used = CORE_FREED
+                .wait(used)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        *used += 1;
+        Core
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        *CORES.lock().unwrap_or_else(PoisonError::into_inner) -= 1;
+        CORE_FREED.notify_all();
     }
 }
 
@@ -117,6 +178,7 @@ fn trial(name: &str, case: Case, also: Also) -> (usize, Trial) {
     };
     let trial = Trial::test(test.clone(), move || {
         let _share = (weight > 0).then(|| Share::take(weight));
+        let _core = (weight == 0).then(Core::take);
         let outcome = case.run().map_err(|e| Failed::from(e.to_string()))?;
         also(&case, &outcome).map_err(|e| Failed::from(format!("{test}: {e}")))?;
         match case.judge(&outcome) {

@@ -21,8 +21,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-fn demo_recovers_from_two_restarts_and_says_so() {
+pub fn demo_recovers_from_two_restarts_and_says_so() {
     let out = wschaos(&["demo", "--downtime", "100ms", "--messages", "2"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stdout = String::from_utf8(out.stdout).unwrap();
@@ -51,8 +50,7 @@ fn demo_recovers_from_two_restarts_and_says_so() {
     );
 }
 
-#[test]
-fn bad_input_exits_2_with_a_reason() {
+pub fn bad_input_exits_2_with_a_reason() {
     let dir = std::env::temp_dir().join(format!("wschaos-cli-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let junk = dir.join("junk.pem");
@@ -101,8 +99,7 @@ fn bad_input_exits_2_with_a_reason() {
     }
 }
 
-#[test]
-fn connect_gives_up_with_exit_1_after_max_attempts() {
+pub fn connect_gives_up_with_exit_1_after_max_attempts() {
     // Port 1 on loopback refuses at once.
     let out = wschaos(&[
         "connect",
@@ -142,8 +139,7 @@ fn scenario_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
 
 const TINY: &str = "name = \"tiny\"\nseeds = [5]\nduration = \"20s\"\n[[clients]]\nname = \"subs\"\ntopics = [\"news\"]\n[[timeline]]\nat = \"5s\"\ndo = \"restart\"\ndown = \"1s\"\n";
 
-#[test]
-fn run_passes_fails_and_refuses_with_the_documented_exit_codes() {
+pub fn run_passes_fails_and_refuses_with_the_documented_exit_codes() {
     let good = scenario_dir("good", &[("tiny.toml", TINY)]);
     let out = wschaos(&["run", good.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -186,8 +182,7 @@ fn run_passes_fails_and_refuses_with_the_documented_exit_codes() {
     }
 }
 
-#[test]
-fn run_with_a_seed_replays_one_case() {
+pub fn run_with_a_seed_replays_one_case() {
     let dir = scenario_dir("seed", &[("tiny.toml", TINY)]);
     let out = wschaos(&[
         "run",
@@ -204,8 +199,7 @@ fn run_with_a_seed_replays_one_case() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn schema_is_json_describing_the_format() {
+pub fn schema_is_json_describing_the_format() {
     let out = wschaos(&["schema"]);
     assert_eq!(out.status.code(), Some(0));
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -223,8 +217,7 @@ fn doomed_calm() -> String {
     )
 }
 
-#[test]
-fn explore_finds_shrinks_and_writes_a_regression_that_replays() {
+pub fn explore_finds_shrinks_and_writes_a_regression_that_replays() {
     let dir = scenario_dir("explore", &[("calm.toml", &doomed_calm())]);
     let out_dir = dir.join("regressions");
     let out = wschaos(&[
@@ -293,8 +286,7 @@ fn explore_finds_shrinks_and_writes_a_regression_that_replays() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn histories_are_identical_across_processes_for_a_nontrivial_scenario() {
+pub fn histories_are_identical_across_processes_for_a_nontrivial_scenario() {
     let dir = scenario_dir("processes", &[]);
     let (h1, h2) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
     for h in [&h1, &h2] {
@@ -314,8 +306,7 @@ fn histories_are_identical_across_processes_for_a_nontrivial_scenario() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn check_determinism_runs_each_case_twice() {
+pub fn check_determinism_runs_each_case_twice() {
     let out = wschaos(&[
         "run",
         "scenarios/partitions/black-hole.toml",
@@ -345,8 +336,7 @@ fn check_determinism_runs_each_case_twice() {
     );
 }
 
-#[test]
-fn run_speaks_json_and_junit_for_ci() {
+pub fn run_speaks_json_and_junit_for_ci() {
     let dir = scenario_dir("formats", &[("tiny.toml", TINY)]);
     let junit = dir.join("junit.xml");
     let out = wschaos(&[
@@ -406,8 +396,7 @@ fn run_speaks_json_and_junit_for_ci() {
     }
 }
 
-#[test]
-fn log_lines_of_a_simulated_run_carry_simulated_time() {
+pub fn log_lines_of_a_simulated_run_carry_simulated_time() {
     let out = Command::new(env!("CARGO_BIN_EXE_wschaos"))
         .args([
             "run",
@@ -427,8 +416,7 @@ fn log_lines_of_a_simulated_run_carry_simulated_time() {
     assert!(!logs.contains('\u{1b}'), "no colour codes off a terminal");
 }
 
-#[test]
-fn explore_names_every_failing_seed() {
+pub fn explore_names_every_failing_seed() {
     let wrong = TINY.replace("seeds = [5]\n", "") + "[expect]\nfinal = { subs = \"failed\" }\n";
     let dir = scenario_dir("explore-seeds", &[("wrong.toml", &wrong)]);
     let out = wschaos(&[
@@ -449,8 +437,7 @@ fn explore_names_every_failing_seed() {
     );
 }
 
-#[test]
-fn help_shows_the_counter_placeholder() {
+pub fn help_shows_the_counter_placeholder() {
     // clap turns a literal `{n}` into a line break: the help must show one that survives.
     let out = wschaos(&["connect", "--help"]);
     let help = String::from_utf8(out.stdout).unwrap();
@@ -458,8 +445,7 @@ fn help_shows_the_counter_placeholder() {
     assert!(!help.contains("--every; `"), "{help}");
 }
 
-#[test]
-fn explore_writes_regressions_into_the_files_own_library_from_anywhere() {
+pub fn explore_writes_regressions_into_the_files_own_library_from_anywhere() {
     let dir = scenario_dir("explore-anywhere", &[]);
     let library = dir.join("project/scenarios/swarm");
     std::fs::create_dir_all(&library).unwrap();
@@ -492,8 +478,7 @@ fn explore_writes_regressions_into_the_files_own_library_from_anywhere() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn report_files_carry_their_format_versions() {
+pub fn report_files_carry_their_format_versions() {
     let dir = scenario_dir("versions", &[("tiny.toml", TINY)]);
     let report = dir.join("report");
     let out = wschaos(&[
@@ -514,8 +499,7 @@ fn report_files_carry_their_format_versions() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn a_fault_that_touched_nothing_is_a_warning_and_strict_makes_it_a_failure() {
+pub fn a_fault_that_touched_nothing_is_a_warning_and_strict_makes_it_a_failure() {
     // A flap window while everyone is connected: it affects only new handshakes.
     let flap = TINY.replace(
         "do = \"restart\"\ndown = \"1s\"\n",
@@ -540,8 +524,7 @@ fn a_fault_that_touched_nothing_is_a_warning_and_strict_makes_it_a_failure() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn run_real_and_connect_refuse_what_they_cannot_do_with_a_reason() {
+pub fn run_real_and_connect_refuse_what_they_cannot_do_with_a_reason() {
     // Real time has no seed to replay and no swarm schedule to draw.
     let out = wschaos(&["run", "--real", "--swarm", "scenarios/basics/presence.toml"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -589,8 +572,7 @@ fn run_real_and_connect_refuse_what_they_cannot_do_with_a_reason() {
 
 /// Real time is noisy: `--runs N` repeats a real-network case and reports k of N; a
 /// simulated case, a pure function of its seed, runs once.
-#[test]
-fn runs_repeats_real_cases_and_reports_k_of_n() {
+pub fn runs_repeats_real_cases_and_reports_k_of_n() {
     let real = "name = \"brief\"\nseeds = [4]\nduration = \"1s\"\nsettle = \"500ms\"\n[[clients]]\nname = \"c\"\ncommand = 'echo hello from c >&2; exec \"$WSCHAOS\" connect {url}'\n";
     let dir = scenario_dir("runs", &[("brief.toml", real), ("tiny.toml", TINY)]);
     let (brief, tiny) = (dir.join("brief.toml"), dir.join("tiny.toml"));
@@ -654,8 +636,7 @@ fn runs_repeats_real_cases_and_reports_k_of_n() {
 
 /// A fault too late for the client's bounds: said before the run (with the `duration`
 /// that would judge it), then not judged, never passed, in every output; `--strict` fails it.
-#[test]
-fn what_a_run_cannot_judge_is_said_in_every_output_and_strict_fails_it() {
+pub fn what_a_run_cannot_judge_is_said_in_every_output_and_strict_fails_it() {
     let late = "name = \"late\"\nseeds = [5]\nduration = \"20s\"\n[[clients]]\nname = \"subs\"\nhost = \"edge\"\ntopics = [\"news\"]\n[[clients]]\nname = \"pub\"\nhost = \"pubs\"\npublish = { topic = \"news\", every = \"200ms\" }\n[[timeline]]\nat = \"15s\"\ndo = \"partition\"\nbetween = [\"server\", \"pubs\"]\nfor = \"2s\"\n";
     let dir = scenario_dir("notjudged", &[("late.toml", late)]);
     let d = dir.to_str().unwrap();

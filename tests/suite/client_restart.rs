@@ -56,8 +56,7 @@ fn action(e: &Event) -> Option<&ClientAction> {
     }
 }
 
-#[test]
-fn the_old_process_is_gone_and_the_new_one_starts_afresh_after_its_downtime() {
+pub fn the_old_process_is_gone_and_the_new_one_starts_afresh_after_its_downtime() {
     let h = run(FILE, 1);
     let mine = of(&h, "subs-0");
     let exits: Vec<u64> = mine
@@ -119,7 +118,6 @@ fn the_old_process_is_gone_and_the_new_one_starts_afresh_after_its_downtime() {
     assert!(verdict.passed(), "{:#?}", verdict.violations);
 }
 
-#[test]
-fn a_restarted_run_replays_byte_for_byte() {
+pub fn a_restarted_run_replays_byte_for_byte() {
     assert_eq!(run(FILE, 7).to_jsonl(), run(FILE, 7).to_jsonl());
 }

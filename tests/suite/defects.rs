@@ -207,8 +207,7 @@ fn caught_by(defect: Defect) -> [(&'static str, &'static str); 2] {
 
 macro_rules! caught {
     ($test:ident, $defect:expr) => {
-        #[test]
-        fn $test() {
+        pub fn $test() {
             defective!(Client, $defect);
             for (scenario, invariant) in caught_by($defect) {
                 assert_caught::<Client>(scenario, invariant);
@@ -266,15 +265,13 @@ caught!(keeps_backoff_after_failed, Defect::KeepsBackoffAfterFailed);
 
 /// Connected announced before the server took the connection, after a reconnect as at the
 /// start: `connected_on_welcome` judges it against the server's record in any file.
-#[test]
-fn connected_before_the_welcome_is_caught_against_the_servers_record() {
+pub fn connected_before_the_welcome_is_caught_against_the_servers_record() {
     defective!(Client, Defect::ConnectedBeforeHandshake);
     assert_caught::<Client>("restarts/short-restart.toml", "connected_on_welcome");
     assert_caught::<Client>("edges/late-kick.toml", "connected_on_welcome");
 }
 
-#[test]
-fn every_defect_has_its_scenario() {
+pub fn every_defect_has_its_scenario() {
     // `Defect::ALL` is generated with the enum (every variant, by construction) and
     // `caught_by` is a `match` (a new defect does not compile without its scenario).
     for &d in Defect::ALL {
@@ -297,8 +294,7 @@ fn every_defect_has_its_scenario() {
 /// The herd statistic's power, stated: 20 clients with a fixed delay (no jitter) are
 /// caught in (nearly) every run, whatever the seed. `HERD_POWER_RUNS` raises the count
 /// (the closing note of issue 24 reports 1,000).
-#[test]
-fn a_fixed_delay_herd_of_twenty_is_caught_nearly_always() {
+pub fn a_fixed_delay_herd_of_twenty_is_caught_nearly_always() {
     defective!(Client, Defect::NoJitter);
     let runs: u64 = std::env::var("HERD_POWER_RUNS")
         .ok()
@@ -348,8 +344,7 @@ fn server_defect_caught(
 /// history gap while it still holds the first missed message (and starts one late) hides a
 /// loss behind a notice. `delivery` checks each history gap against the server's own record
 /// of what it sequenced and what its history keeps.
-#[test]
-fn a_server_that_replays_late_behind_a_gap_notice_is_caught() {
+pub fn a_server_that_replays_late_behind_a_gap_notice_is_caught() {
     for file in [
         "basics/resume-from-history.toml",
         "partitions/one-client-partitioned.toml",
@@ -362,8 +357,7 @@ fn a_server_that_replays_late_behind_a_gap_notice_is_caught() {
 /// Server dedup that remembers each session's last id instead of its highest: a publisher
 /// whose acknowledgements were lost resends, oldest first, what the server already has,
 /// and the older ids get through again. Judged from the server's record of publishes.
-#[test]
-fn a_server_dedup_that_remembers_the_last_id_is_caught() {
+pub fn a_server_dedup_that_remembers_the_last_id_is_caught() {
     for file in [
         "edges/acks-lost-one-way.toml",
         "edges/hunt-confirmation-into-a-cut.toml",
@@ -385,9 +379,7 @@ defective!(
 /// Which library files catch which defect, with which invariants: every defect (or those
 /// named in `DEFECTS`, comma-separated) against every simulated file and seed. A survey,
 /// not a check (`cargo test --test suite -- --ignored catch_matrix --nocapture`).
-#[test]
-#[ignore = "a survey of the whole library per defect: minutes"]
-fn catch_matrix() {
+pub fn catch_matrix() {
     let only = std::env::var("DEFECTS").unwrap_or_default();
     let server = std::env::var("SERVER_DEFECT").unwrap_or_default();
     let files = wschaos::cases::discover(&["scenarios".into()]).unwrap();
@@ -447,8 +439,7 @@ fn catch_matrix() {
 /// record is not needed: a resubscribe forgotten, one sent twice, a subscribe dropped
 /// while the welcome was on its way. (`subscribed_on_wire`; the catch survey finds it in
 /// 62, 63 and 2 files of the library.)
-#[test]
-fn the_wire_shows_subscriptions_forgotten_asked_twice_or_dropped() {
+pub fn the_wire_shows_subscriptions_forgotten_asked_twice_or_dropped() {
     defective!(Forgets, Defect::ForgetsResubscribe);
     defective!(Twice, Defect::ResubscribesTwice);
     defective!(Dropped, Defect::DropsSubscribeBeforeWelcome);

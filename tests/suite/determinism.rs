@@ -8,8 +8,7 @@ fn history(file: &str, seed: u64) -> String {
     sim::run(&scenario, seed).unwrap().to_jsonl()
 }
 
-#[test]
-fn same_seed_same_bytes_for_a_nontrivial_scenario() {
+pub fn same_seed_same_bytes_for_a_nontrivial_scenario() {
     // Restarts, a publisher, resume and gaps: thousands of records.
     let a = history("scenarios/restarts/repeated-restarts.toml", 7);
     let b = history("scenarios/restarts/repeated-restarts.toml", 7);
@@ -25,8 +24,7 @@ fn same_seed_same_bytes_for_a_nontrivial_scenario() {
     );
 }
 
-#[test]
-fn same_seed_same_bytes_with_partitions_and_a_herd() {
+pub fn same_seed_same_bytes_with_partitions_and_a_herd() {
     for file in [
         "scenarios/partitions/all-partitioned.toml",
         "scenarios/herd/herd-after-restart.toml",
@@ -35,15 +33,13 @@ fn same_seed_same_bytes_with_partitions_and_a_herd() {
     }
 }
 
-#[test]
-fn different_seeds_give_different_runs() {
+pub fn different_seeds_give_different_runs() {
     let a = history("scenarios/restarts/short-restart.toml", 1);
     let b = history("scenarios/restarts/short-restart.toml", 2);
     assert_ne!(a, b, "the seed must reach the jitter and the network");
 }
 
-#[test]
-fn every_scenario_file_parses() {
+pub fn every_scenario_file_parses() {
     let files = cases::discover(&["scenarios".into()]).unwrap();
     assert!(files.len() >= 20, "{} scenario files", files.len());
     for file in files {

@@ -10,8 +10,7 @@ fn calm() -> Scenario {
     scenario::load("scenarios/swarm/calm.toml".as_ref()).unwrap()
 }
 
-#[test]
-fn swarm_schedules_are_reproducible_and_valid() {
+pub fn swarm_schedules_are_reproducible_and_valid() {
     let base = calm();
     let mut empty = 0;
     for seed in 1..40 {
@@ -30,8 +29,7 @@ fn swarm_schedules_are_reproducible_and_valid() {
     );
 }
 
-#[test]
-fn a_regression_file_loads_back_as_a_known_failure() {
+pub fn a_regression_file_loads_back_as_a_known_failure() {
     let drawn = explore::swarm(&calm(), 3);
     // Shrunk for a client of one's own: the replay line runs that client's suite, with
     // the features it was built with, not the reference client.
@@ -65,8 +63,7 @@ fn a_regression_file_loads_back_as_a_known_failure() {
     );
 }
 
-#[test]
-fn steps_fired_by_status_changes_are_drawn_and_written_back_as_written() {
+pub fn steps_fired_by_status_changes_are_drawn_and_written_back_as_written() {
     let drawn: usize = (1..=20)
         .map(|seed| {
             explore::swarm(&calm(), seed)
@@ -113,8 +110,7 @@ fn hunt_in<C: ClientUnderTest>(file: &str) -> Option<(u64, Failure, explore::Shr
     None
 }
 
-#[test]
-fn the_calm_scenario_is_clean_for_the_reference_client() {
+pub fn the_calm_scenario_is_clean_for_the_reference_client() {
     let base = calm();
     for seed in 1..=10 {
         let found =
@@ -132,8 +128,7 @@ macro_rules! found_by_swarm {
         found_by_swarm!($test, $defect, "scenarios/swarm/calm.toml");
     };
     ($test:ident, $defect:expr, $file:literal) => {
-        #[test]
-        fn $test() {
+        pub fn $test() {
             defective!(Client, $defect);
             let (seed, failure, shrunk) = hunt_in::<Client>($file)
                 .unwrap_or_else(|| panic!("{:?} not found in {SEED_BUDGET} seeds", $defect));

@@ -125,30 +125,37 @@ fn extreme() -> impl Strategy<Value = String> {
         })
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(2000), ..ProptestConfig::default() })]
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: cases(2000),
+        ..ProptestConfig::default()
+    }
+}
 
-    #[test]
-    fn values_at_the_types_limits_never_panic(text in extreme()) {
+pub fn values_at_the_types_limits_never_panic() {
+    proptest!(config(), |(text in extreme())| {
         check(&text)?;
         // What parses also plans: a run's schedule is built without overflow.
         if let Ok(s) = scenario::parse(&text, "fuzz.toml") {
             let _ = wschaos::check::check(&s, &wschaos::history::History::new("fuzz", 1, Vec::new()));
         }
-    }
+    });
+}
 
-    #[test]
-    fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
+pub fn arbitrary_text_never_panics() {
+    proptest!(config(), |(text in "\\PC{0,400}")| {
         check(&text)?;
-    }
+    });
+}
 
-    #[test]
-    fn toml_shaped_noise_never_panics(text in "(\\[\\[?[a-z]{1,8}\\]\\]?\n|[a-z_]{1,10} = (\"[a-z0-9 ]{0,8}\"|[0-9]{1,4}|\\[\\]|true)\n){0,12}") {
+pub fn toml_shaped_noise_never_panics() {
+    proptest!(config(), |(text in "(\\[\\[?[a-z]{1,8}\\]\\]?\n|[a-z_]{1,10} = (\"[a-z0-9 ]{0,8}\"|[0-9]{1,4}|\\[\\]|true)\n){0,12}")| {
         check(&text)?;
-    }
+    });
+}
 
-    #[test]
-    fn mutated_scenarios_never_panic(text in mutated()) {
+pub fn mutated_scenarios_never_panic() {
+    proptest!(config(), |(text in mutated())| {
         check(&text)?;
-    }
+    });
 }

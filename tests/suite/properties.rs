@@ -11,14 +11,15 @@ fn calm() -> scenario::Scenario {
     scenario::load("scenarios/swarm/calm.toml".as_ref()).unwrap()
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(24),
+pub fn the_reference_client_keeps_every_invariant_under_random_schedules() {
+    let config = ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(24),
         ..ProptestConfig::default()
-    })]
-
-    #[test]
-    fn the_reference_client_keeps_every_invariant_under_random_schedules(seed in any::<u64>()) {
+    };
+    proptest!(config, |(seed in any::<u64>())| {
         let drawn = explore::swarm(&calm(), seed);
         let history = sim::run(&drawn, seed).map_err(|e| TestCaseError::fail(e.to_string()))?;
         let verdict = check::check(&drawn, &history);
@@ -27,5 +28,5 @@ proptest! {
             "seed {seed}: {:?}\nreplay: cargo run --release -- explore scenarios/swarm/calm.toml --swarm --start {seed} --seeds 1",
             verdict.violations.first()
         );
-    }
+    });
 }

@@ -8,8 +8,7 @@ use wschaos::sim;
 /// The two false positives of name-parsing checkers, reproduced directly: a hold on a
 /// client host with a hyphen in its name, and a partition between two client hosts, one
 /// of them named with `server` in it.
-#[test]
-fn faults_between_oddly_named_hosts_do_not_cry_wolf() {
+pub fn faults_between_oddly_named_hosts_do_not_cry_wolf() {
     let s = wschaos::scenario::parse(
         r#"
 name = "odd-names"

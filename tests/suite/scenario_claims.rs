@@ -13,8 +13,7 @@ fn count(h: &History, pick: impl Fn(&Event) -> bool) -> usize {
     h.records.iter().filter(|r| pick(&r.event)).count()
 }
 
-#[test]
-fn outbox_overflow_refuses_explicitly() {
+pub fn outbox_overflow_refuses_explicitly() {
     let h = run("basics/outbox-overflow.toml");
     let refused = count(
         &h,
@@ -23,8 +22,7 @@ fn outbox_overflow_refuses_explicitly() {
     assert!(refused > 10, "{refused} publishes refused");
 }
 
-#[test]
-fn resume_from_history_replays_without_a_gap() {
+pub fn resume_from_history_replays_without_a_gap() {
     let h = run("basics/resume-from-history.toml");
     assert_eq!(count(&h, |e| matches!(e, Event::Gap { .. })), 0);
     let resumed = count(
@@ -34,8 +32,7 @@ fn resume_from_history_replays_without_a_gap() {
     assert!(resumed >= 1, "the partitioned client resumed");
 }
 
-#[test]
-fn resume_beyond_history_announces_a_gap() {
+pub fn resume_beyond_history_announces_a_gap() {
     let h = run("basics/resume-beyond-history.toml");
     let gaps = count(
         &h,
@@ -44,8 +41,7 @@ fn resume_beyond_history_announces_a_gap() {
     assert!(gaps >= 1, "a history gap notice");
 }
 
-#[test]
-fn silent_death_is_only_noticed_by_the_heartbeat() {
+pub fn silent_death_is_only_noticed_by_the_heartbeat() {
     let h = run("partitions/silent-server-death.toml");
     let by_heartbeat = count(&h, |e| {
         matches!(
@@ -65,8 +61,7 @@ fn silent_death_is_only_noticed_by_the_heartbeat() {
     );
 }
 
-#[test]
-fn flaps_escalate_the_backoff_to_its_cap() {
+pub fn flaps_escalate_the_backoff_to_its_cap() {
     let h = run("flaps/flap-escalates.toml");
     let longest = h
         .records
@@ -86,8 +81,7 @@ fn flaps_escalate_the_backoff_to_its_cap() {
     );
 }
 
-#[test]
-fn raw_clients_keep_receiving_frames_across_reconnects() {
+pub fn raw_clients_keep_receiving_frames_across_reconnects() {
     let h = run("basics/raw-clients.toml");
     for client in ["raw-0", "raw-3"] {
         let frames_after_restart = h
@@ -116,8 +110,7 @@ fn raw_clients_keep_receiving_frames_across_reconnects() {
 
 /// The README's checker table says, for each checker, the evidence it needs: kept in step
 /// with `Checker::needs`, so the table cannot drift from the code.
-#[test]
-fn the_readme_lists_every_checker_with_the_evidence_it_needs() {
+pub fn the_readme_lists_every_checker_with_the_evidence_it_needs() {
     let readme = std::fs::read_to_string("README.md").unwrap();
     for c in wschaos::check::CHECKERS {
         let row = readme

@@ -26,13 +26,11 @@ fn error(from: &str, to: &str) -> String {
     }
 }
 
-#[test]
-fn the_good_file_is_good() {
+pub fn the_good_file_is_good() {
     scenario::parse(GOOD, "s.toml").unwrap();
 }
 
-#[test]
-fn unknown_keys_wrong_types_and_bad_durations_are_located() {
+pub fn unknown_keys_wrong_types_and_bad_durations_are_located() {
     let cases = [
         (
             ("duration", "durration"),
@@ -85,8 +83,7 @@ fn unknown_keys_wrong_types_and_bad_durations_are_located() {
     }
 }
 
-#[test]
-fn meaning_errors_are_located_with_what_is_allowed() {
+pub fn meaning_errors_are_located_with_what_is_allowed() {
     let restart_then_client =
         GOOD.to_string() + "\n[[timeline]]\nat = \"20s\"\ndo = \"close\"\nclient = \"sbus\"\n";
     let e = scenario::parse(&restart_then_client, "s.toml")
@@ -162,8 +159,7 @@ fn meaning_errors_are_located_with_what_is_allowed() {
     );
 }
 
-#[test]
-fn garbage_never_panics() {
+pub fn garbage_never_panics() {
     for text in [
         "",
         "\u{0}\u{1}",
@@ -177,16 +173,14 @@ fn garbage_never_panics() {
     }
 }
 
-#[test]
-fn a_missing_file_says_so() {
+pub fn a_missing_file_says_so() {
     let e = scenario::load("scenarios/nope.toml".as_ref())
         .unwrap_err()
         .to_string();
     assert!(e.starts_with("scenarios/nope.toml: cannot read"), "{e}");
 }
 
-#[test]
-fn steps_fired_by_a_status_change_are_checked() {
+pub fn steps_fired_by_a_status_change_are_checked() {
     let both = error("at = \"5s\"", "at = \"5s\"\non = \"connected\"");
     assert!(both.contains("`at` or `on`, not both"), "{both}");
     let fault = error("at = \"5s\"", "on = \"connected\"");
@@ -209,8 +203,7 @@ fn steps_fired_by_a_status_change_are_checked() {
     scenario::parse(&fine, "s.toml").unwrap();
 }
 
-#[test]
-fn a_server_command_and_its_keys_are_checked() {
+pub fn a_server_command_and_its_keys_are_checked() {
     let server = |keys: &str| error("[[clients]]", &format!("[server]\n{keys}\n\n[[clients]]"));
     for (keys, says) in [
         ("command = \" \"", "the server's `command` is empty"),
@@ -259,8 +252,7 @@ fn a_server_command_and_its_keys_are_checked() {
     assert_eq!(s.server.ready_within, std::time::Duration::from_secs(10));
 }
 
-#[test]
-fn a_host_holds_a_bounded_number_of_clients() {
+pub fn a_host_holds_a_bounded_number_of_clients() {
     let crowded = error("count = 3", "count = 2001");
     assert!(
         crowded.contains("2001 clients on host \"clients\"; the limit is 2000 per host")

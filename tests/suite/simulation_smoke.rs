@@ -129,8 +129,7 @@ fn run(seed: u64) -> Vec<String> {
     std::mem::take(&mut *log.lock().unwrap())
 }
 
-#[test]
-fn client_and_server_recover_from_a_restart_in_simulation() {
+pub fn client_and_server_recover_from_a_restart_in_simulation() {
     let history = run(1);
     let text = history.join("\n");
     for n in 1..=8 {
@@ -153,16 +152,13 @@ fn client_and_server_recover_from_a_restart_in_simulation() {
     assert_eq!(connected, 2, "{text}");
 }
 
-#[test]
-fn same_seed_same_history_byte_for_byte() {
+pub fn same_seed_same_history_byte_for_byte() {
     let (a, b) = (run(42), run(42));
     assert_eq!(a.join("\n"), b.join("\n"));
     assert_ne!(run(42), run(43), "the seed reaches the jitter");
 }
 
-#[test]
-#[ignore]
-fn print_history() {
+pub fn print_history() {
     let seed = std::env::var("SEED").map_or(42, |s| s.parse().unwrap());
     println!("{}", run(seed).join("\n"));
 }
@@ -171,8 +167,7 @@ fn print_history() {
 /// out of ephemeral ports (turmoil keeps the port of every dial that did not connect, and
 /// panics when none is left): the run ends with an error that names the host and the way
 /// out, never a panic.
-#[test]
-fn a_host_out_of_ports_is_an_error_that_says_so() {
+pub fn a_host_out_of_ports_is_an_error_that_says_so() {
     let s = wschaos::scenario::parse(
         r#"
 name = "storm"

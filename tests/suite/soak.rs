@@ -5,7 +5,7 @@
 //! The test suite runs a small soak (40 subscribers, 3 restarts). The long one:
 //!
 //! ```text
-//! SOAK_CLIENTS=500 SOAK_RESTARTS=50 cargo test --release --test real soak -- --nocapture
+//! SOAK_CLIENTS=500 SOAK_RESTARTS=50 cargo test --release --test suite soak -- --nocapture
 //! ```
 //!
 //! prints the resident memory after each restart and, from 10 restarts on, also requires it
