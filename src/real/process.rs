@@ -2,7 +2,10 @@
 //! group, their stdout read line by line (probe lines into the history, the rest kept as
 //! the client's log), client actions written to their stdin, and every one of them (and
 //! everything they started) stopped when the run ends: SIGTERM to the group, SIGKILL after
-//! a grace period. A process that exits early is recorded, never waited for.
+//! a grace period. A process that exits early is recorded, never waited for. Each process
+//! gets a temporary directory of its own (`TMPDIR`, unless its environment sets one), removed
+//! once its group is gone: what a client leaves there (a browser's profile and singleton
+//! socket, which a stopped Chromium does not clean up) goes with it.
 
 use std::collections::BTreeMap;
 use std::process::Stdio;
@@ -91,6 +94,47 @@ pub struct ClientProcess {
     readers: Vec<tokio::task::JoinHandle<()>>,
     /// Set once it printed its `ready_line`.
     ready: watch::Receiver<bool>,
+    /// Its `TMPDIR`, removed once it is stopped (or dropped).
+    tmp: Option<Scratch>,
+}
+
+/// A process's own temporary directory, removed on drop.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    /// A new, empty directory under the system's temporary directory.
+    fn new(client: &str) -> std::io::Result<Scratch> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let base = std::env::temp_dir();
+        // The name is short: a Unix socket's path inside it (Chromium's) has ~100 bytes.
+        let safe: String = (client.chars().filter(char::is_ascii_alphanumeric).take(16)).collect();
+        loop {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = base.join(format!("wschaos-{}-{n}-{safe}", std::process::id()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(Scratch(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Removes it; an error is said in `log`.
+    fn remove(self, log: &Mutex<Log>) {
+        if let Err(e) = std::fs::remove_dir_all(&self.0) {
+            lock(log).push(format!(
+                "wschaos: could not remove its temporary directory {}: {e}",
+                self.0.display()
+            ));
+        }
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl ClientProcess {
@@ -107,6 +151,13 @@ impl ClientProcess {
             .kill_on_drop(true);
         if let Some(cwd) = &spec.cwd {
             cmd.current_dir(cwd);
+        }
+        let tmp = match spec.env.contains_key("TMPDIR") {
+            true => None,
+            false => Some(Scratch::new(&spec.name)?),
+        };
+        if let Some(tmp) = &tmp {
+            cmd.env("TMPDIR", &tmp.0);
         }
         #[cfg(unix)]
         cmd.process_group(0);
@@ -183,6 +234,7 @@ impl ClientProcess {
             log,
             readers,
             ready,
+            tmp,
         })
     }
 
@@ -271,6 +323,9 @@ impl ClientProcess {
                 lock(&self.log).push("wschaos: output still open after the stop".into());
             }
         }
+        if let Some(tmp) = self.tmp.take() {
+            tmp.remove(&self.log);
+        }
         lock(&self.log).clone()
     }
 }
@@ -292,6 +347,9 @@ impl ClientProcess {
             if tokio::time::timeout(grace, reader).await.is_err() {
                 lock(&self.log).push("wschaos: output still open after the kill".into());
             }
+        }
+        if let Some(tmp) = self.tmp.take() {
+            tmp.remove(&self.log);
         }
         lock(&self.log).clone()
     }
@@ -455,6 +513,53 @@ mod tests {
             !log.lines.iter().any(|l| l.contains("killed")),
             "{:?}",
             log.lines
+        );
+    }
+
+    /// What a process leaves in its `TMPDIR` goes with it, stopped or killed; a `TMPDIR` of
+    /// its own environment is its own, left alone.
+    #[tokio::test]
+    async fn its_temporary_directory_goes_with_it() {
+        let spec = |env: BTreeMap<String, String>| {
+            Spec {
+            name: "page-0".into(),
+            command: r#"mkdir "$TMPDIR/profile" && touch "$TMPDIR/profile/socket" && echo "up $TMPDIR"; while :; do sleep 0.05; done"#.into(),
+            cwd: None,
+            env,
+            probes: false,
+            ready_line: Some("up".into()),
+            statuses: None,
+        }
+        };
+        let dir_of = |log: &Log| -> std::path::PathBuf {
+            let line = log
+                .lines
+                .iter()
+                .find(|l| l.starts_with("up "))
+                .expect("it said where");
+            line["up ".len()..].into()
+        };
+        let mut stopped = ClientProcess::start(&spec(BTreeMap::new()), &Recorder::real()).unwrap();
+        assert!(stopped.ready().await);
+        let log = stopped.stop(Duration::from_secs(5)).await;
+        let dir = dir_of(&log);
+        assert!(dir.starts_with(std::env::temp_dir()), "{}", dir.display());
+        assert!(!dir.exists(), "{} is left behind", dir.display());
+
+        let mut killed = ClientProcess::start(&spec(BTreeMap::new()), &Recorder::real()).unwrap();
+        assert!(killed.ready().await);
+        let dir = dir_of(&killed.kill(Duration::from_secs(5)).await);
+        assert!(!dir.exists(), "{} is left behind", dir.display());
+
+        let own = Scratch::new("own").unwrap();
+        let env = BTreeMap::from([("TMPDIR".to_string(), own.0.display().to_string())]);
+        let mut process = ClientProcess::start(&spec(env), &Recorder::real()).unwrap();
+        assert!(process.ready().await);
+        let log = process.stop(Duration::from_secs(5)).await;
+        assert_eq!(dir_of(&log), own.0);
+        assert!(
+            own.0.join("profile/socket").exists(),
+            "its own TMPDIR is left alone"
         );
     }
 }

@@ -1,5 +1,6 @@
 //! The `wschaos` binary as a user runs it: exit codes, error messages, JSON lines.
 
+use crate::support::Scratch;
 use std::process::{Command, Output};
 
 fn wschaos(args: &[&str]) -> Output {
@@ -51,8 +52,7 @@ pub fn demo_recovers_from_two_restarts_and_says_so() {
 }
 
 pub fn bad_input_exits_2_with_a_reason() {
-    let dir = std::env::temp_dir().join(format!("wschaos-cli-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("cli-tls");
     let junk = dir.join("junk.pem");
     std::fs::write(&junk, "not a certificate").unwrap();
     let junk = junk.to_str().unwrap();
@@ -126,15 +126,9 @@ pub fn connect_gives_up_with_exit_1_after_max_attempts() {
     );
 }
 
-/// A scratch folder of scenario files for one test.
-fn scenario_dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wschaos-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (file, text) in files {
-        std::fs::write(dir.join(file), text).unwrap();
-    }
-    dir
+/// A scratch folder of scenario files for one test, removed when it ends.
+fn scenario_dir(name: &str, files: &[(&str, &str)]) -> Scratch {
+    Scratch::with(&format!("cli-{name}"), files)
 }
 
 const TINY: &str = "name = \"tiny\"\nseeds = [5]\nduration = \"20s\"\n[[clients]]\nname = \"subs\"\ntopics = [\"news\"]\n[[timeline]]\nat = \"5s\"\ndo = \"restart\"\ndown = \"1s\"\n";
@@ -177,9 +171,6 @@ pub fn run_passes_fails_and_refuses_with_the_documented_exit_codes() {
 
     let out = wschaos(&["run", "no/such/place"]);
     assert_eq!(out.status.code(), Some(2));
-    for dir in [good, failing, broken] {
-        let _ = std::fs::remove_dir_all(dir);
-    }
 }
 
 pub fn run_with_a_seed_replays_one_case() {
@@ -196,7 +187,6 @@ pub fn run_with_a_seed_replays_one_case() {
         stdout.contains("seed 42") && !stdout.contains("seed 5"),
         "{stdout}"
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 pub fn schema_is_json_describing_the_format() {
@@ -283,7 +273,6 @@ pub fn explore_finds_shrinks_and_writes_a_regression_that_replays() {
         "a status lane per client"
     );
     assert_eq!(std::fs::read(&h1).unwrap(), std::fs::read(&h2).unwrap());
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 pub fn histories_are_identical_across_processes_for_a_nontrivial_scenario() {
@@ -303,7 +292,6 @@ pub fn histories_are_identical_across_processes_for_a_nontrivial_scenario() {
     let (a, b) = (std::fs::read(&h1).unwrap(), std::fs::read(&h2).unwrap());
     assert!(a.len() > 100_000, "{} bytes of history", a.len());
     assert!(a == b, "two processes, one seed, different histories");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 pub fn check_determinism_runs_each_case_twice() {
@@ -391,9 +379,6 @@ pub fn run_speaks_json_and_junit_for_ci() {
         xml.contains("failures=\"1\"") && xml.contains("<failure message=\"[expect_final] subs-0"),
         "{xml}"
     );
-    for d in [dir, failing] {
-        let _ = std::fs::remove_dir_all(d);
-    }
 }
 
 pub fn log_lines_of_a_simulated_run_carry_simulated_time() {
@@ -475,7 +460,6 @@ pub fn explore_writes_regressions_into_the_files_own_library_from_anywhere() {
         assert_eq!(run.status.code(), Some(0), "{}:\n{stdout}", file.display());
         assert!(stdout.contains("XFAIL"), "{stdout}");
     }
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 pub fn report_files_carry_their_format_versions() {
@@ -496,7 +480,6 @@ pub fn report_files_carry_their_format_versions() {
     );
     let history = std::fs::read_to_string(case.join("history.jsonl")).unwrap();
     assert!(history.starts_with("{\"wschaos_history\":3,"), "{history}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 pub fn a_fault_that_touched_nothing_is_a_warning_and_strict_makes_it_a_failure() {
@@ -521,7 +504,6 @@ pub fn a_fault_that_touched_nothing_is_a_warning_and_strict_makes_it_a_failure()
     let json = wschaos(&["run", d, "--json"]);
     let lines = json_lines(&String::from_utf8(json.stdout).unwrap());
     assert_eq!(lines[0]["warnings"][0]["t"], 5000, "{:?}", lines[0]);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 pub fn run_real_and_connect_refuse_what_they_cannot_do_with_a_reason() {
@@ -674,5 +656,4 @@ pub fn what_a_run_cannot_judge_is_said_in_every_output_and_strict_fails_it() {
     let text = String::from_utf8_lossy(&strict.stdout).into_owned();
     assert_eq!(strict.status.code(), Some(1), "{text}");
     assert!(text.contains("not judged under --strict"), "{text}");
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -5,6 +5,7 @@
 //! its own record.
 #![cfg(unix)]
 
+use crate::support::Scratch;
 use wschaos::cases::{self, Outcome, RunError};
 use wschaos::client::{Reason, Status};
 use wschaos::history::Event;
@@ -13,14 +14,12 @@ use wschaos::server;
 /// The case of `text`, written as a scenario file in a folder of its own, run by `with`;
 /// the folder is removed afterwards.
 fn with_case<T>(name: &str, text: &str, with: impl FnOnce(cases::Case) -> T) -> T {
-    let dir = std::env::temp_dir().join(format!("wschaos-foreign-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new(&format!("foreign-{name}"));
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
     let case = cases::cases(&file, None).unwrap().remove(0);
     assert_eq!(case.world(), wschaos::world::World::RealNetwork);
     let result = with(case);
-    let _ = std::fs::remove_dir_all(&dir);
     result
 }
 

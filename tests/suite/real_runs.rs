@@ -4,20 +4,19 @@
 //! commands. Every wait is bounded by the scenario's duration; every process is stopped.
 #![cfg(unix)]
 
+use crate::support::Scratch;
 use wschaos::cases::{self, Outcome};
 use wschaos::history::Event;
 
 /// Writes `text` as a scenario file in a folder of its own, runs it once, and removes the
 /// folder.
 fn run(name: &str, text: &str) -> Outcome {
-    let dir = std::env::temp_dir().join(format!("wschaos-real-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new(&format!("real-{name}"));
     let file = dir.join(format!("{name}.toml"));
     std::fs::write(&file, text).unwrap();
     let case = cases::cases(&file, None).unwrap().remove(0);
     assert_eq!(case.world(), wschaos::world::World::RealNetwork);
     let outcome = case.run();
-    let _ = std::fs::remove_dir_all(&dir);
     outcome.unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -335,8 +334,7 @@ down = "1s"
 /// after one attempt gives up (its `max_attempts` reached the process) and stays up, failed,
 /// as the simulated client does (`--stay`), instead of exiting.
 pub fn a_simulated_file_runs_on_the_real_network_with_its_built_in_clients() {
-    let dir = std::env::temp_dir().join(format!("wschaos-real-{}-as-real", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = Scratch::new("real-as-real");
     let file = dir.join("both-worlds.toml");
     std::fs::write(
         &file,

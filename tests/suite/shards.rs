@@ -2,6 +2,7 @@
 //! shares that together are exactly the unsplit sweep, and `merge` joins their `--json`
 //! output into one verdict, refusing a sweep with a shard missing.
 
+use crate::support::Scratch;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -29,10 +30,8 @@ fn json_lines(out: &Output) -> Vec<serde_json::Value> {
 }
 
 /// Two small scenario files, seven and three seeds; the second always fails.
-fn library(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wschaos-shards-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn library(tag: &str) -> Scratch {
+    let dir = Scratch::new(&format!("shards-{tag}"));
     let tiny = "name = \"tiny\"\nduration = \"10s\"\n[[clients]]\nname = \"subs\"\ntopics = [\"news\"]\n[[timeline]]\nat = \"3s\"\ndo = \"restart\"\ndown = \"1s\"\n";
     std::fs::write(
         dir.join("a.toml"),
@@ -109,7 +108,6 @@ pub fn run_shards_are_disjoint_cover_the_run_exactly_and_merge_into_its_verdict(
         "{}",
         text(&partial)
     );
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 pub fn explore_shards_sweep_every_seed_once_and_merge() {
@@ -152,14 +150,13 @@ pub fn explore_shards_sweep_every_seed_once_and_merge() {
     assert_eq!(merged.status.code(), Some(1), "{}", text(&merged));
     let m = &json_lines(&merged)[0];
     assert_eq!((&m["cases"], &m["failed"]), (&10.into(), &5.into()), "{m}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 pub fn run_swarm_draws_the_schedule_explore_swarm_draws_for_that_seed() {
     // calm.toml has no timeline of its own: every fault in the history was drawn.
-    let report = std::env::temp_dir().join(format!("wschaos-swarm-run-{}", std::process::id()));
+    let report = Scratch::new("swarm-run");
     let faults = |swarm: bool| {
-        let _ = std::fs::remove_dir_all(&report);
+        let _ = std::fs::remove_dir_all(&*report);
         let mut args = vec![
             "run",
             "scenarios/swarm/calm.toml",
@@ -187,7 +184,6 @@ pub fn run_swarm_draws_the_schedule_explore_swarm_draws_for_that_seed() {
     let drawn = wschaos::explore::swarm(&scenario, 3);
     assert!(drawn.timeline.len() > scenario.timeline.len());
     assert!(faults(true) > 0, "the drawn faults ran");
-    let _ = std::fs::remove_dir_all(&report);
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

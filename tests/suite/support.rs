@@ -239,3 +239,44 @@ pub fn any_port() -> SocketAddr {
         }
     }
 }
+
+/// A test's scratch folder under the system's temporary directory, empty at first and
+/// removed on drop, passed or failed: a test run leaves nothing behind.
+pub struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("wschaos-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the temporary directory is writable");
+        Scratch(dir)
+    }
+
+    /// Scratch with `files` (name, text) written in it.
+    pub fn with(tag: &str, files: &[(&str, &str)]) -> Scratch {
+        let dir = Scratch::new(tag);
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).expect("the scratch folder is writable");
+        }
+        dir
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
