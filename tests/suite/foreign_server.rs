@@ -19,8 +19,7 @@ fn with_case<T>(name: &str, text: &str, with: impl FnOnce(cases::Case) -> T) -> 
     std::fs::write(&file, text).unwrap();
     let case = cases::cases(&file, None).unwrap().remove(0);
     assert_eq!(case.world(), wschaos::world::World::RealNetwork);
-    let result = with(case);
-    result
+    with(case)
 }
 
 fn run(name: &str, text: &str) -> Outcome {
