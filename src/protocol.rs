@@ -356,6 +356,32 @@ pub enum Protocol {
     /// and leave goes to everyone (`joined` and `left` frames, as here). No welcome, no
     /// topics, no resume: a frame in flight when a connection drops is gone.
     Broadcast,
+    /// graphql-transport-ws, the protocol of npm `graphql-ws` (Apollo, urql): a
+    /// subscription's topic is its `variables.topic`; a mutation publishes. No resume: a
+    /// message published while a client was away is not sent again.
+    #[serde(rename = "graphql-transport-ws", alias = "graphql_transport_ws")]
+    GraphqlTransportWs,
+    /// Phoenix Channels (v2 JSON, npm `phoenix`): a channel's topic is a topic, a push of
+    /// any other event on a joined channel publishes. No resume.
+    Phoenix,
+}
+
+impl Protocol {
+    /// Its name in scenario files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Wschaos => "wschaos",
+            Protocol::Broadcast => "broadcast",
+            Protocol::GraphqlTransportWs => "graphql-transport-ws",
+            Protocol::Phoenix => "phoenix",
+        }
+    }
+
+    /// True for the protocols the reference client speaks (a simulated run of the
+    /// reference client needs one of these).
+    pub fn spoken_by_reference_client(self) -> bool {
+        matches!(self, Protocol::Wschaos | Protocol::Broadcast)
+    }
 }
 
 /// A frame's fingerprint in histories (FNV-1a, 64 bits, over its payload): the broadcast

@@ -29,7 +29,7 @@ pub(super) const CHECKER: Checker = Checker {
     name: "delivery",
     severity: super::Severity::Loss,
     promise: "every message published after a subscription took effect arrives exactly once, in order, or inside a gap notice",
-    applies: super::pubsub,
+    applies: super::wschaos_pubsub,
     needs: &[
         Evidence::Received,
         Evidence::Statuses,

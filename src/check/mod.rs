@@ -198,6 +198,14 @@ pub fn pubsub(_: &Scenario, g: &Group) -> bool {
     g.mode == Mode::Pubsub
 }
 
+/// [`Checker::applies`] of an invariant of pub/sub clients of wschaos's own protocol, whose
+/// promises (resume across reconnects, a welcome with the epoch, acknowledged publishes,
+/// presence) other protocols do not make: graphql-transport-ws and Phoenix have no
+/// resume, so a message published while a client was away is not owed to it.
+pub fn wschaos_pubsub(s: &Scenario, g: &Group) -> bool {
+    pubsub(s, g) && g.speaks(s) == crate::protocol::Protocol::Wschaos
+}
+
 /// [`Checker::applies`] of an invariant of the broadcast protocol's clients.
 pub fn broadcast(s: &Scenario, _: &Group) -> bool {
     s.server.protocol == crate::protocol::Protocol::Broadcast

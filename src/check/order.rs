@@ -17,7 +17,7 @@ pub(super) const CHECKER: Checker = Checker {
     name: "restore_order",
     severity: super::Severity::Subscriptions,
     promise: "on every connection the wanted subscriptions are restored before queued publishes are sent",
-    applies: super::pubsub,
+    applies: super::wschaos_pubsub,
     needs: &[Evidence::ServerRecord, Evidence::Intents],
     check: |cx, h| check(cx, h).into(),
 };

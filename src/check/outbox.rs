@@ -18,7 +18,7 @@ pub(super) const CHECKER: Checker = Checker {
     name: "outbox",
     severity: super::Severity::Loss,
     promise: "every accepted send is delivered exactly once, in order, or refused with an error",
-    applies: super::pubsub,
+    applies: super::wschaos_pubsub,
     needs: &[
         Evidence::Received,
         Evidence::Statuses,

@@ -12,7 +12,7 @@ pub(super) const CHECKER: Checker = Checker {
     name: "presence",
     severity: super::Severity::Loss,
     promise: "each join and leave reaches every other connected client once",
-    applies: super::pubsub,
+    applies: super::wschaos_pubsub,
     needs: &[
         Evidence::Received,
         Evidence::Statuses,

@@ -16,7 +16,7 @@ pub(super) const CHECKER: Checker = Checker {
     name: "stale_frames",
     severity: super::Severity::Loss,
     promise: "no frame of an old connection surfaces after a newer one is up",
-    applies: super::pubsub,
+    applies: super::wschaos_pubsub,
     needs: &[Evidence::Received, Evidence::ServerRecord],
     check: |cx, h| check(cx, h).into(),
 };

@@ -16,7 +16,7 @@ pub(super) const CHECKER: Checker = Checker {
     name: "connected_on_welcome",
     severity: super::Severity::Connection,
     promise: "a pub/sub client reports connected only once the server has accepted that connection",
-    applies: super::pubsub,
+    applies: super::wschaos_pubsub,
     needs: &[Evidence::Statuses, Evidence::Dials, Evidence::Connections],
     check: |cx, h| check(cx, h).into(),
 };

@@ -35,8 +35,12 @@ pub struct Args {
     /// Largest message accepted, in bytes (larger closes with 1009).
     #[arg(long, default_value_t = ServerConfig::default().max_message_size)]
     max_message_size: usize,
-    /// The protocol: `wschaos` (topics, resume, acknowledged publishes) or `broadcast`, the
-    /// original article's (every text frame relayed to every client; join and leave events).
+    /// The protocol: `wschaos` (topics, resume, acknowledged publishes), `broadcast` (the
+    /// original article's: every text frame relayed to every client; join and leave events),
+    /// `graphql-transport-ws` (npm graphql-ws: a subscription's topic is its
+    /// `variables.topic`, a mutation publishes) or `phoenix` (Phoenix Channels v2: a
+    /// channel's topic is a topic, a push publishes). A client may ask for wschaos's
+    /// protocol with `?protocol=wschaos` in its URL (a built-in publisher, say).
     #[arg(long, value_enum, default_value = "wschaos")]
     protocol: ProtocolArg,
     /// Serve wss://: the certificate chain, PEM (needs --tls-key).
@@ -52,6 +56,8 @@ pub struct Args {
 enum ProtocolArg {
     Wschaos,
     Broadcast,
+    GraphqlTransportWs,
+    Phoenix,
 }
 
 /// Serves until Ctrl-C.
@@ -84,6 +90,8 @@ pub async fn run(args: Args) -> Exit {
         protocol: match args.protocol {
             ProtocolArg::Wschaos => Protocol::Wschaos,
             ProtocolArg::Broadcast => Protocol::Broadcast,
+            ProtocolArg::GraphqlTransportWs => Protocol::GraphqlTransportWs,
+            ProtocolArg::Phoenix => Protocol::Phoenix,
         },
         ..ServerConfig::default()
     };

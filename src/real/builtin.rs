@@ -39,7 +39,12 @@ pub fn on_real_network(s: &Scenario) -> Result<Scenario, String> {
             .unwrap_or_default();
         real.expect.reconnect_within = Some(real.settle + slowest);
     }
+    // The built-in client speaks wschaos's protocol: on a server of another, it says so.
+    let foreign = !s.server.protocol.spoken_by_reference_client();
     for g in real.clients.iter_mut().filter(|g| g.command.is_none()) {
+        if foreign {
+            g.protocol = Some(crate::protocol::Protocol::Wschaos);
+        }
         let mut command = String::from("\"$WSCHAOS\" connect {url} --client-id {name} --stay");
         if g.mode == Mode::Raw {
             command.push_str(" --raw");

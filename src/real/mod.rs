@@ -200,12 +200,18 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                 recorder.clone(),
                 names.clone(),
                 ledger.clone(),
-                Some(scenario.server.protocol),
+                Some(g.speaks(scenario)),
             )
             .await
             .map_err(io(&format!("starting the proxy of {name}")))?;
             let port = proxy.addr().port();
-            let url = format!("ws://127.0.0.1:{port}/");
+            let url = match g.asks_for_protocol(scenario) {
+                true => format!(
+                    "ws://127.0.0.1:{port}/?protocol={}",
+                    g.speaks(scenario).name()
+                ),
+                false => format!("ws://127.0.0.1:{port}/"),
+            };
             let command = g.command.clone().unwrap_or_default();
             let command = command
                 .replace("{url}", &url)

@@ -235,6 +235,26 @@ pub struct Group {
     /// where one is missing stops before it starts, naming it; the test suite skips it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub needs: Vec<String>,
+    /// The protocol these clients speak when it is not the server's: only `"wschaos"`, for
+    /// clients of wschaos's own protocol (the built-in client, `wschaos connect`: a
+    /// publisher, say) beside clients of the server's protocol (`graphql-transport-ws`,
+    /// `phoenix`). The built-in server speaks it to them (their URL asks for it,
+    /// `?protocol=wschaos`) and their frames are read as its. Default: the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<crate::protocol::Protocol>,
+}
+
+impl Group {
+    /// The protocol its clients speak: its own, else the server's.
+    pub fn speaks(&self, s: &Scenario) -> crate::protocol::Protocol {
+        self.protocol.unwrap_or(s.server.protocol)
+    }
+
+    /// True when the built-in server must be asked for the group's protocol in its URL
+    /// (`?protocol=wschaos`): it speaks another than the built-in server's.
+    pub fn asks_for_protocol(&self, s: &Scenario) -> bool {
+        s.server.command.is_none() && self.speaks(s) != s.server.protocol
+    }
 }
 
 /// Each client of the group publishes to `topic` every `every`, from `start` to `stop`.

@@ -196,6 +196,19 @@ fn group(
         );
         return Err(here(&format!("\"{}\"", g.host), msg, None));
     }
+    if let Some(p) = g
+        .protocol
+        .filter(|p| *p != crate::protocol::Protocol::Wschaos)
+    {
+        return Err(here(
+            &format!("\"{}\"", p.name()),
+            format!(
+                "group {quoted} speaks protocol \"{}\": a group may only speak \"wschaos\" besides the server's protocol (the built-in server answers each protocol in its own frames)",
+                p.name()
+            ),
+            Some("leave `protocol` out for clients of the server's protocol".into()),
+        ));
+    }
     // A raw group's workload sends frames (`NAME#N`), with no topic.
     if g.mode == Mode::Pubsub && g.publish.as_ref().is_some_and(|w| w.topic.is_empty()) {
         let msg = format!("group {quoted}: `publish` needs a `topic`");

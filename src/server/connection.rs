@@ -16,10 +16,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
-use super::hub::{Hub, Identity};
+use super::hub::{CloseAsked, Hub, Identity};
 use super::{Admission, ConnId, Controls, Event, ServerConfig};
 use crate::heartbeat::{Beat, Heartbeat};
 use crate::net::ByteStream;
+use crate::protocol::Protocol;
 use crate::tls::MaybeTls;
 
 pub(crate) type SharedHub = Arc<Mutex<Hub>>;
@@ -60,21 +61,38 @@ pub(crate) async fn serve<S: ByteStream>(
         lock(&hub).observe(Event::Refused {
             reason: "flap: closed right after the welcome".into(),
         });
-        let welcome = crate::protocol::ServerFrame::Welcome {
-            epoch: config.epoch,
-            client: identity.client.clone().unwrap_or_default(),
-            online: 0,
-            conn: 0,
-        };
-        let _ = ws.send(Message::text(welcome.to_json())).await;
+        // wschaos's welcome; another protocol's session opens with the upgrade.
+        if identity.protocol.unwrap_or(config.protocol) == Protocol::Wschaos {
+            let welcome = crate::protocol::ServerFrame::Welcome {
+                epoch: config.epoch,
+                client: identity.client.clone().unwrap_or_default(),
+                online: 0,
+                conn: 0,
+            };
+            let _ = ws.send(Message::text(welcome.to_json())).await;
+        }
         close(&mut ws, CloseCode::Error, "flapping", &config).await;
         return;
     }
     if !config.welcome_delay.is_zero() {
         tokio::time::sleep(config.welcome_delay).await;
     }
+    let offered = identity.offered_graphql;
     let (conn, mut queue) = lock(&hub).register(identity);
-    let reason = pump(&mut ws, conn, &mut queue, &hub, &config, &mut signals).await;
+    let reason = if lock(&hub).protocol_of(conn) == Protocol::GraphqlTransportWs && !offered {
+        let why = "Subprotocol not acceptable: offer graphql-transport-ws";
+        lock(&hub).reject(conn, why);
+        close(
+            &mut ws,
+            CloseCode::from(super::graphql::SUBPROTOCOL_NOT_ACCEPTABLE),
+            why,
+            &config,
+        )
+        .await;
+        why.to_string()
+    } else {
+        pump(&mut ws, conn, &mut queue, &hub, &config, &mut signals).await
+    };
     lock(&hub).unregister(conn, &reason);
 }
 
@@ -120,6 +138,18 @@ async fn handshake<S: ByteStream>(
         check_access(request, config).map_err(|(status, why)| refusal(status, why))?;
         identity = parse_identity(request.uri().query().unwrap_or(""))
             .map_err(|e| refusal(StatusCode::BAD_REQUEST, &e))?;
+        let mut response = response;
+        let protocol = identity.protocol.unwrap_or(config.protocol);
+        if protocol == Protocol::GraphqlTransportWs && offers(request, super::graphql::SUBPROTOCOL)
+        {
+            identity.offered_graphql = true;
+            response.headers_mut().insert(
+                "sec-websocket-protocol",
+                super::graphql::SUBPROTOCOL
+                    .parse()
+                    .expect("a valid header value"),
+            );
+        }
         Ok(response)
     };
     let ws_config = WebSocketConfig::default()
@@ -170,6 +200,14 @@ fn check_access(
     Ok(())
 }
 
+/// True when the handshake offers the WebSocket subprotocol `name`.
+fn offers(request: &Request, name: &str) -> bool {
+    (request.headers().get_all("sec-websocket-protocol").iter())
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == name)
+}
+
 /// Compares secrets in time that depends only on their lengths.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -192,6 +230,16 @@ fn parse_identity(query: &str) -> Result<Identity, String> {
         let slot = match key {
             "client" => &mut identity.client,
             "session" => &mut identity.session,
+            // A built-in client (a publisher) on a server of another protocol.
+            "protocol" if value == "wschaos" => {
+                identity.protocol = Some(Protocol::Wschaos);
+                continue;
+            }
+            "protocol" => {
+                return Err(format!(
+                    "protocol={value}: only wschaos may be asked for in the query; the server speaks its own otherwise"
+                ));
+            }
             _ => continue,
         };
         if value.is_empty() || value.len() > 128 || value.chars().any(char::is_control) {
@@ -230,6 +278,9 @@ async fn pump<S: ByteStream>(
     signals: &mut Signals,
 ) -> String {
     let mut heartbeat = Heartbeat::new(Instant::now(), config.ping_interval, config.pong_timeout);
+    // graphql-transport-ws: `connection_init` is due within the handshake timeout.
+    let mut init_due = (lock(hub).protocol_of(conn) == Protocol::GraphqlTransportWs)
+        .then(|| Instant::now() + config.handshake_timeout);
     loop {
         tokio::select! {
             biased;
@@ -264,6 +315,16 @@ async fn pump<S: ByteStream>(
                     return reason;
                 }
             }
+            _ = sleep_until(init_due.unwrap_or_else(far_future)), if init_due.is_some() => {
+                if lock(hub).acked(conn) {
+                    init_due = None;
+                } else {
+                    let why = "Connection initialisation timeout";
+                    lock(hub).reject(conn, why);
+                    close(ws, CloseCode::from(super::graphql::INIT_TIMEOUT), why, config).await;
+                    return why.into();
+                }
+            }
             _ = sleep_until(heartbeat.deadline()) => match heartbeat.on_deadline(Instant::now()) {
                 Beat::Ping => {
                     if let Err(reason) = write(ws, Message::Ping(Default::default()), config).await {
@@ -286,8 +347,10 @@ async fn receive<S: ByteStream>(
 ) -> Option<String> {
     let (code, why) = match incoming {
         Some(Ok(Message::Text(text))) => {
-            lock(hub).handle_text(conn, &text);
-            return None;
+            let Err((code, why)) = lock(hub).handle_text(conn, &text) else {
+                return None;
+            };
+            return Some(close_asked(ws, conn, (code, why), hub, config).await);
         }
         Some(Ok(Message::Close(frame))) => {
             lock(hub).client_closed(conn, frame.map(|f| u16::from(f.code)));
@@ -309,6 +372,24 @@ async fn receive<S: ByteStream>(
     lock(hub).reject(conn, &why);
     close(ws, code, &why, config).await;
     Some(why)
+}
+
+/// Closes a connection as its protocol asked: what is queued goes first.
+async fn close_asked<S: ByteStream>(
+    ws: &mut WebSocketStream<S>,
+    conn: ConnId,
+    (code, why): CloseAsked,
+    hub: &SharedHub,
+    config: &ServerConfig,
+) -> String {
+    lock(hub).reject(conn, &why);
+    close(ws, CloseCode::from(code), &why, config).await;
+    why
+}
+
+/// A deadline that never comes, for a `select!` branch that is off.
+fn far_future() -> Instant {
+    Instant::now() + std::time::Duration::from_secs(86_400 * 365)
 }
 
 /// Frames written per flush at most: what is already queued goes out in one write (one
@@ -392,12 +473,17 @@ mod tests {
             id,
             Identity {
                 client: Some("al ice".into()),
-                session: Some("7".into())
+                session: Some("7".into()),
+                ..Identity::default()
             }
         );
         assert_eq!(parse_identity("").unwrap(), Identity::default());
         assert!(parse_identity("client=").is_err());
         assert!(parse_identity("client=%zz").is_err());
         assert!(parse_identity("client=%0A").is_err());
+        let publisher = parse_identity("client=pub-0&protocol=wschaos").unwrap();
+        assert_eq!(publisher.protocol, Some(Protocol::Wschaos));
+        let e = parse_identity("protocol=phoenix").unwrap_err();
+        assert!(e.contains("only wschaos"), "{e}");
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::dedup::Dedup;
-use super::{ConnId, Event, ServerConfig};
+use super::{ConnId, Event, ServerConfig, graphql, phoenix};
 use crate::protocol::{
     Change, ClientFrame, ErrorCode, GapReason, PRESENCE_CHUNK, Position, Protocol, ServerFrame,
     validate_topic,
@@ -23,7 +23,15 @@ use crate::protocol::{
 pub(crate) struct Identity {
     pub(crate) client: Option<String>,
     pub(crate) session: Option<String>,
+    /// The protocol it asked for in the query (`protocol=wschaos`: a built-in client,
+    /// a publisher say, on a server of another protocol); else the server's.
+    pub(crate) protocol: Option<Protocol>,
+    /// It offered the graphql-transport-ws subprotocol at the handshake.
+    pub(crate) offered_graphql: bool,
 }
+
+/// A connection's close, asked for by the protocol: its code and reason.
+pub(crate) type CloseAsked = (u16, String);
 
 pub(crate) type Observer = Box<dyn FnMut(&Event) + Send>;
 
@@ -45,6 +53,9 @@ pub(crate) struct Hub {
     presence_frames: BTreeMap<(usize, usize), Utf8Bytes>,
     /// Told when `pending` stops being empty, so that the server's loop sends it in time.
     presence_due: Arc<Notify>,
+    /// Connections that speak another protocol than wschaos's: while there are none, a
+    /// message goes to every subscriber as the one frame it was published as.
+    foreign: usize,
 }
 
 struct Conn {
@@ -56,6 +67,14 @@ struct Conn {
     /// The first change in the hub's `pending` this connection was not sent yet (those
     /// before it were sent, or made before it connected).
     presence_from: usize,
+    /// The protocol it speaks.
+    protocol: Protocol,
+    /// graphql-transport-ws: acknowledged (`connection_init` answered), and its
+    /// subscriptions, topic by operation id.
+    acked: bool,
+    operations: BTreeMap<String, String>,
+    /// Phoenix: the `join_ref` of each channel it joined, by topic.
+    joins: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Default)]
@@ -81,6 +100,7 @@ impl Hub {
             pending: Vec::new(),
             presence_frames: BTreeMap::new(),
             presence_due: Arc::new(Notify::new()),
+            foreign: 0,
         }
     }
 
@@ -124,6 +144,9 @@ impl Hub {
             return;
         };
         let mut from = std::mem::replace(&mut c.presence_from, to);
+        if c.protocol != Protocol::Wschaos {
+            return; // presence is wschaos's
+        }
         let online = self.conns.len() as u64;
         while from < to {
             let end = to.min((from / PRESENCE_CHUNK + 1) * PRESENCE_CHUNK);
@@ -183,18 +206,25 @@ impl Hub {
         let client = identity.client.unwrap_or_else(|| format!("anon-{conn}"));
         let dedup_key = format!("{client}\u{0}{}", identity.session.unwrap_or_default());
         let (tx, rx) = mpsc::channel(self.config.queue.max(2));
+        let protocol = identity.protocol.unwrap_or(self.config.protocol);
+        self.foreign += usize::from(protocol != Protocol::Wschaos);
         let entry = Conn {
             client: client.clone(),
             dedup_key,
             tx: Some(tx),
             topics: BTreeSet::new(),
             presence_from: self.pending.len(),
+            protocol,
+            acked: false,
+            operations: BTreeMap::new(),
+            joins: BTreeMap::new(),
         };
         self.conns.insert(conn, entry);
         let online = self.online();
         let epoch = self.config.epoch;
         // The article's broadcast server says no welcome: the join is the first frame.
-        if self.config.protocol == Protocol::Wschaos {
+        // graphql-transport-ws waits for the client's `connection_init`; Phoenix has none.
+        if protocol == Protocol::Wschaos {
             self.send(
                 conn,
                 &ServerFrame::Welcome {
@@ -219,6 +249,7 @@ impl Hub {
         let Some(gone) = self.conns.remove(&conn) else {
             return;
         };
+        self.foreign -= usize::from(gone.protocol != Protocol::Wschaos);
         for topic in &gone.topics {
             if let Some(t) = self.topics.get_mut(topic) {
                 t.subscribers.remove(&conn);
@@ -252,11 +283,38 @@ impl Hub {
         });
     }
 
-    /// Handles one text frame from a connection.
-    pub(crate) fn handle_text(&mut self, conn: ConnId, text: &str) {
-        if self.config.protocol == Protocol::Broadcast {
-            return self.relay(conn, text);
+    /// The protocol `conn` speaks.
+    pub(crate) fn protocol_of(&self, conn: ConnId) -> Protocol {
+        self.conns
+            .get(&conn)
+            .map_or(self.config.protocol, |c| c.protocol)
+    }
+
+    /// True once `conn` is ready for subscriptions (graphql-transport-ws: acknowledged).
+    pub(crate) fn acked(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_none_or(|c| c.acked)
+    }
+
+    /// Handles one text frame from a connection; `Err` when its protocol says to close it.
+    pub(crate) fn handle_text(&mut self, conn: ConnId, text: &str) -> Result<(), CloseAsked> {
+        match self.protocol_of(conn) {
+            Protocol::Broadcast => {
+                self.relay(conn, text);
+                Ok(())
+            }
+            Protocol::GraphqlTransportWs => self.graphql(conn, text),
+            Protocol::Phoenix => {
+                self.phoenix(conn, text);
+                Ok(())
+            }
+            Protocol::Wschaos => {
+                self.wschaos(conn, text);
+                Ok(())
+            }
         }
+    }
+
+    fn wschaos(&mut self, conn: ConnId, text: &str) {
         match serde_json::from_str::<ClientFrame>(text) {
             Ok(ClientFrame::Subscribe { topic, resume }) => self.subscribe(conn, topic, resume),
             Ok(ClientFrame::Unsubscribe { topic }) => self.unsubscribe(conn, topic),
@@ -269,26 +327,43 @@ impl Hub {
         }
     }
 
-    fn subscribe(&mut self, conn: ConnId, topic: String, resume: Option<Position>) {
-        if let Err(reason) = validate_topic(&topic) {
-            return self.error(conn, ErrorCode::BadTopic, reason);
-        }
+    /// Adds `topic` to `conn`'s subscriptions: a valid topic, within `max_subscriptions`.
+    fn admit(&mut self, conn: ConnId, topic: &str) -> Result<(), (ErrorCode, String)> {
+        validate_topic(topic).map_err(|reason| (ErrorCode::BadTopic, reason))?;
         let Some(c) = self.conns.get_mut(&conn) else {
-            return;
+            return Ok(()); // gone: nothing to subscribe, nobody to tell
         };
-        if !c.topics.contains(&topic) && c.topics.len() >= self.config.max_subscriptions {
+        if !c.topics.contains(topic) && c.topics.len() >= self.config.max_subscriptions {
             let limit = self.config.max_subscriptions;
-            return self.error(
-                conn,
+            return Err((
                 ErrorCode::TooManySubscriptions,
                 format!("at most {limit} subscriptions per connection"),
-            );
+            ));
         }
-        c.topics.insert(topic.clone());
-        let client = c.client.clone();
+        c.topics.insert(topic.to_string());
+        (self.topics.entry(topic.to_string()).or_default())
+            .subscribers
+            .insert(conn);
+        Ok(())
+    }
+
+    /// Removes `topic` from `conn`'s subscriptions.
+    fn release(&mut self, conn: ConnId, topic: &str) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.topics.remove(topic);
+        }
+        if let Some(t) = self.topics.get_mut(topic) {
+            t.subscribers.remove(&conn);
+        }
+    }
+
+    fn subscribe(&mut self, conn: ConnId, topic: String, resume: Option<Position>) {
+        if let Err((code, reason)) = self.admit(conn, &topic) {
+            return self.error(conn, code, reason);
+        }
+        let client = self.client(conn);
         let epoch = self.config.epoch;
         let t = self.topics.entry(topic.clone()).or_default();
-        t.subscribers.insert(conn);
         #[cfg(feature = "defects")]
         let late = self.config.defects.replays_late;
         #[cfg(not(feature = "defects"))]
@@ -337,14 +412,11 @@ impl Hub {
     }
 
     fn unsubscribe(&mut self, conn: ConnId, topic: String) {
-        let Some(c) = self.conns.get_mut(&conn) else {
+        if !self.conns.contains_key(&conn) {
             return;
-        };
-        c.topics.remove(&topic);
-        let client = c.client.clone();
-        if let Some(t) = self.topics.get_mut(&topic) {
-            t.subscribers.remove(&conn);
         }
+        self.release(conn, &topic);
+        let client = self.client(conn);
         self.send(
             conn,
             &ServerFrame::Unsubscribed {
@@ -382,25 +454,7 @@ impl Hub {
                 seq: None,
             });
         }
-        let t = self.topics.entry(topic.clone()).or_default();
-        t.seq += 1;
-        let seq = t.seq;
-        let message = ServerFrame::Message {
-            topic: topic.clone(),
-            seq,
-            from: client.clone(),
-            id,
-            data,
-        };
-        let frame = Utf8Bytes::from(message.to_json());
-        t.history.push_back((seq, frame.clone()));
-        while t.history.len() > self.config.history {
-            t.history.pop_front();
-        }
-        let subscribers: Vec<ConnId> = t.subscribers.iter().copied().collect();
-        for sub in subscribers {
-            self.enqueue(sub, frame.clone());
-        }
+        let seq = self.fan_out(&topic, &client, id, data, None);
         self.send(
             conn,
             &ServerFrame::Ack {
@@ -415,6 +469,271 @@ impl Hub {
             id,
             seq: Some(seq),
         });
+    }
+
+    /// A message on `topic` from `from`: numbered, kept for resume, sent to every
+    /// subscriber in its own protocol (Phoenix: as the pushed `event` and payload, when
+    /// a Phoenix client pushed it). Returns its sequence number.
+    fn fan_out(
+        &mut self,
+        topic: &str,
+        from: &str,
+        id: u64,
+        data: String,
+        pushed: Option<(String, serde_json::Value)>,
+    ) -> u64 {
+        let t = self.topics.entry(topic.to_string()).or_default();
+        t.seq += 1;
+        let seq = t.seq;
+        let message = ServerFrame::Message {
+            topic: topic.to_string(),
+            seq,
+            from: from.to_string(),
+            id,
+            data,
+        };
+        let frame = Utf8Bytes::from(message.to_json());
+        t.history.push_back((seq, frame.clone()));
+        while t.history.len() > self.config.history {
+            t.history.pop_front();
+        }
+        let subscribers: Vec<ConnId> = t.subscribers.iter().copied().collect();
+        if self.foreign == 0 {
+            for sub in subscribers {
+                self.enqueue(sub, frame.clone());
+            }
+            return seq;
+        }
+        let ServerFrame::Message { data, .. } = message else {
+            unreachable!("built above")
+        };
+        let mut phoenix_frame: Option<Utf8Bytes> = None;
+        for sub in subscribers {
+            let Some(c) = self.conns.get(&sub) else {
+                continue;
+            };
+            match c.protocol {
+                Protocol::Wschaos | Protocol::Broadcast => self.enqueue(sub, frame.clone()),
+                Protocol::Phoenix => {
+                    let f = phoenix_frame.get_or_insert_with(|| {
+                        let (event, payload) = match &pushed {
+                            Some((event, payload)) => (event.as_str(), payload.clone()),
+                            None => ("message", serde_json::json!({"data": data, "id": id})),
+                        };
+                        let payload = phoenix::payload(payload, seq, from);
+                        Utf8Bytes::from(phoenix::broadcast(topic, event, &payload))
+                    });
+                    let f = f.clone();
+                    self.enqueue(sub, f);
+                }
+                Protocol::GraphqlTransportWs => {
+                    let ids: Vec<String> = (c.operations.iter())
+                        .filter(|(_, t)| *t == topic)
+                        .map(|(op, _)| op.clone())
+                        .collect();
+                    for op in ids {
+                        let next = graphql::next_message(&op, topic, seq, from, id, &data);
+                        self.enqueue(sub, Utf8Bytes::from(next));
+                    }
+                }
+            }
+        }
+        seq
+    }
+
+    /// A graphql-transport-ws message ([`graphql`]).
+    fn graphql(&mut self, conn: ConnId, text: &str) -> Result<(), CloseAsked> {
+        let request = graphql::parse(text)?;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return Ok(());
+        };
+        match request {
+            graphql::Request::Init if c.acked => {
+                return Err((
+                    graphql::TOO_MANY_INITS,
+                    "Too many initialisation requests".into(),
+                ));
+            }
+            graphql::Request::Init => {
+                c.acked = true;
+                self.send_text(conn, graphql::ack());
+            }
+            graphql::Request::Ping => self.send_text(conn, graphql::pong()),
+            graphql::Request::Pong => {}
+            _ if !c.acked => return Err((graphql::UNAUTHORIZED, "Unauthorized".into())),
+            graphql::Request::Subscribe { id, .. } | graphql::Request::Publish { id, .. }
+                if c.operations.contains_key(&id) =>
+            {
+                return Err((
+                    graphql::SUBSCRIBER_EXISTS,
+                    format!("Subscriber for {id} already exists"),
+                ));
+            }
+            graphql::Request::Subscribe { id, topic } => match self.admit(conn, &topic) {
+                Err((_, reason)) => {
+                    self.reject(conn, &reason);
+                    self.send_text(conn, graphql::error(&id, &reason));
+                }
+                Ok(()) => {
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.operations.insert(id, topic.clone());
+                    }
+                    let client = self.client(conn);
+                    self.observe(Event::Subscribed {
+                        conn,
+                        client,
+                        topic,
+                        resume: None,
+                        gap: None,
+                    });
+                }
+            },
+            graphql::Request::Publish {
+                id,
+                topic,
+                data,
+                message_id,
+            } => {
+                if let Err(reason) = validate_topic(&topic) {
+                    self.reject(conn, &reason);
+                    self.send_text(conn, graphql::error(&id, &reason));
+                    return Ok(());
+                }
+                let client = self.client(conn);
+                let seq = self.fan_out(&topic, &client, message_id, data, None);
+                self.send_text(conn, graphql::published(&id, seq));
+                self.send_text(conn, graphql::complete(&id));
+                self.observe(Event::Published {
+                    conn,
+                    client,
+                    topic,
+                    id: message_id,
+                    seq: Some(seq),
+                });
+            }
+            graphql::Request::Complete { id } => {
+                let Some(topic) = c.operations.remove(&id) else {
+                    return Ok(()); // already over: nothing to do, as the protocol says
+                };
+                if !c.operations.values().any(|t| *t == topic) {
+                    self.release(conn, &topic);
+                }
+                let client = self.client(conn);
+                self.observe(Event::Unsubscribed {
+                    conn,
+                    client,
+                    topic,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A Phoenix Channels message ([`phoenix`]).
+    fn phoenix(&mut self, conn: ConnId, text: &str) {
+        use serde_json::{Value, json};
+        let request = match phoenix::parse(text) {
+            Ok(request) => request,
+            Err(why) => return self.reject(conn, &format!("not a Phoenix message: {why}")),
+        };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match request {
+            phoenix::Request::Heartbeat { r#ref } => {
+                let reply = phoenix::reply(&Value::Null, &r#ref, "phoenix", true, json!({}));
+                self.send_text(conn, reply);
+            }
+            phoenix::Request::Join {
+                join_ref,
+                r#ref,
+                topic,
+            } => {
+                // Joined already: Phoenix closes the old channel for the new join.
+                if let Some(old) = c.joins.remove(&topic) {
+                    self.release(conn, &topic);
+                    self.send_text(conn, phoenix::close(&old, &topic));
+                    let client = self.client(conn);
+                    self.observe(Event::Unsubscribed {
+                        conn,
+                        client,
+                        topic: topic.clone(),
+                    });
+                }
+                match self.admit(conn, &topic) {
+                    Err((_, reason)) => {
+                        self.reject(conn, &reason);
+                        let response = json!({ "reason": reason });
+                        let reply = phoenix::reply(&join_ref, &r#ref, &topic, false, response);
+                        self.send_text(conn, reply);
+                    }
+                    Ok(()) => {
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            c.joins.insert(topic.clone(), join_ref.clone());
+                        }
+                        let reply = phoenix::reply(&join_ref, &r#ref, &topic, true, json!({}));
+                        self.send_text(conn, reply);
+                        let client = self.client(conn);
+                        self.observe(Event::Subscribed {
+                            conn,
+                            client,
+                            topic,
+                            resume: None,
+                            gap: None,
+                        });
+                    }
+                }
+            }
+            phoenix::Request::Leave {
+                join_ref,
+                r#ref,
+                topic,
+            } => {
+                let joined = c.joins.remove(&topic).is_some();
+                let reply = phoenix::reply(&join_ref, &r#ref, &topic, true, json!({}));
+                self.send_text(conn, reply);
+                if joined {
+                    self.release(conn, &topic);
+                    self.send_text(conn, phoenix::close(&join_ref, &topic));
+                    let client = self.client(conn);
+                    self.observe(Event::Unsubscribed {
+                        conn,
+                        client,
+                        topic,
+                    });
+                }
+            }
+            phoenix::Request::Push {
+                join_ref,
+                r#ref,
+                topic,
+                event,
+                payload,
+            } => {
+                if !c.joins.contains_key(&topic) {
+                    let response = json!({"reason": "unmatched topic"});
+                    let reply = phoenix::reply(&join_ref, &r#ref, &topic, false, response);
+                    return self.send_text(conn, reply);
+                }
+                let client = self.client(conn);
+                let id = phoenix::number(&r#ref).unwrap_or(0);
+                let data = payload.to_string();
+                let seq = self.fan_out(&topic, &client, id, data, Some((event, payload)));
+                let reply = phoenix::reply(&join_ref, &r#ref, &topic, true, json!({ "seq": seq }));
+                self.send_text(conn, reply);
+                self.observe(Event::Published {
+                    conn,
+                    client,
+                    topic,
+                    id,
+                    seq: Some(seq),
+                });
+            }
+        }
+    }
+
+    fn send_text(&mut self, conn: ConnId, text: String) {
+        self.enqueue(conn, Utf8Bytes::from(text));
     }
 
     fn error(&mut self, conn: ConnId, code: ErrorCode, message: String) {
@@ -524,7 +843,150 @@ mod tests {
         hub.register(Identity {
             client: Some(client.into()),
             session: Some("s".into()),
+            ..Identity::default()
         })
+    }
+
+    fn texts(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<String> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|t| t.to_string())
+            .collect()
+    }
+
+    /// A publisher of the wschaos protocol (a built-in client) on a server of `protocol`.
+    fn publisher(hub: &mut Hub) -> (ConnId, mpsc::Receiver<Utf8Bytes>) {
+        hub.register(Identity {
+            client: Some("pub-0".into()),
+            protocol: Some(Protocol::Wschaos),
+            ..Identity::default()
+        })
+    }
+
+    #[test]
+    fn graphql_clients_subscribe_by_id_and_get_each_message_per_subscription() {
+        let config = ServerConfig {
+            protocol: Protocol::GraphqlTransportWs,
+            ..ServerConfig::default()
+        };
+        let (mut hub, seen) = hub(config);
+        let (a, mut rx) = join(&mut hub, "a");
+        let (p, mut prx) = publisher(&mut hub);
+        assert!(
+            texts(&mut rx).is_empty(),
+            "no welcome: the client speaks first"
+        );
+        assert!(
+            texts(&mut prx)[0].contains("welcome"),
+            "the publisher is welcomed"
+        );
+        let sub = |id: &str, topic: &str| {
+            format!(
+                r#"{{"id":"{id}","type":"subscribe","payload":{{"query":"subscription {{ message }}","variables":{{"topic":"{topic}"}}}}}}"#
+            )
+        };
+        // Before the ack: 4401.
+        assert_eq!(hub.handle_text(a, &sub("1", "t")).unwrap_err().0, 4401);
+        hub.handle_text(a, r#"{"type":"connection_init"}"#).unwrap();
+        assert_eq!(texts(&mut rx), [r#"{"type":"connection_ack"}"#]);
+        assert_eq!(
+            hub.handle_text(a, r#"{"type":"connection_init"}"#)
+                .unwrap_err()
+                .0,
+            4429
+        );
+        hub.handle_text(a, &sub("1", "t")).unwrap();
+        // The same topic under a second id: both get the message (a client that
+        // subscribes twice gets it twice).
+        hub.handle_text(a, &sub("2", "t")).unwrap();
+        assert_eq!(hub.handle_text(a, &sub("2", "u")).unwrap_err().0, 4409);
+        publish(&mut hub, p, 1);
+        let got = texts(&mut rx);
+        assert_eq!(got.len(), 2, "{got:?}");
+        for (frame, id) in got.iter().zip(["1", "2"]) {
+            let v: serde_json::Value = serde_json::from_str(frame).unwrap();
+            assert_eq!(
+                (v["id"].as_str(), v["type"].as_str()),
+                (Some(id), Some("next"))
+            );
+            assert_eq!(v["payload"]["data"]["message"]["seq"], 1);
+            assert_eq!(v["payload"]["data"]["message"]["data"], "m1");
+        }
+        hub.handle_text(a, r#"{"id":"1","type":"complete"}"#)
+            .unwrap();
+        publish(&mut hub, p, 2);
+        assert_eq!(texts(&mut rx).len(), 1, "subscription 2 is still on");
+        // A mutation publishes; its result and complete come back.
+        hub.handle_text(a, r#"{"id":"m","type":"subscribe","payload":{"query":"mutation { publish }","variables":{"topic":"t","data":"hi"}}}"#).unwrap();
+        let got = texts(&mut rx);
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[0].contains(r#""data":"hi""#), "{got:?}");
+        assert!(got[1].contains(r#""publish":{"seq":3}"#), "{got:?}");
+        assert_eq!(got[2], r#"{"id":"m","type":"complete"}"#);
+        assert_eq!(hub.handle_text(a, "{}").unwrap_err().0, 4400);
+        let subscribed = (seen.lock().unwrap().iter())
+            .filter(|e| matches!(e, Event::Subscribed { conn, .. } if *conn == a))
+            .count();
+        assert_eq!(subscribed, 2);
+    }
+
+    #[test]
+    fn phoenix_clients_join_channels_and_get_broadcasts_of_pushes() {
+        let config = ServerConfig {
+            protocol: Protocol::Phoenix,
+            ..ServerConfig::default()
+        };
+        let (mut hub, _) = hub(config);
+        let (a, mut rx) = join(&mut hub, "a");
+        let (b, mut brx) = join(&mut hub, "b");
+        let (p, _) = publisher(&mut hub);
+        assert!(texts(&mut rx).is_empty(), "no welcome, no presence");
+        hub.handle_text(a, r#"["1","1","t","phx_join",{}]"#)
+            .unwrap();
+        assert_eq!(
+            texts(&mut rx),
+            [r#"["1","1","t","phx_reply",{"status":"ok","response":{}}]"#]
+        );
+        hub.handle_text(b, r#"["1","1","t","phx_join",{}]"#)
+            .unwrap();
+        texts(&mut brx);
+        // A push from b reaches both, with its sequence number; b's is answered.
+        hub.handle_text(b, r#"["1","2","t","new_msg",{"body":"hi"}]"#)
+            .unwrap();
+        assert_eq!(
+            texts(&mut rx),
+            [r#"[null,null,"t","new_msg",{"body":"hi","seq":1,"from":"b"}]"#]
+        );
+        let got = texts(&mut brx);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[1].contains(r#""response":{"seq":1}"#), "{got:?}");
+        // The built-in publisher's message comes as a `message` event.
+        publish(&mut hub, p, 9);
+        assert_eq!(
+            texts(&mut rx),
+            [r#"[null,null,"t","message",{"data":"m9","id":9,"seq":2,"from":"pub-0"}]"#]
+        );
+        // A second join of the same topic closes the first channel.
+        hub.handle_text(a, r#"["3","3","t","phx_join",{}]"#)
+            .unwrap();
+        let got = texts(&mut rx);
+        assert_eq!(got[0], r#"["1","1","t","phx_close",{}]"#);
+        assert!(got[1].contains(r#""status":"ok""#), "{got:?}");
+        // A push on a topic not joined is refused; heartbeats are answered.
+        hub.handle_text(a, r#"["3","4","u","new_msg",{}]"#).unwrap();
+        assert!(texts(&mut rx)[0].contains("unmatched topic"));
+        hub.handle_text(a, r#"[null,"5","phoenix","heartbeat",{}]"#)
+            .unwrap();
+        assert_eq!(
+            texts(&mut rx),
+            [r#"[null,"5","phoenix","phx_reply",{"status":"ok","response":{}}]"#]
+        );
+        hub.handle_text(a, r#"["3","6","t","phx_leave",{}]"#)
+            .unwrap();
+        let got = texts(&mut rx);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1], r#"["3","3","t","phx_close",{}]"#);
+        publish(&mut hub, p, 10);
+        assert!(texts(&mut rx).is_empty(), "left");
     }
 
     fn frames(rx: &mut mpsc::Receiver<Utf8Bytes>) -> Vec<ServerFrame> {
@@ -554,7 +1016,8 @@ mod tests {
                 data: format!("m{id}"),
             }
             .to_json(),
-        );
+        )
+        .unwrap();
     }
 
     fn subscribe(hub: &mut Hub, conn: ConnId, resume: Option<Position>) {
@@ -565,7 +1028,8 @@ mod tests {
                 resume,
             }
             .to_json(),
-        );
+        )
+        .unwrap();
     }
 
     fn presence(changes: &[(&str, bool)], online: u64) -> ServerFrame {
@@ -836,10 +1300,13 @@ mod tests {
         });
         let (a, mut ra) = join(&mut hub, "a");
         let _ = frames(&mut ra);
-        hub.handle_text(a, "{nope");
-        hub.handle_text(a, r#"{"type":"subscribe","topic":""}"#);
-        hub.handle_text(a, r#"{"type":"subscribe","topic":"x"}"#);
-        hub.handle_text(a, r#"{"type":"subscribe","topic":"y"}"#);
+        hub.handle_text(a, "{nope").unwrap();
+        hub.handle_text(a, r#"{"type":"subscribe","topic":""}"#)
+            .unwrap();
+        hub.handle_text(a, r#"{"type":"subscribe","topic":"x"}"#)
+            .unwrap();
+        hub.handle_text(a, r#"{"type":"subscribe","topic":"y"}"#)
+            .unwrap();
         let codes: Vec<ErrorCode> = frames(&mut ra)
             .into_iter()
             .filter_map(|f| {

@@ -23,7 +23,9 @@ mod connection;
 mod controls;
 mod dedup;
 mod event;
+mod graphql;
 mod hub;
+mod phoenix;
 
 pub use config::ServerConfig;
 #[cfg(feature = "defects")]

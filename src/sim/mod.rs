@@ -71,6 +71,19 @@ pub const NO_TOKIO_UNSTABLE: &str = "this build lacks `--cfg tokio_unstable`, wi
 /// assert_eq!(history, wschaos::sim::run(&scenario, 1).unwrap());
 /// ```
 pub fn run(scenario: &Scenario, seed: u64) -> Result<History, SimError> {
+    if let Some(g) =
+        (scenario.clients.iter()).find(|g| !g.speaks(scenario).spoken_by_reference_client())
+    {
+        return Err(SimError {
+            scenario: scenario.name.clone(),
+            seed,
+            message: format!(
+                "group {:?} speaks {} (the server's protocol), which the reference client does not: simulate a client of that protocol with `run_with` (`wschaos::testing`), give the group `protocol = \"wschaos\"`, or run the file's clients as processes on the real network (`command`)",
+                g.name,
+                g.speaks(scenario).name()
+            ),
+        });
+    }
     run_with::<ReferenceClient>(scenario, seed)
 }
 
@@ -348,6 +361,9 @@ impl<C: ClientUnderTest> Life<C> {
 struct Spec {
     group: Group,
     seed: u64,
+    /// The protocol it speaks, and the one it asks the server for in its URL, if any.
+    speaks: crate::protocol::Protocol,
+    asks: Option<crate::protocol::Protocol>,
 }
 
 fn add_client_host<C: ClientUnderTest>(
@@ -373,7 +389,10 @@ fn add_client_host<C: ClientUnderTest>(
             let probe = Probe::new(name, recorder.clone(), hook.clone());
             ClientEnv {
                 name: name.to_string(),
-                url: format!("ws://server:{PORT}/"),
+                url: match spec.asks {
+                    Some(p) => format!("ws://server:{PORT}/?protocol={}", p.name()),
+                    None => format!("ws://server:{PORT}/"),
+                },
                 policy: spec.group.policy.clone(),
                 mode: spec.group.mode,
                 topics: spec.group.topics.clone(),
@@ -383,15 +402,19 @@ fn add_client_host<C: ClientUnderTest>(
                 } else {
                     derive(spec.seed, life)
                 },
-                connector: SimConnector::new(probe.clone(), ports.clone(), protocol),
+                connector: SimConnector::new(probe.clone(), ports.clone(), spec.speaks),
                 probe,
             }
         };
         for g in &groups {
             for name in g.client_names() {
+                // The simulation's server is always the built-in one.
+                let speaks = g.protocol.unwrap_or(protocol);
                 let spec = Spec {
                     group: g.clone(),
                     seed: derive(seed, specs.len() as u64),
+                    speaks,
+                    asks: (speaks != protocol).then_some(speaks),
                 };
                 let own = restartable.contains(&name);
                 lives.insert(

@@ -28,6 +28,13 @@ pub(crate) fn topic_of(payload: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
+/// True for an operation whose query is a mutation.
+fn is_mutation(payload: &Value) -> bool {
+    payload["query"]
+        .as_str()
+        .is_some_and(|q| q.trim_start().starts_with("mutation"))
+}
+
 impl Decoder for GraphqlTransportWs {
     fn text(&mut self, dir: Direction, text: &str, out: &mut Vec<WireEvent>) {
         let Some(v) = super::json(text) else {
@@ -39,6 +46,13 @@ impl Decoder for GraphqlTransportWs {
             (Direction::ToServer, Some("connection_init")) => WireEvent::Hello,
             (Direction::ToClient, Some("connection_ack")) => WireEvent::Ready,
             (_, Some("ping" | "pong")) => WireEvent::Heartbeat,
+            // A mutation publishes (the built-in server's `publish`): not a subscription.
+            (Direction::ToServer, Some("subscribe")) if is_mutation(&v["payload"]) => {
+                WireEvent::Publish {
+                    topic: topic_of(&v["payload"]),
+                    id,
+                }
+            }
             (Direction::ToServer, Some("subscribe")) => match (id, topic_of(&v["payload"])) {
                 (Some(id), Some(topic)) => {
                     self.topics.insert(id.clone(), topic.clone());

@@ -248,6 +248,13 @@ pub trait Decoder: Send {
         let _ = (dir, text);
         false
     }
+
+    /// The server accepted the WebSocket upgrade (HTTP 101): what that says, appended to
+    /// `out`. For a protocol with no greeting of its own (Phoenix, the article's broadcast),
+    /// the connection is ready from here: [`WireEvent::Ready`]. The default says nothing.
+    fn upgraded(&mut self, out: &mut Vec<WireEvent>) {
+        let _ = out;
+    }
 }
 
 /// The decoder for a built-in server protocol.
@@ -255,6 +262,8 @@ pub fn for_protocol(protocol: crate::protocol::Protocol) -> Box<dyn Decoder> {
     match protocol {
         crate::protocol::Protocol::Wschaos => Box::new(Wschaos),
         crate::protocol::Protocol::Broadcast => Box::new(Broadcast),
+        crate::protocol::Protocol::GraphqlTransportWs => Box::<GraphqlTransportWs>::default(),
+        crate::protocol::Protocol::Phoenix => Box::<Phoenix>::default(),
     }
 }
 

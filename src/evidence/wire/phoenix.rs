@@ -29,6 +29,11 @@ enum Asked {
 }
 
 impl Decoder for Phoenix {
+    /// Phoenix has no greeting: a socket is ready to join once it is open.
+    fn upgraded(&mut self, out: &mut Vec<WireEvent>) {
+        out.push(WireEvent::Ready);
+    }
+
     fn text(&mut self, dir: Direction, text: &str, out: &mut Vec<WireEvent>) {
         let Some(Value::Array(f)) = super::json(text) else {
             return out.push(WireEvent::Unknown);

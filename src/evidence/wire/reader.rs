@@ -45,6 +45,9 @@ impl Reader {
                     self.decoder.text(dir, &text, &mut self.said);
                 }
                 Seen::Text(None) => self.said.push(WireEvent::Unknown),
+                Seen::Head {
+                    status: Some(101), ..
+                } if dir == Direction::ToClient => self.decoder.upgraded(&mut self.said),
                 Seen::Close { code, .. } if !self.ended => {
                     self.ended = true;
                     self.said.push(WireEvent::Closed { code });
