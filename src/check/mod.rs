@@ -304,16 +304,18 @@ pub fn verdict(cx: &Context, history: &History) -> Verdict {
             from: None,
             reason: e.lacking().to_string(),
         }));
-        if !clients.is_empty() && lacking.len() == clients.len() {
+        // A checker judges only the clients it applies to (a resume check says nothing of
+        // a client whose protocol has no resume), and only with their evidence.
+        if clients.is_empty() || lacking.len() == clients.len() {
             continue;
         }
+        let judged = |client: &str| clients.iter().any(|n| n == client) && !lacks(client);
         checked.push(c.name);
         let found = (c.check)(cx, history);
         violations.extend(
-            (found.violations.into_iter())
-                .filter(|v| v.client.as_deref().is_none_or(|n| !lacks(n))),
+            (found.violations.into_iter()).filter(|v| v.client.as_deref().is_none_or(judged)),
         );
-        not_judged.extend(found.not_judged.into_iter().filter(|n| !lacks(&n.client)));
+        not_judged.extend(found.not_judged.into_iter().filter(|n| judged(&n.client)));
     }
     violations.sort_by_key(|v| v.t);
     Verdict {

@@ -323,7 +323,16 @@ impl Foreign {
 /// A free port on 127.0.0.1 for a server that restarts on it, below the kernel's ephemeral
 /// range when there is room: ports handed out for port 0 (every proxy, every client's own
 /// end) come from that range, so none of them can take this one while the server is down.
+///
+/// No port is handed out twice in one process: a server down between restarts does not
+/// lose its port to another run of the same process picking one.
 pub fn server_port() -> std::io::Result<u16> {
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let free = |port: u16| std::net::TcpListener::bind(("127.0.0.1", port)).is_ok();
     let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
         .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
@@ -339,14 +348,26 @@ pub fn server_port() -> std::io::Result<u16> {
             ^ std::process::id().rotate_left(16);
         for k in 0..span.min(2_000) {
             let port = LOWEST + ((seed.wrapping_add(k.wrapping_mul(7_919))) % span) as u16;
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            if !given.contains(&port) && free(port) {
+                given.insert(port);
                 return Ok(port);
             }
         }
     }
-    std::net::TcpListener::bind(("127.0.0.1", 0))?
-        .local_addr()
-        .map(|a| a.port())
+    // No room below the ephemeral range: one the kernel picks (never handed out twice
+    // either, while the kernel offers others).
+    for _ in 0..100 {
+        let port = std::net::TcpListener::bind(("127.0.0.1", 0))?
+            .local_addr()?
+            .port();
+        if given.insert(port) {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no loopback port left that this process has not handed out",
+    ))
 }
 
 /// Binds `addr` without listening (dials are refused, as on a port nobody serves), to

@@ -45,6 +45,7 @@ mod handover;
 mod hostile;
 mod network;
 mod properties;
+mod protocol_clients;
 mod real_runs;
 mod renaming;
 mod scenario_claims;
@@ -215,6 +216,9 @@ fn main() {
         t!(sim, 0, handover::the_fault_record_says_the_socket_was_kept),
         t!(sim, 0, handover::a_server_command_cannot_be_handed_a_socket),
         t!(sim, 0, properties::the_reference_client_keeps_every_invariant_under_random_schedules),
+        t!(sim, 0, protocol_clients::graphql_clients_that_forget_or_double_their_subscriptions_are_named),
+        t!(sim, 0, protocol_clients::phoenix_clients_that_forget_or_double_their_joins_are_named),
+        t!(sim, 0, protocol_clients::the_reference_client_refuses_a_server_of_another_protocol),
         t!(sim, 0, renaming::faults_between_oddly_named_hosts_do_not_cry_wolf),
         t!(sim, 0, scenario_claims::outbox_overflow_refuses_explicitly),
         t!(sim, 0, scenario_claims::resume_from_history_replays_without_a_gap),

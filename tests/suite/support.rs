@@ -227,17 +227,8 @@ pub fn assert_legal(statuses: &[Status]) {
 /// beside this one takes it while the server is down, and never one handed to another
 /// test of this binary.
 pub fn any_port() -> SocketAddr {
-    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
-        std::sync::Mutex::new(std::collections::BTreeSet::new());
-    let mut given = GIVEN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    loop {
-        let port = wschaos::real::server_port().expect("a free loopback port");
-        if given.insert(port) {
-            return SocketAddr::from(([127, 0, 0, 1], port));
-        }
-    }
+    let port = wschaos::real::server_port().expect("a free loopback port");
+    SocketAddr::from(([127, 0, 0, 1], port))
 }
 
 /// A test's scratch folder under the system's temporary directory, empty at first and

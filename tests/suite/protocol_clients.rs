@@ -1,0 +1,342 @@
+//! Clients of graphql-transport-ws and Phoenix Channels written by hand, the way a team
+//! writes one around a socket: reconnect as the declared policy says, and subscribe again
+//! on every new connection. In the simulation, against the built-in server speaking their
+//! protocol, through a crash, a deploy-style restart and a kick: the sound one passes every
+//! check, and one that forgets to resubscribe and one that resubscribes twice fail, with
+//! the subscription named, judged from the frames they sent.
+
+use std::cell::Cell;
+
+use futures::{SinkExt, StreamExt};
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use wschaos::check::{self, Verdict};
+use wschaos::client::{Reason, Status};
+use wschaos::net::Connector;
+use wschaos::protocol::Protocol;
+use wschaos::sim::{ClientEnv, ClientUnderTest, PORT};
+
+/// How a hand-written client restores its subscriptions on a new connection.
+const SOUND: u8 = 0;
+/// It subscribes on its first connection only.
+const FORGETS: u8 = 1;
+/// It subscribes twice on every new connection after the first.
+const TWICE: u8 = 2;
+
+/// graphql-transport-ws, as a client speaks it.
+const GRAPHQL: u8 = 0;
+/// Phoenix Channels v2, as a client speaks it.
+const PHOENIX: u8 = 1;
+
+enum Command {
+    Subscribe(String),
+    Publish(String, String, u64),
+    Close,
+}
+
+/// A hand-written client of protocol `P` that restores its subscriptions as `B` says.
+struct Hand<const P: u8, const B: u8> {
+    commands: mpsc::UnboundedSender<Command>,
+    next_id: Cell<u64>,
+}
+
+impl<const P: u8, const B: u8> ClientUnderTest for Hand<P, B> {
+    fn start(env: ClientEnv) -> Self {
+        let (commands, rx) = mpsc::unbounded_channel();
+        tokio::task::spawn_local(run::<P, B>(env, rx));
+        Hand {
+            commands,
+            next_id: Cell::new(0),
+        }
+    }
+
+    fn subscribe(&self, topic: &str) {
+        let _ = self.commands.send(Command::Subscribe(topic.into()));
+    }
+
+    fn unsubscribe(&self, _: &str) {}
+
+    fn publish(&self, topic: &str, data: String) -> Result<u64, String> {
+        let id = self.next_id.get() + 1;
+        self.next_id.set(id);
+        (self.commands.send(Command::Publish(topic.into(), data, id)))
+            .map_err(|_| "closed".to_string())?;
+        Ok(id)
+    }
+
+    fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+    }
+
+    fn reconnect(&self) {}
+}
+
+/// The frames of protocol `P`: numbered refs and ids from one counter.
+struct Frames<const P: u8> {
+    next: u64,
+}
+
+impl<const P: u8> Frames<P> {
+    fn next(&mut self) -> String {
+        self.next += 1;
+        self.next.to_string()
+    }
+
+    fn subscribe(&mut self, topic: &str) -> String {
+        let n = self.next();
+        match P {
+            GRAPHQL => json!({"id": n, "type": "subscribe", "payload": {
+                "query": "subscription ($topic: String!) { message(topic: $topic) { seq data } }",
+                "variables": {"topic": topic}
+            }}),
+            _ => json!([n, n, topic, "phx_join", {}]),
+        }
+        .to_string()
+    }
+
+    fn publish(&mut self, topic: &str, data: &str, id: u64) -> String {
+        let n = self.next();
+        match P {
+            GRAPHQL => json!({"id": n, "type": "subscribe", "payload": {
+                "query": "mutation ($topic: String!, $data: String!) { publish(topic: $topic, data: $data) { seq } }",
+                "variables": {"topic": topic, "data": data, "id": id}
+            }}),
+            // A push on a channel this client joined; its join_ref is not tracked here, as
+            // the server does not check it.
+            _ => json!([Value::Null, n, topic, "message", {"data": data}]),
+        }
+        .to_string()
+    }
+}
+
+async fn run<const P: u8, const B: u8>(
+    env: ClientEnv,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut rng = env.rng();
+    let mut topics = env.topics.clone();
+    let mut frames = Frames::<P> { next: 0 };
+    let mut connections = 0u32;
+    let mut failures = 0u32;
+    let url = format!("{}?client={}", env.url, env.name);
+    loop {
+        env.probe.status(&Status::Connecting {
+            attempt: failures + 1,
+        });
+        let reason = match env.connector.connect("server", PORT).await {
+            Err(e) => Reason::Dial {
+                error: e.to_string(),
+            },
+            Ok(stream) => {
+                let mut request = url.as_str().into_client_request().expect("a valid URL");
+                if P == GRAPHQL {
+                    let offer = "graphql-transport-ws".parse().expect("a header value");
+                    request
+                        .headers_mut()
+                        .insert("sec-websocket-protocol", offer);
+                }
+                match tokio_tungstenite::client_async(request, stream).await {
+                    Err(e) => Reason::Handshake {
+                        error: e.to_string(),
+                    },
+                    Ok((mut ws, _)) => {
+                        // graphql-transport-ws: ready once the server acknowledges.
+                        let ready = if P == GRAPHQL {
+                            let init = json!({"type": "connection_init"}).to_string();
+                            let _ = ws.send(Message::text(init)).await;
+                            loop {
+                                match ws.next().await {
+                                    Some(Ok(Message::Text(t))) if t.contains("connection_ack") => {
+                                        break true;
+                                    }
+                                    Some(Ok(_)) => {}
+                                    _ => break false,
+                                }
+                            }
+                        } else {
+                            true
+                        };
+                        if !ready {
+                            Reason::Eof
+                        } else {
+                            connections += 1;
+                            failures = 0;
+                            env.probe.status(&Status::Connected);
+                            let times = match (B, connections) {
+                                (_, 1) | (SOUND, _) => 1,
+                                (FORGETS, _) => 0,
+                                _ => 2,
+                            };
+                            for topic in &topics {
+                                for _ in 0..times {
+                                    let _ = ws.send(Message::text(frames.subscribe(topic))).await;
+                                }
+                            }
+                            loop {
+                                tokio::select! {
+                                    biased;
+                                    command = commands.recv() => match command {
+                                        Some(Command::Subscribe(topic)) => {
+                                            let _ = ws.send(Message::text(frames.subscribe(&topic))).await;
+                                            topics.push(topic);
+                                        }
+                                        Some(Command::Publish(topic, data, id)) => {
+                                            let _ = ws.send(Message::text(frames.publish(&topic, &data, id))).await;
+                                        }
+                                        Some(Command::Close) | None => {
+                                            let _ = ws.close(None).await;
+                                            env.probe.status(&Status::Closed);
+                                            return;
+                                        }
+                                    },
+                                    frame = ws.next() => match frame {
+                                        Some(Ok(Message::Close(frame))) => {
+                                            break match frame {
+                                                Some(f) => Reason::ServerClosed {
+                                                    code: f.code.into(),
+                                                    reason: f.reason.to_string(),
+                                                },
+                                                None => Reason::Eof,
+                                            };
+                                        }
+                                        Some(Ok(_)) => {}
+                                        _ => break Reason::Eof,
+                                    },
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        failures += 1;
+        let retry_in = env.policy.delay(failures, rng.random::<f64>());
+        env.probe.status(&Status::Disconnected {
+            attempt: failures + 1,
+            retry_in,
+            reason,
+        });
+        tokio::time::sleep(retry_in).await;
+    }
+}
+
+/// Two subscribers of two topics and a publisher, all speaking `protocol`, through a
+/// crash, a deploy-style restart (1012) and a kick (1001).
+fn scenario(protocol: Protocol) -> wschaos::scenario::Scenario {
+    let text = format!(
+        r#"
+name = "hand-written-{name}"
+duration = "30s"
+settle = "8s"
+
+[server]
+protocol = "{name}"
+
+[[clients]]
+name = "subs"
+count = 2
+topics = ["news", "sport"]
+
+[[clients]]
+name = "pub"
+publish = {{ topic = "news", every = "500ms" }}
+
+[[timeline]]
+at = "5s"
+do = "restart"
+down = "1s"
+
+[[timeline]]
+at = "12s"
+do = "graceful_restart"
+down = "1s"
+
+[[timeline]]
+at = "19s"
+do = "kick"
+code = 1001
+"#,
+        name = protocol.name()
+    );
+    wschaos::scenario::parse(&text, "hand-written.toml").expect("the scenario parses")
+}
+
+fn verdict<C: ClientUnderTest>(protocol: Protocol, seed: u64) -> Verdict {
+    let s = scenario(protocol);
+    let history = wschaos::sim::run_with::<C>(&s, seed).expect("it runs");
+    check::check(&s, &history)
+}
+
+/// The messages of `invariant`'s violations.
+fn said(v: &Verdict, invariant: &str) -> Vec<String> {
+    (v.violations.iter())
+        .filter(|v| v.invariant == invariant)
+        .map(|v| format!("{}: {}", v.client.as_deref().unwrap_or("-"), v.message))
+        .collect()
+}
+
+fn sound_forgetful_and_doubled<const P: u8>(protocol: Protocol) {
+    for seed in 1..=3 {
+        let sound = verdict::<Hand<P, SOUND>>(protocol, seed);
+        assert!(
+            sound.passed(),
+            "{} seed {seed}: the sound client fails: {:#?}",
+            protocol.name(),
+            sound.violations
+        );
+        assert!(
+            !sound
+                .not_judged
+                .iter()
+                .any(|n| n.invariant == "subscribed_on_wire"),
+            "the wire judges it: {:?}",
+            sound.not_judged
+        );
+
+        let forgets = verdict::<Hand<P, FORGETS>>(protocol, seed);
+        let wire = said(&forgets, "subscribed_on_wire");
+        for topic in ["news", "sport"] {
+            assert!(
+                wire.iter()
+                    .any(|m| m.starts_with("subs-0: never asked for topic")
+                        && m.contains(&format!("{topic:?}"))),
+                "{} seed {seed}: forgetting {topic} is not named: {wire:#?}",
+                protocol.name()
+            );
+        }
+
+        let twice = verdict::<Hand<P, TWICE>>(protocol, seed);
+        let wire = said(&twice, "subscribed_on_wire");
+        assert!(
+            wire.iter()
+                .any(|m| m.starts_with("subs-1: asked for topic \"sport\" twice")),
+            "{} seed {seed}: the second subscribe is not named: {wire:#?}",
+            protocol.name()
+        );
+        assert!(
+            said(&twice, "subscribed_on_wire").len() >= 4,
+            "both topics, both subscribers: {wire:#?}"
+        );
+    }
+}
+
+pub fn graphql_clients_that_forget_or_double_their_subscriptions_are_named() {
+    sound_forgetful_and_doubled::<GRAPHQL>(Protocol::GraphqlTransportWs);
+}
+
+pub fn phoenix_clients_that_forget_or_double_their_joins_are_named() {
+    sound_forgetful_and_doubled::<PHOENIX>(Protocol::Phoenix);
+}
+
+/// The reference client speaks wschaos's protocol: a simulated run of it against a server
+/// of another protocol is refused with a reason, not run to a verdict that means nothing.
+pub fn the_reference_client_refuses_a_server_of_another_protocol() {
+    let e = wschaos::sim::run(&scenario(Protocol::Phoenix), 1).unwrap_err();
+    assert!(
+        e.message.contains("speaks phoenix") && e.message.contains("run_with"),
+        "{e}"
+    );
+}
