@@ -41,7 +41,8 @@ pub struct ServerConfig {
     #[serde(with = "crate::duration_serde")]
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub ping_interval: Duration,
-    /// Time a ping may go unanswered before the connection is dropped. Default 5 s.
+    /// Time a ping may go unanswered before the connection is dropped, and a close frame
+    /// before the server drops the connection anyway (the closing handshake). Default 5 s.
     #[serde(with = "crate::duration_serde")]
     #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub pong_timeout: Duration,

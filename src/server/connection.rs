@@ -71,7 +71,7 @@ pub(crate) async fn serve<S: ByteStream>(
             };
             let _ = ws.send(Message::text(welcome.to_json())).await;
         }
-        close(&mut ws, CloseCode::Error, "flapping", &config).await;
+        close(&mut ws, (CloseCode::Error, "flapping"), None, &config).await;
         return;
     }
     if !config.welcome_delay.is_zero() {
@@ -82,13 +82,8 @@ pub(crate) async fn serve<S: ByteStream>(
     let reason = if lock(&hub).protocol_of(conn) == Protocol::GraphqlTransportWs && !offered {
         let why = "Subprotocol not acceptable: offer graphql-transport-ws";
         lock(&hub).reject(conn, why);
-        close(
-            &mut ws,
-            CloseCode::from(super::graphql::SUBPROTOCOL_NOT_ACCEPTABLE),
-            why,
-            &config,
-        )
-        .await;
+        let code = CloseCode::from(super::graphql::SUBPROTOCOL_NOT_ACCEPTABLE);
+        close(&mut ws, (code, why), Some((conn, &hub)), &config).await;
         why.to_string()
     } else {
         pump(&mut ws, conn, &mut queue, &hub, &config, &mut signals).await
@@ -289,13 +284,13 @@ async fn pump<S: ByteStream>(
                 // server handled but never acknowledged would be resent to the next epoch
                 // and delivered twice.
                 let _ = drain(ws, queue, config).await;
-                close(ws, CloseCode::Restart, "server restart", config).await;
+                close(ws, (CloseCode::Restart, "server restart"), Some((conn, hub)), config).await;
                 return "server shutdown".into();
             }
             // Only a kick: the knobs' owner going away (a `serve` whose stdin ended) is not one.
             Ok(()) = signals.controls.kicks.changed() => {
                 let code = signals.controls.kicks.borrow().code;
-                close(ws, CloseCode::from(code), "kicked", config).await;
+                close(ws, (CloseCode::from(code), "kicked"), Some((conn, hub)), config).await;
                 return format!("kicked with {code}");
             }
             out = queue.recv() => match out {
@@ -305,7 +300,7 @@ async fn pump<S: ByteStream>(
                     }
                 }
                 None => {
-                    close(ws, CloseCode::Policy, "slow consumer: queue full", config).await;
+                    close(ws, (CloseCode::Policy, "slow consumer: queue full"), Some((conn, hub)), config).await;
                     return "slow consumer".into();
                 }
             },
@@ -321,7 +316,7 @@ async fn pump<S: ByteStream>(
                 } else {
                     let why = "Connection initialisation timeout";
                     lock(hub).reject(conn, why);
-                    close(ws, CloseCode::from(super::graphql::INIT_TIMEOUT), why, config).await;
+                    close(ws, (CloseCode::from(super::graphql::INIT_TIMEOUT), why), Some((conn, hub)), config).await;
                     return why.into();
                 }
             }
@@ -370,7 +365,7 @@ async fn receive<S: ByteStream>(
         Some(Err(e)) => return Some(format!("error: {e}")),
     };
     lock(hub).reject(conn, &why);
-    close(ws, code, &why, config).await;
+    close(ws, (code, &why), Some((conn, hub)), config).await;
     Some(why)
 }
 
@@ -383,7 +378,7 @@ async fn close_asked<S: ByteStream>(
     config: &ServerConfig,
 ) -> String {
     lock(hub).reject(conn, &why);
-    close(ws, CloseCode::from(code), &why, config).await;
+    close(ws, (CloseCode::from(code), &why), Some((conn, hub)), config).await;
     why
 }
 
@@ -449,17 +444,43 @@ async fn timed(
     }
 }
 
+/// Closes connection `conn` with `code`: the close frame, then the closing handshake, whose
+/// end is the client's close frame (recorded, as any close frame from a client is) or the
+/// stream's end, within `pong_timeout`.
+///
+/// The handshake is what makes the frames sent before the close arrive: a client still
+/// sending (a publisher) when the server drops its socket with that client's frames unread
+/// gets a TCP reset, and its kernel discards what it had not read yet, acks included; the
+/// client then resends messages the server took, to a restarted server that cannot know
+/// them. A client answers the close frame only after reading everything before it.
 async fn close<S: ByteStream>(
     ws: &mut WebSocketStream<S>,
-    code: CloseCode,
-    reason: &str,
+    (code, reason): (CloseCode, &str),
+    conn: Option<(ConnId, &SharedHub)>,
     config: &ServerConfig,
 ) {
     let frame = CloseFrame {
         code,
         reason: reason.to_string().into(),
     };
-    let _ = timeout(config.write_timeout, ws.close(Some(frame))).await;
+    let sent = timeout(config.write_timeout, ws.close(Some(frame))).await;
+    if !sent.is_ok_and(|sent| sent.is_ok()) {
+        return;
+    }
+    let answered = async {
+        // Frames the client sent before it read the close are read and dropped.
+        while let Some(Ok(message)) = ws.next().await {
+            if let Message::Close(frame) = message {
+                return Some(frame.map(|f| u16::from(f.code)));
+            }
+        }
+        None
+    };
+    if let (Ok(Some(code)), Some((conn, hub))) =
+        (timeout(config.pong_timeout, answered).await, conn)
+    {
+        lock(hub).client_closed(conn, code);
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@
 //!
 //! Shutdown is designed, not hoped for: when `shutdown` resolves the server stops
 //! accepting, tells every connection to close with 1012 (service restart), and returns
-//! once each has closed (bounded by `write_timeout`). No `left` is announced while it
+//! once each has closed: its close frame written (bounded by `write_timeout`) and answered
+//! by the client's (bounded by `pong_timeout`), so that a client still sending cannot get a
+//! TCP reset that discards what the server sent it last (its acks). No `left` is announced while it
 //! closes: everyone is leaving, and n connections would make n² frames.
 //!
 //! [`run_handing_over`] stops the same way but keeps its listening socket open and hands

@@ -5,6 +5,8 @@
 //! whose `needs` this machine lacks is skipped, and says so, unless `WSCHAOS_REQUIRE_NEEDS=1`
 //! (CI).
 
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, PoisonError};
 
@@ -60,10 +62,11 @@ pub fn trials(world: World, also: Also) -> Vec<(usize, Trial)> {
 /// The heavy runs are the longest chain, so they go first: while one runs or waits, light
 /// runs together take at most `CAPACITY - HEAVY`, and the next heavy one starts the moment
 /// the last one ends instead of waiting for a gap among light runs that may never come.
-pub const CAPACITY: usize = 10;
+/// Light runs go heaviest first too, in turn.
+pub const CAPACITY: usize = 12;
 
 /// The weight of the heaviest runs: more than half of [`CAPACITY`].
-pub const HEAVY: usize = 6;
+pub const HEAVY: usize = 7;
 
 /// What holds the real-time shares: all of them, the light runs', and the heavy runs
 /// waiting or running.
@@ -71,12 +74,19 @@ struct Held {
     all: usize,
     light: usize,
     heavy: usize,
+    /// Light runs waiting, largest first (weight times seconds), then in the order they
+    /// asked: the first goes next, so a long run of several processes neither waits for a
+    /// stream of short single ones nor starts last and ends the whole run late.
+    waiting: BTreeSet<(Reverse<u64>, u64)>,
+    tickets: u64,
 }
 
 static HELD: Mutex<Held> = Mutex::new(Held {
     all: 0,
     light: 0,
     heavy: 0,
+    waiting: BTreeSet::new(),
+    tickets: 0,
 });
 static FREED: Condvar = Condvar::new();
 
@@ -84,19 +94,27 @@ static FREED: Condvar = Condvar::new();
 pub struct Share(usize);
 
 impl Share {
-    pub fn take(weight: usize) -> Share {
+    /// `weight` of the machine for a run of about `seconds`, once it is this run's turn.
+    pub fn take(weight: usize, seconds: u64) -> Share {
         let weight = weight.clamp(1, CAPACITY);
         let heavy = weight >= HEAVY;
         let mut held = HELD.lock().unwrap_or_else(PoisonError::into_inner);
         held.heavy += usize::from(heavy);
+        let ticket = (Reverse(weight as u64 * seconds.max(1)), held.tickets);
+        held.tickets += 1;
+        if !heavy {
+            held.waiting.insert(ticket);
+        }
         loop {
             let fits = held.all + weight <= CAPACITY
                 && (heavy || held.heavy == 0 || held.light + weight <= CAPACITY - HEAVY);
-            if fits {
+            let next = heavy || held.waiting.first() == Some(&ticket);
+            if fits && next {
                 break;
             }
             held = FREED.wait(held).unwrap_or_else(PoisonError::into_inner);
         }
+        held.waiting.remove(&ticket);
         held.all += weight;
         if !heavy {
             held.light += weight;
@@ -177,7 +195,8 @@ fn trial(name: &str, case: Case, also: Also) -> (usize, Trial) {
         World::Simulated => 0,
     };
     let trial = Trial::test(test.clone(), move || {
-        let _share = (weight > 0).then(|| Share::take(weight));
+        let seconds = case.scenario.duration.as_secs_f64().ceil() as u64;
+        let _share = (weight > 0).then(|| Share::take(weight, seconds));
         let _core = (weight == 0).then(Core::take);
         let outcome = case.run().map_err(|e| Failed::from(e.to_string()))?;
         also(&case, &outcome).map_err(|e| Failed::from(format!("{test}: {e}")))?;
