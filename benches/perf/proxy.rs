@@ -68,7 +68,7 @@ async fn both(port: u16, path: Path) -> Result<(f64, f64), String> {
                 Names::default(),
                 ledger,
                 // As real runs do: every frame decoded.
-                Some(wschaos::protocol::Protocol::Wschaos),
+                Some(wschaos::protocol::Protocol::Wschaos.into()),
             )
             .await
             .map_err(|e| e.to_string())?,

@@ -203,7 +203,9 @@ pub fn pubsub(_: &Scenario, g: &Group) -> bool {
 /// presence) other protocols do not make: graphql-transport-ws and Phoenix have no
 /// resume, so a message published while a client was away is not owed to it.
 pub fn wschaos_pubsub(s: &Scenario, g: &Group) -> bool {
-    pubsub(s, g) && g.speaks(s) == crate::protocol::Protocol::Wschaos
+    let wschaos = crate::protocol::Protocol::Wschaos;
+    // A file that declares its protocol (`[protocol]`) says its clients speak that one.
+    pubsub(s, g) && g.wire(s) == crate::evidence::wire::Wire::Builtin(wschaos)
 }
 
 /// [`Checker::applies`] of an invariant of the broadcast protocol's clients.

@@ -200,7 +200,7 @@ pub async fn run(scenario: &Scenario, dir: &Path) -> Result<RealRun, RealError> 
                 recorder.clone(),
                 names.clone(),
                 ledger.clone(),
-                Some(g.speaks(scenario)),
+                Some(g.wire(scenario)),
             )
             .await
             .map_err(io(&format!("starting the proxy of {name}")))?;

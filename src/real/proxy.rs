@@ -26,7 +26,6 @@ use tokio::time::Instant;
 use crate::evidence::wire::reader::Reader;
 use crate::evidence::wire::{Direction, WireEvent};
 use crate::history::Event;
-use crate::protocol::Protocol;
 use crate::server::{self, Admission};
 use crate::sim::Recorder;
 
@@ -180,7 +179,7 @@ impl Proxy {
         recorder: Recorder,
         names: Names,
         ledger: Option<Ledger>,
-        decoding: Option<Protocol>,
+        decoding: Option<crate::evidence::wire::Wire>,
     ) -> std::io::Result<Proxy> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
@@ -227,7 +226,7 @@ struct Ctx {
     names: Names,
     ledger: Option<Ledger>,
     /// The protocol whose frames are decoded, if any.
-    decoding: Option<Protocol>,
+    decoding: Option<crate::evidence::wire::Wire>,
     /// The dials accepted so far: a connection's number.
     dials: Arc<AtomicU32>,
 }
@@ -349,11 +348,11 @@ async fn relay(client: TcpStream, mut state: watch::Receiver<LinkState>, ctx: Ct
         return;
     };
     let _ = server.set_nodelay(true);
-    let wire = ctx.decoding.map(|protocol| WireLog {
+    let wire = ctx.decoding.as_ref().map(|wire| WireLog {
         client: ctx.client.clone(),
         conn,
         recorder: ctx.recorder.clone(),
-        reader: Mutex::new(Reader::new(crate::evidence::wire::for_protocol(protocol))),
+        reader: Mutex::new(Reader::new(wire.decoder())),
     });
     if let Some(wire) = &wire {
         wire.read(Direction::ToServer, &early);

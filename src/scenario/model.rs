@@ -57,6 +57,11 @@ pub struct Scenario {
     /// Bounds for `wschaos explore --swarm`, which adds random faults and client actions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swarm: Option<Swarm>,
+    /// A protocol wschaos does not know, declared: how to read the frames of the clients
+    /// of the server's protocol as evidence ([`crate::evidence::wire::Declared`]). Default:
+    /// the built-in decoder of `[server] protocol`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<crate::evidence::wire::Declared>,
 }
 
 /// How `explore --swarm` may randomise a run: which verbs, how many, when, how long.
@@ -248,6 +253,17 @@ impl Group {
     /// The protocol its clients speak: its own, else the server's.
     pub fn speaks(&self, s: &Scenario) -> crate::protocol::Protocol {
         self.protocol.unwrap_or(s.server.protocol)
+    }
+
+    /// How its clients' frames are read: wschaos's decoder for a group that speaks it beside
+    /// another protocol, else the file's declared protocol, else the server's.
+    pub fn wire(&self, s: &Scenario) -> crate::evidence::wire::Wire {
+        use crate::evidence::wire::Wire;
+        match (&s.protocol, self.protocol) {
+            (_, Some(p)) if p != s.server.protocol => Wire::Builtin(p),
+            (Some(declared), _) => Wire::Declared(std::sync::Arc::new(declared.clone())),
+            (None, _) => Wire::Builtin(self.speaks(s)),
+        }
     }
 
     /// True when the built-in server must be asked for the group's protocol in its URL

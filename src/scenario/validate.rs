@@ -28,6 +28,13 @@ const STATUS_NAMES: [&str; 5] = [
 
 pub(crate) fn validate(s: &Scenario, src: &Source<'_>) -> Result<(), ScenarioError> {
     header(s, src)?;
+    if let Some((at, why)) = s
+        .protocol
+        .as_ref()
+        .and_then(crate::evidence::wire::Declared::problem)
+    {
+        return Err(src.near(0, &at, why, None));
+    }
     let mut seen = BTreeSet::new();
     for g in &s.clients {
         group(g, s, src, &mut seen)?;

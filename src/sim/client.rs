@@ -25,7 +25,7 @@ use crate::client::{
 use crate::evidence::wire::{Direction, WireEvent};
 use crate::history::{Event, Name, NamePool};
 use crate::net::{Connector, TurmoilNet};
-use crate::protocol::{GapReason, Protocol};
+use crate::protocol::GapReason;
 use crate::scenario::Mode;
 
 /// A client the harness can drive through a scenario.
@@ -224,16 +224,12 @@ impl Probe {
 pub struct SimConnector {
     probe: Probe,
     ports: Arc<Ports>,
-    protocol: Protocol,
+    wire: crate::evidence::wire::Wire,
 }
 
 impl SimConnector {
-    pub(crate) fn new(probe: Probe, ports: Arc<Ports>, protocol: Protocol) -> Self {
-        SimConnector {
-            probe,
-            ports,
-            protocol,
-        }
+    pub(crate) fn new(probe: Probe, ports: Arc<Ports>, wire: crate::evidence::wire::Wire) -> Self {
+        SimConnector { probe, ports, wire }
     }
 }
 
@@ -250,7 +246,7 @@ impl Connector for SimConnector {
             // A connected stream gives its port back when it is dropped.
             self.ports.give_back();
         }
-        let decoder = crate::evidence::wire::for_protocol(self.protocol);
+        let decoder = self.wire.decoder();
         stream.map(|s| WireTap::new(s, self.probe.clone(), conn, decoder))
     }
 }

@@ -151,7 +151,12 @@ fn simulate<C: ClientUnderTest>(scenario: &Scenario, seed: u64) -> Result<Histor
         ports.push(host_ports.clone());
         add_client_host::<C>(
             &mut sim,
-            (&host, host_ports, scenario.server.protocol),
+            (
+                &host,
+                host_ports,
+                scenario.server.protocol,
+                scenario.protocol.clone().map(Arc::new),
+            ),
             groups,
             (rx, hook, me, plan::restartable(scenario)),
             host_seed,
@@ -361,14 +366,19 @@ impl<C: ClientUnderTest> Life<C> {
 struct Spec {
     group: Group,
     seed: u64,
-    /// The protocol it speaks, and the one it asks the server for in its URL, if any.
-    speaks: crate::protocol::Protocol,
+    /// How its frames are read, and the protocol it asks the server for in its URL, if any.
+    wire: crate::evidence::wire::Wire,
     asks: Option<crate::protocol::Protocol>,
 }
 
 fn add_client_host<C: ClientUnderTest>(
     sim: &mut turmoil::Sim<'_>,
-    (host, ports, protocol): (&str, Arc<client::Ports>, crate::protocol::Protocol),
+    (host, ports, protocol, declared): (
+        &str,
+        Arc<client::Ports>,
+        crate::protocol::Protocol,
+        Option<Arc<crate::evidence::wire::Declared>>,
+    ),
     groups: Vec<Group>,
     (mut commands, hook, me, restartable): (
         mpsc::UnboundedReceiver<Command>,
@@ -402,7 +412,7 @@ fn add_client_host<C: ClientUnderTest>(
                 } else {
                     derive(spec.seed, life)
                 },
-                connector: SimConnector::new(probe.clone(), ports.clone(), spec.speaks),
+                connector: SimConnector::new(probe.clone(), ports.clone(), spec.wire.clone()),
                 probe,
             }
         };
@@ -410,10 +420,14 @@ fn add_client_host<C: ClientUnderTest>(
             for name in g.client_names() {
                 // The simulation's server is always the built-in one.
                 let speaks = g.protocol.unwrap_or(protocol);
+                let wire = match (&declared, speaks == protocol) {
+                    (Some(d), true) => crate::evidence::wire::Wire::Declared(d.clone()),
+                    _ => speaks.into(),
+                };
                 let spec = Spec {
                     group: g.clone(),
                     seed: derive(seed, specs.len() as u64),
-                    speaks,
+                    wire,
                     asks: (speaks != protocol).then_some(speaks),
                 };
                 let own = restartable.contains(&name);

@@ -340,3 +340,72 @@ pub fn the_reference_client_refuses_a_server_of_another_protocol() {
         "{e}"
     );
 }
+
+/// wschaos's own frames, declared in a `[protocol]` table as a team would declare a
+/// protocol wschaos does not know: the wire is read by the table, and a client that forgets
+/// to resubscribe is named from it, as with the built-in decoder.
+const DECLARED: &str = r#"
+[protocol]
+name = "wschaos, declared"
+kind = "type"
+topic = "topic"
+seq = "seq"
+ready = ["welcome"]
+subscribe = ["subscribe"]
+subscribed = ["subscribed"]
+unsubscribe = ["unsubscribe"]
+delivered = ["message"]
+publish = ["publish"]
+"#;
+
+pub fn a_declared_protocol_names_a_forgotten_subscription_from_the_wire() {
+    let text = format!(
+        "name = \"declared\"\nduration = \"20s\"\n[[clients]]\nname = \"subs\"\ntopics = [\"news\"]\n[[timeline]]\nat = \"5s\"\ndo = \"restart\"\ndown = \"1s\"\n{DECLARED}"
+    );
+    let s = wschaos::scenario::parse(&text, "declared.toml").expect("it parses");
+    let sound = check::check(&s, &wschaos::sim::run(&s, 1).expect("it runs"));
+    assert!(sound.passed(), "{:#?}", sound.violations);
+    assert!(sound.checked.contains(&"subscribed_on_wire"));
+    defective!(Forgets, wschaos::client::Defect::ForgetsResubscribe);
+    let history = wschaos::sim::run_with::<Forgets>(&s, 1).expect("it runs");
+    let forgets = check::check(&s, &history);
+    let wire = said(&forgets, "subscribed_on_wire");
+    assert!(
+        wire.iter()
+            .any(|m| m.starts_with("subs-0: never asked for topic \"news\"")),
+        "{wire:#?}"
+    );
+    // The wire records say what the table read, not what wschaos's decoder would have.
+    assert!(history.records.iter().any(|r| matches!(
+        &r.event,
+        wschaos::history::Event::Wire { said, .. }
+            if matches!(**said, wschaos::evidence::wire::WireEvent::Subscribe { .. })
+    )));
+}
+
+/// A `[protocol]` table that cannot be read as a protocol is an error that says where.
+pub fn a_broken_protocol_table_is_a_located_error() {
+    let text = format!(
+        "name = \"declared\"\nduration = \"20s\"\n[[clients]]\nname = \"subs\"\n{}",
+        DECLARED.replace(
+            "unsubscribe = [\"unsubscribe\"]",
+            "unsubscribe = [\"subscribe\"]"
+        )
+    );
+    let e = wschaos::scenario::parse(&text, "declared.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("declared.toml:")
+            && e.contains("kind \"subscribe\" is in both `subscribe` and `unsubscribe`"),
+        "{e}"
+    );
+    let unknown = DECLARED.replace("kind = \"type\"", "kind = \"type\"\nfield = \"x\"");
+    let e = wschaos::scenario::parse(
+        &format!("name = \"d\"\nduration = \"9s\"\n[[clients]]\nname = \"s\"\n{unknown}"),
+        "d.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("unknown field `field`"), "{e}");
+}

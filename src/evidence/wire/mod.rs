@@ -59,12 +59,14 @@
 //! ```
 
 mod broadcast;
+mod declared;
 mod graphql_transport_ws;
 mod phoenix;
 pub(crate) mod reader;
 mod wschaos;
 
 pub use broadcast::Broadcast;
+pub use declared::Declared;
 pub use graphql_transport_ws::GraphqlTransportWs;
 pub use phoenix::Phoenix;
 pub use wschaos::Wschaos;
@@ -254,6 +256,32 @@ pub trait Decoder: Send {
     /// the connection is ready from here: [`WireEvent::Ready`]. The default says nothing.
     fn upgraded(&mut self, out: &mut Vec<WireEvent>) {
         let _ = out;
+    }
+}
+
+/// Which decoder reads a connection: a built-in protocol's, or one a scenario file declares
+/// in its `[protocol]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Wire {
+    /// A protocol wschaos knows.
+    Builtin(crate::protocol::Protocol),
+    /// A protocol the scenario file declares.
+    Declared(std::sync::Arc<Declared>),
+}
+
+impl Wire {
+    /// A decoder for one connection.
+    pub fn decoder(&self) -> Box<dyn Decoder> {
+        match self {
+            Wire::Builtin(p) => for_protocol(*p),
+            Wire::Declared(d) => d.decoder(),
+        }
+    }
+}
+
+impl From<crate::protocol::Protocol> for Wire {
+    fn from(p: crate::protocol::Protocol) -> Wire {
+        Wire::Builtin(p)
     }
 }
 
