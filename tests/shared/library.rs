@@ -63,10 +63,10 @@ pub fn trials(world: World, also: Also) -> Vec<(usize, Trial)> {
 /// runs together take at most `CAPACITY - HEAVY`, and the next heavy one starts the moment
 /// the last one ends instead of waiting for a gap among light runs that may never come.
 /// Light runs go heaviest first too, in turn.
-pub const CAPACITY: usize = 14;
+pub const CAPACITY: usize = 16;
 
 /// The weight of the heaviest runs: more than half of [`CAPACITY`].
-pub const HEAVY: usize = 8;
+pub const HEAVY: usize = 9;
 
 /// What holds the real-time shares: all of them, the light runs', and the heavy runs
 /// waiting or running.
