@@ -44,6 +44,16 @@ pub trait ClientUnderTest: 'static {
     fn close(&self);
     /// Starts again after giving up.
     fn reconnect(&self);
+
+    /// How to read this client's frames, when the server's protocol (or the file's
+    /// `[protocol]` table) is not the way: a [`crate::evidence::wire::Decoder`] of your
+    /// own, for each connection. Default: `None`.
+    fn wire() -> Option<fn() -> Box<dyn crate::evidence::wire::Decoder>>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// What a client under test gets from the harness.

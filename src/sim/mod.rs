@@ -420,8 +420,9 @@ fn add_client_host<C: ClientUnderTest>(
             for name in g.client_names() {
                 // The simulation's server is always the built-in one.
                 let speaks = g.protocol.unwrap_or(protocol);
-                let wire = match (&declared, speaks == protocol) {
-                    (Some(d), true) => crate::evidence::wire::Wire::Declared(d.clone()),
+                let wire = match (C::wire(), &declared, speaks == protocol) {
+                    (Some(own), _, true) => crate::evidence::wire::Wire::Custom(own),
+                    (None, Some(d), true) => crate::evidence::wire::Wire::Declared(d.clone()),
                     _ => speaks.into(),
                 };
                 let spec = Spec {

@@ -223,6 +223,7 @@ fn main() {
         t!(sim, 0, 0, protocol_clients::the_reference_client_refuses_a_server_of_another_protocol),
         t!(sim, 0, 0, protocol_clients::a_declared_protocol_names_a_forgotten_subscription_from_the_wire),
         t!(sim, 0, 0, protocol_clients::a_broken_protocol_table_is_a_located_error),
+        t!(sim, 0, 0, protocol_clients::a_decoder_of_ones_own_reads_the_wire_and_names_a_forgotten_subscription),
         t!(sim, 0, 0, renaming::faults_between_oddly_named_hosts_do_not_cry_wolf),
         t!(sim, 0, 0, scenario_claims::outbox_overflow_refuses_explicitly),
         t!(sim, 0, 0, scenario_claims::resume_from_history_replays_without_a_gap),

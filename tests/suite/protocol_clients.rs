@@ -409,3 +409,84 @@ pub fn a_broken_protocol_table_is_a_located_error() {
     .to_string();
     assert!(e.contains("unknown field `field`"), "{e}");
 }
+
+/// A decoder of one's own, in Rust, for the frames of a client under test
+/// ([`ClientUnderTest::wire`]): it reads only what it needs of wschaos's frames and marks
+/// what it read, so the history shows whose reading it is.
+struct Mine;
+
+impl wschaos::evidence::wire::Decoder for Mine {
+    fn text(
+        &mut self,
+        dir: wschaos::evidence::wire::Direction,
+        text: &str,
+        out: &mut Vec<wschaos::evidence::wire::WireEvent>,
+    ) {
+        use wschaos::evidence::wire::{Direction, WireEvent};
+        let v: Value = serde_json::from_str(text).unwrap_or_default();
+        out.push(match (dir, v["type"].as_str(), v["topic"].as_str()) {
+            (Direction::ToClient, Some("welcome"), _) => WireEvent::Ready,
+            (Direction::ToServer, Some("subscribe"), Some(topic)) => WireEvent::Subscribe {
+                topic: topic.into(),
+                id: Some("mine".into()),
+            },
+            _ => WireEvent::Other,
+        });
+    }
+}
+
+/// The reference client that forgets to resubscribe, read by [`Mine`].
+struct ReadByMine(wschaos::sim::DefectiveClient);
+
+impl ClientUnderTest for ReadByMine {
+    fn start(env: ClientEnv) -> Self {
+        let defect = wschaos::client::Defect::ForgetsResubscribe;
+        ReadByMine(wschaos::sim::DefectiveClient::start(env, defect))
+    }
+    fn subscribe(&self, topic: &str) {
+        self.0.subscribe(topic)
+    }
+    fn unsubscribe(&self, topic: &str) {
+        self.0.unsubscribe(topic)
+    }
+    fn publish(&self, topic: &str, data: String) -> Result<u64, String> {
+        self.0.publish(topic, data)
+    }
+    fn close(&self) {
+        self.0.close()
+    }
+    fn reconnect(&self) {
+        self.0.reconnect()
+    }
+    fn wire() -> Option<fn() -> Box<dyn wschaos::evidence::wire::Decoder>> {
+        Some(|| Box::new(Mine))
+    }
+}
+
+pub fn a_decoder_of_ones_own_reads_the_wire_and_names_a_forgotten_subscription() {
+    let text = "name = \"mine\"\nduration = \"20s\"\n[[clients]]\nname = \"subs\"\ntopics = [\"news\"]\n[[timeline]]\nat = \"5s\"\ndo = \"restart\"\ndown = \"1s\"\n";
+    let s = wschaos::scenario::parse(text, "mine.toml").expect("it parses");
+    let history = wschaos::sim::run_with::<ReadByMine>(&s, 1).expect("it runs");
+    let verdict = check::check(&s, &history);
+    let wire = said(&verdict, "subscribed_on_wire");
+    assert!(
+        wire.iter()
+            .any(|m| m.starts_with("subs-0: never asked for topic \"news\"")),
+        "{wire:#?}"
+    );
+    // What the history keeps of the wire is the custom decoder's reading.
+    let ids: Vec<Option<String>> = (history.records.iter())
+        .filter_map(|r| match &r.event {
+            wschaos::history::Event::Wire { said, .. } => match &**said {
+                wschaos::evidence::wire::WireEvent::Subscribe { id, .. } => Some(id.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        [Some("mine".to_string())],
+        "one subscribe, on the first connection"
+    );
+}

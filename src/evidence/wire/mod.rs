@@ -10,8 +10,10 @@
 //! (close, ping, pong) are read by the harness, not by decoders.
 //!
 //! Built in: [`Wschaos`] (this crate's protocol), [`Broadcast`] (the original article's),
-//! [`GraphqlTransportWs`] and [`Phoenix`] (Channels v2 JSON). A protocol of your own is a
-//! small implementation of [`Decoder`]:
+//! [`GraphqlTransportWs`] and [`Phoenix`] (Channels v2 JSON). A protocol of JSON frames can
+//! be declared without code in a scenario file's `[protocol]` table ([`Declared`]). A
+//! protocol of your own in Rust is a small implementation of [`Decoder`], which a client
+//! under test names in [`crate::sim::ClientUnderTest::wire`] to have its frames read so:
 //!
 //! ```
 //! use wschaos::evidence::wire::{Decoder, Direction, WireEvent};
@@ -259,14 +261,17 @@ pub trait Decoder: Send {
     }
 }
 
-/// Which decoder reads a connection: a built-in protocol's, or one a scenario file declares
-/// in its `[protocol]` table.
-#[derive(Debug, Clone, PartialEq)]
+/// Which decoder reads a connection: a built-in protocol's, one a scenario file declares in
+/// its `[protocol]` table, or one of your own in Rust
+/// ([`crate::sim::ClientUnderTest::wire`]).
+#[derive(Clone)]
 pub enum Wire {
     /// A protocol wschaos knows.
     Builtin(crate::protocol::Protocol),
     /// A protocol the scenario file declares.
     Declared(std::sync::Arc<Declared>),
+    /// A decoder of your own, made anew for each connection.
+    Custom(fn() -> Box<dyn Decoder>),
 }
 
 impl Wire {
@@ -275,6 +280,29 @@ impl Wire {
         match self {
             Wire::Builtin(p) => for_protocol(*p),
             Wire::Declared(d) => d.decoder(),
+            Wire::Custom(make) => make(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Wire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Wire::Builtin(p) => write!(f, "Builtin({})", p.name()),
+            Wire::Declared(d) => write!(f, "Declared({})", d.name),
+            Wire::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+/// Two wires are the same when they read the same way; a decoder of your own is never the
+/// same as another (functions have no meaningful equality).
+impl PartialEq for Wire {
+    fn eq(&self, other: &Wire) -> bool {
+        match (self, other) {
+            (Wire::Builtin(a), Wire::Builtin(b)) => a == b,
+            (Wire::Declared(a), Wire::Declared(b)) => a == b,
+            _ => false,
         }
     }
 }
