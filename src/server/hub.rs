@@ -482,6 +482,8 @@ impl Hub {
         data: String,
         pushed: Option<(String, serde_json::Value)>,
     ) -> u64 {
+        // Subscribers of other protocols get the data in their own frames.
+        let foreign_data = (self.foreign > 0).then(|| data.clone());
         let t = self.topics.entry(topic.to_string()).or_default();
         t.seq += 1;
         let seq = t.seq;
@@ -498,14 +500,11 @@ impl Hub {
             t.history.pop_front();
         }
         let subscribers: Vec<ConnId> = t.subscribers.iter().copied().collect();
-        if self.foreign == 0 {
+        let Some(data) = foreign_data else {
             for sub in subscribers {
                 self.enqueue(sub, frame.clone());
             }
             return seq;
-        }
-        let ServerFrame::Message { data, .. } = message else {
-            unreachable!("built above")
         };
         let mut phoenix_frame: Option<Utf8Bytes> = None;
         for sub in subscribers {
