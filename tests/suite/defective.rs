@@ -1,9 +1,10 @@
 //! The reference client with one deliberate defect, as a client under test (shared by the
 //! defect and exploration tests).
 
-/// Declares `$name`, a client under test that is the reference client with `$defect`.
+/// Declares `$name`, a client under test that is the reference client with `$defect`
+/// (its frames read by `wire`, a decoder of one's own, when given).
 macro_rules! defective {
-    ($name:ident, $defect:expr) => {
+    ($name:ident, $defect:expr $(, wire = $wire:expr)?) => {
         struct $name(wschaos::sim::DefectiveClient);
 
         impl wschaos::sim::ClientUnderTest for $name {
@@ -25,6 +26,11 @@ macro_rules! defective {
             fn reconnect(&self) {
                 self.0.reconnect()
             }
+            $(
+                fn wire() -> Option<fn() -> Box<dyn wschaos::evidence::wire::Decoder>> {
+                    Some($wire)
+                }
+            )?
         }
     };
 }

@@ -435,37 +435,15 @@ impl wschaos::evidence::wire::Decoder for Mine {
     }
 }
 
-/// The reference client that forgets to resubscribe, read by [`Mine`].
-struct ReadByMine(wschaos::sim::DefectiveClient);
-
-impl ClientUnderTest for ReadByMine {
-    fn start(env: ClientEnv) -> Self {
-        let defect = wschaos::client::Defect::ForgetsResubscribe;
-        ReadByMine(wschaos::sim::DefectiveClient::start(env, defect))
-    }
-    fn subscribe(&self, topic: &str) {
-        self.0.subscribe(topic)
-    }
-    fn unsubscribe(&self, topic: &str) {
-        self.0.unsubscribe(topic)
-    }
-    fn publish(&self, topic: &str, data: String) -> Result<u64, String> {
-        self.0.publish(topic, data)
-    }
-    fn close(&self) {
-        self.0.close()
-    }
-    fn reconnect(&self) {
-        self.0.reconnect()
-    }
-    fn wire() -> Option<fn() -> Box<dyn wschaos::evidence::wire::Decoder>> {
-        Some(|| Box::new(Mine))
-    }
-}
-
 pub fn a_decoder_of_ones_own_reads_the_wire_and_names_a_forgotten_subscription() {
     let text = "name = \"mine\"\nduration = \"20s\"\n[[clients]]\nname = \"subs\"\ntopics = [\"news\"]\n[[timeline]]\nat = \"5s\"\ndo = \"restart\"\ndown = \"1s\"\n";
     let s = wschaos::scenario::parse(text, "mine.toml").expect("it parses");
+    // The reference client that forgets to resubscribe, read by `Mine`.
+    defective!(
+        ReadByMine,
+        wschaos::client::Defect::ForgetsResubscribe,
+        wire = || Box::new(Mine)
+    );
     let history = wschaos::sim::run_with::<ReadByMine>(&s, 1).expect("it runs");
     let verdict = check::check(&s, &history);
     let wire = said(&verdict, "subscribed_on_wire");
